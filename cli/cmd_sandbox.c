@@ -1,0 +1,295 @@
+/* tactus-run sandbox status | rebuild | exec  */
+#define _GNU_SOURCE
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "sandbox/sandbox.h"
+#include "sandbox/status.h"
+
+static void
+json_string (FILE *f, const char *s)
+{
+  fputc ('"', f);
+  for (; *s; s++)
+    {
+      unsigned char c = (unsigned char) *s;
+      if (c == '"' || c == '\\')
+        fprintf (f, "\\%c", c);
+      else if (c < 0x20)
+        fprintf (f, "\\u%04x", c);
+      else
+        fputc (c, f);
+    }
+  fputc ('"', f);
+}
+
+static int
+sandbox_status_cmd (int argc, char **argv)
+{
+  struct sandbox_status st;
+  bool json = false;
+
+  for (int i = 1; i < argc; i++)
+    {
+      if (strcmp (argv[i], "--json") == 0)
+        json = true;
+      else
+        {
+          fprintf (stderr, "tactus-run sandbox status: unknown flag '%s' (only --json)\n", argv[i]);
+          return 1;
+        }
+    }
+  sandbox_status_probe (&st);
+  if (json)
+    {
+      printf ("{\"usable\":%s,\"layers\":[", st.usable ? "true" : "false");
+      for (size_t i = 0; i < st.n; i++)
+        {
+          printf ("%s{\"name\":", i ? "," : "");
+          json_string (stdout, st.layers[i].name);
+          printf (",\"available\":%s,\"detail\":", st.layers[i].ok ? "true" : "false");
+          json_string (stdout, st.layers[i].detail);
+          printf ("}");
+        }
+      printf ("]}\n");
+    }
+  else
+    {
+      for (size_t i = 0; i < st.n; i++)
+        printf ("%-18s %-4s %s\n", st.layers[i].name, st.layers[i].ok ? "yes" : "NO",
+                st.layers[i].detail);
+      printf ("\n%s\n", st.usable ? "A sandbox can be built on this host."
+                                  : "A sandbox CANNOT be built on this host (see the NO lines).");
+    }
+  return st.usable ? 0 : 1;
+}
+
+static int
+sandbox_rebuild_cmd (int argc, char **argv)
+{
+  struct tr_error err;
+  char dir[512];
+  bool force = false;
+  int written;
+
+  for (int i = 1; i < argc; i++)
+    {
+      if (strcmp (argv[i], "--force") == 0)
+        force = true;
+      else
+        {
+          fprintf (stderr, "tactus-run sandbox rebuild: unknown flag '%s' (only --force)\n", argv[i]);
+          return 1;
+        }
+    }
+  tr_error_clear (&err);
+  if (sandbox_rebuild (force, dir, sizeof dir, &written, &err) < 0)
+    {
+      tr_error_print (&err);
+      return 1;
+    }
+  printf ("seccomp cache %s: %d program%s compiled and written, %d already valid; all match this "
+          "binary\n", dir, written, written == 1 ? "" : "s", SANDBOX_SECCOMP__COUNT - written);
+  return 0;
+}
+
+static void
+exec_usage (FILE *f)
+{
+  fprintf (f,
+           "usage: tactus-run sandbox exec [OPTIONS] -- PROGRAM [ARGS...]\n"
+           "\n"
+           "  --workspace DIR        host directory bound at /workspace (default: .)\n"
+           "  --workspace-mode M     rw (default), ro or off\n"
+           "  --bind SRC:DST         extra read-write bind\n"
+           "  --ro-bind SRC:DST      extra read-only bind\n"
+           "  --no-system            do not bind /usr, /lib*, /bin, /sbin read-only\n"
+           "  --dev-pts              a private /dev/pts and /dev/ptmx\n"
+           "  --no-stdin             give the program /dev/null as stdin\n"
+           "  --memory SIZE          memory limit (cgroup memory.max, else RLIMIT_AS)\n"
+           "  --pids N               process limit (cgroup pids.max and RLIMIT_NPROC)\n"
+           "  --cpus F               CPU bandwidth (cgroup cpu.max)\n"
+           "  --cpu-seconds N        RLIMIT_CPU\n"
+           "  --nofile N             RLIMIT_NOFILE\n"
+           "  --fsize SIZE           RLIMIT_FSIZE\n"
+           "  --tmp-size SIZE        size of the sandbox's /tmp\n"
+           "  --timeout SECONDS      wall-clock deadline; exit 124 when it fires\n"
+           "  --require-cgroup       fail if the limits cannot be set through cgroup v2\n"
+           "  --host-uid N, --host-gid N\n"
+           "                         (root only) host ids that sandbox root maps to\n");
+}
+
+static int
+bad_value (const char *flag, const char *value, const char *want)
+{
+  fprintf (stderr, "tactus-run sandbox exec: %s '%s': expected %s\n", flag, value ? value : "",
+           want);
+  return 1;
+}
+
+static int
+add_bind (struct sandbox_bind **binds, size_t *n, const char *arg, bool writable)
+{
+  char *copy = strdup (arg), *colon;
+  struct sandbox_bind *nb;
+
+  if (copy == NULL)
+    return -1;
+  colon = strchr (copy, ':');
+  if (colon == NULL || colon == copy || colon[1] != '/')
+    {
+      free (copy);
+      return -1;
+    }
+  *colon = '\0';
+  nb = realloc (*binds, (*n + 1) * sizeof **binds);
+  if (nb == NULL)
+    {
+      free (copy);
+      return -1;
+    }
+  *binds = nb;
+  nb[*n].source = copy;
+  nb[*n].target = colon + 1;
+  nb[*n].writable = writable;
+  (*n)++;
+  return 0;
+}
+
+static void
+free_binds (struct sandbox_bind *binds, size_t n)
+{
+  for (size_t i = 0; i < n; i++)
+    free ((char *) binds[i].source);
+  free (binds);
+}
+
+static int
+sandbox_exec_cmd (int argc, char **argv)
+{
+  enum
+  {
+    O_WS = 256, O_WSMODE, O_BIND, O_ROBIND, O_NOSYS, O_PTS, O_NOSTDIN, O_MEM, O_PIDS, O_CPUS,
+    O_CPUSEC, O_NOFILE, O_FSIZE, O_TMP, O_TIMEOUT, O_REQCG, O_HUID, O_HGID, O_HELP
+  };
+  static const struct option opts[] = {
+    { "workspace", required_argument, 0, O_WS },   { "workspace-mode", required_argument, 0, O_WSMODE },
+    { "bind", required_argument, 0, O_BIND },      { "ro-bind", required_argument, 0, O_ROBIND },
+    { "no-system", no_argument, 0, O_NOSYS },      { "dev-pts", no_argument, 0, O_PTS },
+    { "no-stdin", no_argument, 0, O_NOSTDIN },     { "memory", required_argument, 0, O_MEM },
+    { "pids", required_argument, 0, O_PIDS },      { "cpus", required_argument, 0, O_CPUS },
+    { "cpu-seconds", required_argument, 0, O_CPUSEC }, { "nofile", required_argument, 0, O_NOFILE },
+    { "fsize", required_argument, 0, O_FSIZE },    { "tmp-size", required_argument, 0, O_TMP },
+    { "timeout", required_argument, 0, O_TIMEOUT }, { "require-cgroup", no_argument, 0, O_REQCG },
+    { "host-uid", required_argument, 0, O_HUID },  { "host-gid", required_argument, 0, O_HGID },
+    { "help", no_argument, 0, O_HELP },            { 0, 0, 0, 0 },
+  };
+  struct sandbox_spec spec;
+  struct sandbox_bind *binds = NULL;
+  size_t n_binds = 0;
+  struct sandbox *sb;
+  struct sandbox_result res;
+  struct tr_error err;
+  uint64_t v;
+  int c, rc;
+
+  sandbox_spec_init (&spec);
+  spec.seccomp = SANDBOX_SECCOMP_NATIVE;
+  spec.system_binds = true;
+  spec.keep_stdin = true;
+  optind = 1;
+  opterr = 0;
+  while ((c = getopt_long (argc, argv, "+", opts, NULL)) != -1)
+    {
+      switch (c)
+        {
+        case O_WS: spec.workspace_dir = optarg; break;
+        case O_WSMODE:
+          if (strcmp (optarg, "rw") == 0) spec.workspace = SANDBOX_WORKSPACE_RW;
+          else if (strcmp (optarg, "ro") == 0) spec.workspace = SANDBOX_WORKSPACE_RO;
+          else if (strcmp (optarg, "off") == 0) spec.workspace = SANDBOX_WORKSPACE_OFF;
+          else return bad_value ("--workspace-mode", optarg, "rw, ro or off");
+          break;
+        case O_BIND:
+        case O_ROBIND:
+          if (add_bind (&binds, &n_binds, optarg, c == O_BIND) < 0)
+            {
+              free_binds (binds, n_binds);
+              return bad_value (c == O_BIND ? "--bind" : "--ro-bind", optarg, "SRC:/ABSOLUTE/DST");
+            }
+          break;
+        case O_NOSYS: spec.system_binds = false; break;
+        case O_PTS: spec.dev_pts = true; break;
+        case O_NOSTDIN: spec.keep_stdin = false; break;
+        case O_MEM: if (parse_size (optarg, &spec.limits.memory_bytes) < 0) return bad_value ("--memory", optarg, "a size such as 64m"); break;
+        case O_PIDS: if (parse_uint (optarg, &spec.limits.pids) < 0) return bad_value ("--pids", optarg, "a number"); break;
+        case O_CPUS: if (parse_seconds (optarg, &spec.limits.cpus) < 0) return bad_value ("--cpus", optarg, "a number of CPUs such as 0.5"); break;
+        case O_CPUSEC: if (parse_uint (optarg, &spec.limits.cpu_seconds) < 0) return bad_value ("--cpu-seconds", optarg, "a number"); break;
+        case O_NOFILE: if (parse_uint (optarg, &spec.limits.nofile) < 0) return bad_value ("--nofile", optarg, "a number"); break;
+        case O_FSIZE: if (parse_size (optarg, &spec.limits.fsize_bytes) < 0) return bad_value ("--fsize", optarg, "a size"); break;
+        case O_TMP: if (parse_size (optarg, &spec.limits.tmpfs_bytes) < 0) return bad_value ("--tmp-size", optarg, "a size"); break;
+        case O_TIMEOUT: if (parse_seconds (optarg, &spec.limits.timeout_seconds) < 0) return bad_value ("--timeout", optarg, "seconds"); break;
+        case O_REQCG: spec.require_cgroup_limits = true; break;
+        case O_HUID: if (parse_uint (optarg, &v) < 0 || v > 0xfffffffe) return bad_value ("--host-uid", optarg, "a uid"); spec.host_uid = (uid_t) v; break;
+        case O_HGID: if (parse_uint (optarg, &v) < 0 || v > 0xfffffffe) return bad_value ("--host-gid", optarg, "a gid"); spec.host_gid = (gid_t) v; break;
+        case O_HELP: exec_usage (stdout); return 0;
+        default:
+          fprintf (stderr, "tactus-run sandbox exec: unknown or incomplete option '%s'\n", argv[optind - 1]);
+          exec_usage (stderr);
+          return 1;
+        }
+    }
+  if (optind >= argc)
+    {
+      fprintf (stderr, "tactus-run sandbox exec: no program given (tactus-run sandbox exec -- PROGRAM)\n");
+      free_binds (binds, n_binds);
+      return 1;
+    }
+  spec.argv = argv + optind;
+  spec.binds = binds;
+  spec.n_binds = n_binds;
+  tr_error_clear (&err);
+  if (sandbox_start (&spec, &sb, &err) < 0)
+    {
+      tr_error_print (&err);
+      free_binds (binds, n_binds);
+      return err.exit_code ? err.exit_code : 1;
+    }
+  rc = sandbox_wait (sb, &res, &err);
+  sandbox_destroy (sb);
+  free_binds (binds, n_binds);
+  if (rc < 0)
+    {
+      tr_error_print (&err);
+      return 1;
+    }
+  if (res.timed_out)
+    fprintf (stderr, "tactus-run: the sandbox ran past its %.3g s deadline and was killed\n",
+             spec.limits.timeout_seconds);
+  else if (res.oom)
+    fprintf (stderr, "tactus-run: the sandbox hit its memory limit and was killed\n");
+  else if (res.seccomp)
+    fprintf (stderr, "tactus-run: the sandbox made a forbidden system call (seccomp) and was killed\n");
+  return res.exit_code;
+}
+
+int
+cmd_sandbox (int argc, char **argv)
+{
+  if (argc < 2)
+    {
+      fprintf (stderr, "usage: tactus-run sandbox status|rebuild|exec ...\n");
+      return 1;
+    }
+  if (strcmp (argv[1], "status") == 0)
+    return sandbox_status_cmd (argc - 1, argv + 1);
+  if (strcmp (argv[1], "rebuild") == 0)
+    return sandbox_rebuild_cmd (argc - 1, argv + 1);
+  if (strcmp (argv[1], "exec") == 0)
+    return sandbox_exec_cmd (argc - 1, argv + 1);
+  fprintf (stderr, "tactus-run sandbox: unknown subcommand '%s' (status, rebuild or exec)\n", argv[1]);
+  return 1;
+}

@@ -1,0 +1,51 @@
+/* tactus-run: entry point and command dispatch.  Invoked as tactus-runc
+ * (a link to the same binary) it speaks the runc command line instead.  */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+#ifndef TR_VERSION
+#define TR_VERSION "0.1.0"
+#endif
+
+static void
+usage (FILE *out)
+{
+  fprintf (out,
+           "usage: tactus-run COMMAND [ARGS]\n"
+           "\n"
+           "commands:\n"
+           "  sandbox status [--json]       what this host supports, layer by layer\n"
+           "  sandbox rebuild [--force]     regenerate the cached seccomp programs\n"
+           "  sandbox exec [OPTIONS] -- PROGRAM [ARGS]\n"
+           "                                run a native program in the cage\n"
+           "  version                       print the version\n"
+           "\n"
+           "Run 'tactus-run sandbox exec --help' for the sandbox options.\n");
+}
+
+int
+main (int argc, char **argv)
+{
+  if (argc < 2)
+    {
+      usage (stderr);
+      return 1;
+    }
+  if (strcmp (argv[1], "--help") == 0 || strcmp (argv[1], "-h") == 0 || strcmp (argv[1], "help") == 0)
+    {
+      usage (stdout);
+      return 0;
+    }
+  if (strcmp (argv[1], "version") == 0 || strcmp (argv[1], "--version") == 0 || strcmp (argv[1], "-V") == 0)
+    {
+      printf ("tactus-run %s\n", TR_VERSION);
+      return 0;
+    }
+  if (strcmp (argv[1], "sandbox") == 0)
+    return cmd_sandbox (argc - 1, argv + 1);
+  fprintf (stderr, "tactus-run: unknown command '%s' (see tactus-run --help)\n", argv[1]);
+  return 1;
+}

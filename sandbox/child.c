@@ -1,0 +1,239 @@
+/* Inside the new namespaces: the order of the setup steps.
+ *
+ * This runs in the clone of the launcher, as PID 1 of a fresh pid namespace,
+ * and either calls the in-process entry (the VM) or execs a native program.
+ * Each step that fails reports a struct tr_error over the setup socket and
+ * exits 1; the parent then removes whatever the run had made.
+ *
+ * The order matters:
+ *   - ids first: every later step runs as sandbox root, never as host root;
+ *   - mounts before the network, before fds are closed (they use open fds);
+ *   - privileges are dropped after everything that needs them;
+ *   - seccomp is last, because it forbids the setup syscalls themselves.  */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "sandbox/internal.h"
+
+extern char **environ;
+
+static _Noreturn void
+report_and_exit (int sync_fd, const struct tr_error *e)
+{
+  struct
+  {
+    char tag;
+    struct tr_error e;
+  } msg;
+
+  memset (&msg, 0, sizeof msg);
+  msg.tag = SYNC_ERROR;
+  msg.e = *e;
+  if (send (sync_fd, &msg, sizeof msg, MSG_NOSIGNAL) < 0)
+    tr_error_print (e);
+  _exit (1);
+}
+
+/* Block until the parent has written our id maps.  The go message may carry
+ * an idmapped workspace mount.  EOF means the parent died: stop here.  */
+static int
+wait_for_go (int sync_fd, int *ws_mnt, struct tr_error *err)
+{
+  char byte = 0;
+  struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+  union
+  {
+    char buf[CMSG_SPACE (sizeof (int))];
+    struct cmsghdr align;
+  } u;
+  struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+                        .msg_controllen = sizeof u.buf };
+  struct cmsghdr *c;
+  ssize_t n;
+
+  *ws_mnt = -1;
+  do
+    n = recvmsg (sync_fd, &msg, MSG_CMSG_CLOEXEC);
+  while (n < 0 && errno == EINTR);
+  if (n != 1 || byte != SYNC_GO)
+    {
+      if (n == 0)
+        _exit (1);
+      return tr_fail (err, n < 0 ? errno : EPROTO, "sandbox setup: wait for the parent");
+    }
+  for (c = CMSG_FIRSTHDR (&msg); c; c = CMSG_NXTHDR (&msg, c))
+    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
+      memcpy (ws_mnt, CMSG_DATA (c), sizeof (int));
+  return 0;
+}
+
+static int
+become_sandbox_root (bool root_caller, struct tr_error *err)
+{
+  /* A root caller still carries host root's supplementary groups; clear
+   * them (setgroups is allowed for it, see launch.c).  */
+  if (root_caller && setgroups (0, NULL) < 0)
+    return tr_fail (err, errno, "user namespace: clear supplementary groups");
+  if (setresgid (0, 0, 0) < 0)
+    return tr_fail (err, errno, "user namespace: become gid 0");
+  if (setresuid (0, 0, 0) < 0)
+    return tr_fail (err, errno, "user namespace: become uid 0");
+  return 0;
+}
+
+/* Put the broker socket at fd 3 and the stdio the spec asks for at 0-2;
+ * close everything else except the setup socket, which is moved high and
+ * closed by exec (O_CLOEXEC) or right before the entry runs.  */
+static int
+arrange_fds (const struct sandbox_spec *spec, int *sync_fd, int broker_fd, struct tr_error *err)
+{
+  const bool keep[3] = { spec->keep_stdin, spec->keep_stdout, spec->keep_stderr };
+  int high_sync, devnull = -1;
+
+  high_sync = fcntl (*sync_fd, F_DUPFD_CLOEXEC, 64);
+  if (high_sync < 0)
+    return tr_fail (err, errno, "fds: move the setup socket");
+  close (*sync_fd);
+  *sync_fd = high_sync;
+  if (spec->broker && broker_fd != SANDBOX_BROKER_FD)
+    {
+      if (dup2 (broker_fd, SANDBOX_BROKER_FD) < 0)
+        return tr_fail (err, errno, "fds: move the broker socket to fd 3");
+    }
+  else if (spec->broker && fcntl (broker_fd, F_SETFD, 0) < 0)
+    return tr_fail (err, errno, "fds: broker socket flags");
+  for (int fd = 0; fd < 3; fd++)
+    {
+      if (keep[fd] && fcntl (fd, F_GETFD) >= 0)
+        continue;
+      if (devnull < 0)
+        devnull = open ("/dev/null", O_RDWR | O_CLOEXEC);
+      if (devnull < 0)
+        return tr_fail (err, errno, "fds: open /dev/null for stdio");
+      if (dup2 (devnull, fd) < 0)
+        return tr_fail (err, errno, "fds: stdio");
+    }
+  /* Only the fds named by the spec survive; close_range is one syscall
+   * however many fds the launcher had open.  */
+  if (close_range (spec->broker ? SANDBOX_BROKER_FD + 1 : SANDBOX_BROKER_FD,
+                   (unsigned) high_sync - 1, 0) < 0
+      || close_range ((unsigned) high_sync + 1, ~0U, 0) < 0)
+    return tr_fail (err, errno, "fds: close_range");
+  return 0;
+}
+
+static int
+set_environment (const struct sandbox_spec *spec, const char *cwd, struct tr_error *err)
+{
+  /* The launcher's own environment may hold secrets (API keys).  The child
+   * is a copy of the launcher's memory, so clearing the pointers is not
+   * enough: wipe the strings themselves, which also empties
+   * /proc/<pid>/environ.  */
+  for (char **e = environ; e && *e; e++)
+    explicit_bzero (*e, strlen (*e));
+  if (clearenv () != 0)
+    return tr_fail (err, 0, "environment: clear");
+  if (spec->envp)
+    {
+      for (char *const *e = spec->envp; *e; e++)
+        if (putenv (*e) != 0)
+          return tr_fail (err, errno, "environment: set %s", *e);
+    }
+  else
+    {
+      if (setenv ("PATH", "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", 1) < 0
+          || setenv ("HOME", cwd, 1) < 0 || setenv ("TERM", "dumb", 1) < 0)
+        return tr_fail (err, errno, "environment: set defaults");
+    }
+  return 0;
+}
+
+static const char *
+inside_cwd (const struct sandbox_spec *spec)
+{
+  if (spec->cwd)
+    return spec->cwd;
+  return spec->workspace == SANDBOX_WORKSPACE_OFF ? "/" : "/workspace";
+}
+
+static int
+setup (struct child_ctx *ctx, struct tr_error *err)
+{
+  const struct sandbox_spec *spec = ctx->spec;
+  struct mounts_ctx mctx;
+  const char *cwd = inside_cwd (spec);
+  int ws_mnt;
+
+  /* A dead launcher must never leave a sandbox running.  The parent may
+   * already be gone by the time this runs: wait_for_go sees EOF then.  */
+  if (prctl (PR_SET_PDEATHSIG, SIGKILL) < 0)
+    return tr_fail (err, errno, "pdeathsig");
+  if (wait_for_go (ctx->sync_fd, &ws_mnt, err) < 0)
+    return -1;
+  if (become_sandbox_root (ctx->root_caller, err) < 0)
+    return -1;
+  if (spec->hostname && sethostname (spec->hostname, strlen (spec->hostname)) < 0)
+    return tr_fail (err, errno, "uts namespace: sethostname");
+
+  mctx.workspace_fd = ctx->workspace_fd;
+  mctx.workspace_mnt = ws_mnt;
+  if (mounts_build_root (spec, &mctx, err) < 0)
+    return -1;
+  if (ws_mnt >= 0)
+    close (ws_mnt);
+  if (ctx->workspace_fd >= 0)
+    close (ctx->workspace_fd);
+
+  if (net_loopback_up (err) < 0)
+    return -1;
+  if (chdir (cwd) < 0)
+    return tr_fail (err, errno, "chdir %s inside the sandbox", cwd);
+  umask (022);
+  if (set_environment (spec, cwd, err) < 0)
+    return -1;
+  if (arrange_fds (spec, &ctx->sync_fd, ctx->broker_fd, err) < 0)
+    return -1;
+  if (rlimits_apply (&spec->limits, ctx->cgroup_memory, ctx->cgroup_pids, err) < 0)
+    return -1;
+  if (privs_drop_all (err) < 0)
+    return -1;
+  if (seccomp_program_load (ctx->seccomp, err) < 0)
+    return -1;
+  return 0;
+}
+
+_Noreturn void
+child_main (struct child_ctx *ctx)
+{
+  struct tr_error err;
+  char ready = SYNC_READY;
+  struct sandbox_inside inside = { .broker_fd = ctx->spec->broker ? SANDBOX_BROKER_FD : -1 };
+
+  tr_error_clear (&err);
+  if (setup (ctx, &err) < 0)
+    report_and_exit (ctx->sync_fd, &err);
+
+  if (ctx->spec->argv)
+    {
+      /* Success closes the setup socket (O_CLOEXEC): the parent reads EOF.  */
+      execvp (ctx->spec->argv[0], ctx->spec->argv);
+      tr_fail (&err, errno, "exec %s inside the sandbox", ctx->spec->argv[0]);
+      err.exit_code = errno == ENOENT ? 127 : 126;
+      report_and_exit (ctx->sync_fd, &err);
+    }
+
+  if (send (ctx->sync_fd, &ready, 1, MSG_NOSIGNAL) != 1)
+    _exit (1);
+  close (ctx->sync_fd);
+  _exit (ctx->spec->entry (ctx->spec->entry_arg, &inside));
+}

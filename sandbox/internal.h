@@ -1,0 +1,133 @@
+/* Internal interfaces between the files of sandbox/.  One file per concern:
+ *   launch.c   the parent side: prepare, clone3, id maps, deadline, reap
+ *   child.c    the order of the steps inside the new namespaces
+ *   mounts.c   the tmpfs root, binds, /proc, /dev, pivot_root
+ *   net.c      loopback up in the empty network namespace (libnl)
+ *   cgroup.c   the per-run cgroup v2 directory, limits, kill, removal
+ *   privs.c    securebits, no_new_privs, capabilities (libcap-ng)
+ *   seccomp.c  profile compilation (libseccomp), the on-disk cache, loading
+ *   rlimits.c  resource limits
+ *   probe.c    what this host supports, for `sandbox status`  */
+#ifndef TR_SANDBOX_INTERNAL_H
+#define TR_SANDBOX_INTERNAL_H
+
+#include <linux/filter.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "sandbox/sandbox.h"
+
+/* The broker end of the socketpair is always this fd inside the sandbox.  */
+#define SANDBOX_BROKER_FD 3
+
+/* ---- cgroup.c ---- */
+struct sandbox_cgroup
+{
+  int dirfd;        /* the run's cgroup directory, -1 when none */
+  char path[512];   /* absolute path, for messages */
+  bool memory, pids, cpu; /* limits applied through the cgroup */
+};
+
+struct cgroup_info
+{
+  bool v2;              /* a cgroup2 hierarchy is mounted */
+  bool writable;        /* we can create a child cgroup in it */
+  char mount[256];      /* where cgroup2 is mounted */
+  char base[512];       /* the directory run cgroups are created in */
+  char controllers[256];/* controllers available to the run cgroups */
+  char reason[256];     /* why not, when !v2 or !writable */
+};
+
+int cgroup_inspect (struct cgroup_info *info);
+/* Create the run's cgroup and write the limits; CG->dirfd = -1 when cgroups
+ * cannot be used here and REQUIRE is false.  */
+int cgroup_create (const struct sandbox_limits *lim, bool require, struct sandbox_cgroup *cg,
+                   struct tr_error *err);
+void cgroup_kill (const struct sandbox_cgroup *cg);
+bool cgroup_oom_killed (const struct sandbox_cgroup *cg);
+uint64_t cgroup_cpu_usec (const struct sandbox_cgroup *cg);
+void cgroup_destroy (struct sandbox_cgroup *cg);
+
+/* ---- seccomp.c ---- */
+struct seccomp_program
+{
+  struct sock_fprog prog; /* filter points into a malloc'd buffer */
+};
+
+const char *seccomp_profile_name (enum sandbox_seccomp which);
+/* The profile's text, as built into the binary.  */
+const char *seccomp_profile_text (enum sandbox_seccomp which, size_t *len);
+/* Get the compiled program: from the cache when valid, else compiled now
+ * (and cached when the cache directory is writable).  */
+int seccomp_program_get (enum sandbox_seccomp which, struct seccomp_program *out,
+                         struct tr_error *err);
+/* Compile from the profile text; no cache involved.  */
+int seccomp_program_compile (enum sandbox_seccomp which, struct seccomp_program *out,
+                             struct tr_error *err);
+void seccomp_program_free (struct seccomp_program *p);
+/* Install it on the calling process (after no_new_privs).  */
+int seccomp_program_load (const struct seccomp_program *p, struct tr_error *err);
+
+struct seccomp_cache_state
+{
+  char dir[512];
+  bool dir_usable;
+  int valid;   /* profiles whose cache entry matches this binary */
+  int stale;   /* entries present but for another binary or profile */
+  int missing;
+};
+int seccomp_cache_inspect (struct seccomp_cache_state *st);
+/* Recompile every profile and rewrite the cache.  FORCE rewrites valid entries too.  */
+int seccomp_cache_rebuild (bool force, int *written, struct tr_error *err);
+
+/* ---- privs.c ---- */
+int privs_drop_all (struct tr_error *err);
+/* Check that no capability is left in any set (used by tests and status).  */
+int privs_verify_none (struct tr_error *err);
+
+/* ---- rlimits.c ---- */
+int rlimits_apply (const struct sandbox_limits *lim, bool cgroup_memory, bool cgroup_pids,
+                   struct tr_error *err);
+
+/* ---- net.c ---- */
+int net_loopback_up (struct tr_error *err);
+
+/* ---- mounts.c ---- */
+struct mounts_ctx
+{
+  int workspace_fd; /* O_PATH fd of the host workspace, or -1 */
+  int workspace_mnt;/* a detached, idmapped mount of it made by the parent, or -1 */
+};
+int mounts_build_root (const struct sandbox_spec *spec, const struct mounts_ctx *ctx,
+                       struct tr_error *err);
+
+/* ---- child.c ---- */
+struct child_ctx
+{
+  const struct sandbox_spec *spec;
+  int sync_fd;
+  int broker_fd;
+  int workspace_fd;
+  bool root_caller;
+  const struct seccomp_program *seccomp;
+  bool cgroup_memory, cgroup_pids;
+};
+_Noreturn void child_main (struct child_ctx *ctx);
+
+/* Messages on the setup socket.  */
+enum
+{
+  SYNC_GO = 'G',    /* parent -> child: id maps written, carry on */
+  SYNC_READY = 'R', /* child -> parent: payload about to run */
+  SYNC_ERROR = 'E', /* child -> parent: struct tr_error follows */
+};
+
+/* ---- util (fsutil.c) ---- */
+int read_file_at (int dirfd, const char *path, char *buf, size_t size, struct tr_error *err);
+int write_file_at (int dirfd, const char *path, const char *data, struct tr_error *err);
+/* Open a directory under ROOTFD without following any symlink, creating the
+ * missing components (mode 0755).  Returns an O_PATH fd.  */
+int open_dir_in_root (int rootfd, const char *path, bool create, struct tr_error *err);
+
+#endif

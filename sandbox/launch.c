@@ -1,0 +1,518 @@
+/* The parent side of a sandbox: everything that happens outside the cage.
+ *
+ * Order (see docs/sandbox.md):
+ *   1. open the workspace, pick the host ids, get the seccomp program;
+ *   2. create the run's cgroup and write its limits (before the child exists,
+ *      so it is never running unlimited);
+ *   3. clone3 with every namespace flag, CLONE_INTO_CGROUP and CLONE_PIDFD;
+ *   4. write the child's uid/gid maps, make the idmapped workspace if needed;
+ *   5. release the child and wait until it reports ready or an error.  */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/pidfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "sandbox/internal.h"
+
+#define NOBODY_ID 65534
+
+struct sandbox
+{
+  pid_t pid;
+  int pidfd;
+  int broker_fd;
+  struct sandbox_cgroup cg;
+  struct seccomp_program seccomp;
+  int64_t deadline_ms; /* CLOCK_MONOTONIC, 0 when none */
+  bool timed_out;
+  bool reaped;
+  struct sandbox_result result;
+};
+
+void
+sandbox_spec_init (struct sandbox_spec *spec)
+{
+  memset (spec, 0, sizeof *spec);
+  spec->workspace = SANDBOX_WORKSPACE_RW;
+  spec->mount_proc = true;
+  spec->mount_dev = true;
+  spec->keep_stdout = true;
+  spec->keep_stderr = true;
+  spec->host_uid = (uid_t) -1;
+  spec->host_gid = (gid_t) -1;
+  spec->hostname = "tactus";
+}
+
+static int64_t
+now_ms (void)
+{
+  struct timespec ts;
+  clock_gettime (CLOCK_MONOTONIC, &ts);
+  return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int
+write_id_maps (pid_t pid, bool root_caller, uid_t host_uid, gid_t host_gid, struct tr_error *err)
+{
+  char path[64], map[64];
+
+  /* An unprivileged caller may only map its own ids, and only after
+   * setgroups is denied (otherwise the child could drop a group that is
+   * used to deny it access).  A root caller keeps setgroups allowed so the
+   * child can clear its supplementary groups, which would otherwise still
+   * include host root's.  */
+  if (!root_caller)
+    {
+      snprintf (path, sizeof path, "/proc/%d/setgroups", pid);
+      if (write_file_at (AT_FDCWD, path, "deny", err) < 0)
+        return tr_wrap (err, "user namespace: setgroups");
+    }
+  snprintf (path, sizeof path, "/proc/%d/uid_map", pid);
+  snprintf (map, sizeof map, "0 %u 1\n", (unsigned) host_uid);
+  if (write_file_at (AT_FDCWD, path, map, err) < 0)
+    return tr_wrap (err, "user namespace: uid_map");
+  snprintf (path, sizeof path, "/proc/%d/gid_map", pid);
+  snprintf (map, sizeof map, "0 %u 1\n", (unsigned) host_gid);
+  if (write_file_at (AT_FDCWD, path, map, err) < 0)
+    return tr_wrap (err, "user namespace: gid_map");
+  return 0;
+}
+
+/* A root caller's sandbox root is an unprivileged host uid, which cannot
+ * write a root-owned workspace.  An idmapped mount through the child's own
+ * user namespace shows host uid 0 as sandbox root inside /workspace only.
+ * Setuid/setgid bits and file capabilities stay impossible to create there:
+ * the seccomp profiles refuse those modes and every xattr write.  */
+static int
+make_idmapped_workspace (int workspace_fd, pid_t pid, struct tr_error *err)
+{
+  char path[64];
+  cleanup_close int userns = -1;
+  cleanup_close int mnt = -1;
+  struct mount_attr attr = { 0 };
+
+  snprintf (path, sizeof path, "/proc/%d/ns/user", pid);
+  userns = open (path, O_RDONLY | O_CLOEXEC);
+  if (userns < 0)
+    return tr_fail (err, errno, "workspace: open %s", path);
+  mnt = open_tree (workspace_fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
+  if (mnt < 0)
+    return tr_fail (err, errno, "workspace: clone the mount");
+  attr.attr_set = MOUNT_ATTR_IDMAP;
+  attr.userns_fd = userns;
+  if (mount_setattr (mnt, "", AT_EMPTY_PATH, &attr, sizeof attr) < 0)
+    return tr_fail (err, errno,
+                    "workspace: idmapped mount (the workspace filesystem must support idmapped "
+                    "mounts when running as root; use --workspace ro or off, or run as a "
+                    "non-root user)");
+  return steal_fd (&mnt);
+}
+
+static int
+send_go (int sync_fd, int mnt_fd, struct tr_error *err)
+{
+  char byte = SYNC_GO;
+  struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+  union
+  {
+    char buf[CMSG_SPACE (sizeof (int))];
+    struct cmsghdr align;
+  } u;
+  struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+
+  if (mnt_fd >= 0)
+    {
+      struct cmsghdr *c;
+      memset (&u, 0, sizeof u);
+      msg.msg_control = u.buf;
+      msg.msg_controllen = sizeof u.buf;
+      c = CMSG_FIRSTHDR (&msg);
+      c->cmsg_level = SOL_SOCKET;
+      c->cmsg_type = SCM_RIGHTS;
+      c->cmsg_len = CMSG_LEN (sizeof (int));
+      memcpy (CMSG_DATA (c), &mnt_fd, sizeof (int));
+    }
+  if (sendmsg (sync_fd, &msg, MSG_NOSIGNAL) != 1)
+    return tr_fail (err, errno, "sandbox setup: release the child");
+  return 0;
+}
+
+/* Wait for the child's verdict on the setup socket.  A native program's exec
+ * closes the socket (O_CLOEXEC), so EOF means the program is running.  */
+static int
+wait_ready (int sync_fd, struct tr_error *err)
+{
+  struct
+  {
+    char tag;
+    struct tr_error e;
+  } msg;
+  ssize_t n;
+
+  do
+    n = recv (sync_fd, &msg, sizeof msg, 0);
+  while (n < 0 && errno == EINTR);
+  if (n < 0)
+    return tr_fail (err, errno, "sandbox setup: read from the child");
+  if (n == 0 || msg.tag == SYNC_READY)
+    return 0;
+  if (msg.tag == SYNC_ERROR && (size_t) n == sizeof msg)
+    {
+      msg.e.msg[sizeof msg.e.msg - 1] = '\0';
+      *err = msg.e;
+      err->exit_code = 1;
+      return -1;
+    }
+  return tr_fail (err, 0, "sandbox setup: unexpected message from the child");
+}
+
+static void
+pick_host_ids (const struct sandbox_spec *spec, const struct stat *ws, bool have_ws, uid_t *uid,
+               gid_t *gid)
+{
+  if (geteuid () != 0)
+    {
+      *uid = geteuid ();
+      *gid = getegid ();
+      return;
+    }
+  if (spec->host_uid != (uid_t) -1)
+    *uid = spec->host_uid;
+  else if (have_ws && ws->st_uid != 0)
+    *uid = ws->st_uid;
+  else
+    *uid = NOBODY_ID;
+  if (spec->host_gid != (gid_t) -1)
+    *gid = spec->host_gid;
+  else if (have_ws && ws->st_uid != 0 && ws->st_gid != 0)
+    *gid = ws->st_gid;
+  else
+    *gid = NOBODY_ID;
+}
+
+static int
+open_workspace (const struct sandbox_spec *spec, struct stat *st, struct tr_error *err)
+{
+  const char *dir = spec->workspace_dir ? spec->workspace_dir : ".";
+  cleanup_close int fd = -1;
+
+  if (spec->workspace == SANDBOX_WORKSPACE_OFF)
+    return -1;
+  fd = open (dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0)
+    {
+      tr_fail (err, errno, "workspace %s: cannot open it (pass an existing directory, or turn the "
+                           "workspace off)", dir);
+      return -2;
+    }
+  if (fstat (fd, st) < 0)
+    {
+      tr_fail (err, errno, "workspace %s: stat", dir);
+      return -2;
+    }
+  return steal_fd (&fd);
+}
+
+static pid_t
+clone_sandbox (int cgroup_fd, int *pidfd)
+{
+  struct clone_args args;
+
+  memset (&args, 0, sizeof args);
+  args.flags = CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC
+               | CLONE_NEWUTS | CLONE_NEWCGROUP | CLONE_PIDFD;
+  args.pidfd = (uint64_t) (uintptr_t) pidfd;
+  args.exit_signal = SIGCHLD;
+  if (cgroup_fd >= 0)
+    {
+      args.flags |= CLONE_INTO_CGROUP;
+      args.cgroup = (uint64_t) cgroup_fd;
+    }
+  return (pid_t) syscall (SYS_clone3, &args, sizeof args);
+}
+
+static int
+validate_spec (const struct sandbox_spec *spec, struct tr_error *err)
+{
+  if ((spec->entry == NULL) == (spec->argv == NULL || spec->argv[0] == NULL))
+    return tr_fail (err, 0, "sandbox spec: give exactly one of an entry function or a program");
+  if (spec->seccomp < 0 || spec->seccomp >= SANDBOX_SECCOMP__COUNT)
+    return tr_fail (err, 0, "sandbox spec: unknown seccomp profile");
+  for (size_t i = 0; i < spec->n_binds; i++)
+    if (spec->binds[i].target == NULL || spec->binds[i].target[0] != '/'
+        || spec->binds[i].source == NULL)
+      return tr_fail (err, 0, "sandbox spec: bind %zu needs a source and an absolute target", i);
+  return 0;
+}
+
+int
+sandbox_start (const struct sandbox_spec *spec, struct sandbox **out, struct tr_error *err)
+{
+  cleanup_free struct sandbox *sb = NULL;
+  cleanup_close int workspace_fd = -1;
+  cleanup_close int ws_mnt = -1;
+  int sync_pair[2] = { -1, -1 }, broker_pair[2] = { -1, -1 };
+  struct stat ws_st;
+  uid_t host_uid;
+  gid_t host_gid;
+  bool root_caller = geteuid () == 0;
+  struct child_ctx ctx;
+  int pidfd = -1;
+  pid_t pid;
+
+  if (validate_spec (spec, err) < 0)
+    return -1;
+  sb = calloc (1, sizeof *sb);
+  if (sb == NULL)
+    return tr_fail (err, ENOMEM, "sandbox");
+  sb->pid = -1;
+  sb->pidfd = -1;
+  sb->broker_fd = -1;
+  sb->cg.dirfd = -1;
+
+  workspace_fd = open_workspace (spec, &ws_st, err);
+  if (workspace_fd == -2)
+    return -1;
+  pick_host_ids (spec, &ws_st, workspace_fd >= 0, &host_uid, &host_gid);
+
+  if (seccomp_program_get (spec->seccomp, &sb->seccomp, err) < 0)
+    return tr_wrap (err, "seccomp");
+  if (cgroup_create (&spec->limits, spec->require_cgroup_limits, &sb->cg, err) < 0)
+    goto fail;
+
+  if (socketpair (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sync_pair) < 0
+      || (spec->broker
+          && socketpair (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, broker_pair) < 0))
+    {
+      tr_fail (err, errno, "sandbox setup: socketpair");
+      goto fail;
+    }
+
+  if (spec->limits.timeout_seconds > 0)
+    sb->deadline_ms = now_ms () + (int64_t) (spec->limits.timeout_seconds * 1000.0);
+
+  pid = clone_sandbox (sb->cg.dirfd, &pidfd);
+  if (pid < 0)
+    {
+      int e = errno;
+      tr_fail (err, e, "namespaces: clone3 with user, pid, mount, net, ipc, uts and cgroup "
+                       "namespaces%s",
+               e == EPERM || e == ENOSPC ? " (unprivileged user namespaces must be enabled: "
+                                           "sysctl user.max_user_namespaces)"
+                                         : "");
+      goto fail;
+    }
+  if (pid == 0)
+    {
+      close (sync_pair[0]);
+      if (broker_pair[0] >= 0)
+        close (broker_pair[0]);
+      ctx.spec = spec;
+      ctx.sync_fd = sync_pair[1];
+      ctx.broker_fd = broker_pair[1];
+      ctx.workspace_fd = workspace_fd;
+      ctx.root_caller = root_caller;
+      ctx.seccomp = &sb->seccomp;
+      ctx.cgroup_memory = sb->cg.memory;
+      ctx.cgroup_pids = sb->cg.pids;
+      child_main (&ctx);
+    }
+  sb->pid = pid;
+  sb->pidfd = pidfd;
+  close (sync_pair[1]);
+  sync_pair[1] = -1;
+  if (broker_pair[1] >= 0)
+    {
+      close (broker_pair[1]);
+      broker_pair[1] = -1;
+    }
+  sb->broker_fd = broker_pair[0];
+  broker_pair[0] = -1;
+
+  if (write_id_maps (pid, root_caller, host_uid, host_gid, err) < 0)
+    goto fail;
+  if (root_caller && workspace_fd >= 0 && ws_st.st_uid == 0 && host_uid != 0)
+    {
+      ws_mnt = make_idmapped_workspace (workspace_fd, pid, err);
+      if (ws_mnt < 0)
+        goto fail;
+    }
+  if (send_go (sync_pair[0], ws_mnt, err) < 0 || wait_ready (sync_pair[0], err) < 0)
+    goto fail;
+  close (sync_pair[0]);
+  *out = steal_ptr (&sb);
+  return 0;
+
+fail:
+  for (int i = 0; i < 2; i++)
+    {
+      if (sync_pair[i] >= 0)
+        close (sync_pair[i]);
+      if (broker_pair[i] >= 0)
+        close (broker_pair[i]);
+    }
+  sandbox_destroy (steal_ptr (&sb));
+  return -1;
+}
+
+int
+sandbox_broker_fd (const struct sandbox *sb)
+{
+  return sb->broker_fd;
+}
+
+int
+sandbox_pidfd (const struct sandbox *sb)
+{
+  return sb->pidfd;
+}
+
+pid_t
+sandbox_pid (const struct sandbox *sb)
+{
+  return sb->pid;
+}
+
+int
+sandbox_ms_left (const struct sandbox *sb)
+{
+  int64_t left;
+
+  if (sb->deadline_ms == 0)
+    return -1;
+  left = sb->deadline_ms - now_ms ();
+  if (left < 0)
+    return 0;
+  return left > 0x7fffffff ? 0x7fffffff : (int) left;
+}
+
+int
+sandbox_signal (struct sandbox *sb, int signo)
+{
+  if (sb->pidfd < 0 || sb->reaped)
+    return -1;
+  return pidfd_send_signal (sb->pidfd, signo, NULL, 0);
+}
+
+void
+sandbox_kill (struct sandbox *sb)
+{
+  if (sb->cg.dirfd >= 0)
+    cgroup_kill (&sb->cg);
+  /* Killing PID 1 of a pid namespace kills every process in it.  */
+  sandbox_signal (sb, SIGKILL);
+}
+
+void
+sandbox_mark_timed_out (struct sandbox *sb)
+{
+  sb->timed_out = true;
+}
+
+static void
+fill_result (struct sandbox *sb, const siginfo_t *si, struct sandbox_result *res)
+{
+  memset (res, 0, sizeof *res);
+  if (si->si_code == CLD_EXITED)
+    res->exit_code = si->si_status;
+  else
+    {
+      res->signal = si->si_status;
+      res->exit_code = 128 + si->si_status;
+      res->seccomp = si->si_status == SIGSYS;
+    }
+  if (sb->cg.dirfd >= 0)
+    {
+      res->oom = sb->cg.memory && cgroup_oom_killed (&sb->cg);
+      res->cpu_usec = cgroup_cpu_usec (&sb->cg);
+    }
+  if (res->oom)
+    res->exit_code = 137;
+  res->timed_out = sb->timed_out;
+  if (res->timed_out)
+    res->exit_code = 124;
+}
+
+int
+sandbox_try_reap (struct sandbox *sb, struct sandbox_result *res, struct tr_error *err)
+{
+  siginfo_t si;
+
+  if (sb->reaped)
+    {
+      *res = sb->result;
+      return 1;
+    }
+  memset (&si, 0, sizeof si);
+  if (waitid (P_PIDFD, (id_t) sb->pidfd, &si, WEXITED | WNOHANG) < 0)
+    {
+      if (errno == EINTR)
+        return 0;
+      return tr_fail (err, errno, "sandbox: wait for PID 1");
+    }
+  if (si.si_pid == 0)
+    return 0;
+  sb->reaped = true;
+  fill_result (sb, &si, &sb->result);
+  *res = sb->result;
+  return 1;
+}
+
+int
+sandbox_wait (struct sandbox *sb, struct sandbox_result *res, struct tr_error *err)
+{
+  for (;;)
+    {
+      struct pollfd p = { .fd = sb->pidfd, .events = POLLIN };
+      int r = sandbox_try_reap (sb, res, err);
+      int left;
+
+      if (r != 0)
+        return r < 0 ? -1 : 0;
+      left = sandbox_ms_left (sb);
+      if (left == 0 && !sb->timed_out)
+        {
+          sb->timed_out = true;
+          sandbox_kill (sb);
+          continue;
+        }
+      if (poll (&p, 1, sb->timed_out ? -1 : left) < 0 && errno != EINTR)
+        return tr_fail (err, errno, "sandbox: poll");
+    }
+}
+
+void
+sandbox_destroy (struct sandbox *sb)
+{
+  if (sb == NULL)
+    return;
+  if (sb->pidfd >= 0 && !sb->reaped)
+    {
+      siginfo_t si;
+      sandbox_kill (sb);
+      while (waitid (P_PIDFD, (id_t) sb->pidfd, &si, WEXITED) < 0 && errno == EINTR)
+        ;
+    }
+  cgroup_destroy (&sb->cg);
+  seccomp_program_free (&sb->seccomp);
+  if (sb->pidfd >= 0)
+    close (sb->pidfd);
+  if (sb->broker_fd >= 0)
+    close (sb->broker_fd);
+  free (sb);
+}

@@ -1,0 +1,135 @@
+/* The sandbox: builds a cage from Linux primitives and runs one thing in it.
+ *
+ * Everything is driven by one struct sandbox_spec, filled by policy/ (from
+ * config or CLI flags) and never by the sandbox itself.  The sandbox knows
+ * nothing of Lua, of Tactus or of OCI JSON.
+ *
+ * What runs inside is either an in-process entry function (the VM: the child
+ * is a clone of the launcher, so nothing is re-executed) or a native program
+ * that is exec'd at the very end of the setup.  */
+#ifndef TR_SANDBOX_H
+#define TR_SANDBOX_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "common/error.h"
+
+enum sandbox_workspace
+{
+  SANDBOX_WORKSPACE_RW = 0,
+  SANDBOX_WORKSPACE_RO,
+  SANDBOX_WORKSPACE_OFF,
+};
+
+enum sandbox_seccomp
+{
+  SANDBOX_SECCOMP_VM = 0,  /* the Lua VM: a few dozen syscalls, kill on anything else */
+  SANDBOX_SECCOMP_VM_JIT,  /* same, plus executable mappings for the JIT compiler */
+  SANDBOX_SECCOMP_NATIVE,  /* a native program: a container-like allowlist, EPERM otherwise */
+  SANDBOX_SECCOMP__COUNT,
+};
+
+struct sandbox_bind
+{
+  const char *source; /* host path */
+  const char *target; /* absolute path inside the sandbox */
+  bool writable;
+};
+
+struct sandbox_limits
+{
+  uint64_t memory_bytes;  /* cgroup memory.max; RLIMIT_AS as the fallback (0: none) */
+  uint64_t pids;          /* cgroup pids.max; RLIMIT_NPROC always (0: default) */
+  double cpus;            /* cgroup cpu.max, in CPUs (0: none) */
+  uint64_t cpu_seconds;   /* RLIMIT_CPU, soft == hard (0: none) */
+  uint64_t nofile;        /* RLIMIT_NOFILE (0: default) */
+  uint64_t fsize_bytes;   /* RLIMIT_FSIZE (0: default) */
+  uint64_t tmpfs_bytes;   /* size of the sandbox's /tmp (0: default) */
+  double timeout_seconds; /* wall-clock deadline kept by the parent (0: none) */
+};
+
+/* What the entry function gets inside the sandbox.  */
+struct sandbox_inside
+{
+  int broker_fd; /* the sandbox end of the broker socketpair, or -1 */
+};
+
+typedef int (*sandbox_entry_fn) (void *arg, const struct sandbox_inside *inside);
+
+struct sandbox_spec
+{
+  /* Exactly one of entry / argv.  */
+  sandbox_entry_fn entry;
+  void *entry_arg;
+  char *const *argv; /* argv[0] is resolved inside the sandbox (absolute path or PATH search) */
+  char *const *envp; /* environment inside; NULL gives a minimal PATH/HOME/TERM one */
+
+  const char *workspace_dir; /* host directory bound at /workspace (NULL: current directory) */
+  enum sandbox_workspace workspace;
+  const struct sandbox_bind *binds;
+  size_t n_binds;
+  bool system_binds; /* /usr, /lib*, /bin, /sbin and /etc/ld.so.cache read-only (native programs) */
+  bool mount_proc;   /* a new /proc, with the dangerous entries masked */
+  bool mount_dev;    /* a minimal /dev */
+  bool dev_pts;      /* /dev/pts and /dev/ptmx (a new devpts instance) */
+  const char *cwd;   /* inside; NULL: /workspace when bound, else / */
+  const char *hostname;
+
+  bool broker;       /* make a socketpair; the sandbox end is fd 3 inside */
+  bool keep_stdin;   /* pass fd 0 through; otherwise /dev/null */
+  bool keep_stdout;  /* pass fd 1 through; otherwise /dev/null */
+  bool keep_stderr;  /* pass fd 2 through; otherwise /dev/null */
+
+  /* For a root caller: the host uid/gid that sandbox root maps to.  -1 picks
+   * the workspace owner when that is not root, else 65534.  Ignored for an
+   * unprivileged caller, whose sandbox root is always the caller.  */
+  uid_t host_uid;
+  gid_t host_gid;
+
+  enum sandbox_seccomp seccomp;
+  struct sandbox_limits limits;
+  bool require_cgroup_limits; /* fail instead of falling back to rlimits */
+};
+
+void sandbox_spec_init (struct sandbox_spec *spec);
+
+/* Why a sandbox ended.  */
+struct sandbox_result
+{
+  int exit_code;   /* the status to report, shell style: code, or 128+signal */
+  int signal;      /* the signal that ended PID 1, or 0 */
+  bool timed_out;  /* the wall-clock deadline fired */
+  bool oom;        /* the memory limit was hit (cgroup memory.events) */
+  bool seccomp;    /* killed by the seccomp filter (SIGSYS) */
+  uint64_t cpu_usec; /* cgroup cpu.stat usage, when a cgroup was used */
+};
+
+struct sandbox;
+
+/* Build the cage and start SPEC inside.  Returns once the sandbox is fully
+ * set up and running its payload (or failed, leaving nothing behind).  */
+int sandbox_start (const struct sandbox_spec *spec, struct sandbox **out, struct tr_error *err);
+
+/* The broker end of the socketpair, owned by the sandbox (-1 without a broker).  */
+int sandbox_broker_fd (const struct sandbox *sb);
+/* A pidfd for PID 1: readable once it has exited.  */
+int sandbox_pidfd (const struct sandbox *sb);
+pid_t sandbox_pid (const struct sandbox *sb);
+/* Milliseconds left before the deadline; -1 without a deadline.  */
+int sandbox_ms_left (const struct sandbox *sb);
+/* Send SIGNO to PID 1 (SIGKILL kills everything in the sandbox).  */
+int sandbox_signal (struct sandbox *sb, int signo);
+/* Kill every process of the sandbox (cgroup.kill, else SIGKILL to PID 1).  */
+void sandbox_kill (struct sandbox *sb);
+/* Enforce the deadline and reap PID 1; fills RES.  Blocks.  */
+int sandbox_wait (struct sandbox *sb, struct sandbox_result *res, struct tr_error *err);
+/* Reap PID 1 if it has exited; returns 1 when RES was filled, 0 if still running.  */
+int sandbox_try_reap (struct sandbox *sb, struct sandbox_result *res, struct tr_error *err);
+/* Note that the deadline passed; the next reap reports a timeout.  */
+void sandbox_mark_timed_out (struct sandbox *sb);
+/* Kill what is left, remove the cgroup, close fds, free.  */
+void sandbox_destroy (struct sandbox *sb);
+
+#endif

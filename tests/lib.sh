@@ -1,0 +1,38 @@
+# Shared helpers for the shell test lanes.  Source it; then use
+#   pass NAME / fail NAME WHY / skip NAME WHY
+#   expect_rc NAME WANT CMD...      run CMD, compare its exit status
+#   as_nobody CMD...                 run CMD as uid/gid 65534 (unprivileged)
+set -u
+: "${TR:?TR must point at the tactus-run binary}"
+
+pass() { echo "PASS: $1"; }
+fail() { echo "FAIL: $1: ${2:-}"; }
+skip() { echo "SKIP: $1: ${2:-}"; }
+
+expect_rc() {
+  local name="$1" want="$2"; shift 2
+  local out rc
+  out=$("$@" 2>&1); rc=$?
+  if [ "$rc" = "$want" ]; then pass "$name"; else fail "$name" "exit $rc, want $want: $(echo "$out" | tail -3 | tr '\n' ' ')"; fi
+}
+
+# A scratch directory readable by the unprivileged test user.
+scratch_dir() {
+  local d
+  d=$(mktemp -d /tmp/tactus-test.XXXXXX)
+  chmod 0777 "$d"
+  echo "$d"
+}
+
+as_nobody() {
+  setpriv --reuid 65534 --regid 65534 --clear-groups --inh-caps=-all -- "$@"
+}
+
+# Count what a run could leave behind, for before/after comparisons.
+leftovers() {
+  local procs mounts cgroups
+  procs=$(pgrep -c -f 'tactus-run' 2>/dev/null || true)
+  mounts=$(wc -l </proc/self/mountinfo)
+  cgroups=$(find /sys/fs/cgroup/unified -maxdepth 2 -name 'tactus-run-*' 2>/dev/null | wc -l)
+  echo "procs=$procs mounts=$mounts cgroups=$cgroups"
+}
