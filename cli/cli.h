@@ -8,6 +8,7 @@
 #include "common/error.h"
 
 int cmd_sandbox (int argc, char **argv);
+int cmd_run (int argc, char **argv);
 
 /* Parse "64m", "1g", "4096": bytes.  */
 int parse_size (const char *s, uint64_t *out);

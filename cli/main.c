@@ -17,6 +17,7 @@ usage (FILE *out)
            "usage: tactus-run COMMAND [ARGS]\n"
            "\n"
            "commands:\n"
+           "  run FILE.tac [OPTIONS]        run a procedure in the sandbox (also: tactus-run FILE.tac)\n"
            "  sandbox status [--json]       what this host supports, layer by layer\n"
            "  sandbox rebuild [--force]     regenerate the cached seccomp programs\n"
            "  sandbox exec [OPTIONS] -- PROGRAM [ARGS]\n"
@@ -46,6 +47,11 @@ main (int argc, char **argv)
     }
   if (strcmp (argv[1], "sandbox") == 0)
     return cmd_sandbox (argc - 1, argv + 1);
+  if (strcmp (argv[1], "run") == 0)
+    return cmd_run (argc - 1, argv + 1);
+  /* tactus-run FILE.tac is short for tactus-run run FILE.tac */
+  if (strlen (argv[1]) > 4 && strcmp (argv[1] + strlen (argv[1]) - 4, ".tac") == 0)
+    return cmd_run (argc, argv);
   fprintf (stderr, "tactus-run: unknown command '%s' (see tactus-run --help)\n", argv[1]);
   return 1;
 }

@@ -175,7 +175,9 @@ wait_ready (int sync_fd, struct tr_error *err)
     {
       msg.e.msg[sizeof msg.e.msg - 1] = '\0';
       *err = msg.e;
-      err->exit_code = 1;
+      /* Keep the child's code: a program that cannot be exec'd is 127/126.  */
+      if (err->exit_code == 0)
+        err->exit_code = 1;
       return -1;
     }
   return tr_fail (err, 0, "sandbox setup: unexpected message from the child");

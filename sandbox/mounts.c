@@ -261,9 +261,30 @@ mount_system (int rootfd, struct tr_error *err)
   return 0;
 }
 
+/* The parent's O_PATH fd names a mount of the parent's mount namespace, and
+ * open_tree(OPEN_TREE_CLONE) refuses those (EINVAL) from this one.  clone3
+ * carried our root and cwd over to the matching mounts of our copy of the
+ * tree, so the same path resolves here; it must be called before the new
+ * root covers /tmp, and it must still be the directory the parent opened.  */
 static int
-mount_workspace (int rootfd, const struct sandbox_spec *spec, const struct mounts_ctx *ctx,
-                 struct tr_error *err)
+clone_workspace (const struct sandbox_spec *spec, int workspace_fd, struct tr_error *err)
+{
+  const char *dir = spec->workspace_dir ? spec->workspace_dir : ".";
+  cleanup_close int tree = -1;
+  struct stat want, got;
+
+  tree = open_tree (AT_FDCWD, dir, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+  if (tree < 0)
+    return tr_fail (err, errno, "workspace %s: clone the mount", dir);
+  if (fstat (workspace_fd, &want) < 0 || fstat (tree, &got) < 0)
+    return tr_fail (err, errno, "workspace %s: stat", dir);
+  if (want.st_dev != got.st_dev || want.st_ino != got.st_ino)
+    return tr_fail (err, 0, "workspace %s: it was replaced while the sandbox was being built", dir);
+  return steal_fd (&tree);
+}
+
+static int
+mount_workspace (int rootfd, const struct sandbox_spec *spec, int ws_tree, struct tr_error *err)
 {
   uint64_t attrs = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
   cleanup_close int dst = -1;
@@ -275,17 +296,14 @@ mount_workspace (int rootfd, const struct sandbox_spec *spec, const struct mount
   /* The VM never executes files; a native program may run what it built.  */
   if (spec->entry)
     attrs |= MOUNT_ATTR_NOEXEC;
-  if (ctx->workspace_mnt < 0)
-    return bind_at (rootfd, ctx->workspace_fd, NULL, "/workspace", attrs, err) < 0
-               ? tr_wrap (err, "workspace")
-               : 0;
-  /* The parent made an idmapped clone; only the flags and the attach are left.  */
-  if (set_attrs (ctx->workspace_mnt, attrs, true, "/workspace", err) < 0)
+  /* A detached clone (idmapped by the parent, or made by clone_workspace);
+   * only the flags and the attach are left.  */
+  if (set_attrs (ws_tree, attrs, true, "/workspace", err) < 0)
     return -1;
   dst = open_dir_in_root (rootfd, "/workspace", true, err);
   if (dst < 0)
     return -1;
-  return attach (ctx->workspace_mnt, dst, "/workspace", err);
+  return attach (ws_tree, dst, "/workspace", err);
 }
 
 static int
@@ -425,11 +443,20 @@ mounts_build_root (const struct sandbox_spec *spec, const struct mounts_ctx *ctx
   static const char *const root_opts[] = { "size", ROOT_TMPFS_SIZE, "mode", "0755", NULL };
   cleanup_close int rootmnt = -1;
   cleanup_close int rootfd = -1;
+  cleanup_close int ws_clone = -1;
+  int ws_tree = ctx->workspace_mnt;
   struct mount_attr ro = { .attr_set = MOUNT_ATTR_RDONLY };
 
   /* Nothing done below may propagate back to the host.  */
   if (mount (NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
     return tr_fail (err, errno, "mount namespace: make / private");
+  if (spec->workspace != SANDBOX_WORKSPACE_OFF && ws_tree < 0)
+    {
+      ws_clone = clone_workspace (spec, ctx->workspace_fd, err);
+      if (ws_clone < 0)
+        return tr_wrap (err, "workspace");
+      ws_tree = ws_clone;
+    }
   rootmnt = new_fs ("tmpfs", root_opts, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, err);
   if (rootmnt < 0)
     return tr_wrap (err, "root");
@@ -448,7 +475,7 @@ mounts_build_root (const struct sandbox_spec *spec, const struct mounts_ctx *ctx
     return -1;
   if (mount_tmp (rootfd, &spec->limits, err) < 0)
     return tr_wrap (err, "/tmp");
-  if (mount_workspace (rootfd, spec, ctx, err) < 0)
+  if (mount_workspace (rootfd, spec, ws_tree, err) < 0)
     return -1;
   for (size_t i = 0; i < spec->n_binds; i++)
     {

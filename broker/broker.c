@@ -1,0 +1,260 @@
+/* The broker's event loop: one thread, poll() on the socket, the peer's
+ * pidfd and a signalfd; the run's deadline is poll's timeout.
+ *
+ * The peer is untrusted.  Every frame is decoded with bounded sizes; a
+ * malformed, oversized or out-of-order frame gets an error reply and a
+ * trace event, and after max_violations the peer is killed.  A request is
+ * served to completion before the next is read, so a flood only slows the
+ * flooder.  */
+#define _GNU_SOURCE
+#include "broker/broker.h"
+
+#include <cJSON.h>
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "broker/internal.h"
+#include "broker/trace.h"
+#include "common/frame.h"
+
+static int64_t
+now_ms (void)
+{
+  struct timespec ts;
+  clock_gettime (CLOCK_MONOTONIC, &ts);
+  return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int
+broker_reply (struct broker_state *b, const cJSON *id, const char *event, cJSON *data)
+{
+  cJSON *msg = cJSON_CreateObject ();
+  char *text;
+  struct tr_error err;
+  int r;
+
+  cJSON_AddItemToObject (msg, "id", id ? cJSON_Duplicate (id, 1) : cJSON_CreateNull ());
+  cJSON_AddStringToObject (msg, "event", event);
+  if (data)
+    cJSON_AddItemToObject (msg, "data", data);
+  text = cJSON_PrintUnformatted (msg);
+  cJSON_Delete (msg);
+  if (text == NULL)
+    return -1;
+  r = frame_send (b->peer->fd, text, strlen (text), &err);
+  cJSON_free (text);
+  return r;
+}
+
+int
+broker_reply_error (struct broker_state *b, const cJSON *id, const char *type, const char *fmt, ...)
+{
+  cJSON *msg = cJSON_CreateObject (), *e = cJSON_CreateObject ();
+  char text[1024];
+  char *s;
+  va_list ap;
+  struct tr_error err;
+  int r;
+
+  va_start (ap, fmt);
+  vsnprintf (text, sizeof text, fmt, ap);
+  va_end (ap);
+  cJSON_AddItemToObject (msg, "id", id ? cJSON_Duplicate (id, 1) : cJSON_CreateNull ());
+  cJSON_AddStringToObject (msg, "event", "error");
+  cJSON_AddStringToObject (e, "type", type);
+  cJSON_AddStringToObject (e, "message", text);
+  cJSON_AddItemToObject (msg, "error", e);
+  s = cJSON_PrintUnformatted (msg);
+  cJSON_Delete (msg);
+  if (s == NULL)
+    return -1;
+  r = frame_send (b->peer->fd, s, strlen (s), &err);
+  cJSON_free (s);
+  return r;
+}
+
+void
+broker_violation (struct broker_state *b, const cJSON *id, const char *why)
+{
+  b->out->violations++;
+  trace_note (b->o->trace, "protocol_violation", "WARNING", "the sandbox sent a bad message: %s", why);
+  broker_reply_error (b, id, "BadRequest", "%s", why);
+  if (b->out->violations >= b->o->max_violations && !b->out->killed_for_violations)
+    {
+      b->out->killed_for_violations = true;
+      trace_note (b->o->trace, "protocol_violation", "ERROR",
+                  "%d protocol violations: the sandbox was killed", b->out->violations);
+      b->peer->kill (b->peer->ctx);
+    }
+}
+
+static void
+handle_message (struct broker_state *b, const char *text, size_t len)
+{
+  cJSON *msg = cJSON_ParseWithLength (text, len);
+  const cJSON *id, *method, *params;
+
+  if (!cJSON_IsObject (msg))
+    {
+      broker_violation (b, NULL, "the message is not a JSON object");
+      cJSON_Delete (msg);
+      return;
+    }
+  id = cJSON_GetObjectItemCaseSensitive (msg, "id");
+  method = cJSON_GetObjectItemCaseSensitive (msg, "method");
+  params = cJSON_GetObjectItemCaseSensitive (msg, "params");
+  if (!(cJSON_IsNumber (id) || cJSON_IsString (id)))
+    broker_violation (b, NULL, "the request has no id (a number or a string)");
+  else if (!cJSON_IsString (method))
+    broker_violation (b, id, "the request has no method");
+  else if (params && !cJSON_IsObject (params))
+    broker_violation (b, id, "params must be an object");
+  else
+    {
+      b->out->requests++;
+      broker_dispatch (b, id, method->valuestring, params);
+    }
+  cJSON_Delete (msg);
+}
+
+static int
+setup_signals (sigset_t *old)
+{
+  sigset_t set;
+
+  sigemptyset (&set);
+  sigaddset (&set, SIGINT);
+  sigaddset (&set, SIGTERM);
+  sigaddset (&set, SIGHUP);
+  if (sigprocmask (SIG_BLOCK, &set, old) < 0)
+    return -1;
+  return signalfd (-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+}
+
+static void
+on_signal (struct broker_state *b, int sfd, int64_t *grace_deadline)
+{
+  struct signalfd_siginfo si;
+
+  while (read (sfd, &si, sizeof si) == sizeof si)
+    {
+      int sig = (int) si.ssi_signo == SIGHUP ? SIGTERM : (int) si.ssi_signo;
+      if (b->out->interrupted)
+        {
+          /* A second signal: stop waiting for a graceful end.  */
+          b->peer->kill (b->peer->ctx);
+          continue;
+        }
+      b->out->interrupted = true;
+      b->out->stop_signal = sig;
+      trace_note (b->o->trace, "log", "WARNING", "%s received: stopping the run",
+                  sig == SIGINT ? "SIGINT" : "SIGTERM");
+      b->peer->signal (b->peer->ctx, sig);
+      *grace_deadline = now_ms () + (int64_t) (b->o->grace_seconds * 1000);
+    }
+}
+
+static int
+poll_timeout (struct broker_state *b, int64_t grace_deadline)
+{
+  int t = b->peer->ms_left (b->peer->ctx);
+
+  if (b->out->timed_out)
+    t = -1;
+  if (grace_deadline)
+    {
+      int64_t g = grace_deadline - now_ms ();
+      if (g < 0)
+        g = 0;
+      if (t < 0 || g < t)
+        t = (int) g;
+    }
+  return t;
+}
+
+int
+broker_serve (const struct broker_options *o, struct broker_peer *peer, struct broker_outcome *out,
+              struct tr_error *err)
+{
+  struct broker_state b = { .o = o, .peer = peer, .out = out };
+  struct frame_asm a = { 0 };
+  sigset_t old;
+  int sfd;
+  int64_t grace_deadline = 0;
+  bool fd_open = true;
+
+  memset (out, 0, sizeof *out);
+  snprintf (out->status, sizeof out->status, "error");
+  sfd = setup_signals (&old);
+  if (sfd < 0)
+    return tr_fail (err, errno, "broker: signalfd");
+  broker_storage_open (&b);
+
+  for (;;)
+    {
+      struct pollfd p[3] = {
+        { .fd = fd_open ? peer->fd : -1, .events = POLLIN },
+        { .fd = peer->pidfd, .events = POLLIN },
+        { .fd = sfd, .events = POLLIN },
+      };
+      int timeout = poll_timeout (&b, grace_deadline);
+      int n = poll (p, 3, timeout);
+
+      if (n < 0 && errno != EINTR)
+        {
+          tr_fail (err, errno, "broker: poll");
+          break;
+        }
+      if (n == 0)
+        {
+          if (grace_deadline && now_ms () >= grace_deadline)
+            {
+              peer->kill (peer->ctx);
+              grace_deadline = 0;
+            }
+          else if (!out->timed_out && peer->ms_left (peer->ctx) == 0)
+            {
+              out->timed_out = true;
+              trace_note (o->trace, "log", "ERROR", "the run passed its deadline: killing the sandbox");
+              peer->kill (peer->ctx);
+            }
+          continue;
+        }
+      if (p[2].revents & POLLIN)
+        on_signal (&b, sfd, &grace_deadline);
+      if (fd_open && (p[0].revents & (POLLIN | POLLHUP | POLLERR)))
+        {
+          struct tr_error ferr;
+          int r = frame_recv_packet (peer->fd, &a, &ferr);
+          if (r == -2 || (r < 0 && ferr.errnum != 0))
+            fd_open = false; /* EOF (the VM ended) or a broken socket */
+          else if (r < 0)
+            broker_violation (&b, NULL, ferr.msg);
+          else if (r == FRAME_COMPLETE)
+            {
+              handle_message (&b, a.buf, a.len);
+              frame_asm_reset (&a);
+            }
+          continue; /* drain the socket before looking at the pidfd */
+        }
+      if (p[1].revents & POLLIN)
+        break;
+    }
+  frame_asm_free (&a);
+  broker_storage_close (&b);
+  close (sfd);
+  sigprocmask (SIG_SETMASK, &old, NULL);
+  return 0;
+}
+
+void
+broker_outcome_free (struct broker_outcome *out)
+{
+  cJSON_Delete (out->finish);
+  out->finish = NULL;
+}

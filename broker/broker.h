@@ -1,0 +1,74 @@
+/* The broker: the host side of the socketpair.  One event loop serves the
+ * VM's requests (events, tools, approvals, checkpoints, model calls),
+ * enforces the policy, streams the trace, keeps the deadline and forwards
+ * SIGINT/SIGTERM.  Protocol: docs/protocol.md.  */
+#ifndef TR_BROKER_H
+#define TR_BROKER_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "common/error.h"
+#include "policy/policy.h"
+
+struct cJSON;
+struct trace;
+
+enum broker_approve
+{
+  APPROVE_ASK = 0, /* prompt on the TTY; pause the run when there is none */
+  APPROVE_ALL,
+  APPROVE_NONE,
+};
+
+enum broker_storage
+{
+  STORAGE_MEMORY = 0,
+  STORAGE_FILE,
+};
+
+struct broker_options
+{
+  const char *procedure_path; /* the .tac as given */
+  const char *procedure_dir;  /* host directory local modules are read from */
+  const char *procedure_name;
+  struct cJSON *params;       /* object of --param values (strings), owned by the caller */
+  bool mock_all;
+  enum broker_storage storage;
+  const char *storage_dir;    /* for STORAGE_FILE */
+  enum broker_approve approve;
+  bool approve_set;           /* --approve given: overrides the policy */
+  const struct policy *policy;
+  struct trace *trace;
+  int max_violations;         /* protocol violations before the sandbox is killed */
+  double grace_seconds;       /* after a forwarded SIGINT/SIGTERM, before SIGKILL */
+};
+
+/* The process on the other end: a sandbox, or a plain child (--no-sandbox).  */
+struct broker_peer
+{
+  int fd;    /* our end of the socketpair */
+  int pidfd; /* readable when the peer has exited */
+  void *ctx;
+  int (*ms_left) (void *ctx);            /* deadline, -1 for none */
+  void (*kill) (void *ctx);              /* SIGKILL everything */
+  int (*signal) (void *ctx, int signo);  /* forward a signal to PID 1 */
+};
+
+struct broker_outcome
+{
+  char status[32];         /* success, error, waiting, interrupted, timeout, oom, ... */
+  struct cJSON *finish;    /* the run.finish params, or NULL if none came */
+  bool timed_out;
+  bool interrupted;
+  int stop_signal;         /* SIGINT or SIGTERM when interrupted */
+  int violations;
+  bool killed_for_violations;
+  long requests;
+};
+
+int broker_serve (const struct broker_options *o, struct broker_peer *peer,
+                  struct broker_outcome *out, struct tr_error *err);
+void broker_outcome_free (struct broker_outcome *out);
+
+#endif

@@ -1,0 +1,144 @@
+/* Human in the loop: control.request from the VM (Human.approve/input/
+ * review/escalate).  The answer comes from, in order: --approve (or the
+ * policy's approve:), a prompt on the controlling terminal, or nobody --
+ * then the run pauses ("waiting for human", exit 0) and can be resumed with
+ * --storage file.  */
+#define _GNU_SOURCE
+#include <cJSON.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "broker/internal.h"
+#include "broker/trace.h"
+
+static enum broker_approve
+approve_mode (const struct broker_state *b)
+{
+  if (b->o->approve_set)
+    return b->o->approve;
+  if (b->o->policy && b->o->policy->approve_default >= 0)
+    return (enum broker_approve) b->o->policy->approve_default;
+  return APPROVE_ASK;
+}
+
+/* Ask on /dev/tty.  Returns the line (without newline) or NULL.  */
+static char *
+ask_tty (const char *question, char *buf, size_t size)
+{
+  int fd = open ("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
+  ssize_t n;
+
+  if (fd < 0)
+    return NULL;
+  if (write (fd, question, strlen (question)) < 0)
+    {
+      close (fd);
+      return NULL;
+    }
+  n = read (fd, buf, size - 1);
+  close (fd);
+  if (n <= 0)
+    return NULL;
+  buf[n] = '\0';
+  buf[strcspn (buf, "\r\n")] = '\0';
+  return buf;
+}
+
+int
+broker_approve (struct broker_state *b, const char *question)
+{
+  char line[256], prompt[700];
+
+  switch (approve_mode (b))
+    {
+    case APPROVE_ALL:
+      return 1;
+    case APPROVE_NONE:
+      return 0;
+    default:
+      snprintf (prompt, sizeof prompt, "\n%s [y/N] ", question);
+      if (ask_tty (prompt, line, sizeof line) == NULL)
+        return -1;
+      return line[0] == 'y' || line[0] == 'Y';
+    }
+}
+
+static cJSON *
+answer (struct broker_state *b, const char *type, const cJSON *req, bool *have)
+{
+  const cJSON *msg = cJSON_GetObjectItemCaseSensitive (req, "message");
+  const cJSON *def = cJSON_GetObjectItemCaseSensitive (req, "default_value");
+  const char *text = cJSON_IsString (msg) ? msg->valuestring : "(no message)";
+  enum broker_approve mode = approve_mode (b);
+  char line[1024], prompt[1200];
+
+  *have = true;
+  if (strcmp (type, "approval") == 0)
+    {
+      int ok = broker_approve (b, text);
+      if (ok >= 0)
+        return cJSON_CreateBool (ok);
+    }
+  else if (mode != APPROVE_ASK)
+    {
+      /* Unattended: inputs take their default; reviews follow --approve.  */
+      if (strcmp (type, "review") == 0)
+        {
+          cJSON *r = cJSON_CreateObject ();
+          cJSON_AddStringToObject (r, "decision", mode == APPROVE_ALL ? "approve" : "reject");
+          return r;
+        }
+      return def ? cJSON_Duplicate (def, 1) : cJSON_CreateNull ();
+    }
+  else
+    {
+      snprintf (prompt, sizeof prompt, "\n%s\n> ", text);
+      if (ask_tty (prompt, line, sizeof line))
+        {
+          if (strcmp (type, "review") == 0)
+            {
+              cJSON *r = cJSON_CreateObject ();
+              cJSON_AddStringToObject (r, "decision", line[0] ? line : "approve");
+              return r;
+            }
+          return cJSON_CreateString (line);
+        }
+    }
+  *have = false;
+  return NULL;
+}
+
+void
+broker_control_request (struct broker_state *b, const cJSON *id, const cJSON *params)
+{
+  const cJSON *req = cJSON_GetObjectItemCaseSensitive (params, "request");
+  const cJSON *type = cJSON_GetObjectItemCaseSensitive (req, "request_type");
+  cJSON *value, *data, *copy;
+  bool have;
+
+  if (!cJSON_IsObject (req) || !cJSON_IsString (type))
+    return broker_violation (b, id, "control.request needs params.request with a request_type");
+  copy = cJSON_CreateObject ();
+  cJSON_AddStringToObject (copy, "event_type", "control_request");
+  cJSON_AddItemToObject (copy, "request", cJSON_Duplicate (req, 1));
+  trace_event (b->o->trace, copy);
+  cJSON_Delete (copy);
+  broker_reply (b, id, "delivered", NULL);
+
+  value = answer (b, type->valuestring, req, &have);
+  if (!have)
+    {
+      trace_note (b->o->trace, "log", "WARNING",
+                  "waiting for a human: no terminal and no --approve; the run pauses here");
+      broker_reply_error (b, id, "WaitingForHuman",
+                          "waiting for a human to answer a %s request", type->valuestring);
+      return;
+    }
+  data = cJSON_CreateObject ();
+  cJSON_AddItemToObject (data, "value", value);
+  cJSON_AddBoolToObject (data, "timed_out", 0);
+  cJSON_AddStringToObject (data, "channel_id", approve_mode (b) == APPROVE_ASK ? "tty" : "policy");
+  broker_reply (b, id, "done", data);
+}

@@ -1,0 +1,121 @@
+/* Checkpoint storage.  With --storage file, each checkpoint is written to
+ * STORAGE_DIR/<procedure>.json as soon as it is made; a later run of the
+ * same procedure replays them by position instead of running the code
+ * again.  A run that completes successfully clears its file.  */
+#define _GNU_SOURCE
+#include <cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "broker/internal.h"
+#include "broker/trace.h"
+
+static void
+storage_path (const struct broker_state *b, char *buf, size_t size)
+{
+  char name[200];
+  const char *src = b->o->procedure_name ? b->o->procedure_name : "main";
+  size_t i;
+
+  for (i = 0; src[i] && i < sizeof name - 1; i++)
+    name[i] = (src[i] == '/' || src[i] == '.') ? '_' : src[i];
+  name[i] = '\0';
+  snprintf (buf, size, "%s/%s.json", b->o->storage_dir, name);
+}
+
+void
+broker_storage_open (struct broker_state *b)
+{
+  char path[1024];
+  FILE *f;
+  char *text = NULL;
+  size_t cap = 0;
+  ssize_t n;
+  cJSON *doc;
+
+  b->checkpoints = cJSON_CreateObject ();
+  if (b->o->storage != STORAGE_FILE)
+    return;
+  storage_path (b, path, sizeof path);
+  f = fopen (path, "re");
+  if (f == NULL)
+    return;
+  n = getdelim (&text, &cap, '\0', f);
+  fclose (f);
+  doc = n > 0 ? cJSON_Parse (text) : NULL;
+  free (text);
+  if (doc && cJSON_IsObject (cJSON_GetObjectItemCaseSensitive (doc, "checkpoints")))
+    {
+      cJSON_Delete (b->checkpoints);
+      b->checkpoints = cJSON_DetachItemFromObjectCaseSensitive (doc, "checkpoints");
+      trace_note (b->o->trace, "log", "INFO", "replaying %d checkpoint(s) from %s",
+                  cJSON_GetArraySize (b->checkpoints), path);
+    }
+  else if (n > 0)
+    trace_note (b->o->trace, "log", "WARNING", "%s is not a checkpoint file; starting fresh", path);
+  cJSON_Delete (doc);
+}
+
+static void
+write_file (struct broker_state *b)
+{
+  char path[1024], tmp[1100];
+  cJSON *doc = cJSON_CreateObject ();
+  char *text;
+  FILE *f;
+
+  mkdir (b->o->storage_dir, 0700);
+  storage_path (b, path, sizeof path);
+  snprintf (tmp, sizeof tmp, "%s.%d.tmp", path, (int) getpid ());
+  cJSON_AddStringToObject (doc, "procedure", b->o->procedure_path ? b->o->procedure_path : "");
+  cJSON_AddItemReferenceToObject (doc, "checkpoints", b->checkpoints);
+  text = cJSON_Print (doc);
+  cJSON_Delete (doc);
+  f = text ? fopen (tmp, "we") : NULL;
+  if (f == NULL || fputs (text, f) < 0 || fclose (f) != 0 || rename (tmp, path) < 0)
+    trace_note (b->o->trace, "log", "ERROR", "cannot write checkpoints to %s: %s", path, strerror (errno));
+  cJSON_free (text);
+}
+
+void
+broker_storage_save (struct broker_state *b, const cJSON *params)
+{
+  const cJSON *pos = cJSON_GetObjectItemCaseSensitive (params, "position");
+  cJSON *entry;
+  char key[32];
+
+  if (!cJSON_IsNumber (pos) || pos->valuedouble < 1 || pos->valuedouble > 1e6)
+    return;
+  snprintf (key, sizeof key, "%d", (int) pos->valuedouble);
+  entry = cJSON_CreateObject ();
+  cJSON_AddBoolToObject (entry, "done", 1);
+  if (cJSON_GetObjectItemCaseSensitive (params, "value"))
+    cJSON_AddItemToObject (entry, "value",
+                           cJSON_Duplicate (cJSON_GetObjectItemCaseSensitive (params, "value"), 1));
+  if (cJSON_IsString (cJSON_GetObjectItemCaseSensitive (params, "source_location")))
+    cJSON_AddStringToObject (entry, "source_location",
+                             cJSON_GetObjectItemCaseSensitive (params, "source_location")->valuestring);
+  cJSON_DeleteItemFromObjectCaseSensitive (b->checkpoints, key);
+  cJSON_AddItemToObject (b->checkpoints, key, entry);
+  if (b->o->storage == STORAGE_FILE)
+    write_file (b);
+}
+
+void
+broker_storage_close (struct broker_state *b)
+{
+  char path[1024];
+
+  if (b->o->storage == STORAGE_FILE && strcmp (b->out->status, "success") == 0)
+    {
+      storage_path (b, path, sizeof path);
+      unlink (path);
+    }
+  cJSON_Delete (b->checkpoints);
+  b->checkpoints = NULL;
+}

@@ -1,0 +1,232 @@
+/* Host tools: privileged work done by the broker on the VM's behalf.
+ * Deny by default: a tool runs only if the policy lists it, only in the
+ * stages that allow it, and only after a human's approval when the policy
+ * says so.  Built-in tools are tiny and side-effect free; command tools run
+ * a host program with the arguments as JSON on stdin.  */
+#define _GNU_SOURCE
+#include <cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "broker/internal.h"
+#include "broker/trace.h"
+
+#define MAX_TOOL_OUTPUT (1 << 20)
+
+extern char **environ;
+
+static cJSON *
+builtin_tool (const char *name, const cJSON *args)
+{
+  cJSON *r;
+
+  if (strcmp (name, "host.ping") == 0)
+    {
+      r = cJSON_CreateObject ();
+      cJSON_AddBoolToObject (r, "pong", 1);
+      cJSON_AddItemToObject (r, "args", cJSON_Duplicate (args, 1));
+      return r;
+    }
+  if (strcmp (name, "host.echo") == 0)
+    return cJSON_Duplicate (args, 1);
+  if (strcmp (name, "host.time") == 0)
+    {
+      r = cJSON_CreateObject ();
+      cJSON_AddNumberToObject (r, "unix", (double) time (NULL));
+      return r;
+    }
+  return NULL;
+}
+
+/* Run ARGV with INPUT on stdin; collect stdout (bounded) within TIMEOUT.  */
+static int
+run_command (char *const *argv, const char *input, double timeout, char **out, int *status,
+             char *why, size_t whysize)
+{
+  int in[2], outp[2];
+  posix_spawn_file_actions_t fa;
+  pid_t pid;
+  size_t len = 0, cap = 4096, ilen = strlen (input), ioff = 0;
+  char *buf = malloc (cap);
+  struct timespec t0, t1;
+
+  if (buf == NULL || pipe2 (in, O_CLOEXEC) < 0 || pipe2 (outp, O_CLOEXEC) < 0)
+    {
+      free (buf);
+      snprintf (why, whysize, "pipe: %s", strerror (errno));
+      return -1;
+    }
+  posix_spawn_file_actions_init (&fa);
+  posix_spawn_file_actions_adddup2 (&fa, in[0], 0);
+  posix_spawn_file_actions_adddup2 (&fa, outp[1], 1);
+  if (posix_spawn (&pid, argv[0], &fa, NULL, argv, environ) != 0)
+    {
+      snprintf (why, whysize, "cannot start %s: %s", argv[0], strerror (errno));
+      posix_spawn_file_actions_destroy (&fa);
+      close (in[0]), close (in[1]), close (outp[0]), close (outp[1]);
+      free (buf);
+      return -1;
+    }
+  posix_spawn_file_actions_destroy (&fa);
+  close (in[0]);
+  close (outp[1]);
+  fcntl (in[1], F_SETFL, O_NONBLOCK);
+  clock_gettime (CLOCK_MONOTONIC, &t0);
+  for (;;)
+    {
+      struct pollfd p[2] = { { outp[0], POLLIN, 0 }, { ioff < ilen ? in[1] : -1, POLLOUT, 0 } };
+      double elapsed;
+      int left;
+      clock_gettime (CLOCK_MONOTONIC, &t1);
+      elapsed = (double) (t1.tv_sec - t0.tv_sec) + (double) (t1.tv_nsec - t0.tv_nsec) / 1e9;
+      left = (int) ((timeout - elapsed) * 1000);
+      if (left <= 0 || len > MAX_TOOL_OUTPUT)
+        {
+          kill (pid, SIGKILL);
+          snprintf (why, whysize, left <= 0 ? "timed out after %.3g s" : "output larger than 1 MiB", timeout);
+          break;
+        }
+      if (poll (p, 2, left) < 0 && errno != EINTR)
+        break;
+      if (p[1].revents & (POLLOUT | POLLERR))
+        {
+          ssize_t w = write (in[1], input + ioff, ilen - ioff);
+          if (w > 0)
+            ioff += (size_t) w;
+          if (w < 0 || ioff == ilen)
+            {
+              close (in[1]);
+              in[1] = -1;
+              ioff = ilen;
+            }
+        }
+      else if (ioff == ilen && in[1] >= 0)
+        {
+          close (in[1]);
+          in[1] = -1;
+        }
+      if (p[0].revents & (POLLIN | POLLHUP))
+        {
+          ssize_t n;
+          if (len + 4096 > cap)
+            {
+              char *nb = realloc (buf, cap * 2);
+              if (nb == NULL)
+                break;
+              buf = nb;
+              cap *= 2;
+            }
+          n = read (outp[0], buf + len, cap - len - 1);
+          if (n <= 0)
+            {
+              why[0] = '\0';
+              break;
+            }
+          len += (size_t) n;
+        }
+    }
+  if (in[1] >= 0)
+    close (in[1]);
+  close (outp[0]);
+  while (waitpid (pid, status, 0) < 0 && errno == EINTR)
+    ;
+  buf[len] = '\0';
+  *out = buf;
+  return why[0] ? -1 : 0;
+}
+
+static void
+call_command (struct broker_state *b, const cJSON *id, const struct policy_tool *t, const cJSON *args)
+{
+  char *input = cJSON_PrintUnformatted (args);
+  char *output = NULL, why[256] = "";
+  int status = 0;
+  cJSON *parsed, *data;
+
+  if (run_command (t->command, input ? input : "{}", t->timeout > 0 ? t->timeout : 30, &output,
+                   &status, why, sizeof why) < 0)
+    {
+      broker_reply_error (b, id, "ToolError", "host tool '%s': %s", t->name, why);
+      goto out;
+    }
+  if (!WIFEXITED (status) || WEXITSTATUS (status) != 0)
+    {
+      broker_reply_error (b, id, "ToolError", "host tool '%s' failed (status %d): %.300s", t->name,
+                          WIFEXITED (status) ? WEXITSTATUS (status) : 128 + WTERMSIG (status), output);
+      goto out;
+    }
+  parsed = cJSON_Parse (output);
+  data = cJSON_CreateObject ();
+  cJSON_AddItemToObject (data, "result", parsed ? parsed : cJSON_CreateString (output));
+  broker_reply (b, id, "done", data);
+out:
+  cJSON_free (input);
+  free (output);
+}
+
+void
+broker_tool_call (struct broker_state *b, const cJSON *id, const cJSON *params)
+{
+  const cJSON *name = cJSON_GetObjectItemCaseSensitive (params, "name");
+  const cJSON *args = cJSON_GetObjectItemCaseSensitive (params, "args");
+  const struct policy *p = b->o->policy;
+  const struct policy_tool *t;
+  static const cJSON empty = { .type = cJSON_Object };
+  cJSON *result, *data;
+  char question[512];
+
+  if (!cJSON_IsString (name))
+    return broker_violation (b, id, "tool.call needs params.name");
+  if (args == NULL)
+    args = &empty;
+  if (!cJSON_IsObject (args))
+    return broker_violation (b, id, "tool.call params.args must be an object");
+  t = policy_find_tool (p, name->valuestring);
+  if (t == NULL)
+    {
+      trace_note (b->o->trace, "log", "WARNING", "denied host tool '%.100s' (not in the policy)", name->valuestring);
+      return (void) broker_reply_error (b, id, "ToolNotAllowed",
+                                        "host tool '%.100s' is not allowed by the policy (list it under "
+                                        "policy.tools in the config)", name->valuestring);
+    }
+  if (b->stage[0] && p->n_stages > 0)
+    {
+      const struct policy_stage *s = policy_find_stage (p, b->stage);
+      if (s && !policy_stage_allows (s, t->name))
+        return (void) broker_reply_error (b, id, "ToolNotAllowed",
+                                          "host tool '%s' is not allowed in stage '%s'", t->name, b->stage);
+    }
+  if (t->approval)
+    {
+      char *a = cJSON_PrintUnformatted (args);
+      int ok;
+      snprintf (question, sizeof question, "Allow host tool %s with %.300s?", t->name, a ? a : "{}");
+      cJSON_free (a);
+      ok = broker_approve (b, question);
+      trace_note (b->o->trace, "control_response", NULL, "approval for %s: %s", t->name,
+                  ok == 1 ? "granted" : ok == 0 ? "denied" : "nobody to ask: denied");
+      if (ok != 1)
+        return (void) broker_reply_error (b, id, "ApprovalRequired",
+                                          "host tool '%s' needs a human's approval (%s)", t->name,
+                                          ok == 0 ? "denied" : "no TTY and no --approve");
+    }
+  if (t->command)
+    return call_command (b, id, t, args);
+  result = builtin_tool (t->name, args);
+  if (result == NULL)
+    return (void) broker_reply_error (b, id, "ToolNotAllowed",
+                                      "host tool '%s' has no command and is not a built-in "
+                                      "(host.ping, host.echo, host.time)", t->name);
+  data = cJSON_CreateObject ();
+  cJSON_AddItemToObject (data, "result", result);
+  broker_reply (b, id, "done", data);
+}

@@ -1,0 +1,158 @@
+#define _GNU_SOURCE
+#include "broker/trace.h"
+
+#include <cJSON.h>
+#include <stdarg.h>
+#include <string.h>
+#include <time.h>
+
+static const char *
+str (const cJSON *obj, const char *key)
+{
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive (obj, key);
+  return cJSON_IsString (v) ? v->valuestring : NULL;
+}
+
+static void
+print_json_field (FILE *f, const cJSON *obj, const char *key, const char *prefix)
+{
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive (obj, key);
+  char *s;
+
+  if (v == NULL || cJSON_IsNull (v))
+    return;
+  s = cJSON_PrintUnformatted (v);
+  if (s)
+    {
+      fprintf (f, "%s%.2000s", prefix, s);
+      cJSON_free (s);
+    }
+}
+
+static void
+iso_time (char *buf, size_t size)
+{
+  struct timespec ts;
+  struct tm tm;
+
+  clock_gettime (CLOCK_REALTIME, &ts);
+  gmtime_r (&ts.tv_sec, &tm);
+  snprintf (buf, size, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900, tm.tm_mon + 1,
+            tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
+}
+
+static void
+human_line (struct trace *t, const cJSON *ev)
+{
+  FILE *f = t->human;
+  const char *type = str (ev, "event_type");
+  const char *level = str (ev, "level");
+
+  if (type == NULL)
+    return;
+  if (strcmp (type, "log") == 0)
+    {
+      if (!t->verbose && level && strcmp (level, "DEBUG") == 0)
+        return;
+      fprintf (f, "%-7s %s", level ? level : "INFO", str (ev, "message") ? str (ev, "message") : "");
+      print_json_field (f, ev, "context", " ");
+    }
+  else if (strcmp (type, "tool_call") == 0)
+    {
+      fprintf (f, "tool    %s", str (ev, "tool_name") ? str (ev, "tool_name") : "?");
+      print_json_field (f, ev, "tool_args", " ");
+      print_json_field (f, ev, "tool_result", " -> ");
+    }
+  else if (strcmp (type, "agent_stream_chunk") == 0)
+    {
+      fprintf (f, "%s", str (ev, "chunk_text") ? str (ev, "chunk_text") : "");
+      fflush (f);
+      return;
+    }
+  else if (strcmp (type, "agent_turn") == 0)
+    {
+      const char *stage = str (ev, "stage");
+      if (stage && strcmp (stage, "completed") == 0)
+        fprintf (f, "\n");
+      fprintf (f, "agent   %s turn %s", str (ev, "agent_name") ? str (ev, "agent_name") : "?",
+               stage ? stage : "");
+      if (stage && strcmp (stage, "started") == 0)
+        {
+          fprintf (f, "\n");
+          fflush (f);
+          return;
+        }
+    }
+  else
+    {
+      const char *msg = str (ev, "message");
+      fprintf (f, "%-7s", type);
+      if (msg)
+        fprintf (f, " %s", msg);
+      else
+        {
+          cJSON *copy = cJSON_Duplicate (ev, 1);
+          char *s;
+          cJSON_DeleteItemFromObjectCaseSensitive (copy, "event_type");
+          cJSON_DeleteItemFromObjectCaseSensitive (copy, "timestamp");
+          s = cJSON_PrintUnformatted (copy);
+          if (s)
+            fprintf (f, " %.2000s", s);
+          cJSON_free (s);
+          cJSON_Delete (copy);
+        }
+    }
+  fputc ('\n', f);
+  fflush (f);
+}
+
+void
+trace_event (struct trace *t, cJSON *event)
+{
+  if (t == NULL || !cJSON_IsObject (event))
+    return;
+  if (t->jsonl || t->file)
+    {
+      char *s;
+      if (!cJSON_HasObjectItem (event, "timestamp"))
+        {
+          char ts[40];
+          iso_time (ts, sizeof ts);
+          cJSON_AddStringToObject (event, "timestamp", ts);
+        }
+      s = cJSON_PrintUnformatted (event);
+      for (int i = 0; s && i < 2; i++)
+        {
+          FILE *f = i == 0 ? t->jsonl : t->file;
+          if (f)
+            {
+              fprintf (f, "%s\n", s);
+              fflush (f);
+            }
+        }
+      cJSON_free (s);
+    }
+  if (t->human)
+    human_line (t, event);
+}
+
+void
+trace_note (struct trace *t, const char *event_type, const char *level, const char *fmt, ...)
+{
+  char msg[1024];
+  va_list ap;
+  cJSON *ev;
+
+  if (t == NULL)
+    return;
+  va_start (ap, fmt);
+  vsnprintf (msg, sizeof msg, fmt, ap);
+  va_end (ap);
+  ev = cJSON_CreateObject ();
+  cJSON_AddStringToObject (ev, "event_type", event_type);
+  if (level)
+    cJSON_AddStringToObject (ev, "level", level);
+  cJSON_AddStringToObject (ev, "message", msg);
+  trace_event (t, ev);
+  cJSON_Delete (ev);
+}

@@ -1,0 +1,154 @@
+#define _GNU_SOURCE
+#include "common/frame.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+static uint32_t
+get_le32 (const uint8_t *p)
+{
+  return (uint32_t) p[0] | (uint32_t) p[1] << 8 | (uint32_t) p[2] << 16 | (uint32_t) p[3] << 24;
+}
+
+static void
+put_le32 (uint8_t *p, uint32_t v)
+{
+  p[0] = (uint8_t) v;
+  p[1] = (uint8_t) (v >> 8);
+  p[2] = (uint8_t) (v >> 16);
+  p[3] = (uint8_t) (v >> 24);
+}
+
+void
+frame_asm_reset (struct frame_asm *a)
+{
+  a->len = 0;
+}
+
+void
+frame_asm_free (struct frame_asm *a)
+{
+  free (a->buf);
+  a->buf = NULL;
+  a->len = a->cap = 0;
+}
+
+static int
+asm_fail (struct frame_asm *a, struct tr_error *err, const char *why)
+{
+  frame_asm_reset (a);
+  return tr_fail (err, 0, "broker frame: %s", why);
+}
+
+int
+frame_asm_feed (struct frame_asm *a, const uint8_t *pkt, size_t n, struct tr_error *err)
+{
+  size_t max = a->max ? a->max : FRAME_MAX_MESSAGE;
+  uint32_t plen;
+
+  if (n < FRAME_HEADER)
+    return asm_fail (a, err, "packet shorter than its header");
+  if (pkt[0] != 'T' || pkt[1] != 1)
+    return asm_fail (a, err, "bad magic or version");
+  if ((pkt[2] & ~FRAME_FLAG_MORE) != 0 || pkt[3] != 0)
+    return asm_fail (a, err, "unknown flags");
+  plen = get_le32 (pkt + 4);
+  if (plen != n - FRAME_HEADER)
+    return asm_fail (a, err, "payload length does not match the packet");
+  if (plen > FRAME_MAX_PAYLOAD)
+    return asm_fail (a, err, "packet too large");
+  if (a->len + plen > max)
+    return asm_fail (a, err, "message larger than the maximum size");
+  if (a->len + plen + 1 > a->cap)
+    {
+      size_t cap = a->cap ? a->cap : 4096;
+      char *nb;
+      while (cap < a->len + plen + 1)
+        cap *= 2;
+      nb = realloc (a->buf, cap);
+      if (nb == NULL)
+        return asm_fail (a, err, "out of memory");
+      a->buf = nb;
+      a->cap = cap;
+    }
+  memcpy (a->buf + a->len, pkt + FRAME_HEADER, plen);
+  a->len += plen;
+  a->buf[a->len] = '\0';
+  if (pkt[2] & FRAME_FLAG_MORE)
+    return FRAME_INCOMPLETE;
+  if (a->len == 0)
+    return asm_fail (a, err, "empty message");
+  if (memchr (a->buf, '\0', a->len) != NULL)
+    return asm_fail (a, err, "NUL byte inside a message");
+  return FRAME_COMPLETE;
+}
+
+int
+frame_send (int fd, const char *msg, size_t len, struct tr_error *err)
+{
+  uint8_t hdr[FRAME_HEADER];
+  size_t off = 0;
+
+  if (len == 0 || len > FRAME_MAX_MESSAGE)
+    return tr_fail (err, EMSGSIZE, "broker frame: message of %zu bytes (maximum %d)", len,
+                    FRAME_MAX_MESSAGE);
+  do
+    {
+      size_t chunk = len - off > FRAME_MAX_PAYLOAD ? FRAME_MAX_PAYLOAD : len - off;
+      struct iovec iov[2] = { { hdr, FRAME_HEADER }, { (void *) (msg + off), chunk } };
+      struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 2 };
+      ssize_t w;
+
+      hdr[0] = 'T';
+      hdr[1] = 1;
+      hdr[2] = off + chunk < len ? FRAME_FLAG_MORE : 0;
+      hdr[3] = 0;
+      put_le32 (hdr + 4, (uint32_t) chunk);
+      do
+        w = sendmsg (fd, &mh, MSG_NOSIGNAL);
+      while (w < 0 && errno == EINTR);
+      if (w < 0)
+        return tr_fail (err, errno, "broker frame: send");
+      off += chunk;
+    }
+  while (off < len);
+  return 0;
+}
+
+int
+frame_recv_packet (int fd, struct frame_asm *a, struct tr_error *err)
+{
+  uint8_t pkt[FRAME_MAX_PACKET + 1];
+  ssize_t n;
+
+  do
+    n = recv (fd, pkt, sizeof pkt, MSG_TRUNC);
+  while (n < 0 && errno == EINTR);
+  if (n < 0)
+    return tr_fail (err, errno, "broker frame: receive");
+  if (n == 0)
+    return -2;
+  if ((size_t) n > FRAME_MAX_PACKET)
+    {
+      frame_asm_reset (a);
+      return tr_fail (err, 0, "broker frame: packet of %zd bytes is too large", n);
+    }
+  return frame_asm_feed (a, pkt, (size_t) n, err);
+}
+
+int
+frame_recv (int fd, struct frame_asm *a, struct tr_error *err)
+{
+  for (;;)
+    {
+      int r = frame_recv_packet (fd, a, err);
+      if (r == -2)
+        return 0;
+      if (r < 0)
+        return -1;
+      if (r == FRAME_COMPLETE)
+        return 1;
+    }
+}

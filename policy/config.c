@@ -1,0 +1,652 @@
+/* Reading the layered YAML config into struct tr_config.  */
+#define _GNU_SOURCE
+#include "policy/config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "policy/yaml_tree.h"
+
+#define MAX_CONFIG_SIZE (1 << 20)
+
+/* Keys Tactus's Docker sandbox uses that mean nothing here.  */
+static const char *const docker_only_keys[] = { "image", "dev_mode", "broker_transport", "broker_host",
+                                                "broker_port", "mcp_servers_path", "rebuild", NULL };
+
+void
+config_init (struct tr_config *c)
+{
+  memset (c, 0, sizeof *c);
+  c->sandbox_enabled = true;
+  c->jit = true;
+  c->policy.approve_default = -1;
+}
+
+static void
+free_strv (char **v)
+{
+  for (char **p = v; p && *p; p++)
+    free (*p);
+  free (v);
+}
+
+void
+config_free (struct tr_config *c)
+{
+  for (size_t i = 0; i < c->n_volumes; i++)
+    {
+      free (c->volumes[i].source);
+      free (c->volumes[i].target);
+    }
+  free (c->volumes);
+  free_strv (c->env);
+  free (c->storage_dir);
+  free (c->openai_base_url);
+  free (c->default_model);
+  policy_free (&c->policy);
+  free_strv (c->files);
+  memset (c, 0, sizeof *c);
+}
+
+bool
+config_is_secret_env (const char *name)
+{
+  static const char *const names[] = { "OPENAI_API_KEY", "GOOGLE_API_KEY", "AWS_ACCESS_KEY_ID",
+                                        "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+                                        "AZURE_OPENAI_API_KEY", "ANTHROPIC_API_KEY", NULL };
+  for (const char *const *n = names; *n; n++)
+    if (strcmp (*n, name) == 0)
+      return true;
+  return ytree_is_secret_key (name);
+}
+
+static int
+bad (struct tr_error *err, const struct ynode *n, const char *path, const char *fmt, ...)
+    __attribute__ ((format (printf, 4, 5)));
+
+static int
+bad (struct tr_error *err, const struct ynode *n, const char *path, const char *fmt, ...)
+{
+  char why[600];
+  va_list ap;
+
+  va_start (ap, fmt);
+  vsnprintf (why, sizeof why, fmt, ap);
+  va_end (ap);
+  return tr_fail (err, 0, "%s:%d: %s: %s", n->file, n->line, path, why);
+}
+
+static int
+want_scalar (const struct ynode *n, const char *path, struct tr_error *err)
+{
+  if (n->type != YNODE_SCALAR)
+    return bad (err, n, path, "expected a single value, not a %s", n->type == YNODE_MAP ? "map" : "list");
+  return 0;
+}
+
+static int
+get_bool (const struct ynode *n, const char *path, bool *out, struct tr_error *err)
+{
+  if (want_scalar (n, path, err) < 0)
+    return -1;
+  if (!n->quoted && (strcasecmp (n->value, "true") == 0 || strcasecmp (n->value, "yes") == 0
+                     || strcasecmp (n->value, "on") == 0))
+    *out = true;
+  else if (!n->quoted && (strcasecmp (n->value, "false") == 0 || strcasecmp (n->value, "no") == 0
+                          || strcasecmp (n->value, "off") == 0))
+    *out = false;
+  else
+    return bad (err, n, path, "'%s' is not a boolean (use true or false)", n->value);
+  return 0;
+}
+
+static int
+get_number (const struct ynode *n, const char *path, double min, double max, double *out,
+            struct tr_error *err)
+{
+  char *end;
+  double v;
+
+  if (want_scalar (n, path, err) < 0)
+    return -1;
+  errno = 0;
+  v = strtod (n->value, &end);
+  if (end == n->value || *end || errno || !isfinite (v))
+    return bad (err, n, path, "'%s' is not a number", n->value);
+  if (v < min || v > max)
+    return bad (err, n, path, "%g is out of range (%g to %g)", v, min, max);
+  *out = v;
+  return 0;
+}
+
+/* "512m", "2g", "1048576", "64MiB" */
+static int
+get_size (const struct ynode *n, const char *path, uint64_t *out, struct tr_error *err)
+{
+  char *end;
+  double v;
+  double mult = 1;
+
+  if (want_scalar (n, path, err) < 0)
+    return -1;
+  v = strtod (n->value, &end);
+  if (end == n->value || v < 0)
+    return bad (err, n, path, "'%s' is not a size (use 512m, 2g or a number of bytes)", n->value);
+  switch (*end)
+    {
+    case 'k': case 'K': mult = 1024; end++; break;
+    case 'm': case 'M': mult = 1024.0 * 1024; end++; break;
+    case 'g': case 'G': mult = 1024.0 * 1024 * 1024; end++; break;
+    default: break;
+    }
+  if (strcasecmp (end, "ib") == 0 || strcasecmp (end, "b") == 0)
+    end += strlen (end);
+  if (*end || v * mult > 1e15)
+    return bad (err, n, path, "'%s' is not a size (use 512m, 2g or a number of bytes)", n->value);
+  *out = (uint64_t) (v * mult);
+  return 0;
+}
+
+/* "30", "30s", "5m", "1h" */
+static int
+get_duration (const struct ynode *n, const char *path, double *out, struct tr_error *err)
+{
+  char *end;
+  double v;
+
+  if (want_scalar (n, path, err) < 0)
+    return -1;
+  v = strtod (n->value, &end);
+  if (end == n->value || v < 0 || !isfinite (v))
+    return bad (err, n, path, "'%s' is not a duration (use 30, 30s, 5m or 1h)", n->value);
+  if (strcmp (end, "m") == 0)
+    v *= 60;
+  else if (strcmp (end, "h") == 0)
+    v *= 3600;
+  else if (*end && strcmp (end, "s") != 0)
+    return bad (err, n, path, "'%s' is not a duration (use 30, 30s, 5m or 1h)", n->value);
+  *out = v;
+  return 0;
+}
+
+static int
+get_string (const struct ynode *n, const char *path, char **out, struct tr_error *err)
+{
+  if (want_scalar (n, path, err) < 0)
+    return -1;
+  free (*out);
+  *out = strdup (n->value);
+  return *out ? 0 : tr_fail (err, ENOMEM, "config");
+}
+
+static int
+strv_push (char ***v, const char *s)
+{
+  size_t n = 0;
+  char **nv;
+
+  while (*v && (*v)[n])
+    n++;
+  nv = realloc (*v, (n + 2) * sizeof *nv);
+  if (nv == NULL)
+    return -1;
+  nv[n] = strdup (s);
+  nv[n + 1] = NULL;
+  *v = nv;
+  return nv[n] ? 0 : -1;
+}
+
+static int
+get_strv (const struct ynode *n, const char *path, char ***out, struct tr_error *err)
+{
+  if (n->type == YNODE_SCALAR)
+    return strv_push (out, n->value) < 0 ? tr_fail (err, ENOMEM, "config") : 0;
+  if (n->type != YNODE_SEQ)
+    return bad (err, n, path, "expected a list of strings");
+  for (const struct ynode *c = n->child; c; c = c->next)
+    {
+      if (c->type != YNODE_SCALAR)
+        return bad (err, c, path, "expected a list of strings");
+      if (strv_push (out, c->value) < 0)
+        return tr_fail (err, ENOMEM, "config");
+    }
+  return 0;
+}
+
+static bool
+is_docker_only (const char *key)
+{
+  for (const char *const *k = docker_only_keys; *k; k++)
+    if (strcmp (*k, key) == 0)
+      return true;
+  return false;
+}
+
+/* "src:dst[:ro|rw]"; SRC relative to the config file's directory.  */
+static int
+add_volume (struct tr_config *c, const struct ynode *n, struct tr_error *err)
+{
+  cleanup_free char *spec = NULL;
+  char *src, *dst, *mode, *save = NULL;
+  struct config_volume *nv;
+  bool writable = true;
+
+  if (want_scalar (n, "sandbox.volumes", err) < 0)
+    return -1;
+  spec = strdup (n->value);
+  src = spec ? strtok_r (spec, ":", &save) : NULL;
+  dst = src ? strtok_r (NULL, ":", &save) : NULL;
+  mode = dst ? strtok_r (NULL, ":", &save) : NULL;
+  if (src == NULL || dst == NULL || dst[0] != '/' || strtok_r (NULL, ":", &save))
+    return bad (err, n, "sandbox.volumes", "'%s' is not HOST_PATH:/ABSOLUTE/TARGET[:ro|rw]", n->value);
+  if (mode && strcmp (mode, "ro") == 0)
+    writable = false;
+  else if (mode && strcmp (mode, "rw") != 0)
+    return bad (err, n, "sandbox.volumes", "mode '%s' must be ro or rw", mode);
+  if (strcmp (dst, "/workspace") == 0 || strncmp (dst, "/proc", 5) == 0 || strncmp (dst, "/dev", 4) == 0)
+    return bad (err, n, "sandbox.volumes", "target %s is reserved", dst);
+  nv = realloc (c->volumes, (c->n_volumes + 1) * sizeof *nv);
+  if (nv == NULL)
+    return tr_fail (err, ENOMEM, "config");
+  c->volumes = nv;
+  nv[c->n_volumes].writable = writable;
+  if (src[0] == '/' || strchr (n->file, '/') == NULL)
+    nv[c->n_volumes].source = strdup (src);
+  else
+    {
+      const char *slash = strrchr (n->file, '/');
+      if (asprintf (&nv[c->n_volumes].source, "%.*s/%s", (int) (slash - n->file), n->file, src) < 0)
+        nv[c->n_volumes].source = NULL;
+    }
+  nv[c->n_volumes].target = strdup (dst);
+  c->n_volumes++;
+  return 0;
+}
+
+static int
+add_env (struct tr_config *c, const char *key, const char *value, const struct ynode *n,
+         struct tr_error *err)
+{
+  char *kv;
+
+  if (key[0] == '\0' || strchr (key, '='))
+    return bad (err, n, "sandbox.env", "'%s' is not a variable name", key);
+  if (config_is_secret_env (key))
+    {
+      fprintf (stderr, "tactus-run: warning: %s:%d: sandbox.env.%s is a provider secret and is "
+                       "never passed into the sandbox (the broker makes model calls)\n",
+               n->file, n->line, key);
+      return 0;
+    }
+  if (asprintf (&kv, "%s=%s", key, value) < 0)
+    return tr_fail (err, ENOMEM, "config");
+  if (strv_push (&c->env, kv) < 0)
+    {
+      free (kv);
+      return tr_fail (err, ENOMEM, "config");
+    }
+  free (kv);
+  return 0;
+}
+
+static int
+read_env (struct tr_config *c, const struct ynode *n, struct tr_error *err)
+{
+  if (n->type == YNODE_MAP)
+    {
+      for (const struct ynode *e = n->child; e; e = e->next)
+        {
+          if (want_scalar (e, "sandbox.env", err) < 0 || add_env (c, e->key, e->value, e, err) < 0)
+            return -1;
+        }
+      return 0;
+    }
+  if (n->type != YNODE_SEQ)
+    return bad (err, n, "sandbox.env", "expected a map of NAME: value");
+  for (const struct ynode *e = n->child; e; e = e->next)
+    {
+      cleanup_free char *copy = NULL;
+      char *eq;
+      if (want_scalar (e, "sandbox.env", err) < 0)
+        return -1;
+      copy = strdup (e->value);
+      eq = copy ? strchr (copy, '=') : NULL;
+      if (eq == NULL)
+        return bad (err, e, "sandbox.env", "'%s' is not NAME=value", e->value);
+      *eq = '\0';
+      if (add_env (c, copy, eq + 1, e, err) < 0)
+        return -1;
+    }
+  return 0;
+}
+
+static int
+read_limits (struct tr_config *c, const struct ynode *n, struct tr_error *err)
+{
+  double v;
+
+  if (n->type != YNODE_MAP)
+    return bad (err, n, "sandbox.limits", "expected a map (memory:, cpus:, pids:)");
+  for (const struct ynode *l = n->child; l; l = l->next)
+    {
+      if (strcmp (l->key, "memory") == 0)
+        {
+          if (get_size (l, "sandbox.limits.memory", &c->memory, err) < 0)
+            return -1;
+          if (c->memory < (4u << 20))
+            return bad (err, l, "sandbox.limits.memory", "at least 4m is needed to start the VM");
+        }
+      else if (strcmp (l->key, "cpus") == 0)
+        {
+          if (get_number (l, "sandbox.limits.cpus", 0.01, 1024, &c->cpus, err) < 0)
+            return -1;
+        }
+      else if (strcmp (l->key, "pids") == 0)
+        {
+          if (get_number (l, "sandbox.limits.pids", 1, 1 << 22, &v, err) < 0)
+            return -1;
+          c->pids = (uint64_t) v;
+        }
+      else
+        return bad (err, l, "sandbox.limits", "unknown limit '%s' (memory, cpus, pids)", l->key);
+    }
+  return 0;
+}
+
+static int
+read_workspace (struct tr_config *c, const struct ynode *n, struct tr_error *err)
+{
+  bool b;
+
+  if (n->type == YNODE_SCALAR && !n->quoted
+      && (strcmp (n->value, "ro") == 0 || strcmp (n->value, "rw") == 0 || strcmp (n->value, "off") == 0))
+    {
+      c->workspace = n->value[0] == 'o' ? CONFIG_WORKSPACE_OFF
+                     : n->value[1] == 'o' ? CONFIG_WORKSPACE_RO : CONFIG_WORKSPACE_RW;
+      return 0;
+    }
+  if (get_bool (n, "sandbox.mount_current_dir", &b, err) < 0)
+    return tr_wrap (err, "(or ro)");
+  c->workspace = b ? CONFIG_WORKSPACE_RW : CONFIG_WORKSPACE_OFF;
+  return 0;
+}
+
+static int
+read_sandbox (struct tr_config *c, const struct ynode *s, struct tr_error *err)
+{
+  if (s->type != YNODE_MAP)
+    return bad (err, s, "sandbox", "expected a map");
+  for (const struct ynode *n = s->child; n; n = n->next)
+    {
+      const char *k = n->key;
+      int r = 0;
+      if (strcmp (k, "enabled") == 0)
+        r = get_bool (n, "sandbox.enabled", &c->sandbox_enabled, err);
+      else if (strcmp (k, "network") == 0)
+        {
+          if ((r = want_scalar (n, "sandbox.network", err)) == 0 && strcmp (n->value, "none") != 0)
+            r = bad (err, n, "sandbox.network",
+                     "'%s' is not supported: the sandbox is networkless (none); model calls go "
+                     "through the broker", n->value);
+        }
+      else if (strcmp (k, "mount_current_dir") == 0)
+        r = read_workspace (c, n, err);
+      else if (strcmp (k, "volumes") == 0)
+        {
+          if (n->type != YNODE_SEQ)
+            r = bad (err, n, "sandbox.volumes", "expected a list of HOST:TARGET[:ro]");
+          for (const struct ynode *v = n->child; r == 0 && v; v = v->next)
+            r = add_volume (c, v, err);
+        }
+      else if (strcmp (k, "env") == 0)
+        r = read_env (c, n, err);
+      else if (strcmp (k, "limits") == 0)
+        r = read_limits (c, n, err);
+      else if (strcmp (k, "timeout") == 0)
+        r = get_duration (n, "sandbox.timeout", &c->timeout, err);
+      else if (strcmp (k, "jit") == 0)
+        r = get_bool (n, "sandbox.jit", &c->jit, err);
+      else if (is_docker_only (k))
+        continue;
+      else
+        r = bad (err, n, "sandbox", "unknown key '%s' (enabled, network, mount_current_dir, volumes, "
+                                    "env, limits, timeout, jit)", k);
+      if (r < 0)
+        return -1;
+    }
+  return 0;
+}
+
+static int
+read_policy_tool (struct tr_config *c, const struct ynode *n, const char *name, struct tr_error *err)
+{
+  struct policy *p = &c->policy;
+  struct policy_tool *nt, *t;
+
+  if (strncmp (name, "host.", 5) != 0 || name[5] == '\0')
+    return bad (err, n, "policy.tools", "'%s': host tool names start with 'host.'", name);
+  nt = realloc (p->tools, (p->n_tools + 1) * sizeof *nt);
+  if (nt == NULL)
+    return tr_fail (err, ENOMEM, "config");
+  p->tools = nt;
+  t = &nt[p->n_tools++];
+  memset (t, 0, sizeof *t);
+  t->name = strdup (name);
+  if (n == NULL || n->type == YNODE_SCALAR)
+    return 0;
+  if (n->type != YNODE_MAP)
+    return bad (err, n, "policy.tools", "'%s': expected a map (approval:, command:, timeout:)", name);
+  for (const struct ynode *f = n->child; f; f = f->next)
+    {
+      int r;
+      if (strcmp (f->key, "approval") == 0)
+        {
+          if (f->type == YNODE_SCALAR && (strcmp (f->value, "required") == 0 || strcmp (f->value, "none") == 0))
+            {
+              t->approval = f->value[0] == 'r';
+              r = 0;
+            }
+          else
+            r = get_bool (f, "policy.tools.approval", &t->approval, err);
+        }
+      else if (strcmp (f->key, "command") == 0)
+        {
+          r = get_strv (f, "policy.tools.command", &t->command, err);
+          if (r == 0 && (t->command == NULL || t->command[0][0] != '/'))
+            r = bad (err, f, "policy.tools.command", "the command must start with an absolute path");
+        }
+      else if (strcmp (f->key, "timeout") == 0)
+        r = get_duration (f, "policy.tools.timeout", &t->timeout, err);
+      else if (strcmp (f->key, "description") == 0)
+        r = 0;
+      else
+        r = bad (err, f, "policy.tools", "'%s': unknown key '%s' (approval, command, timeout)", name, f->key);
+      if (r < 0)
+        return -1;
+    }
+  return 0;
+}
+
+static int
+read_policy (struct tr_config *c, const struct ynode *s, struct tr_error *err)
+{
+  struct policy *p = &c->policy;
+
+  if (s->type != YNODE_MAP)
+    return bad (err, s, "policy", "expected a map (tools:, stages:, approve:)");
+  for (const struct ynode *n = s->child; n; n = n->next)
+    {
+      int r = 0;
+      if (strcmp (n->key, "tools") == 0)
+        {
+          if (n->type == YNODE_SEQ)
+            for (const struct ynode *t = n->child; r == 0 && t; t = t->next)
+              r = t->type == YNODE_SCALAR ? read_policy_tool (c, t, t->value, err)
+                                          : bad (err, t, "policy.tools", "expected tool names");
+          else if (n->type == YNODE_MAP)
+            for (const struct ynode *t = n->child; r == 0 && t; t = t->next)
+              r = read_policy_tool (c, t, t->key, err);
+          else
+            r = bad (err, n, "policy.tools", "expected a list of host tool names or a map");
+        }
+      else if (strcmp (n->key, "stages") == 0)
+        {
+          if (n->type != YNODE_MAP)
+            r = bad (err, n, "policy.stages", "expected a map of stage: [tools]");
+          for (const struct ynode *st = n->child; r == 0 && st; st = st->next)
+            {
+              struct policy_stage *ns = realloc (p->stages, (p->n_stages + 1) * sizeof *ns);
+              if (ns == NULL)
+                return tr_fail (err, ENOMEM, "config");
+              p->stages = ns;
+              memset (&ns[p->n_stages], 0, sizeof *ns);
+              ns[p->n_stages].name = strdup (st->key);
+              r = get_strv (st, "policy.stages", &ns[p->n_stages].tools, err);
+              p->n_stages++;
+            }
+        }
+      else if (strcmp (n->key, "approve") == 0)
+        {
+          if ((r = want_scalar (n, "policy.approve", err)) == 0)
+            {
+              if (strcmp (n->value, "ask") == 0)
+                p->approve_default = 0;
+              else if (strcmp (n->value, "all") == 0)
+                p->approve_default = 1;
+              else if (strcmp (n->value, "none") == 0)
+                p->approve_default = 2;
+              else
+                r = bad (err, n, "policy.approve", "'%s' must be ask, all or none", n->value);
+            }
+        }
+      else if (strcmp (n->key, "models") == 0)
+        r = get_strv (n, "policy.models", &p->models, err);
+      else if (strcmp (n->key, "max_tokens") == 0)
+        {
+          double v;
+          r = get_number (n, "policy.max_tokens", 1, 1e12, &v, err);
+          p->max_tokens = (long) v;
+        }
+      else
+        r = bad (err, n, "policy", "unknown key '%s' (tools, stages, approve, models, max_tokens)", n->key);
+      if (r < 0)
+        return -1;
+    }
+  return 0;
+}
+
+static int
+apply_tree (struct tr_config *c, const struct ynode *root, struct tr_error *err)
+{
+  for (const struct ynode *n = root->child; n; n = n->next)
+    {
+      int r = 0;
+      if (strcmp (n->key, "sandbox") == 0)
+        r = read_sandbox (c, n, err);
+      else if (strcmp (n->key, "policy") == 0)
+        r = read_policy (c, n, err);
+      else if (strcmp (n->key, "storage_path") == 0)
+        r = get_string (n, "storage_path", &c->storage_dir, err);
+      else if (strcmp (n->key, "openai_base_url") == 0)
+        r = get_string (n, "openai_base_url", &c->openai_base_url, err);
+      else if (strcmp (n->key, "default_model") == 0)
+        r = get_string (n, "default_model", &c->default_model, err);
+      /* Other Tactus keys (openai_api_key, aws, mcp_servers, ...) are the
+       * broker's business or unused; they are not an error.  */
+      if (r < 0)
+        return -1;
+    }
+  return 0;
+}
+
+int
+config_load_text (struct tr_config *c, const char *name, const char *text, size_t len,
+                  struct tr_error *err)
+{
+  struct ynode *root = ytree_parse (name, text, len, err);
+  int r;
+
+  if (root == NULL)
+    return -1;
+  r = apply_tree (c, root, err);
+  ytree_free (root);
+  return r;
+}
+
+/* Read PATH into a tree; 0 with *OUT NULL when the file does not exist.  */
+static int
+read_layer (const char *path, struct ynode **out, struct tr_error *err)
+{
+  cleanup_fclose FILE *f = NULL;
+  struct stat st;
+  char *text;
+  size_t n;
+
+  *out = NULL;
+  f = fopen (path, "re");
+  if (f == NULL)
+    return errno == ENOENT || errno == ENOTDIR ? 0 : tr_fail (err, errno, "config %s", path);
+  if (fstat (fileno (f), &st) < 0 || st.st_size > MAX_CONFIG_SIZE)
+    return tr_fail (err, EFBIG, "config %s: larger than 1 MiB", path);
+  text = malloc ((size_t) st.st_size + 1);
+  if (text == NULL)
+    return tr_fail (err, ENOMEM, "config %s", path);
+  n = fread (text, 1, (size_t) st.st_size, f);
+  text[n] = '\0';
+  *out = ytree_parse (path, text, n, err);
+  /* The text may hold API keys; the sandbox is a copy of this process.  */
+  explicit_bzero (text, n);
+  free (text);
+  return *out ? 0 : -1;
+}
+
+int
+config_load (struct tr_config *c, const char *tac_path, struct tr_error *err)
+{
+  char home_cfg[PATH_MAX], sidecar[PATH_MAX];
+  const char *home = getenv ("HOME");
+  const char *layers[4];
+  struct ynode *merged = NULL;
+  int nl = 0, r;
+
+  layers[nl++] = "/etc/tactus/config.yml";
+  if (home && *home)
+    {
+      snprintf (home_cfg, sizeof home_cfg, "%s/.tactus/config.yml", home);
+      layers[nl++] = home_cfg;
+    }
+  layers[nl++] = ".tactus/config.yml";
+  snprintf (sidecar, sizeof sidecar, "%s.yml", tac_path);
+  layers[nl++] = sidecar;
+
+  for (int i = 0; i < nl; i++)
+    {
+      struct ynode *t;
+      if (read_layer (layers[i], &t, err) < 0)
+        {
+          ytree_free (merged);
+          return -1;
+        }
+      if (t == NULL)
+        continue;
+      strv_push (&c->files, layers[i]);
+      if (merged == NULL)
+        merged = t;
+      else
+        ytree_merge (merged, t);
+    }
+  if (merged == NULL)
+    return 0;
+  r = apply_tree (c, merged, err);
+  ytree_free (merged);
+  return r;
+}

@@ -1,0 +1,58 @@
+#include <stdlib.h>
+#include <string.h>
+
+#include "policy/policy.h"
+
+const struct policy_tool *
+policy_find_tool (const struct policy *p, const char *name)
+{
+  for (size_t i = 0; p && i < p->n_tools; i++)
+    if (strcmp (p->tools[i].name, name) == 0)
+      return &p->tools[i];
+  return NULL;
+}
+
+const struct policy_stage *
+policy_find_stage (const struct policy *p, const char *name)
+{
+  for (size_t i = 0; p && i < p->n_stages; i++)
+    if (strcmp (p->stages[i].name, name) == 0)
+      return &p->stages[i];
+  return NULL;
+}
+
+bool
+policy_stage_allows (const struct policy_stage *s, const char *tool)
+{
+  for (char **t = s->tools; t && *t; t++)
+    if (strcmp (*t, tool) == 0)
+      return true;
+  return false;
+}
+
+static void
+free_strv (char **v)
+{
+  for (char **p = v; p && *p; p++)
+    free (*p);
+  free (v);
+}
+
+void
+policy_free (struct policy *p)
+{
+  for (size_t i = 0; i < p->n_tools; i++)
+    {
+      free (p->tools[i].name);
+      free_strv (p->tools[i].command);
+    }
+  free (p->tools);
+  for (size_t i = 0; i < p->n_stages; i++)
+    {
+      free (p->stages[i].name);
+      free_strv (p->stages[i].tools);
+    }
+  free (p->stages);
+  free_strv (p->models);
+  memset (p, 0, sizeof *p);
+}

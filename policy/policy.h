@@ -1,0 +1,40 @@
+/* The run's policy: which host tools the broker may run, in which stages,
+ * which need a human's approval, models allowed.  Filled from config by
+ * policy/config.c; enforced only by the broker, never by the VM.  */
+#ifndef TR_POLICY_H
+#define TR_POLICY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct policy_tool
+{
+  char *name;          /* host.<name> */
+  char **command;      /* argv of a host command, NULL for a built-in tool */
+  double timeout;      /* seconds, for commands */
+  bool approval;       /* needs a human's approval for each call */
+};
+
+struct policy_stage
+{
+  char *name;
+  char **tools;        /* NULL-terminated */
+};
+
+struct policy
+{
+  struct policy_tool *tools;
+  size_t n_tools;
+  struct policy_stage *stages;
+  size_t n_stages;
+  int approve_default; /* enum broker_approve, from policy.approve; -1 unset */
+  char **models;       /* allowlisted models, NULL: any */
+  long max_tokens;     /* per run, 0: unlimited */
+};
+
+const struct policy_tool *policy_find_tool (const struct policy *p, const char *name);
+const struct policy_stage *policy_find_stage (const struct policy *p, const char *name);
+bool policy_stage_allows (const struct policy_stage *s, const char *tool);
+void policy_free (struct policy *p);
+
+#endif

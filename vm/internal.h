@@ -1,0 +1,54 @@
+#ifndef TR_VM_INTERNAL_H
+#define TR_VM_INTERNAL_H
+
+#include <lua.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "vm/vm.h"
+
+/* alloc.c: the Lua allocator with a hard cap.  Exceeding it ends the run
+ * (exit 137) instead of raising a catchable Lua error.  */
+struct vm_alloc
+{
+  size_t used;
+  size_t peak;
+  size_t limit;  /* 0: none */
+  int notify_fd; /* broker socket, told why the run ends */
+};
+void *vm_alloc_fn (void *ud, void *ptr, size_t osize, size_t nsize);
+
+/* lib_tactus.c: the C <-> Lua boundary.  Pushes the table of primitives
+ * handed to the prelude (never reachable from user code as a global).  */
+struct vm_runtime
+{
+  int broker_fd;
+  int workspace_fd;     /* -1 when no workspace */
+  uint64_t next_id;
+  const struct vm_config *cfg;
+  struct vm_alloc *alloc;
+};
+void vm_push_primitives (lua_State *L, struct vm_runtime *rt);
+/* Send a request and wait for its final event; pushes the data table (or
+ * raises a Lua error carrying {type=, message=}).  ON_EVENT, if not 0, is a
+ * stack index of a function called with (event, data) for every
+ * intermediate event (streaming).  */
+int vm_broker_call (lua_State *L, struct vm_runtime *rt, const char *method, int params_idx,
+                    int on_event_idx);
+/* Best effort, for dying paths: a run.finish with STATUS and MESSAGE.  */
+void vm_broker_notify_exit (int fd, const char *status, const char *message);
+
+/* json.c: Lua values <-> JSON text (cJSON).  */
+int vm_json_encode (lua_State *L, int idx, bool pretty); /* pushes the string or raises */
+int vm_json_decode (lua_State *L, const char *text, size_t len); /* pushes the value or raises */
+struct cJSON;
+struct cJSON *vm_lua_to_json (lua_State *L, int idx, int depth, const char **why);
+void vm_json_to_lua (lua_State *L, const struct cJSON *j, int depth);
+
+/* files.c: File.* and tactus.io.* confined to the workspace.  */
+int vm_open_library_files (lua_State *L, struct vm_runtime *rt);
+
+/* lua.S: the built-in Lua sources.  */
+const char *vm_builtin_source (const char *name, size_t *len);
+
+#endif

@@ -1,0 +1,172 @@
+-- require: the standard modules (tactus.tools.done, tactus.io.file/json/
+-- csv/tsv) and local .tac modules beside the procedure (fetched through the
+-- broker, which confines them to the procedure's directory).  Also
+-- Procedure.run(name_or_path, params) for sub-procedures.
+local ctx = ...
+local G, T = ctx.G, ctx.T
+local type, pairs, ipairs, tostring, error, setmetatable =
+  type, pairs, ipairs, tostring, error, setmetatable
+local files = T.files
+
+-- Delimited text: RFC 4180 quoting for CSV; TSV has no quoting.
+local function split_record(line, sep, quoted)
+  local fields, i, n = {}, 1, #line
+  if not quoted then
+    for f in (line .. sep):gmatch("(.-)" .. sep) do fields[#fields + 1] = f end
+    return fields
+  end
+  while i <= n + 1 do
+    if line:sub(i, i) == '"' then
+      local buf, j = {}, i + 1
+      while true do
+        local c = line:sub(j, j)
+        if c == "" then error("CSV: unterminated quoted field", 4) end
+        if c == '"' then
+          if line:sub(j + 1, j + 1) == '"' then buf[#buf + 1] = '"'; j = j + 2
+          else j = j + 1; break end
+        else buf[#buf + 1] = c; j = j + 1 end
+      end
+      fields[#fields + 1] = table.concat(buf)
+      i = j + 1
+    else
+      local j = line:find(sep, i, true) or (n + 1)
+      fields[#fields + 1] = line:sub(i, j - 1)
+      i = j + 1
+    end
+  end
+  return fields
+end
+
+local function delimited(sep, quoted, what)
+  local function read(path)
+    local text = files.read(path)
+    local rows, headers = {}, nil
+    for line in text:gmatch("[^\r\n]+") do
+      local rec = split_record(line, sep, quoted)
+      if not headers then
+        headers = rec
+      else
+        local row = {}
+        for i, h in ipairs(headers) do row[h] = rec[i] or "" end
+        rows[#rows + 1] = row
+      end
+    end
+    return rows, headers
+  end
+  local function quote(v)
+    v = tostring(v == nil and "" or v)
+    if not quoted then
+      if v:find("[\t\r\n]") then error(what .. ".write: TSV values cannot contain tabs or newlines", 4) end
+      return v
+    end
+    if v:find('[,"\r\n]') then return '"' .. v:gsub('"', '""') .. '"' end
+    return v
+  end
+  local function write(path, rows, opts)
+    if type(rows) ~= "table" then error(what .. ".write: rows must be a list of tables", 2) end
+    local headers = opts and opts.headers
+    if not headers then
+      headers = {}
+      local seen = {}
+      for _, row in ipairs(rows) do
+        for k in pairs(row) do
+          if not seen[k] then seen[k] = true; headers[#headers + 1] = k end
+        end
+      end
+      table.sort(headers, function(a, b) return tostring(a) < tostring(b) end)
+    end
+    local out = {}
+    local line = {}
+    for i, h in ipairs(headers) do line[i] = quote(h) end
+    out[1] = table.concat(line, sep)
+    for _, row in ipairs(rows) do
+      line = {}
+      for i, h in ipairs(headers) do line[i] = quote(row[h]) end
+      out[#out + 1] = table.concat(line, sep)
+    end
+    files.write(path, table.concat(out, "\n") .. "\n", false)
+    return true
+  end
+  return { read = read, write = write }
+end
+
+local stdlib = {
+  ["tactus.tools.done"] = function() return ctx.done_tool() end,
+  ["tactus.io.file"] = function()
+    return { read = G.File.read, write = G.File.write, exists = G.File.exists, size = G.File.size,
+             append = G.File.append, list = G.File.list, remove = G.File.remove }
+  end,
+  ["tactus.io.json"] = function()
+    return {
+      read = function(path) return T.json_decode(files.read(path)) end,
+      write = function(path, value, opts)
+        files.write(path, T.json_encode(value, opts and opts.pretty), false)
+        return true
+      end,
+    }
+  end,
+  ["tactus.io.csv"] = function() return delimited(",", true, "csv") end,
+  ["tactus.io.tsv"] = function() return delimited("\t", false, "tsv") end,
+  ["tactus.io.fs"] = function()
+    return { list_dir = G.File.list, exists = G.File.exists, is_dir = G.File.is_dir }
+  end,
+}
+
+local loaded = {}
+local loading = {}
+
+-- A local module: NAME.tac beside the procedure, run with the same globals.
+local function require_local(name)
+  local reply = T.call("module.load", { name = name })
+  local chunk, err = T.load(reply.source, "@" .. reply.path, G._G)
+  if not chunk then error({ type = "SyntaxError", message = err }, 0) end
+  return chunk(name)
+end
+
+G.require = function(name)
+  if type(name) ~= "string" then error("require: expected a module name", 2) end
+  if loaded[name] ~= nil then return loaded[name] end
+  if loading[name] then error("require: '" .. name .. "' requires itself (a cycle)", 2) end
+  local value
+  if stdlib[name] then
+    value = stdlib[name]()
+  elseif name:match("^tactus%.") then
+    error("require: '" .. name .. "' is not available in tactus-run (available: tactus.tools.done, "
+      .. "tactus.io.file, tactus.io.json, tactus.io.csv, tactus.io.tsv, tactus.io.fs)", 2)
+  elseif name:find("%.%.") or name:sub(1, 1) == "/" or name:find("[^%w_%-%./]") then
+    error("require: '" .. name .. "': only modules beside the procedure may be loaded "
+      .. "(no absolute paths, no '..')", 2)
+  else
+    loading[name] = true
+    value = require_local(name)
+    loading[name] = nil
+  end
+  if value == nil then value = true end
+  loaded[name] = value
+  return value
+end
+
+-- Procedure.run(name_or_path, params): a named procedure declared in this
+-- file, or another .tac file beside this one, run in its own globals.
+local depth = 0
+G.Procedure.run = function(target, params)
+  if type(target) ~= "string" then error("Procedure.run: expected a procedure name or a .tac path", 2) end
+  local proc = ctx.procedures[target]
+  if proc then return ctx.run_procedure(proc, params) end
+  if not target:match("%.tac$") then
+    error("Procedure.run: no procedure named '" .. target .. "' (declare it with name = \"" .. target
+      .. "\", or give a .tac path)", 2)
+  end
+  if depth >= 5 then error("Procedure.run: sub-procedures nested deeper than 5", 2) end
+  return ctx.checkpoint(function()
+    local reply = T.call("module.load", { name = target:gsub("%.tac$", "") })
+    local sub = ctx.sub_runtime()
+    local chunk, err = T.load(reply.source, "@" .. reply.path, sub.env)
+    if not chunk then error({ type = "SyntaxError", message = err }, 0) end
+    depth = depth + 1
+    local ok, result = pcall(sub.run, chunk, params or {})
+    depth = depth - 1
+    if not ok then error(result, 0) end
+    return result
+  end)
+end

@@ -1,0 +1,173 @@
+-- The Tactus runtime inside the VM.  Called once with T, the table of C
+-- primitives (vm/lib_tactus.c); returns the process exit status.
+--
+-- Execution follows Tactus: the chunk runs first (declarations: Procedure,
+-- Tool, Agent, Mocks, Specification...); then the main procedure's function
+-- is called with the validated input.  Without a Procedure the chunk itself
+-- is the procedure (script mode) and its return value is the result.
+local T = ...
+
+local type, pairs, ipairs, tostring, error, pcall, xpcall, setmetatable, rawget, rawset, select =
+  type, pairs, ipairs, tostring, error, pcall, xpcall, setmetatable, rawget, rawset, select
+local tconcat = table.concat
+local real_G = _G
+
+local function copy(t)
+  local c = {}
+  for k, v in pairs(t) do c[k] = v end
+  return c
+end
+
+local function emit(event_type, fields)
+  fields = fields or {}
+  fields.event_type = event_type
+  fields.timestamp = T.now()
+  T.call("events.emit", { event = fields })
+end
+
+-- Library tables are copied per run, so a script that rewrites string.format
+-- changes only its own copy; rawset/rawget refuse them.
+local function install_builtins(ctx, G)
+  for _, name in ipairs({ "assert", "error", "ipairs", "next", "pairs", "pcall", "select",
+      "tonumber", "tostring", "type", "unpack", "xpcall", "getmetatable", "setmetatable",
+      "rawequal", "collectgarbage" }) do
+    G[name] = real_G[name]
+  end
+  for _, lib in ipairs({ "string", "table", "math", "coroutine", "bit" }) do
+    G[lib] = copy(real_G[lib])
+    ctx.protected[G[lib]] = true
+  end
+  G.os = copy(T.os)
+  ctx.protected[G.os] = true
+  G._VERSION = _VERSION
+  G.rawget = function(t, k)
+    if ctx.protected[t] then error("rawget: protected table", 2) end
+    return rawget(t, k)
+  end
+  G.rawset = function(t, k, v)
+    if ctx.protected[t] then error("rawset: protected table", 2) end
+    return rawset(t, k, v)
+  end
+  G.print = function(...)
+    local parts = {}
+    for i = 1, select("#", ...) do parts[i] = tostring((select(i, ...))) end
+    emit("log", { level = "INFO", message = tconcat(parts, "\t"), logger_name = "print" })
+  end
+end
+
+-- The user environment: reads of unknown globals fail with file and line;
+-- assigning a DSL handle to a global (x = Tool {...}) names it.
+local function make_env(ctx)
+  local G = ctx.G
+  local env = setmetatable({}, {
+    __index = function(_, k)
+      local v = G[k]
+      if v == nil then error("unknown global '" .. tostring(k) .. "'", 2) end
+      return v
+    end,
+    __newindex = function(t, k, v)
+      if type(v) == "table" then ctx.on_assign(k, v) end
+      rawset(t, k, v)
+    end,
+    __metatable = false,
+  })
+  G._G = env
+  ctx.protected[env] = nil
+  return env
+end
+
+local new_context
+
+-- Build a runtime: the shared context of the DSL modules and the globals.
+new_context = function(params, shared)
+  local ctx = {
+    T = T, emit = emit, G = {}, params = params or {},
+    procedures = {}, unnamed = {}, tools = {}, mocks = {}, specs = {}, steps = {},
+    evaluations = {}, state = {}, iterations = 0, tools_used = {},
+    mock_all = shared.mock_all, checkpoints = shared.checkpoints,
+    procedure_name = shared.procedure_name,
+    names = setmetatable({}, { __mode = "k" }),
+    protected = setmetatable({}, { __mode = "k" }),
+  }
+  function ctx.sub_runtime()
+    local sub = new_context(nil, shared)
+    return {
+      env = sub.env,
+      run = function(chunk, sub_params)
+        sub.params = sub_params
+        return sub.execute(chunk)
+      end,
+    }
+  end
+  install_builtins(ctx, ctx.G)
+  for _, name in ipairs({ "schema", "runtime", "tools", "modules", "agent" }) do
+    T.builtin(name)(ctx)
+  end
+  ctx.env = make_env(ctx)
+  -- Run a loaded chunk as a procedure; returns its result or raises.
+  function ctx.execute(chunk)
+    local result = chunk()
+    local main = ctx.find_main()
+    if main then return ctx.run_main(main) end
+    return ctx.finish_script(result)
+  end
+  return ctx
+end
+
+local function error_info(err)
+  if type(err) == "table" and rawget(err, "__waiting") then
+    return { type = "WaitingForHuman", message = T.error_text(err) }
+  end
+  local typ = type(err) == "table" and rawget(err, "type")
+  return { type = type(typ) == "string" and typ or "RuntimeError", message = T.error_text(err) }
+end
+
+local function finish(ctx, status, result, err, trace)
+  local params = { status = status, state = ctx and ctx.state, iterations = ctx and ctx.iterations,
+                   tools_used = ctx and ctx.tools_used }
+  if err then
+    params.error = error_info(err)
+    params.error.traceback = trace
+  end
+  params.result = result
+  local ok, e = pcall(T.call, "run.finish", params)
+  if not ok then
+    -- The result or state cannot be sent (a function inside, say).
+    T.call("run.finish", { status = "error", error = { type = "EncodeError",
+      message = "the result or state cannot be sent to the host: " .. T.error_text(e) } })
+    return 1
+  end
+  if status == "success" or status == "waiting" then return 0 end
+  return 1
+end
+
+local function main()
+  local start = T.call("run.start", {})
+  local ctx = new_context(start.params, {
+    mock_all = start.mock_all and true or false,
+    checkpoints = start.checkpoints or {},
+    procedure_name = start.procedure_name,
+  })
+
+  local chunk, lerr = T.load(T.source, "@" .. T.chunkname, ctx.env)
+  if not chunk then
+    return finish(ctx, "error", nil, { type = "SyntaxError", message = lerr })
+  end
+  local trace
+  local ok, result = xpcall(function() return ctx.execute(chunk) end, function(e)
+    if type(e) == "string" then trace = T.traceback(e, 2) end
+    return e
+  end)
+  if ok then return finish(ctx, "success", result) end
+  if type(result) == "table" and rawget(result, "__waiting") then
+    return finish(ctx, "waiting", nil, result)
+  end
+  return finish(ctx, "error", nil, result, trace)
+end
+
+local ok, code = xpcall(main, function(e) return T.traceback(T.error_text(e), 2) end)
+if not ok then
+  pcall(T.call, "run.finish", { status = "error", error = { type = "InternalError", message = tostring(code) } })
+  return 1
+end
+return code

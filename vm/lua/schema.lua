@@ -1,0 +1,243 @@
+-- Schemas: field.string/number/integer/boolean/array/object{required,
+-- default, description, enum}; input validation and defaults; output
+-- checks (a mismatch is logged, as Tactus does); Procedure {} and script
+-- mode's top-level input {} / output {}.
+local ctx = ...
+local G, T = ctx.G, ctx.T
+local type, pairs, ipairs, tostring, tonumber, error, setmetatable, getmetatable =
+  type, pairs, ipairs, tostring, tonumber, error, setmetatable, getmetatable
+local floor = math.floor
+
+local FIELD = {} -- metatable marking field declarations
+
+local function is_field(v) return type(v) == "table" and getmetatable(v) == FIELD end
+ctx.is_field = is_field
+
+local function deep_copy(v, seen)
+  if type(v) ~= "table" then return v end
+  seen = seen or {}
+  if seen[v] then return seen[v] end
+  local c = {}
+  seen[v] = c
+  for k, x in pairs(v) do c[deep_copy(k, seen)] = deep_copy(x, seen) end
+  return c
+end
+ctx.deep_copy = deep_copy
+
+local function make_builder(kind)
+  return function(opts)
+    if opts ~= nil and type(opts) ~= "table" then
+      error("field." .. kind .. " takes a table of options, e.g. field." .. kind .. "{required = true}", 2)
+    end
+    local f = setmetatable({ kind = kind }, FIELD)
+    for k, v in pairs(opts or {}) do f[k] = v end
+    if f.enum ~= nil and type(f.enum) ~= "table" then
+      error("field." .. kind .. ": enum must be a list of allowed values", 2)
+    end
+    return f
+  end
+end
+
+local field = {}
+for _, kind in ipairs({ "string", "number", "integer", "boolean", "array", "object", "any" }) do
+  field[kind] = make_builder(kind)
+end
+-- Evaluators share the builder namespace in Tactus; they are inert here and
+-- used by `tactus-run eval`.
+for _, name in ipairs({ "equals_expected", "min_length", "max_length", "contains", "matches",
+    "one_of", "llm_judge", "exact_match", "regex", "length" }) do
+  field[name] = function(opts)
+    local e = { evaluator = name }
+    for k, v in pairs(opts or {}) do e[k] = v end
+    return e
+  end
+end
+G.field = field
+
+local function is_array(v)
+  if type(v) ~= "table" then return false end
+  local n = 0
+  for _ in pairs(v) do n = n + 1 end
+  for i = 1, n do if v[i] == nil then return false end end
+  return true
+end
+
+-- Check V against field F; returns the (possibly coerced) value or nil, why.
+local function check_value(f, v, coerce)
+  local kind = f.kind
+  if coerce and type(v) == "string" then
+    if kind == "number" or kind == "integer" then
+      local n = tonumber(v)
+      if n ~= nil then v = n end
+    elseif kind == "boolean" then
+      local l = v:lower()
+      if l == "true" or l == "1" or l == "yes" then v = true
+      elseif l == "false" or l == "0" or l == "no" then v = false end
+    elseif kind == "array" or kind == "object" then
+      local ok, d = pcall(T.json_decode, v)
+      if ok and type(d) == "table" then v = d end
+    end
+  end
+  local t = type(v)
+  if kind == "string" and t ~= "string" then return nil, "expected a string, got " .. t end
+  if kind == "number" and t ~= "number" then return nil, "expected a number, got " .. t end
+  if kind == "integer" and (t ~= "number" or v ~= floor(v)) then
+    return nil, "expected an integer, got " .. (t == "number" and tostring(v) or t)
+  end
+  if kind == "boolean" and t ~= "boolean" then return nil, "expected a boolean, got " .. t end
+  if kind == "array" and not is_array(v) then return nil, "expected an array (a list), got " .. t end
+  if kind == "object" and t ~= "table" then return nil, "expected an object (a table), got " .. t end
+  if f.enum then
+    local found = false
+    for _, allowed in ipairs(f.enum) do if allowed == v then found = true break end end
+    if not found then
+      local names = {}
+      for i, allowed in ipairs(f.enum) do names[i] = tostring(allowed) end
+      return nil, "must be one of: " .. table.concat(names, ", ")
+    end
+  end
+  return v
+end
+ctx.check_value = check_value
+
+-- Validate PARAMS against SCHEMA (a table of fields).  Unknown keys pass.
+function ctx.validate_input(schema, params, what)
+  local out = {}
+  for k, v in pairs(params or {}) do out[k] = v end
+  for name, f in pairs(schema or {}) do
+    if is_field(f) then
+      local v = out[name]
+      if v == nil then
+        if f.default ~= nil then
+          out[name] = deep_copy(f.default)
+        elseif f.required then
+          error({ type = "InputError", message = (what or "input") .. ": missing required field '"
+            .. name .. "'" .. (f.description and (" (" .. f.description .. ")") or "") })
+        end
+      else
+        local checked, why = check_value(f, v, true)
+        if checked == nil then
+          error({ type = "InputError", message = (what or "input") .. " '" .. name .. "': " .. why })
+        end
+        out[name] = checked
+      end
+    end
+  end
+  return out
+end
+
+-- Output checks only log, as Tactus does; the result is returned as is.
+function ctx.check_output(schema, result)
+  if schema == nil then return end
+  if type(result) ~= "table" then
+    ctx.emit("log", { level = "WARNING", message = "output: expected a table matching the output schema, got " .. type(result) })
+    return
+  end
+  for name, f in pairs(schema) do
+    if is_field(f) then
+      local v = result[name]
+      if v == nil then
+        if f.required then
+          ctx.emit("log", { level = "WARNING", message = "output: missing required field '" .. name .. "'" })
+        end
+      else
+        local _, why = check_value(f, v, false)
+        if why then
+          ctx.emit("log", { level = "WARNING", message = "output '" .. name .. "': " .. why })
+        end
+      end
+    end
+  end
+end
+
+local function init_state(schema)
+  for name, f in pairs(schema or {}) do
+    if is_field(f) and f.default ~= nil and ctx.state[name] == nil then
+      ctx.state[name] = deep_copy(f.default)
+    elseif not is_field(f) and ctx.state[name] == nil then
+      ctx.state[name] = deep_copy(f)
+    end
+  end
+end
+
+-- Procedure { input=, output=, state=, function(input) ... end }
+local function declare_procedure(spec, level)
+  if type(spec) ~= "table" then
+    error("Procedure expects a table: Procedure { function(input) ... end }", level + 1)
+  end
+  local fn = spec[#spec]
+  if type(fn) ~= "function" then
+    fn = spec["function"] or spec.run
+  end
+  if type(fn) ~= "function" then
+    error("Procedure: the last element of the table must be the body function", level + 1)
+  end
+  local proc = { name = spec.name, input = spec.input, output = spec.output, state = spec.state,
+                 fn = fn, description = spec.description }
+  local handle = setmetatable({}, {
+    __index = function(_, k)
+      if k == "run" then return function(params) return ctx.run_procedure(proc, params) end end
+      return proc[k]
+    end,
+    __call = function(_, params) return ctx.run_procedure(proc, params) end,
+  })
+  ctx.names[handle] = proc
+  if proc.name and proc.name ~= "main" then
+    ctx.procedures[proc.name] = proc
+  else
+    -- Unnamed: the main procedure, unless the handle is assigned to a
+    -- global (then it is a named sub-procedure; see ctx.on_assign).
+    ctx.unnamed[#ctx.unnamed + 1] = proc
+  end
+  return handle
+end
+
+function ctx.run_procedure(proc, params)
+  local input = ctx.validate_input(proc.input, params, "procedure " .. (proc.name or "main") .. " input")
+  local result = proc.fn(input)
+  ctx.check_output(proc.output, result)
+  return result
+end
+
+-- The main procedure once the chunk has run, or nil in script mode.
+function ctx.find_main()
+  if #ctx.unnamed > 1 then
+    error({ type = "DeclarationError", message = "more than one main Procedure { ... } is declared; "
+      .. "give the others a name (name = \"x\") or assign them to a global" })
+  end
+  return ctx.unnamed[1]
+end
+
+function ctx.run_main(proc)
+  init_state(proc.state)
+  local input = ctx.validate_input(proc.input, ctx.params, "input")
+  G.input = input
+  local result = proc.fn(input)
+  ctx.check_output(proc.output, result)
+  return result
+end
+
+-- A named procedure assigned to a global learns its name: x = Procedure {...}
+local function procedure_call(_, spec)
+  return declare_procedure(spec, 2)
+end
+G.Procedure = setmetatable({}, { __call = procedure_call })
+
+-- Script mode: top-level input {} resolves the parameters at once so the
+-- following statements can read input.x; output {} records the schema.
+local script_output
+local input_table = {}
+for k, v in pairs(ctx.params) do input_table[k] = v end
+setmetatable(input_table, {
+  __call = function(_, schema)
+    local values = ctx.validate_input(schema, ctx.params, "input")
+    for k, v in pairs(values) do rawset(input_table, k, v) end
+    return input_table
+  end,
+})
+G.input = input_table
+G.output = function(schema) script_output = schema; return schema end
+function ctx.finish_script(result)
+  ctx.check_output(script_output, result)
+  return result
+end

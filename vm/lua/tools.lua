@@ -1,0 +1,183 @@
+-- Tools: x = Tool { description, input, function(args) ... end },
+-- Tool { use = "host.<name>" } for brokered host tools, Toolset, the done
+-- tool, and Tool.called/last_call/last_result(name).
+local ctx = ...
+local G, T = ctx.G, ctx.T
+local type, pairs, tostring, error, pcall, setmetatable, rawget =
+  type, pairs, tostring, error, pcall, setmetatable, rawget
+
+local HANDLE = {} -- marks tool handles: handle -> tool record
+
+local function record_call(tool, args, result)
+  tool.calls[#tool.calls + 1] = { name = tool.name, args = args, result = result }
+  tool.last = tool.calls[#tool.calls]
+  local used = ctx.tools_used
+  local seen = false
+  for i = 1, #used do if used[i] == tool.name then seen = true break end end
+  if not seen then used[#used + 1] = tool.name end
+end
+
+-- Host tools run in the broker, which enforces the policy (deny by default).
+function ctx.call_host_tool(name, args)
+  if ctx.mock_all then
+    local ok, v = ctx.mock_answer(name, args)
+    if ok then return v end
+    return { mocked = true, tool = name }
+  end
+  local reply = T.call("tool.call", { name = name, args = args })
+  return reply.result
+end
+
+local function invoke(tool, args)
+  if args == nil then args = {} end
+  if type(args) ~= "table" then
+    error("tool '" .. tostring(tool.name) .. "': arguments must be a table", 3)
+  end
+  if tool.input then
+    args = ctx.validate_input(tool.input, args, "tool '" .. tostring(tool.name) .. "' argument")
+  end
+  local t0 = T.monotonic()
+  local result
+  local ok, mocked = false, nil
+  if ctx.mock_all or ctx.mocks[tool.name] ~= nil then ok, mocked = ctx.mock_answer(tool.name, args) end
+  if ok then
+    result = mocked
+  elseif tool.host then
+    result = ctx.call_host_tool(tool.host, args)
+  else
+    result = tool.fn(args)
+  end
+  record_call(tool, args, result)
+  ctx.emit("tool_call", { tool_name = tool.name, tool_args = args, tool_result = result,
+    duration_ms = (T.monotonic() - t0) * 1000 })
+  return result
+end
+
+local function new_handle(tool)
+  local methods = {
+    called = function() return #tool.calls > 0 end,
+    call_count = function() return #tool.calls end,
+    last_call = function() return tool.last end,
+    last_result = function() return tool.last and tool.last.result end,
+    calls = function() return tool.calls end,
+    reset = function() tool.calls = {}; tool.last = nil end,
+  }
+  local handle = setmetatable({}, {
+    __index = function(_, k)
+      if k == "name" then return tool.name end
+      if k == "description" then return tool.description end
+      if k == "input" then return tool.input end
+      return methods[k]
+    end,
+    __call = function(_, args) return invoke(tool, args) end,
+    __newindex = function() error("tool handles are read-only", 2) end,
+  })
+  HANDLE[handle] = tool
+  return handle
+end
+
+local function register(tool, handle)
+  if tool.name then
+    if ctx.tools[tool.name] and ctx.tools[tool.name] ~= handle then
+      error("Tool '" .. tool.name .. "' is declared twice", 3)
+    end
+    ctx.tools[tool.name] = handle
+  end
+end
+
+function ctx.tool_record(handle) return HANDLE[handle] end
+
+local function declare_tool(spec, level)
+  if type(spec) ~= "table" then
+    error("Tool expects a table: x = Tool { description = ..., input = {...}, function(args) ... end }", level + 1)
+  end
+  local fn = spec[#spec]
+  if type(fn) ~= "function" then fn = spec.handler or spec["function"] end
+  local host
+  if type(spec.use) == "string" then
+    host = spec.use:match("^host%.(.+)$") and spec.use or nil
+    if not host then
+      error("Tool: use = '" .. spec.use .. "' is not available; brokered host tools are named 'host.<name>'", level + 1)
+    end
+  elseif type(fn) ~= "function" then
+    error("Tool: the last element must be the handler function(args) ... end", level + 1)
+  end
+  local tool = { name = spec.name, description = spec.description, input = spec.input, fn = fn,
+                 host = host, calls = {} }
+  local handle = new_handle(tool)
+  register(tool, handle)
+  return handle
+end
+
+G.Tool = setmetatable({
+  called = function(name) local h = ctx.tools[name]; return h ~= nil and h.called() end,
+  last_call = function(name) local h = ctx.tools[name]; return h and h.last_call() end,
+  last_result = function(name) local h = ctx.tools[name]; return h and h.last_result() end,
+  get = function(name) return ctx.tools[name] end,
+}, {
+  __call = function(_, spec)
+    if type(spec) == "string" then
+      error("Tool \"" .. spec .. "\" { ... } is the old curried syntax; write " .. spec
+        .. " = Tool { ... }", 2)
+    end
+    return declare_tool(spec, 2)
+  end,
+})
+
+-- Toolset "name" { tools = {...} } or x = Toolset { tools = {...} }
+local toolsets = {}
+local function declare_toolset(name, spec, level)
+  if type(spec) ~= "table" then error("Toolset expects a table", level + 1) end
+  local set = { name = name, tools = spec.tools or {}, use = spec.use }
+  if name then toolsets[name] = set end
+  return set
+end
+G.Toolset = setmetatable({ get = function(name) return toolsets[name] end }, {
+  __call = function(_, a)
+    if type(a) == "string" then
+      return function(spec) return declare_toolset(a, spec, 2) end
+    end
+    return declare_toolset(a and a.name, a, 2)
+  end,
+})
+ctx.toolsets = toolsets
+
+-- The done tool (require("tactus.tools.done")): an agent calls it to end.
+local done_handle
+function ctx.done_tool()
+  if done_handle == nil then
+    local tool = { name = "done", description = "Signal that the task is complete, with the reason or final answer.",
+      input = { reason = G.field.string { required = false, description = "why the task is done / the answer" } },
+      fn = function(args) return { done = true, reason = args.reason } end, calls = {} }
+    done_handle = new_handle(tool)
+    ctx.tools.done = done_handle
+  end
+  return done_handle
+end
+
+-- x = Tool {...}: the global's name becomes the tool's name (as Tactus's
+-- assignment interception does).  Same for Agents, Models, Procedures.
+function ctx.on_assign(name, value)
+  local tool = HANDLE[value]
+  if tool then
+    if tool.name == nil then
+      tool.name = name
+      register(tool, value)
+    end
+    return
+  end
+  if ctx.on_assign_agent and ctx.on_assign_agent(name, value) then return end
+  local proc = ctx.names[value]
+  if proc and proc.name == nil then
+    proc.name = name
+    for i = #ctx.unnamed, 1, -1 do
+      if ctx.unnamed[i] == proc then table.remove(ctx.unnamed, i) end
+    end
+    ctx.procedures[name] = proc
+    return
+  end
+  if ctx.pending_models and ctx.pending_models[value] then
+    rawset(value, "name", name)
+    ctx.models[name] = value
+  end
+end
