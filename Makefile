@@ -13,9 +13,12 @@ BUILD ?= build
 CC ?= gcc
 
 PKGS := luajit libseccomp libcap-ng libnl-3.0 libnl-route-3.0 libcjson libcurl yaml-0.1
+# Build dependencies, then what the test lanes use (qemu and busybox for the
+# real-kernel lane, clang for the fuzzers, python3 for the fake model server).
 DEB_PACKAGES := build-essential pkg-config libluajit-5.1-dev luajit libseccomp-dev \
 	libcap-ng-dev libnl-3-dev libnl-route-3-dev libcjson-dev libcurl4-openssl-dev \
-	libyaml-dev iproute2 util-linux procps python3 clang llvm
+	libyaml-dev \
+	iproute2 util-linux procps python3 clang llvm qemu-system-x86 busybox-static cpio
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
@@ -81,8 +84,11 @@ test-bins: $(BUILD)/tactus-run $(UNIT_BIN) $(PROBE_BIN)
 check: test-bins
 	BUILD=$(BUILD) tests/run
 
+# The suite against an ASan+UBSan build.  TR_SANITIZED tells the lanes that
+# address-space limits cannot apply (ASan reserves terabytes of shadow).
 asan:
-	$(MAKE) BUILD=build-asan SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer" OPT="-O1 -g" check
+	$(MAKE) BUILD=build-asan SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer" OPT="-O1 -g" test-bins
+	TR_SANITIZED=1 BUILD=build-asan ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 tests/run
 
 deps:
 	@if [ "$$(id -u)" != 0 ]; then echo "make deps: run as root (apt-get)"; exit 1; fi
@@ -93,6 +99,11 @@ install: $(BUILD)/tactus-run
 	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 0755 $(BUILD)/tactus-run $(DESTDIR)$(PREFIX)/bin/tactus-run
 	ln -sf tactus-run $(DESTDIR)$(PREFIX)/bin/tactus-runc
+
+# The main job: what this host supports, then a real procedure in the cage.
+demo: $(BUILD)/tactus-run
+	$(BUILD)/tactus-run sandbox status
+	$(BUILD)/tactus-run run examples/hello.tac --param name=tactus
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/tactus-run $(DESTDIR)$(PREFIX)/bin/tactus-runc
