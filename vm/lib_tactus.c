@@ -223,18 +223,21 @@ l_sleep (lua_State *L)
   return 0;
 }
 
-/* T.where(level) -> source, line of a Lua function on the stack.  */
+/* T.where() -> source, line of the innermost frame of the user's code (a
+ * chunk loaded from a file, "@name"), for checkpoints and HITL context.  */
 static int
 l_where (lua_State *L)
 {
   lua_Debug ar;
-  int level = (int) luaL_optinteger (L, 1, 1);
 
-  if (!lua_getstack (L, level, &ar) || !lua_getinfo (L, "Sl", &ar))
-    return 0;
-  lua_pushstring (L, ar.short_src);
-  lua_pushinteger (L, ar.currentline);
-  return 2;
+  for (int level = 1; lua_getstack (L, level, &ar); level++)
+    if (lua_getinfo (L, "Sl", &ar) && ar.source[0] == '@' && ar.currentline > 0)
+      {
+        lua_pushstring (L, ar.source + 1);
+        lua_pushinteger (L, ar.currentline);
+        return 2;
+      }
+  return 0;
 }
 
 static int

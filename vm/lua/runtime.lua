@@ -131,7 +131,7 @@ local function checkpoint(fn, opts)
   if saved ~= nil and type(saved) == "table" and saved.done then
     return saved.value
   end
-  local src, line = T.where(3)
+  local src, line = T.where()
   local t0 = T.monotonic()
   local value = fn()
   local ms = (T.monotonic() - t0) * 1000
@@ -174,7 +174,7 @@ local function control(request_type, opts, fallback_key)
   if type(opts) ~= "table" then
     error("Human." .. request_type .. ": expected a table such as { message = \"...\" }", 3)
   end
-  local src, line = T.where(4)
+  local src, line = T.where()
   local req = {
     request_type = request_type,
     message = opts.message,
