@@ -41,6 +41,11 @@ struct broker_options
   const struct policy *policy;
   struct trace *trace;
   int max_violations;         /* protocol violations before the sandbox is killed */
+  const char *llm_base_url;   /* OpenAI-compatible endpoint, e.g. https://api.openai.com/v1 */
+  double llm_timeout;         /* seconds per model call */
+  /* Reads the API key from host config, called only when a model call is
+   * made (after the sandbox exists).  Returns a malloc'd string or NULL.  */
+  char *(*api_key_reader) (const char *procedure_path);
   double grace_seconds;       /* after a forwarded SIGINT/SIGTERM, before SIGKILL */
 };
 

@@ -196,8 +196,7 @@ broker_dispatch (struct broker_state *b, const cJSON *id, const char *method, co
   if (strcmp (method, "stage.set") == 0)
     return stage_set (b, id, params);
   if (strcmp (method, "llm.chat") == 0)
-    return (void) broker_reply_error (b, id, "UnsupportedProvider",
-                                      "model calls are not available in this version");
+    return broker_llm_chat (b, id, params);
   if (strcmp (method, "run.finish") == 0)
     return run_finish (b, id, params);
   broker_reply_error (b, id, "MethodNotFound", "unknown method '%.100s'", method);

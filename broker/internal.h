@@ -16,6 +16,7 @@ struct broker_state
   char stage[128];           /* current stage, "" for none */
   bool started;
   bool finished;
+  long tokens_used;          /* model tokens this run, for policy.max_tokens */
 };
 
 /* broker.c */
@@ -35,6 +36,9 @@ void broker_tool_call (struct broker_state *b, const struct cJSON *id, const str
 void broker_control_request (struct broker_state *b, const struct cJSON *id, const struct cJSON *params);
 /* Ask a yes/no question on the TTY or by policy; 1 yes, 0 no, -1 no one to ask.  */
 int broker_approve (struct broker_state *b, const char *question);
+
+/* llm.c: model calls (OpenAI-compatible, libcurl).  */
+void broker_llm_chat (struct broker_state *b, const struct cJSON *id, const struct cJSON *params);
 
 /* storage.c: checkpoints, in memory or in a file per procedure.  */
 void broker_storage_open (struct broker_state *b);

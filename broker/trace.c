@@ -50,6 +50,18 @@ human_line (struct trace *t, const cJSON *ev)
 
   if (type == NULL)
     return;
+  if (strcmp (type, "agent_stream_chunk") == 0)
+    {
+      fprintf (f, "%s", str (ev, "chunk_text") ? str (ev, "chunk_text") : "");
+      fflush (f);
+      t->mid_line = true;
+      return;
+    }
+  if (t->mid_line)
+    {
+      fputc ('\n', f);
+      t->mid_line = false;
+    }
   if (strcmp (type, "log") == 0)
     {
       if (!t->verbose && level && strcmp (level, "DEBUG") == 0)
@@ -63,17 +75,9 @@ human_line (struct trace *t, const cJSON *ev)
       print_json_field (f, ev, "tool_args", " ");
       print_json_field (f, ev, "tool_result", " -> ");
     }
-  else if (strcmp (type, "agent_stream_chunk") == 0)
-    {
-      fprintf (f, "%s", str (ev, "chunk_text") ? str (ev, "chunk_text") : "");
-      fflush (f);
-      return;
-    }
   else if (strcmp (type, "agent_turn") == 0)
     {
       const char *stage = str (ev, "stage");
-      if (stage && strcmp (stage, "completed") == 0)
-        fprintf (f, "\n");
       fprintf (f, "agent   %s turn %s", str (ev, "agent_name") ? str (ev, "agent_name") : "?",
                stage ? stage : "");
       if (stage && strcmp (stage, "started") == 0)

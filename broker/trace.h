@@ -16,6 +16,7 @@ struct trace
   FILE *file;  /* the same, to --trace FILE, or NULL */
   bool color;
   bool verbose; /* show DEBUG logs */
+  bool mid_line; /* streamed model text is on the current line */
 };
 
 /* Emit EVENT (an object with event_type).  Adds a timestamp if missing.  */

@@ -410,6 +410,23 @@ report (const struct run_options *ro, const struct broker_outcome *out, const st
     fprintf (stderr, "%s\n", trace);
 }
 
+/* config openai_base_url, else $OPENAI_BASE_URL, else OpenAI's; no
+ * trailing slash.  */
+static const char *
+llm_base_url (const struct tr_config *cfg, char *buf, size_t size)
+{
+  const char *env = getenv ("OPENAI_BASE_URL");
+  size_t n;
+
+  snprintf (buf, size, "%s", cfg->openai_base_url ? cfg->openai_base_url
+                             : env && *env       ? env
+                                                 : "https://api.openai.com/v1");
+  n = strlen (buf);
+  while (n > 0 && buf[n - 1] == '/')
+    buf[--n] = '\0';
+  return buf;
+}
+
 static void
 fill_spec (struct sandbox_spec *spec, const struct tr_config *cfg, const struct run_options *ro,
            struct vm_config *vm, struct sandbox_bind *binds)
@@ -451,7 +468,7 @@ run_procedure (struct run_options *ro)
   cleanup_free char *source = NULL;
   cleanup_free char *dir_copy = NULL, *base_copy = NULL;
   cleanup_free struct sandbox_bind *binds = NULL;
-  char cwd[PATH_MAX], storage_dir[PATH_MAX + 32], name[256];
+  char cwd[PATH_MAX], storage_dir[PATH_MAX + 32], name[256], base_url[1024];
   struct vm_config vm = { 0 };
   struct broker_options bo = { 0 };
   struct broker_outcome out;
@@ -531,6 +548,9 @@ run_procedure (struct run_options *ro)
   bo.policy = &cfg.policy;
   bo.trace = &trace;
   bo.max_violations = 16;
+  bo.llm_base_url = llm_base_url (&cfg, base_url, sizeof base_url);
+  bo.llm_timeout = 120;
+  bo.api_key_reader = config_read_openai_key;
   bo.grace_seconds = 2.0;
 
   if (sandboxed)

@@ -584,7 +584,7 @@ config_load_text (struct tr_config *c, const char *name, const char *text, size_
 
 /* Read PATH into a tree; 0 with *OUT NULL when the file does not exist.  */
 static int
-read_layer (const char *path, struct ynode **out, struct tr_error *err)
+read_layer (const char *path, bool secrets, struct ynode **out, struct tr_error *err)
 {
   cleanup_fclose FILE *f = NULL;
   struct stat st;
@@ -602,43 +602,57 @@ read_layer (const char *path, struct ynode **out, struct tr_error *err)
     return tr_fail (err, ENOMEM, "config %s", path);
   n = fread (text, 1, (size_t) st.st_size, f);
   text[n] = '\0';
-  *out = ytree_parse (path, text, n, err);
+  *out = secrets ? ytree_parse_secrets (path, text, n, err) : ytree_parse (path, text, n, err);
   /* The text may hold API keys; the sandbox is a copy of this process.  */
   explicit_bzero (text, n);
   free (text);
   return *out ? 0 : -1;
 }
 
+struct layers
+{
+  char home[PATH_MAX];
+  char sidecar[PATH_MAX];
+  const char *paths[4];
+  int n;
+};
+
+static void
+config_layers (const char *tac_path, struct layers *l)
+{
+  const char *home = getenv ("HOME");
+
+  l->n = 0;
+  l->paths[l->n++] = "/etc/tactus/config.yml";
+  if (home && *home)
+    {
+      snprintf (l->home, sizeof l->home, "%s/.tactus/config.yml", home);
+      l->paths[l->n++] = l->home;
+    }
+  l->paths[l->n++] = ".tactus/config.yml";
+  snprintf (l->sidecar, sizeof l->sidecar, "%s.yml", tac_path);
+  l->paths[l->n++] = l->sidecar;
+}
+
 int
 config_load (struct tr_config *c, const char *tac_path, struct tr_error *err)
 {
-  char home_cfg[PATH_MAX], sidecar[PATH_MAX];
-  const char *home = getenv ("HOME");
-  const char *layers[4];
+  struct layers l;
   struct ynode *merged = NULL;
-  int nl = 0, r;
+  int r;
 
-  layers[nl++] = "/etc/tactus/config.yml";
-  if (home && *home)
-    {
-      snprintf (home_cfg, sizeof home_cfg, "%s/.tactus/config.yml", home);
-      layers[nl++] = home_cfg;
-    }
-  layers[nl++] = ".tactus/config.yml";
-  snprintf (sidecar, sizeof sidecar, "%s.yml", tac_path);
-  layers[nl++] = sidecar;
-
-  for (int i = 0; i < nl; i++)
+  config_layers (tac_path, &l);
+  for (int i = 0; i < l.n; i++)
     {
       struct ynode *t;
-      if (read_layer (layers[i], &t, err) < 0)
+      if (read_layer (l.paths[i], false, &t, err) < 0)
         {
           ytree_free (merged);
           return -1;
         }
       if (t == NULL)
         continue;
-      strv_push (&c->files, layers[i]);
+      strv_push (&c->files, l.paths[i]);
       if (merged == NULL)
         merged = t;
       else
@@ -649,4 +663,32 @@ config_load (struct tr_config *c, const char *tac_path, struct tr_error *err)
   r = apply_tree (c, merged, err);
   ytree_free (merged);
   return r;
+}
+
+char *
+config_read_openai_key (const char *tac_path)
+{
+  struct layers l;
+  struct tr_error err;
+  char *key = NULL;
+
+  config_layers (tac_path, &l);
+  for (int i = 0; i < l.n; i++)
+    {
+      struct ynode *t, *v;
+      if (read_layer (l.paths[i], true, &t, &err) < 0 || t == NULL)
+        continue;
+      v = ytree_get (t, "openai_api_key");
+      if (v && v->type == YNODE_SCALAR && v->value[0])
+        {
+          if (key)
+            {
+              explicit_bzero (key, strlen (key));
+              free (key);
+            }
+          key = strdup (v->value);
+        }
+      ytree_free (t);
+    }
+  return key;
 }

@@ -55,6 +55,10 @@ int config_load_text (struct tr_config *c, const char *name, const char *text, s
 void config_init (struct tr_config *c);
 void config_free (struct tr_config *c);
 
+/* The host config's openai_api_key, read only when the broker needs it
+ * (after the sandbox exists).  A malloc'd string, or NULL.  */
+char *config_read_openai_key (const char *tac_path);
+
 /* True for environment variable names that hold provider secrets.  */
 bool config_is_secret_env (const char *name);
 

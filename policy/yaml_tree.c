@@ -13,6 +13,7 @@ struct builder
   yaml_parser_t parser;
   const char *file;
   int nodes;
+  bool keep_secrets;
   struct tr_error *err;
 };
 
@@ -157,7 +158,7 @@ parse_node (struct builder *b, yaml_event_t *ev, int depth, const char *key)
       n = new_node (b, YNODE_SCALAR, line);
       if (n)
         {
-          bool secret = ytree_is_secret_key (key);
+          bool secret = !b->keep_secrets && ytree_is_secret_key (key);
           n->quoted = ev->data.scalar.style != YAML_PLAIN_SCALAR_STYLE;
           n->value = secret ? strdup ("<redacted>")
                             : strndup ((const char *) ev->data.scalar.value, ev->data.scalar.length);
@@ -188,10 +189,28 @@ wipe_parser (yaml_parser_t *p)
     explicit_bzero (p->buffer.start, (size_t) (p->buffer.end - p->buffer.start));
 }
 
+static struct ynode *parse_document (struct builder *b, const char *text, size_t len);
+
 struct ynode *
 ytree_parse (const char *file, const char *text, size_t len, struct tr_error *err)
 {
   struct builder b = { .file = file, .err = err };
+  return parse_document (&b, text, len);
+}
+
+struct ynode *
+ytree_parse_secrets (const char *file, const char *text, size_t len, struct tr_error *err)
+{
+  struct builder b = { .file = file, .err = err, .keep_secrets = true };
+  return parse_document (&b, text, len);
+}
+
+static struct ynode *
+parse_document (struct builder *bp, const char *text, size_t len)
+{
+  struct builder b = *bp;
+  const char *file = b.file;
+  struct tr_error *err = b.err;
   struct ynode *root = NULL;
   yaml_event_t ev;
   bool done = false;

@@ -32,6 +32,9 @@ struct ynode
 /* Parse TEXT (named FILE in messages; FILE must outlive the tree).  An
  * empty document gives an empty map.  */
 struct ynode *ytree_parse (const char *file, const char *text, size_t len, struct tr_error *err);
+/* The same, keeping secret values (only for the broker, after the fork).  */
+struct ynode *ytree_parse_secrets (const char *file, const char *text, size_t len,
+                                   struct tr_error *err);
 /* Merge SRC into DST (both maps): scalars override, lists concatenate,
  * maps merge.  SRC is consumed.  */
 void ytree_merge (struct ynode *dst, struct ynode *src);

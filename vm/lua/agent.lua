@@ -1,29 +1,269 @@
--- Agents: x = Agent { model, system_prompt, tools, ... } called as x() or
--- x({ message = ... }).  Each call is one turn through the broker's
--- llm.chat (the model key never enters the sandbox).
+-- Agents: x = Agent { model, system_prompt, initial_message, tools, temperature,
+-- max_tokens, max_turns, output }, called as x() or x({ message =, context = }).
+--
+-- Each call is one agent turn.  The model is called through the broker's
+-- llm.chat (the API key never enters the sandbox).  When the model calls a
+-- tool, the Lua tool runs here, its result goes back to the model, and the
+-- turn continues until the model answers without tools, the done tool is
+-- called, or max_turns model calls were made.  In mock mode (--mock-all or
+-- a Mocks entry) the turn is scripted and no model is called; the trace has
+-- the same shape.
 local ctx = ...
-local G = ctx.G
-local type, error, setmetatable = type, error, setmetatable
+local G, T = ctx.G, ctx.T
+local type, pairs, ipairs, tostring, error, pcall, setmetatable =
+  type, pairs, ipairs, tostring, error, pcall, setmetatable
 
-local AGENT = {}
+local AGENT = {}         -- handle -> agent record
+local by_name = {}
+local DEFAULT_MAX_TURNS = 10
+
+-- {input.x} and {state.x} in prompts.
+local function render(template)
+  if type(template) ~= "string" then return template end
+  return (template:gsub("{(%a+)%.([%w_%.]+)}", function(scope, path)
+    local root
+    if scope == "input" then root = G.input elseif scope == "state" then root = ctx.state else return nil end
+    local v = root
+    for part in path:gmatch("[^%.]+") do
+      if type(v) ~= "table" then v = nil break end
+      v = v[part]
+    end
+    if v == nil then return "" end
+    if type(v) == "table" then return T.json_encode(v) end
+    return tostring(v)
+  end))
+end
+
+local JSON_TYPES = { string = "string", number = "number", integer = "integer", boolean = "boolean",
+                     array = "array", object = "object" }
+
+local function parameters_schema(input)
+  local props, required = {}, {}
+  for name, f in pairs(input or {}) do
+    if ctx.is_field(f) then
+      local p = { type = JSON_TYPES[f.kind], description = f.description, enum = f.enum }
+      if f.kind == "array" then p.items = {} end
+      props[name] = p
+      if f.required then required[#required + 1] = name end
+    end
+  end
+  table.sort(required)
+  local schema = { type = "object", properties = props }
+  if #required > 0 then schema.required = required end
+  return schema
+end
+
+-- The agent's tools as handles, by name.
+local function resolve_tools(list)
+  local out, order = {}, {}
+  for _, t in ipairs(list or {}) do
+    local handle = t
+    if type(t) == "string" then
+      handle = ctx.tools[t]
+      if handle == nil and ctx.toolsets[t] then
+        for _, inner in ipairs(ctx.toolsets[t].tools) do
+          local h = type(inner) == "string" and ctx.tools[inner] or inner
+          if h and h.name then out[h.name] = h; order[#order + 1] = h end
+        end
+      end
+    end
+    if handle and ctx.tool_record(handle) then
+      out[handle.name] = handle
+      order[#order + 1] = handle
+    elseif type(t) == "string" and ctx.toolsets[t] == nil then
+      error("Agent: unknown tool '" .. t .. "'", 4)
+    end
+  end
+  return out, order
+end
+
+local function openai_tools(order)
+  local list = {}
+  for _, h in ipairs(order) do
+    list[#list + 1] = { type = "function", ["function"] = {
+      name = h.name, description = h.description or h.name, parameters = parameters_schema(h.input) } }
+  end
+  return list
+end
+
+local function run_tool_call(agent, tools, name, args)
+  local handle = tools[name] or ctx.tools[name]
+  if handle == nil then return { error = "unknown tool '" .. tostring(name) .. "'" }, false end
+  local ok, result = pcall(handle, args)
+  if not ok then return { error = T.error_text(result) }, false end
+  return result, name == "done"
+end
+
+local function new_usage()
+  return { prompt_tokens = 0, completion_tokens = 0, total_tokens = 0 }
+end
+
+local function add_usage(total, u)
+  if type(u) ~= "table" then return end
+  for k in pairs(total) do
+    if type(u[k]) == "number" then total[k] = total[k] + u[k] end
+  end
+end
+
+local function user_message(agent, opts)
+  local text = opts.message
+  if text == nil and agent.turns == 0 then text = agent.spec.initial_message end
+  if text == nil and agent.turns == 0 then text = "Start." end
+  if text == nil then return nil end
+  text = render(text)
+  if type(opts.context) == "table" then
+    text = text .. "\n\nContext:\n" .. T.json_encode(opts.context, true)
+  elseif opts.context ~= nil then
+    text = text .. "\n\nContext: " .. tostring(opts.context)
+  end
+  return { role = "user", content = text }
+end
+
+-- One scripted turn from a Mocks entry (or the deterministic default).
+local function mock_turn(agent, tools, usage)
+  local m = ctx.mocks[agent.name]
+  if type(m) == "table" and m.temporal then
+    local list = m.temporal
+    m = list[agent.turns + 1] or list[#list]
+  end
+  local message, calls
+  if type(m) == "table" then
+    message, calls = m.message or m.response, m.tool_calls
+  elseif type(m) == "string" then
+    message = m
+  end
+  if message == nil and calls == nil then
+    message = "Mock response from " .. agent.name .. "."
+    if tools.done then calls = { { tool = "done", args = { reason = message } } } end
+  end
+  if message then
+    ctx.emit("agent_stream_chunk", { agent_name = agent.name, chunk_text = message, accumulated_text = message })
+    agent.history[#agent.history + 1] = { role = "assistant", content = message }
+  end
+  local results = {}
+  for _, c in ipairs(calls or {}) do
+    local result = run_tool_call(agent, tools, c.tool or c.name, c.args or {})
+    results[#results + 1] = { tool = c.tool or c.name, args = c.args or {}, result = result }
+  end
+  ctx.emit("cost", { agent_name = agent.name, model = agent.spec.model, provider = "mock",
+    prompt_tokens = 0, completion_tokens = 0, total_tokens = 0, total_cost = 0 })
+  return message or "", results, usage
+end
+
+local function model_turn(agent, tools, order, usage)
+  local spec = agent.spec
+  local max_turns = spec.max_turns or DEFAULT_MAX_TURNS
+  local text, results = "", {}
+  local offered = #order > 0 and openai_tools(order) or nil
+  for _ = 1, max_turns do
+    local messages = {}
+    if spec.system_prompt then messages[1] = { role = "system", content = render(spec.system_prompt) } end
+    for _, m in ipairs(agent.history) do messages[#messages + 1] = m end
+    local t0 = T.monotonic()
+    local reply = T.call("llm.chat", {
+      provider = "openai", model = spec.model, messages = messages, tools = offered,
+      stream = not spec.disable_streaming, temperature = spec.temperature,
+      max_tokens = spec.max_tokens, agent_name = agent.name,
+    })
+    add_usage(usage, reply.usage)
+    local u = reply.usage or {}
+    ctx.emit("cost", { agent_name = agent.name, model = spec.model, provider = "openai",
+      prompt_tokens = u.prompt_tokens or 0, completion_tokens = u.completion_tokens or 0,
+      total_tokens = u.total_tokens or 0, latency_ms = (T.monotonic() - t0) * 1000 })
+    text = reply.text or ""
+    local calls = reply.tool_calls
+    agent.history[#agent.history + 1] = { role = "assistant", content = text ~= "" and text or nil, tool_calls = calls }
+    if type(calls) ~= "table" or #calls == 0 then break end
+    local finished = false
+    for _, c in ipairs(calls) do
+      local fn = c["function"] or {}
+      local ok, args = pcall(T.json_decode, fn.arguments ~= "" and fn.arguments or "{}")
+      local result, is_done
+      if not ok or type(args) ~= "table" then
+        result, is_done = { error = "the arguments are not a JSON object" }, false
+      else
+        result, is_done = run_tool_call(agent, tools, fn.name, args)
+      end
+      results[#results + 1] = { tool = fn.name, args = args, result = result }
+      local okj, content = pcall(T.json_encode, result)
+      agent.history[#agent.history + 1] = { role = "tool", tool_call_id = c.id,
+        content = okj and content or tostring(result) }
+      finished = finished or is_done
+    end
+    if finished then break end
+  end
+  return text, results, usage
+end
+
+local function structured(agent, text)
+  if agent.spec.output == nil then return text end
+  local ok, v = pcall(T.json_decode, text:match("^%s*```%w*%s*(.-)%s*```%s*$") or text)
+  if ok and type(v) == "table" then
+    ctx.check_output(agent.spec.output, v)
+    return v
+  end
+  ctx.emit("log", { level = "WARNING", message = "agent " .. agent.name .. ": the answer is not the structured output its schema asks for" })
+  return text
+end
+
+local function turn(agent, opts)
+  if opts ~= nil and type(opts) ~= "table" then opts = { message = tostring(opts) } end
+  opts = opts or {}
+  local tools, order = resolve_tools(opts.tools or agent.spec.tools)
+  local start_len = #agent.history
+  local msg = user_message(agent, opts)
+  if msg then agent.history[#agent.history + 1] = msg end
+  ctx.emit("agent_turn", { agent_name = agent.name, stage = "started" })
+  local t0 = T.monotonic()
+  local usage = new_usage()
+  local text, results
+  if ctx.mock_all or ctx.mocks[agent.name] ~= nil then
+    text, results = mock_turn(agent, tools, usage)
+  else
+    text, results = model_turn(agent, tools, order, usage)
+  end
+  agent.turns = agent.turns + 1
+  ctx.emit("agent_turn", { agent_name = agent.name, stage = "completed",
+    duration_ms = (T.monotonic() - t0) * 1000 })
+  local new = {}
+  for i = start_len + 1, #agent.history do new[#new + 1] = agent.history[i] end
+  local result = { output = structured(agent, text), text = text, usage = usage, tool_calls = results }
+  result.cost = function() return { total_tokens = usage.total_tokens, total_cost = 0 } end
+  result.new_messages = function() return new end
+  result.all_messages = function() return agent.history end
+  return result
+end
 
 local function declare_agent(spec, level)
   if type(spec) ~= "table" then error("Agent expects a table: x = Agent { model = ..., ... }", level + 1) end
-  local agent = { name = spec.name, spec = spec }
+  if spec.model ~= nil and type(spec.model) ~= "string" then
+    error("Agent: model must be a string such as \"openai/gpt-4o-mini\"", level + 1)
+  end
+  if spec.tools ~= nil and type(spec.tools) ~= "table" then error("Agent: tools must be a list", level + 1) end
+  local agent = { name = spec.name, spec = spec, history = {}, turns = 0 }
+  if spec.model == nil then spec.model = ctx.settings and ctx.settings.default_model or "openai/gpt-4o-mini" end
   local handle = setmetatable({}, {
-    __index = function(_, k) if k == "name" then return agent.name end end,
-    __call = function()
-      error({ type = "NotAvailable", message = "Agent '" .. tostring(agent.name)
-        .. "': agents are not yet available in this version of tactus-run" }, 2)
+    __index = function(_, k)
+      if k == "name" then return agent.name end
+      if k == "history" then return function() return agent.history end end
+      if k == "turns" then return function() return agent.turns end end
+      if k == "reset" then return function() agent.history, agent.turns = {}, 0 end end
     end,
+    __call = function(_, opts)
+      if agent.name == nil then agent.name = "agent" end
+      return turn(agent, opts)
+    end,
+    __newindex = function() error("agent handles are read-only", 2) end,
   })
   AGENT[handle] = agent
+  if agent.name then by_name[agent.name] = handle end
   return handle
 end
 
 G.Agent = setmetatable({}, {
   __call = function(_, spec)
     if type(spec) == "string" then
+      if by_name[spec] then return by_name[spec] end
       error("Agent \"" .. spec .. "\" { ... } is the old curried syntax; write " .. spec .. " = Agent { ... }", 2)
     end
     return declare_agent(spec, 2)
@@ -33,6 +273,9 @@ G.Agent = setmetatable({}, {
 function ctx.on_assign_agent(name, value)
   local agent = AGENT[value]
   if not agent then return false end
-  if agent.name == nil then agent.name = name end
+  if agent.name == nil then
+    agent.name = name
+    by_name[name] = value
+  end
   return true
 end
