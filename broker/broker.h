@@ -72,6 +72,11 @@ struct broker_outcome
   long requests;
 };
 
+/* Storage files (--storage file), shared with `tactus-run answer`.  */
+void storage_file_path (const char *dir, const char *procedure_name, char *buf, size_t size);
+int storage_answer (const char *dir, const char *procedure_name, const char *answer, char *question,
+                    size_t qsize, struct tr_error *err);
+
 int broker_serve (const struct broker_options *o, struct broker_peer *peer,
                   struct broker_outcome *out, struct tr_error *err);
 void broker_outcome_free (struct broker_outcome *out);

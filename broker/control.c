@@ -130,10 +130,16 @@ broker_control_request (struct broker_state *b, const cJSON *id, const cJSON *pa
   value = answer (b, type->valuestring, req, &have);
   if (!have)
     {
+      broker_storage_pending (b, req);
       trace_note (b->o->trace, "log", "WARNING",
-                  "waiting for a human: no terminal and no --approve; the run pauses here");
-      broker_reply_error (b, id, "WaitingForHuman",
-                          "waiting for a human to answer a %s request", type->valuestring);
+                  "waiting for a human: no terminal and no --approve; the run pauses here%s",
+                  b->o->storage == STORAGE_FILE ? " (answer with 'tactus-run answer', then re-run)"
+                                                : " (use --storage file to be able to resume)");
+      broker_reply_error (b, id, "WaitingForHuman", "waiting for a human to answer: %s (%s)",
+                          cJSON_IsString (cJSON_GetObjectItemCaseSensitive (req, "message"))
+                              ? cJSON_GetObjectItemCaseSensitive (req, "message")->valuestring
+                              : "(no message)",
+                          type->valuestring);
       return;
     }
   data = cJSON_CreateObject ();

@@ -13,6 +13,7 @@ struct broker_state
   struct broker_peer *peer;
   struct broker_outcome *out;
   struct cJSON *checkpoints; /* position -> {done, value, ...} */
+  struct cJSON *pending;     /* the control request the run paused on, or NULL */
   char stage[128];           /* current stage, "" for none */
   bool started;
   bool finished;
@@ -43,6 +44,8 @@ void broker_llm_chat (struct broker_state *b, const struct cJSON *id, const stru
 /* storage.c: checkpoints, in memory or in a file per procedure.  */
 void broker_storage_open (struct broker_state *b);
 void broker_storage_save (struct broker_state *b, const struct cJSON *params);
+/* Remember the request a paused run waits for (file storage only).  */
+void broker_storage_pending (struct broker_state *b, const struct cJSON *request);
 void broker_storage_close (struct broker_state *b);
 
 #endif

@@ -9,23 +9,99 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "broker/internal.h"
 #include "broker/trace.h"
 
-static void
-storage_path (const struct broker_state *b, char *buf, size_t size)
+void
+storage_file_path (const char *dir, const char *procedure_name, char *buf, size_t size)
 {
   char name[200];
-  const char *src = b->o->procedure_name ? b->o->procedure_name : "main";
+  const char *src = procedure_name ? procedure_name : "main";
   size_t i;
 
   for (i = 0; src[i] && i < sizeof name - 1; i++)
     name[i] = (src[i] == '/' || src[i] == '.') ? '_' : src[i];
   name[i] = '\0';
-  snprintf (buf, size, "%s/%s.json", b->o->storage_dir, name);
+  snprintf (buf, size, "%s/%s.json", dir, name);
+}
+
+static void
+storage_path (const struct broker_state *b, char *buf, size_t size)
+{
+  storage_file_path (b->o->storage_dir, b->o->procedure_name, buf, size);
+}
+
+/* Answer the request a paused run waits for: the answer becomes the
+ * checkpoint at the request's position, so the re-run replays to it.  */
+int
+storage_answer (const char *dir, const char *procedure_name, const char *answer, char *question,
+                size_t qsize, struct tr_error *err)
+{
+  char path[1024], tmp[1100];
+  FILE *f;
+  char *text = NULL;
+  size_t cap = 0;
+  cJSON *doc, *pending, *pos, *msg, *value, *entry, *cps;
+  char key[32];
+
+  storage_file_path (dir, procedure_name, path, sizeof path);
+  f = fopen (path, "re");
+  if (f == NULL)
+    return tr_fail (err, errno, "%s (no paused run of %s: run it with --storage file first)", path,
+                    procedure_name);
+  if (getdelim (&text, &cap, '\0', f) < 0)
+    text = NULL;
+  fclose (f);
+  doc = text ? cJSON_Parse (text) : NULL;
+  free (text);
+  pending = cJSON_GetObjectItemCaseSensitive (doc, "pending");
+  pos = cJSON_GetObjectItemCaseSensitive (pending, "position");
+  if (!cJSON_IsNumber (pos))
+    {
+      cJSON_Delete (doc);
+      return tr_fail (err, 0, "%s: the run is not waiting for an answer", path);
+    }
+  msg = cJSON_GetObjectItemCaseSensitive (pending, "message");
+  snprintf (question, qsize, "%s", cJSON_IsString (msg) ? msg->valuestring : "(no message)");
+  value = cJSON_Parse (answer);
+  if (value == NULL)
+    {
+      if (strcasecmp (answer, "yes") == 0 || strcasecmp (answer, "y") == 0)
+        value = cJSON_CreateTrue ();
+      else if (strcasecmp (answer, "no") == 0 || strcasecmp (answer, "n") == 0)
+        value = cJSON_CreateFalse ();
+      else
+        value = cJSON_CreateString (answer);
+    }
+  entry = cJSON_CreateObject ();
+  cJSON_AddBoolToObject (entry, "done", 1);
+  cJSON_AddItemToObject (entry, "value", value);
+  cJSON_AddStringToObject (entry, "answered_by", "tactus-run answer");
+  cps = cJSON_GetObjectItemCaseSensitive (doc, "checkpoints");
+  if (!cJSON_IsObject (cps))
+    {
+      cJSON_DeleteItemFromObjectCaseSensitive (doc, "checkpoints");
+      cps = cJSON_AddObjectToObject (doc, "checkpoints");
+    }
+  snprintf (key, sizeof key, "%d", (int) pos->valuedouble);
+  cJSON_DeleteItemFromObjectCaseSensitive (cps, key);
+  cJSON_AddItemToObject (cps, key, entry);
+  cJSON_DeleteItemFromObjectCaseSensitive (doc, "pending");
+  text = cJSON_Print (doc);
+  cJSON_Delete (doc);
+  snprintf (tmp, sizeof tmp, "%s.%d.tmp", path, (int) getpid ());
+  f = text ? fopen (tmp, "we") : NULL;
+  if (f == NULL || fputs (text, f) < 0 || fclose (f) != 0 || rename (tmp, path) < 0)
+    {
+      cJSON_free (text);
+      return tr_fail (err, errno, "write %s", path);
+    }
+  cJSON_free (text);
+  return 0;
 }
 
 void
@@ -49,6 +125,8 @@ broker_storage_open (struct broker_state *b)
   fclose (f);
   doc = n > 0 ? cJSON_Parse (text) : NULL;
   free (text);
+  if (doc && cJSON_IsObject (cJSON_GetObjectItemCaseSensitive (doc, "pending")))
+    b->pending = cJSON_DetachItemFromObjectCaseSensitive (doc, "pending");
   if (doc && cJSON_IsObject (cJSON_GetObjectItemCaseSensitive (doc, "checkpoints")))
     {
       cJSON_Delete (b->checkpoints);
@@ -74,6 +152,8 @@ write_file (struct broker_state *b)
   snprintf (tmp, sizeof tmp, "%s.%d.tmp", path, (int) getpid ());
   cJSON_AddStringToObject (doc, "procedure", b->o->procedure_path ? b->o->procedure_path : "");
   cJSON_AddItemReferenceToObject (doc, "checkpoints", b->checkpoints);
+  if (b->pending)
+    cJSON_AddItemReferenceToObject (doc, "pending", b->pending);
   text = cJSON_Print (doc);
   cJSON_Delete (doc);
   f = text ? fopen (tmp, "we") : NULL;
@@ -107,6 +187,15 @@ broker_storage_save (struct broker_state *b, const cJSON *params)
 }
 
 void
+broker_storage_pending (struct broker_state *b, const cJSON *request)
+{
+  cJSON_Delete (b->pending);
+  b->pending = cJSON_Duplicate (request, 1);
+  if (b->o->storage == STORAGE_FILE)
+    write_file (b);
+}
+
+void
 broker_storage_close (struct broker_state *b)
 {
   char path[1024];
@@ -117,5 +206,6 @@ broker_storage_close (struct broker_state *b)
       unlink (path);
     }
   cJSON_Delete (b->checkpoints);
-  b->checkpoints = NULL;
+  cJSON_Delete (b->pending);
+  b->checkpoints = b->pending = NULL;
 }

@@ -9,6 +9,7 @@
 
 int cmd_sandbox (int argc, char **argv);
 int cmd_run (int argc, char **argv);
+int cmd_answer (int argc, char **argv);
 
 /* Parse "64m", "1g", "4096": bytes.  */
 int parse_size (const char *s, uint64_t *out);

@@ -393,7 +393,12 @@ report (const struct run_options *ro, const struct broker_outcome *out, const st
     }
   if (v->code == 0 && strcmp (v->status, "waiting") == 0)
     {
-      printf ("⏸ Paused: %s\n  Re-run with --storage file and an answer (--approve) to continue.\n", v->message);
+      if (ro->storage == STORAGE_FILE)
+        printf ("⏸ Paused, %s\n  Answer with: tactus-run answer %s VALUE\n  then continue with: "
+                "tactus-run run %s --storage file\n", v->message, ro->file, ro->file);
+      else
+        printf ("⏸ Paused, %s\n  Run with --storage file to be able to answer and resume, or "
+                "answer now with --approve all|none.\n", v->message);
       return;
     }
   if (v->code == 0)

@@ -18,6 +18,7 @@ usage (FILE *out)
            "\n"
            "commands:\n"
            "  run FILE.tac [OPTIONS]        run a procedure in the sandbox (also: tactus-run FILE.tac)\n"
+           "  answer FILE.tac VALUE         answer the request a paused run waits for\n"
            "  sandbox status [--json]       what this host supports, layer by layer\n"
            "  sandbox rebuild [--force]     regenerate the cached seccomp programs\n"
            "  sandbox exec [OPTIONS] -- PROGRAM [ARGS]\n"
@@ -49,6 +50,8 @@ main (int argc, char **argv)
     return cmd_sandbox (argc - 1, argv + 1);
   if (strcmp (argv[1], "run") == 0)
     return cmd_run (argc - 1, argv + 1);
+  if (strcmp (argv[1], "answer") == 0)
+    return cmd_answer (argc - 1, argv + 1);
   /* tactus-run FILE.tac is short for tactus-run run FILE.tac */
   if (strlen (argv[1]) > 4 && strcmp (argv[1] + strlen (argv[1]) - 4, ".tac") == 0)
     return cmd_run (argc, argv);

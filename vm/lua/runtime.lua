@@ -133,6 +133,7 @@ local function checkpoint(fn, opts)
   end
   local src, line = T.where()
   local t0 = T.monotonic()
+  ctx.current_position = position
   local value = fn()
   local ms = (T.monotonic() - t0) * 1000
   T.call("checkpoint.save", { position = position, value = value,
@@ -176,6 +177,7 @@ local function control(request_type, opts, fallback_key)
   end
   local src, line = T.where()
   local req = {
+    position = ctx.current_position,
     request_type = request_type,
     message = opts.message,
     label = opts.label or fallback_key,
@@ -197,22 +199,29 @@ local function control(request_type, opts, fallback_key)
   return reply.value
 end
 
+-- Blocking requests are checkpoints: an answer is recorded by position, so a
+-- paused run (no one to answer) resumes at the same point once answered
+-- (`tactus-run answer`, then a re-run with --storage file).
+local function blocking(request_type, opts, key)
+  return checkpoint(function() return control(request_type, opts, key) end)
+end
+
 G.Human = {
   approve = function(opts, overrides)
-    local v = control("approval", opts, overrides)
-    return v == true or v == "true" or v == "yes" or v == "approve" or v == "approved"
+    local v = blocking("approval", opts, overrides)
+    return v == true or v == "true" or v == "yes" or v == "y" or v == "approve" or v == "approved"
   end,
   input = function(opts)
-    local v = control("input", opts)
+    local v = blocking("input", opts)
     if v == nil then return nil end
     return tostring(v)
   end,
   review = function(opts)
-    local v = control("review", opts)
+    local v = blocking("review", opts)
     if type(v) ~= "table" then v = { decision = v } end
     return v
   end,
-  escalate = function(opts) return control("escalation", opts) end,
+  escalate = function(opts) return blocking("escalation", opts) end,
   notify = function(opts)
     if type(opts) == "string" then opts = { message = opts } end
     ctx.emit("human_notification", { message = opts.message, level = opts.level or "info", context = opts.context })
@@ -232,6 +241,18 @@ G.Host = {
     if type(name) ~= "string" then error("Host.call: the tool name must be a string", 2) end
     return ctx.call_host_tool(name, args or {})
   end,
+}
+
+-- Stage: the broker's policy may allow host tools per stage ------------------
+local current_stage
+G.Stage = {
+  set = function(name)
+    if type(name) ~= "string" then error("Stage.set: expected a stage name", 2) end
+    T.call("stage.set", { name = name })
+    current_stage = name
+  end,
+  current = function() return current_stage end,
+  is = function(name) return current_stage == name end,
 }
 
 -- Mocks ----------------------------------------------------------------------

@@ -1,0 +1,66 @@
+/* tactus-run answer FILE.tac VALUE: answer the human-in-the-loop request a
+ * paused run (--storage file) is waiting for.  The next
+ * `tactus-run run FILE.tac --storage file` replays to that point and
+ * continues with the answer.  */
+#define _GNU_SOURCE
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "broker/broker.h"
+#include "cli/cli.h"
+
+int
+cmd_answer (int argc, char **argv)
+{
+  const char *file = NULL, *value = NULL, *dir = NULL;
+  char storage[PATH_MAX + 32], cwd[PATH_MAX], copy[PATH_MAX], name[256], question[512];
+  struct tr_error err;
+
+  for (int i = 1; i < argc; i++)
+    {
+      if (strcmp (argv[i], "--storage-path") == 0 && i + 1 < argc)
+        dir = argv[++i];
+      else if (argv[i][0] == '-' && argv[i][1] == '-')
+        {
+          fprintf (stderr, "tactus-run answer: unknown option '%s'\n"
+                           "usage: tactus-run answer FILE.tac VALUE [--storage-path DIR]\n", argv[i]);
+          return 1;
+        }
+      else if (file == NULL)
+        file = argv[i];
+      else if (value == NULL)
+        value = argv[i];
+      else
+        {
+          fprintf (stderr, "tactus-run answer: unexpected argument '%s'\n", argv[i]);
+          return 1;
+        }
+    }
+  if (file == NULL || value == NULL)
+    {
+      fprintf (stderr, "usage: tactus-run answer FILE.tac VALUE [--storage-path DIR]\n"
+                       "  VALUE: yes/no for approvals, text for inputs, or JSON\n");
+      return 1;
+    }
+  if (getcwd (cwd, sizeof cwd) == NULL)
+    strcpy (cwd, ".");
+  snprintf (storage, sizeof storage, "%s", dir ? dir : "");
+  if (dir == NULL)
+    snprintf (storage, sizeof storage, "%s/.tactus/storage", cwd);
+  snprintf (copy, sizeof copy, "%s", file);
+  snprintf (name, sizeof name, "%s", basename (copy));
+  if (strlen (name) > 4 && strcmp (name + strlen (name) - 4, ".tac") == 0)
+    name[strlen (name) - 4] = '\0';
+  tr_error_clear (&err);
+  if (storage_answer (storage, name, value, question, sizeof question, &err) < 0)
+    {
+      tr_error_print (&err);
+      return 1;
+    }
+  printf ("Answered \"%s\" with %s.\nContinue with: tactus-run run %s --storage file\n", question,
+          value, file);
+  return 0;
+}
