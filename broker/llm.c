@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "broker/curl_lazy.h"
 #include "broker/internal.h"
 #include "broker/trace.h"
 
@@ -274,10 +275,10 @@ stream_reset (struct stream *s)
 
 /* One HTTP attempt.  Returns the HTTP status, or -1 with CURLcode in *CC.  */
 static long
-attempt (struct stream *s, const char *url, const char *body, const char *key, double timeout,
-         CURLcode *cc)
+attempt (const struct curl_api *c, struct stream *s, const char *url, const char *body,
+         const char *key, double timeout, CURLcode *cc)
 {
-  CURL *curl = curl_easy_init ();
+  CURL *curl = c->easy_init ();
   struct curl_slist *h = NULL;
   char auth[600];
   long status = -1;
@@ -287,35 +288,35 @@ attempt (struct stream *s, const char *url, const char *body, const char *key, d
       *cc = CURLE_OUT_OF_MEMORY;
       return -1;
     }
-  h = curl_slist_append (h, "Content-Type: application/json");
-  h = curl_slist_append (h, s->streaming ? "Accept: text/event-stream" : "Accept: application/json");
+  h = c->slist_append (h, "Content-Type: application/json");
+  h = c->slist_append (h, s->streaming ? "Accept: text/event-stream" : "Accept: application/json");
   if (key)
     {
       snprintf (auth, sizeof auth, "Authorization: Bearer %s", key);
-      h = curl_slist_append (h, auth);
+      h = c->slist_append (h, auth);
       explicit_bzero (auth, sizeof auth);
     }
-  curl_easy_setopt (curl, CURLOPT_URL, url);
-  curl_easy_setopt (curl, CURLOPT_HTTPHEADER, h);
-  curl_easy_setopt (curl, CURLOPT_POSTFIELDS, body);
-  curl_easy_setopt (curl, CURLOPT_WRITEFUNCTION, on_data);
-  curl_easy_setopt (curl, CURLOPT_WRITEDATA, s);
-  curl_easy_setopt (curl, CURLOPT_XFERINFOFUNCTION, on_progress);
-  curl_easy_setopt (curl, CURLOPT_XFERINFODATA, s);
-  curl_easy_setopt (curl, CURLOPT_NOPROGRESS, 0L);
-  curl_easy_setopt (curl, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt (curl, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
-  curl_easy_setopt (curl, CURLOPT_TIMEOUT_MS, (long) (timeout * 1000));
+  c->easy_setopt (curl, CURLOPT_URL, url);
+  c->easy_setopt (curl, CURLOPT_HTTPHEADER, h);
+  c->easy_setopt (curl, CURLOPT_POSTFIELDS, body);
+  c->easy_setopt (curl, CURLOPT_WRITEFUNCTION, on_data);
+  c->easy_setopt (curl, CURLOPT_WRITEDATA, s);
+  c->easy_setopt (curl, CURLOPT_XFERINFOFUNCTION, on_progress);
+  c->easy_setopt (curl, CURLOPT_XFERINFODATA, s);
+  c->easy_setopt (curl, CURLOPT_NOPROGRESS, 0L);
+  c->easy_setopt (curl, CURLOPT_NOSIGNAL, 1L);
+  c->easy_setopt (curl, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
+  c->easy_setopt (curl, CURLOPT_TIMEOUT_MS, (long) (timeout * 1000));
   /* A server that stops sending for 30 s is treated as hung.  */
-  curl_easy_setopt (curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
-  curl_easy_setopt (curl, CURLOPT_LOW_SPEED_TIME, 30L);
-  curl_easy_setopt (curl, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt (curl, CURLOPT_FOLLOWLOCATION, 0L);
-  *cc = curl_easy_perform (curl);
+  c->easy_setopt (curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
+  c->easy_setopt (curl, CURLOPT_LOW_SPEED_TIME, 30L);
+  c->easy_setopt (curl, CURLOPT_PROTOCOLS_STR, "http,https");
+  c->easy_setopt (curl, CURLOPT_FOLLOWLOCATION, 0L);
+  *cc = c->easy_perform (curl);
   if (*cc == CURLE_OK)
-    curl_easy_getinfo (curl, CURLINFO_RESPONSE_CODE, &status);
-  curl_slist_free_all (h);
-  curl_easy_cleanup (curl);
+    c->easy_getinfo (curl, CURLINFO_RESPONSE_CODE, &status);
+  c->slist_free_all (h);
+  c->easy_cleanup (curl);
   return status;
 }
 
@@ -443,6 +444,8 @@ broker_llm_chat (struct broker_state *b, const cJSON *id, const cJSON *params)
   const char *base = b->o->llm_base_url;
   long status = -1;
   CURLcode cc = CURLE_OK;
+  const struct curl_api *c;
+  char why[300];
 
   if (!cJSON_IsString (model) || !cJSON_IsArray (messages))
     return broker_violation (b, id, "llm.chat needs params.model (a string) and params.messages (a list)");
@@ -459,6 +462,9 @@ broker_llm_chat (struct broker_state *b, const cJSON *id, const cJSON *params)
   if (p && p->max_tokens > 0 && b->tokens_used >= p->max_tokens)
     return (void) broker_reply_error (b, id, "TokenBudgetExceeded",
                                       "the run used its %ld tokens (policy.max_tokens)", p->max_tokens);
+  c = curl_lazy_load (why, sizeof why);
+  if (c == NULL)
+    return (void) broker_reply_error (b, id, "ConnectionError", "model calls need libcurl: %s", why);
   s.streaming = !cJSON_IsFalse (stream);
   s.agent = cJSON_IsString (agent) ? agent->valuestring : NULL;
   snprintf (url, sizeof url, "%s/chat/completions", base);
@@ -468,7 +474,7 @@ broker_llm_chat (struct broker_state *b, const cJSON *id, const cJSON *params)
   for (int i = 0; i < MAX_ATTEMPTS; i++)
     {
       stream_reset (&s);
-      status = attempt (&s, url, body, key, b->o->llm_timeout, &cc);
+      status = attempt (c, &s, url, body, key, b->o->llm_timeout, &cc);
       if (s.aborted)
         break;
       if (status == 429 || (status >= 500 && status < 600) || cc == CURLE_COULDNT_CONNECT
@@ -477,7 +483,7 @@ broker_llm_chat (struct broker_state *b, const cJSON *id, const cJSON *params)
           if (i + 1 < MAX_ATTEMPTS && s.text_len == 0)
             {
               trace_note (b->o->trace, "log", "WARNING", "model call failed (%s); retrying",
-                          status > 0 ? "HTTP error" : curl_easy_strerror (cc));
+                          status > 0 ? "HTTP error" : c->easy_strerror (cc));
               usleep ((useconds_t) (250000u << i));
               continue;
             }
@@ -495,7 +501,7 @@ broker_llm_chat (struct broker_state *b, const cJSON *id, const cJSON *params)
   else if (status < 0)
     broker_reply_error (b, id, cc == CURLE_OPERATION_TIMEDOUT ? "Timeout" : "ConnectionError",
                         "cannot complete the model call to %s: %s", base,
-                        cc == CURLE_WRITE_ERROR ? "response larger than 8 MiB" : curl_easy_strerror (cc));
+                        cc == CURLE_WRITE_ERROR ? "response larger than 8 MiB" : c->easy_strerror (cc));
   else if (status != 200)
     error_from_status (b, id, status, &s, model->valuestring, base);
   else

@@ -89,6 +89,38 @@ has_word (const char *list, const char *word)
   return false;
 }
 
+/* Which limits a run cgroup can get.  A controller the base offers can be
+ * enabled for its children only if it already is, or if the base holds no
+ * process itself (the cgroup v2 "no internal processes" rule; the root is
+ * exempt).  */
+static void
+limit_controllers (struct cgroup_info *info)
+{
+  char path[600], sub[256] = "", procs[64] = "";
+  struct tr_error e;
+  bool root, empty;
+
+  snprintf (path, sizeof path, "%s/cgroup.subtree_control", info->base);
+  read_file_at (AT_FDCWD, path, sub, sizeof sub, &e);
+  snprintf (path, sizeof path, "%s/cgroup.procs", info->base);
+  read_file_at (AT_FDCWD, path, procs, sizeof procs, &e);
+  root = strcmp (info->base, info->mount) == 0;
+  empty = procs[0] == '\0';
+  info->memory = has_word (sub, "memory") || (has_word (info->controllers, "memory") && (root || empty));
+  info->pids = has_word (sub, "pids") || (has_word (info->controllers, "pids") && (root || empty));
+  info->cpu = has_word (sub, "cpu") || (has_word (info->controllers, "cpu") && (root || empty));
+  if (!(info->memory && info->pids && info->cpu))
+    {
+      bool offered = has_word (info->controllers, "memory") && has_word (info->controllers, "pids")
+                     && has_word (info->controllers, "cpu");
+      snprintf (info->limits_reason, sizeof info->limits_reason,
+                offered ? "%s holds processes, so its memory/pids/cpu controllers cannot be enabled "
+                          "for run cgroups (start tactus-run from a leaf of a delegated subtree)"
+                        : "%s does not offer the memory, pids and cpu controllers",
+                info->base);
+    }
+}
+
 int
 cgroup_inspect (struct cgroup_info *info)
 {
@@ -123,6 +155,7 @@ cgroup_inspect (struct cgroup_info *info)
       ctl[strcspn (ctl, "\n")] = '\0';
       snprintf (info->controllers, sizeof info->controllers, "%s", ctl);
     }
+  limit_controllers (info);
   return 0;
 }
 
@@ -177,10 +210,12 @@ write_limits (struct sandbox_cgroup *cg, const struct sandbox_limits *lim, int b
     }
   if (require && ((lim->memory_bytes && !cg->memory) || (lim->pids && !cg->pids)
                   || (lim->cpus > 0 && !cg->cpu)))
-    return tr_fail (err, 0,
-                    "cgroup limits: the memory/pids/cpu controllers are not delegated to %s "
-                    "(delegate them, or drop the requirement to fall back to rlimits)",
-                    cg->path);
+    {
+      struct cgroup_info info;
+      cgroup_inspect (&info);
+      return tr_fail (err, 0, "cgroup limits: %s (or drop the requirement to fall back to rlimits)",
+                      info.limits_reason[0] ? info.limits_reason : "a controller could not be enabled");
+    }
   return 0;
 }
 

@@ -36,7 +36,9 @@ struct cgroup_info
   char mount[256];      /* where cgroup2 is mounted */
   char base[512];       /* the directory run cgroups are created in */
   char controllers[256];/* controllers available to the run cgroups */
+  bool memory, pids, cpu; /* limits a run cgroup can get here */
   char reason[256];     /* why not, when !v2 or !writable */
+  char limits_reason[300]; /* why some limit is unavailable */
 };
 
 int cgroup_inspect (struct cgroup_info *info);

@@ -117,9 +117,10 @@ make_idmapped_workspace (int workspace_fd, pid_t pid, struct tr_error *err)
   attr.userns_fd = userns;
   if (mount_setattr (mnt, "", AT_EMPTY_PATH, &attr, sizeof attr) < 0)
     return tr_fail (err, errno,
-                    "workspace: idmapped mount (the workspace filesystem must support idmapped "
-                    "mounts when running as root; use --workspace ro or off, or run as a "
-                    "non-root user)");
+                    "workspace: idmapped mount (a root-owned workspace is shown to the sandbox "
+                    "through an idmapped mount, which this filesystem does not support; mount it "
+                    "read-only or not at all (sandbox exec --workspace-mode ro|off, config "
+                    "sandbox.mount_current_dir: ro|false), or run as a non-root user)");
   return steal_fd (&mnt);
 }
 
@@ -348,7 +349,9 @@ sandbox_start (const struct sandbox_spec *spec, struct sandbox **out, struct tr_
 
   if (write_id_maps (pid, root_caller, host_uid, host_gid, err) < 0)
     goto fail;
-  if (root_caller && workspace_fd >= 0 && ws_st.st_uid == 0 && host_uid != 0)
+  /* Read-only needs no idmap: sandbox root reads what others may read.  */
+  if (root_caller && workspace_fd >= 0 && ws_st.st_uid == 0 && host_uid != 0
+      && spec->workspace == SANDBOX_WORKSPACE_RW)
     {
       ws_mnt = make_idmapped_workspace (workspace_fd, pid, err);
       if (ws_mnt < 0)

@@ -143,17 +143,16 @@ probe_cgroup (struct sandbox_status *st)
       add (st, "limits", true, "rlimits only (no writable cgroup v2)");
       return;
     }
-  mem = strstr (ci.controllers, "memory") != NULL;
-  pids = strstr (ci.controllers, "pids") != NULL;
-  cpu = strstr (ci.controllers, "cpu") != NULL;
+  mem = ci.memory;
+  pids = ci.pids;
+  cpu = ci.cpu;
   add (st, "cgroup v2", true, "per-run cgroups under %s (cgroup.kill, freeze, cpu.stat); "
        "controllers: %s", ci.base, ci.controllers[0] ? ci.controllers : "none");
   if (mem && pids && cpu)
     add (st, "limits", true, "cgroup v2 memory.max, pids.max, cpu.max; rlimits as well");
   else
-    add (st, "limits", true, "rlimits (RLIMIT_AS/NPROC/CPU...); cgroup v2 has no %s%s%s controller "
-         "here, so those limits fall back to rlimits", mem ? "" : "memory ", pids ? "" : "pids ",
-         cpu ? "" : "cpu");
+    add (st, "limits", true, "rlimits (RLIMIT_AS/NPROC/CPU...) for %s%s%s: %s", mem ? "" : "memory ",
+         pids ? "" : "pids ", cpu ? "" : "cpu", ci.limits_reason);
 }
 
 static void
