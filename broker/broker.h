@@ -33,6 +33,9 @@ struct broker_options
   const char *procedure_dir;  /* host directory local modules are read from */
   const char *procedure_name;
   struct cJSON *params;       /* object of --param values (strings), owned by the caller */
+  /* Extra fields for the run.start reply (e.g. mode = "scenario" for
+   * `tactus-run test`), owned by the caller; NULL for a plain run.  */
+  struct cJSON *start_extra;
   bool mock_all;
   enum broker_storage storage;
   const char *storage_dir;    /* for STORAGE_FILE */

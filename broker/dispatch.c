@@ -40,6 +40,9 @@ run_start (struct broker_state *b, const cJSON *id)
   cJSON_AddStringToObject (data, "procedure_name", b->o->procedure_name ? b->o->procedure_name : "main");
   cJSON_AddItemToObject (data, "checkpoints",
                          b->checkpoints ? cJSON_Duplicate (b->checkpoints, 1) : cJSON_CreateObject ());
+  for (const cJSON *x = b->o->start_extra ? b->o->start_extra->child : NULL; x; x = x->next)
+    if (x->string && !cJSON_HasObjectItem (data, x->string))
+      cJSON_AddItemToObject (data, x->string, cJSON_Duplicate (x, 1));
   broker_reply (b, id, "done", data);
 }
 

@@ -10,6 +10,7 @@ BUILTIN (runtime)
 BUILTIN (tools)
 BUILTIN (modules)
 BUILTIN (agent)
+BUILTIN (spec)
 
 static const struct
 {
@@ -19,6 +20,7 @@ static const struct
   { "prelude", tr_lua_prelude, tr_lua_prelude_end }, { "schema", tr_lua_schema, tr_lua_schema_end },
   { "runtime", tr_lua_runtime, tr_lua_runtime_end }, { "tools", tr_lua_tools, tr_lua_tools_end },
   { "modules", tr_lua_modules, tr_lua_modules_end }, { "agent", tr_lua_agent, tr_lua_agent_end },
+  { "spec", tr_lua_spec, tr_lua_spec_end },
 };
 
 const char *

@@ -16,5 +16,6 @@ EMBED (tr_lua_runtime, "vm/lua/runtime.lua")
 EMBED (tr_lua_tools, "vm/lua/tools.lua")
 EMBED (tr_lua_modules, "vm/lua/modules.lua")
 EMBED (tr_lua_agent, "vm/lua/agent.lua")
+EMBED (tr_lua_spec, "vm/lua/spec.lua")
 
   .section .note.GNU-stack, "", @progbits

@@ -153,6 +153,14 @@ local function main()
   if not chunk then
     return finish(ctx, "error", nil, { type = "SyntaxError", message = lerr })
   end
+  -- `tactus-run test` / `eval` run the file in another mode (vm/lua/spec.lua):
+  -- list the scenarios, or run one scenario, and report through run.finish.
+  if start.mode and start.mode ~= "run" then
+    local ok, result = xpcall(function() return T.builtin("spec")(ctx, chunk, start) end,
+      function(e) return type(e) == "string" and T.traceback(e, 2) or e end)
+    if ok then return finish(ctx, "success", result) end
+    return finish(ctx, "error", nil, result)
+  end
   local trace
   local ok, result = xpcall(function() return ctx.execute(chunk) end, function(e)
     if type(e) == "string" then trace = T.traceback(e, 2) end
