@@ -326,15 +326,17 @@ decide (const struct broker_outcome *out, int vm_status, bool vm_seccomp, bool o
       v->code = 124, v->status = "timeout";
       snprintf (v->message, sizeof v->message, "the run passed its %.3g s deadline and was killed", timeout);
     }
-  else if (oom || vm_status == 137 || (st && strcmp (st, "oom") == 0))
-    {
-      v->code = 137, v->status = "oom";
-      snprintf (v->message, sizeof v->message, "the procedure exceeded its memory limit");
-    }
+  /* Before the memory checks: a VM that outlives the grace period after
+   * SIGINT/SIGTERM is SIGKILLed (status 137), which is not an OOM.  */
   else if (out->interrupted)
     {
       v->code = out->stop_signal == SIGTERM ? 143 : 130, v->status = "interrupted";
       snprintf (v->message, sizeof v->message, "interrupted by %s", out->stop_signal == SIGTERM ? "SIGTERM" : "SIGINT");
+    }
+  else if (oom || vm_status == 137 || (st && strcmp (st, "oom") == 0))
+    {
+      v->code = 137, v->status = "oom";
+      snprintf (v->message, sizeof v->message, "the procedure exceeded its memory limit");
     }
   else if (out->killed_for_violations)
     {
@@ -440,7 +442,11 @@ fill_spec (struct sandbox_spec *spec, const struct tr_config *cfg, const struct 
   spec->entry = vm_entry;
   spec->entry_arg = vm;
   spec->broker = true;
-  spec->mount_proc = false; /* the VM reads nothing from /proc */
+  /* The VM reads nothing from /proc, opens no device and has no use for a
+   * /tmp: its cage holds the root tmpfs and /workspace only.  */
+  spec->mount_proc = false;
+  spec->mount_dev = false;
+  spec->mount_tmp = false;
   spec->keep_stdout = spec->keep_stderr = false;
   spec->workspace = cfg->workspace == CONFIG_WORKSPACE_OFF ? SANDBOX_WORKSPACE_OFF
                     : cfg->workspace == CONFIG_WORKSPACE_RO ? SANDBOX_WORKSPACE_RO
@@ -491,7 +497,10 @@ run_procedure (struct run_options *ro)
   tr_error_clear (&err);
   config_init (&cfg);
   source = read_source (ro->file, &len, &err);
-  if (source == NULL || config_load (&cfg, ro->file, &err) < 0)
+  /* LuaJIT has no bytecode verifier: only source text is ever loaded.  */
+  if (source && len > 0 && source[0] == 0x1b)
+    tr_fail (&err, 0, "%s: precompiled Lua bytecode is not accepted; pass the .tac source text", ro->file);
+  if (source == NULL || (len > 0 && source[0] == 0x1b) || config_load (&cfg, ro->file, &err) < 0)
     {
       tr_error_print (&err);
       config_free (&cfg);

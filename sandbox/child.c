@@ -95,10 +95,11 @@ become_sandbox_root (bool root_caller, struct tr_error *err)
  * close everything else except the setup socket, which is moved high and
  * closed by exec (O_CLOEXEC) or right before the entry runs.  */
 static int
-arrange_fds (const struct sandbox_spec *spec, int *sync_fd, int broker_fd, struct tr_error *err)
+arrange_fds (const struct sandbox_spec *spec, int *sync_fd, int broker_fd, int devnull,
+             struct tr_error *err)
 {
   const bool keep[3] = { spec->keep_stdin, spec->keep_stdout, spec->keep_stderr };
-  int high_sync, devnull = -1;
+  int high_sync;
 
   high_sync = fcntl (*sync_fd, F_DUPFD_CLOEXEC, 64);
   if (high_sync < 0)
@@ -117,9 +118,7 @@ arrange_fds (const struct sandbox_spec *spec, int *sync_fd, int broker_fd, struc
       if (keep[fd] && fcntl (fd, F_GETFD) >= 0)
         continue;
       if (devnull < 0)
-        devnull = open ("/dev/null", O_RDWR | O_CLOEXEC);
-      if (devnull < 0)
-        return tr_fail (err, errno, "fds: open /dev/null for stdio");
+        return tr_fail (err, EBADF, "fds: no /dev/null for stdio");
       if (dup2 (devnull, fd) < 0)
         return tr_fail (err, errno, "fds: stdio");
     }
@@ -178,6 +177,18 @@ setup (struct child_ctx *ctx, struct tr_error *err)
    * already be gone by the time this runs: wait_for_go sees EOF then.  */
   if (prctl (PR_SET_PDEATHSIG, SIGKILL) < 0)
     return tr_fail (err, errno, "pdeathsig");
+  /* The host's /dev/null, for the stdio the payload does not get: opened
+   * now, so a cage without /dev (the VM's) needs no device nodes.  A
+   * character device open for reading and writing reveals nothing.  */
+  {
+    int fd = open ("/dev/null", O_RDWR | O_CLOEXEC);
+    /* Kept above the fixed fds 0-3 that arrange_fds fills in.  */
+    ctx->devnull = fd < 0 ? -1 : fcntl (fd, F_DUPFD_CLOEXEC, 32);
+    if (fd >= 0)
+      close (fd);
+    if (ctx->devnull < 0)
+      return tr_fail (err, errno, "open /dev/null");
+  }
   if (wait_for_go (ctx->sync_fd, &ws_mnt, err) < 0)
     return -1;
   if (become_sandbox_root (ctx->root_caller, err) < 0)
@@ -201,7 +212,7 @@ setup (struct child_ctx *ctx, struct tr_error *err)
   umask (022);
   if (set_environment (spec, cwd, err) < 0)
     return -1;
-  if (arrange_fds (spec, &ctx->sync_fd, ctx->broker_fd, err) < 0)
+  if (arrange_fds (spec, &ctx->sync_fd, ctx->broker_fd, ctx->devnull, err) < 0)
     return -1;
   if (rlimits_apply (&spec->limits, ctx->cgroup_memory, ctx->cgroup_pids, err) < 0)
     return -1;

@@ -114,6 +114,7 @@ struct child_ctx
   bool root_caller;
   const struct seccomp_program *seccomp;
   bool cgroup_memory, cgroup_pids;
+  int devnull;        /* the host's /dev/null, opened before the mounts, for stdio */
 };
 _Noreturn void child_main (struct child_ctx *ctx);
 

@@ -51,6 +51,7 @@ sandbox_spec_init (struct sandbox_spec *spec)
   spec->workspace = SANDBOX_WORKSPACE_RW;
   spec->mount_proc = true;
   spec->mount_dev = true;
+  spec->mount_tmp = true;
   spec->keep_stdout = true;
   spec->keep_stderr = true;
   spec->host_uid = (uid_t) -1;

@@ -473,7 +473,7 @@ mounts_build_root (const struct sandbox_spec *spec, const struct mounts_ctx *ctx
     return -1;
   if (spec->system_binds && mount_system (rootfd, err) < 0)
     return -1;
-  if (mount_tmp (rootfd, &spec->limits, err) < 0)
+  if (spec->mount_tmp && mount_tmp (rootfd, &spec->limits, err) < 0)
     return tr_wrap (err, "/tmp");
   if (mount_workspace (rootfd, spec, ws_tree, err) < 0)
     return -1;

@@ -74,6 +74,7 @@ struct sandbox_spec
   bool mount_proc;   /* a new /proc, with the dangerous entries masked */
   bool mount_dev;    /* a minimal /dev */
   bool dev_pts;      /* /dev/pts and /dev/ptmx (a new devpts instance) */
+  bool mount_tmp;    /* a size-limited tmpfs at /tmp */
   const char *cwd;   /* inside; NULL: /workspace when bound, else / */
   const char *hostname;
 
