@@ -193,6 +193,10 @@ setup (struct child_ctx *ctx, struct tr_error *err)
     return -1;
   if (become_sandbox_root (ctx->root_caller, err) < 0)
     return -1;
+  /* A new session: no controlling terminal, so nothing inside can open the
+   * launcher's terminal (/dev/tty) or change its foreground group.  */
+  if (setsid () < 0)
+    return tr_fail (err, errno, "setsid");
   if (spec->hostname && sethostname (spec->hostname, strlen (spec->hostname)) < 0)
     return tr_fail (err, errno, "uts namespace: sethostname");
 
@@ -239,7 +243,7 @@ child_main (struct child_ctx *ctx)
       /* Success closes the setup socket (O_CLOEXEC): the parent reads EOF.  */
       execvp (ctx->spec->argv[0], ctx->spec->argv);
       tr_fail (&err, errno, "exec %s inside the sandbox", ctx->spec->argv[0]);
-      err.exit_code = errno == ENOENT ? 127 : 126;
+      err.exit_code = err.errnum == ENOENT ? 127 : 126;
       report_and_exit (ctx->sync_fd, &err);
     }
 

@@ -163,17 +163,11 @@ set_attrs (int mntfd, uint64_t set, bool recursive, const char *what, struct tr_
 
 /* Bind SRC (a path, or SRCFD when PATH is NULL) at TARGET under ROOTFD.  */
 static int
-bind_at (int rootfd, int srcfd, const char *src, const char *target, uint64_t attrs,
-         struct tr_error *err)
+bind_tree_at (int rootfd, int tree, const char *target, uint64_t attrs, struct tr_error *err)
 {
-  cleanup_close int tree = -1;
   cleanup_close int dst = -1;
   struct stat st;
 
-  tree = open_tree (src ? AT_FDCWD : srcfd, src ? src : "",
-                    OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE | (src ? 0 : AT_EMPTY_PATH));
-  if (tree < 0)
-    return tr_fail (err, errno, "bind %s -> %s: open the source", src ? src : "(fd)", target);
   if (fstat (tree, &st) < 0)
     return tr_fail (err, errno, "bind %s", target);
   dst = S_ISDIR (st.st_mode) ? open_dir_in_root (rootfd, target, true, err)
@@ -183,6 +177,25 @@ bind_at (int rootfd, int srcfd, const char *src, const char *target, uint64_t at
   if (set_attrs (tree, attrs, true, target, err) < 0)
     return -1;
   return attach (tree, dst, target, err);
+}
+
+/* A detached, recursive copy of the host path SRC.  */
+static int
+clone_source (const char *src, const char *target, struct tr_error *err)
+{
+  int tree = open_tree (AT_FDCWD, src, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+  if (tree < 0)
+    return tr_fail (err, errno, "bind %s -> %s: open the source", src, target);
+  return tree;
+}
+
+static int
+bind_at (int rootfd, const char *src, const char *target, uint64_t attrs, struct tr_error *err)
+{
+  cleanup_close int tree = clone_source (src, target, err);
+  if (tree < 0)
+    return -1;
+  return bind_tree_at (rootfd, tree, target, attrs, err);
 }
 
 static int
@@ -252,11 +265,11 @@ mount_system (int rootfd, struct tr_error *err)
           if (symlink_in_root (rootfd, dirs[i], link, err) < 0)
             return -1;
         }
-      else if (S_ISDIR (st.st_mode) && bind_at (rootfd, -1, path, path, ro, err) < 0)
+      else if (S_ISDIR (st.st_mode) && bind_at (rootfd, path, path, ro, err) < 0)
         return -1;
     }
   if (access ("/etc/ld.so.cache", R_OK) == 0
-      && bind_at (rootfd, -1, "/etc/ld.so.cache", "/etc/ld.so.cache", ro, err) < 0)
+      && bind_at (rootfd, "/etc/ld.so.cache", "/etc/ld.so.cache", ro, err) < 0)
     return -1;
   return 0;
 }
@@ -378,7 +391,7 @@ mount_dev (int rootfd, bool pts, struct tr_error *err)
       snprintf (path, sizeof path, "/dev/%s", dev_nodes[i]);
       /* Device nodes cannot be created in a user namespace; bind the
        * host's.  The bind keeps the device usable; NOSUID|NOEXEC hold.  */
-      if (bind_at (rootfd, -1, path, path, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, err) < 0)
+      if (bind_at (rootfd, path, path, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, err) < 0)
         return -1;
     }
   if (symlink_in_root (rootfd, "dev/fd", "/proc/self/fd", err) < 0
@@ -446,46 +459,79 @@ mounts_build_root (const struct sandbox_spec *spec, const struct mounts_ctx *ctx
   cleanup_close int ws_clone = -1;
   int ws_tree = ctx->workspace_mnt;
   struct mount_attr ro = { .attr_set = MOUNT_ATTR_RDONLY };
+  cleanup_free int *bind_trees = NULL;
+  int r = -1;
 
   /* Nothing done below may propagate back to the host.  */
   if (mount (NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
     return tr_fail (err, errno, "mount namespace: make / private");
+  /* Bind sources are cloned while the host tree is still whole: the new
+   * root is attached over /tmp below, which would hide sources there.  */
+  bind_trees = calloc (spec->n_binds + 1, sizeof *bind_trees);
+  if (bind_trees == NULL)
+    return tr_fail (err, ENOMEM, "binds");
+  for (size_t i = 0; i < spec->n_binds; i++)
+    bind_trees[i] = -1;
+  for (size_t i = 0; i < spec->n_binds; i++)
+    if ((bind_trees[i] = clone_source (spec->binds[i].source, spec->binds[i].target, err)) < 0)
+      goto out;
   if (spec->workspace != SANDBOX_WORKSPACE_OFF && ws_tree < 0)
     {
       ws_clone = clone_workspace (spec, ctx->workspace_fd, err);
       if (ws_clone < 0)
-        return tr_wrap (err, "workspace");
+        {
+          tr_wrap (err, "workspace");
+          goto out;
+        }
       ws_tree = ws_clone;
     }
   rootmnt = new_fs ("tmpfs", root_opts, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, err);
   if (rootmnt < 0)
-    return tr_wrap (err, "root");
+    {
+      tr_wrap (err, "root");
+      goto out;
+    }
   if (attach_new_root (rootmnt, err) < 0)
-    return -1;
+    goto out;
   /* rootmnt still names the new root's top directory after the move.  */
   rootfd = openat (rootmnt, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (rootfd < 0)
-    return tr_fail (err, errno, "root: open");
-
+    {
+      tr_fail (err, errno, "root: open");
+      goto out;
+    }
   if (spec->mount_dev && mount_dev (rootfd, spec->dev_pts, err) < 0)
-    return tr_wrap (err, "/dev");
-  if (spec->mount_proc && mount_proc (rootfd, err) < 0)
-    return -1;
-  if (spec->system_binds && mount_system (rootfd, err) < 0)
-    return -1;
+    {
+      tr_wrap (err, "/dev");
+      goto out;
+    }
+  if ((spec->mount_proc && mount_proc (rootfd, err) < 0)
+      || (spec->system_binds && mount_system (rootfd, err) < 0))
+    goto out;
   if (spec->mount_tmp && mount_tmp (rootfd, &spec->limits, err) < 0)
-    return tr_wrap (err, "/tmp");
+    {
+      tr_wrap (err, "/tmp");
+      goto out;
+    }
   if (mount_workspace (rootfd, spec, ws_tree, err) < 0)
-    return -1;
+    goto out;
   for (size_t i = 0; i < spec->n_binds; i++)
     {
       const struct sandbox_bind *b = &spec->binds[i];
       uint64_t attrs = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | (b->writable ? 0 : MOUNT_ATTR_RDONLY);
-      if (bind_at (rootfd, -1, b->source, b->target, attrs, err) < 0)
-        return -1;
+      if (bind_tree_at (rootfd, bind_trees[i], b->target, attrs, err) < 0)
+        goto out;
     }
   /* The root's own directories are fixed from here on.  */
   if (mount_setattr (rootmnt, "", AT_EMPTY_PATH, &ro, sizeof ro) < 0)
-    return tr_fail (err, errno, "root: make read-only");
-  return pivot (rootfd, err);
+    {
+      tr_fail (err, errno, "root: make read-only");
+      goto out;
+    }
+  r = pivot (rootfd, err);
+out:
+  for (size_t i = 0; i < spec->n_binds; i++)
+    if (bind_trees[i] >= 0)
+      close (bind_trees[i]);
+  return r;
 }
