@@ -40,14 +40,21 @@ BROKER_SRC := $(wildcard broker/*.c)
 POLICY_SRC := $(wildcard policy/*.c)
 SHIM_SRC := $(wildcard shim/*.c)
 CLI_SRC := $(wildcard cli/*.c)
-ASM_SRC := $(wildcard sandbox/*.S vm/*.S)
+ASM_SRC := $(wildcard sandbox/*.S)
+
+# The VM's built-in Lua (vm/lua/*.lua) is compiled to LuaJIT bytecode at
+# build time and embedded: loading bytecode takes ~0.1 ms where parsing the
+# source took ~2 ms on every run.  This is our own code; user code is
+# only ever loaded as source text.
+LUA_SRC := $(wildcard vm/lua/*.lua)
+LUA_BC := $(LUA_SRC:vm/lua/%.lua=$(BUILD)/vm/lua/%.bc)
 
 LIB_SRC := $(COMMON_SRC) $(SANDBOX_SRC) $(VM_SRC) $(BROKER_SRC) $(POLICY_SRC) $(SHIM_SRC)
-LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(ASM_SRC:%.S=$(BUILD)/%.o)
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(ASM_SRC:%.S=$(BUILD)/%.o) $(BUILD)/vm/lua_bc.o
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
 
 # Embedded text (.incbin) lives next to the .S files.
-EMBEDDED := $(wildcard policy/seccomp/*.policy vm/lua/*.lua)
+EMBEDDED := $(wildcard policy/seccomp/*.policy)
 
 UNIT_SRC := $(wildcard tests/unit/*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/unit/%)
@@ -57,8 +64,10 @@ PROBE_BIN := $(BUILD)/tests/tr-probe
 
 all: $(BUILD)/tactus-run
 
+# Recreated, not updated: a member whose source was removed must not linger.
 $(BUILD)/libtactus.a: $(LIB_OBJ)
 	@mkdir -p $(@D)
+	rm -f $@
 	$(AR) rcs $@ $^
 
 $(BUILD)/tactus-run: $(CLI_OBJ) $(BUILD)/libtactus.a
@@ -72,6 +81,22 @@ $(BUILD)/%.o: %.c
 $(BUILD)/%.o: %.S $(EMBEDDED)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) -c -o $@ $<
+
+$(BUILD)/vm/lua/%.bc: vm/lua/%.lua
+	@mkdir -p $(@D)
+	luajit -b -g $< $@
+
+# One symbol pair per module: tr_lua_<name> .. tr_lua_<name>_end.
+$(BUILD)/vm/lua_bc.S: $(LUA_BC) Makefile
+	@mkdir -p $(@D)
+	@{ echo '  .section .rodata'; \
+	  for f in $(LUA_BC); do n=$$(basename $$f .bc); \
+	    echo "  .global tr_lua_$$n"; echo "  .global tr_lua_$${n}_end"; echo '  .balign 8'; \
+	    echo "tr_lua_$$n:"; echo "  .incbin \"$$f\""; echo "tr_lua_$${n}_end:"; echo '  .byte 0'; \
+	  done; echo '  .section .note.GNU-stack, "", @progbits'; } > $@
+
+$(BUILD)/vm/lua_bc.o: $(BUILD)/vm/lua_bc.S
+	$(CC) -c -o $@ $<
 
 $(BUILD)/tests/unit/%: tests/unit/%.c $(BUILD)/libtactus.a
 	@mkdir -p $(@D)

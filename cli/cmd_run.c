@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/pidfd.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -368,6 +369,25 @@ decide (const struct broker_outcome *out, int vm_status, bool vm_seccomp, bool o
     }
 }
 
+/* Peak memory of the launcher (with the broker) and of the sandbox (its
+ * largest process; the VM is alone in it), from getrusage.  */
+static void
+add_resources (cJSON *r)
+{
+  struct rusage self, children;
+  cJSON *res = cJSON_CreateObject ();
+
+  getrusage (RUSAGE_SELF, &self);
+  getrusage (RUSAGE_CHILDREN, &children);
+  cJSON_AddNumberToObject (res, "launcher_max_rss_kb", (double) self.ru_maxrss);
+  cJSON_AddNumberToObject (res, "sandbox_max_rss_kb", (double) children.ru_maxrss);
+  cJSON_AddNumberToObject (res, "sandbox_cpu_ms", (double) children.ru_utime.tv_sec * 1e3
+                                                      + (double) children.ru_utime.tv_usec / 1e3
+                                                      + (double) children.ru_stime.tv_sec * 1e3
+                                                      + (double) children.ru_stime.tv_usec / 1e3);
+  cJSON_AddItemToObject (r, "resources", res);
+}
+
 static void
 report (const struct run_options *ro, const struct broker_outcome *out, const struct verdict *v)
 {
@@ -381,6 +401,7 @@ report (const struct run_options *ro, const struct broker_outcome *out, const st
       cJSON_AddStringToObject (r, "event_type", "result");
       cJSON_AddStringToObject (r, "status", v->status);
       cJSON_AddNumberToObject (r, "exit_code", v->code);
+      add_resources (r);
       if (result)
         cJSON_AddItemToObject (r, "result", cJSON_Duplicate (result, 1));
       if (v->message[0])

@@ -282,7 +282,8 @@ l_builtin (lua_State *L)
   if (src == NULL)
     return luaL_error (L, "no built-in module '%s'", name);
   snprintf (chunk, sizeof chunk, "=tactus/%s", name);
-  if (luaL_loadbufferx (L, src, len, chunk, "t") != 0)
+  /* Built-in modules are our own bytecode, compiled at build time.  */
+  if (luaL_loadbufferx (L, src, len, chunk, "b") != 0)
     return lua_error (L);
   return 1;
 }

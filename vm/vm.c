@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/frame.h"
 #include "vm/internal.h"
 
 static volatile sig_atomic_t interrupted;
@@ -60,11 +61,56 @@ on_child (int sig)
   errno = saved;
 }
 
+/* LuaJIT cannot bound C recursion: nested coroutine resumes and C
+ * functions calling back into Lua (string.gsub, table.sort) grow the C
+ * stack until it hits the guard page (LuaJIT#619, "unresolvable").  The
+ * process would die of SIGSEGV without a word; instead, on an alternate
+ * stack, tell the broker why and end the run (exit 1).  */
+static char crash_stack[32 * 1024];
+static int crash_fd = -1;
+static uintptr_t crash_stack_top;
+
+static void
+on_crash (int sig, siginfo_t *si, void *uc)
+{
+  static const char overflow[]
+      = "{\"id\":0,\"method\":\"run.finish\",\"params\":{\"status\":\"error\",\"error\":{"
+        "\"type\":\"StackOverflow\",\"message\":\"C stack overflow: coroutines or callbacks "
+        "(string.gsub, table.sort) nested too deeply\"}}}";
+  static const char crash[]
+      = "{\"id\":0,\"method\":\"run.finish\",\"params\":{\"status\":\"error\",\"error\":{"
+        "\"type\":\"VMCrash\",\"message\":\"the Lua VM crashed (SIGSEGV or SIGBUS)\"}}}";
+  uintptr_t addr = (uintptr_t) si->si_addr;
+  bool on_stack = sig == SIGSEGV && addr < crash_stack_top && crash_stack_top - addr < (256u << 20);
+  struct tr_error err;
+
+  (void) uc;
+  if (crash_fd >= 0)
+    {
+      if (on_stack)
+        frame_send (crash_fd, overflow, sizeof overflow - 1, &err);
+      else
+        frame_send (crash_fd, crash, sizeof crash - 1, &err);
+    }
+  _exit (VM_EXIT_FAILED);
+}
+
 static void
 install_signals (void)
 {
   struct sigaction sa;
+  stack_t ss = { .ss_sp = crash_stack, .ss_size = sizeof crash_stack };
+  char here;
 
+  crash_stack_top = (uintptr_t) &here;
+  if (sigaltstack (&ss, NULL) == 0)
+    {
+      memset (&sa, 0, sizeof sa);
+      sa.sa_sigaction = on_crash;
+      sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESETHAND;
+      sigaction (SIGSEGV, &sa, NULL);
+      sigaction (SIGBUS, &sa, NULL);
+    }
   memset (&sa, 0, sizeof sa);
   sa.sa_handler = on_stop_signal;
   sigaction (SIGTERM, &sa, NULL);
@@ -214,6 +260,7 @@ vm_run (const struct vm_config *cfg, int broker_fd)
   int status, code = VM_EXIT_FAILED;
 
   rt.workspace_fd = cfg->workspace ? open (cfg->workspace, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+  crash_fd = broker_fd;
   install_signals ();
   L = new_state (cfg, &alloc);
   if (L == NULL)
@@ -224,7 +271,7 @@ vm_run (const struct vm_config *cfg, int broker_fd)
   signal_state = L;
   prelude = vm_builtin_source ("prelude", &len);
   lua_pushcfunction (L, message_handler);
-  if (prelude == NULL || luaL_loadbufferx (L, prelude, len, "=tactus/prelude", "t") != 0)
+  if (prelude == NULL || luaL_loadbufferx (L, prelude, len, "=tactus/prelude", "b") != 0)
     {
       vm_broker_notify_exit (broker_fd, "error", "the built-in prelude does not load");
       return VM_EXIT_FAILED;
