@@ -82,9 +82,11 @@ $(BUILD)/%.o: %.S $(EMBEDDED)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) -c -o $@ $<
 
-$(BUILD)/vm/lua/%.bc: vm/lua/%.lua
+# Chunk names are "=tactus/NAME": user-code lookups (T.where) look for "@"
+# chunks, and error messages name the module, not a build path.
+$(BUILD)/vm/lua/%.bc: vm/lua/%.lua Makefile
 	@mkdir -p $(@D)
-	luajit -b -g $< $@
+	luajit -e 'local f = assert(loadstring(io.read("*a"), "=tactus/$*")); io.write(string.dump(f))' <$< >$@
 
 # One symbol pair per module: tr_lua_<name> .. tr_lua_<name>_end.
 $(BUILD)/vm/lua_bc.S: $(LUA_BC) Makefile
@@ -136,6 +138,10 @@ demo: $(BUILD)/tactus-run
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/tactus-run $(DESTDIR)$(PREFIX)/bin/tactus-runc
+
+# Benchmarks against the peers (never part of check).
+bench: $(BUILD)/tactus-run
+	BUILD=$(BUILD) bench/run.sh
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

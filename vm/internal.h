@@ -7,6 +7,9 @@
 
 #include "vm/vm.h"
 
+/* vm.c: a stop signal (SIGTERM/SIGINT) arrived; long waits return early.  */
+bool vm_interrupted (void);
+
 /* alloc.c: the Lua allocator with a hard cap.  Exceeding it ends the run
  * (exit 137) instead of raising a catchable Lua error.  */
 struct vm_alloc
@@ -41,8 +44,11 @@ void vm_broker_notify_exit (int fd, const char *status, const char *message);
 /* json.c: Lua values <-> JSON text (cJSON).  */
 int vm_json_encode (lua_State *L, int idx, bool pretty); /* pushes the string or raises */
 int vm_json_decode (lua_State *L, const char *text, size_t len); /* pushes the value or raises */
+/* The value at IDX as JSON text after PREFIX (malloc'd, *LEN bytes), or
+ * NULL with *WHY.  INDENT > 0 pretty-prints.  Never raises.  */
+char *vm_json_encode_raw (lua_State *L, int idx, int indent, const char *prefix, size_t *len,
+                          const char **why);
 struct cJSON;
-struct cJSON *vm_lua_to_json (lua_State *L, int idx, int depth, const char **why);
 void vm_json_to_lua (lua_State *L, const struct cJSON *j, int depth);
 
 /* files.c: File.* and tactus.io.* confined to the workspace.  */

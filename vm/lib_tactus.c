@@ -53,29 +53,45 @@ vm_broker_notify_exit (int fd, const char *status, const char *message)
     frame_send (fd, buf, (size_t) n, &err);
 }
 
+/* {"id":ID,"method":"METHOD","params":PARAMS}, written directly.  */
 static char *
-encode_request (lua_State *L, uint64_t id, const char *method, int params_idx)
+encode_request (lua_State *L, uint64_t id, const char *method, int params_idx, size_t *len)
 {
+  char prefix[160];
   const char *why = "cannot encode";
-  cJSON *req = cJSON_CreateObject ();
-  cJSON *params;
   char *text;
 
-  params = params_idx && !lua_isnoneornil (L, params_idx) ? vm_lua_to_json (L, params_idx, 0, &why)
-                                                          : cJSON_CreateObject ();
-  if (req == NULL || params == NULL)
+  if (strlen (method) > 64 || strspn (method, "abcdefghijklmnopqrstuvwxyz._") != strlen (method))
     {
-      cJSON_Delete (req);
+      luaL_error (L, "broker request: bad method name");
+      return NULL;
+    }
+  snprintf (prefix, sizeof prefix, "{\"id\":%llu,\"method\":\"%s\",\"params\":",
+            (unsigned long long) id, method);
+  if (params_idx == 0 || lua_isnoneornil (L, params_idx))
+    {
+      lua_newtable (L);
+      params_idx = lua_gettop (L);
+    }
+  text = vm_json_encode_raw (L, params_idx, 0, prefix, len, &why);
+  if (text == NULL)
+    {
       luaL_error (L, "broker request %s: params: %s", method, why);
       return NULL;
     }
-  cJSON_AddNumberToObject (req, "id", (double) id);
-  cJSON_AddStringToObject (req, "method", method);
-  cJSON_AddItemToObject (req, "params", params);
-  text = cJSON_PrintUnformatted (req);
-  cJSON_Delete (req);
-  if (text == NULL)
-    luaL_error (L, "broker request %s: out of memory", method);
+  /* encode_raw left room for the terminator; close the object.  */
+  {
+    char *nt = realloc (text, *len + 2);
+    if (nt == NULL)
+      {
+        free (text);
+        luaL_error (L, "broker request %s: out of memory", method);
+        return NULL;
+      }
+    text = nt;
+    text[(*len)++] = '}';
+    text[*len] = '\0';
+  }
   return text;
 }
 
@@ -130,19 +146,19 @@ vm_broker_call (lua_State *L, struct vm_runtime *rt, const char *method, int par
                 int on_event_idx)
 {
   uint64_t id = ++rt->next_id;
-  char *text = encode_request (L, id, method, params_idx);
+  size_t len;
+  char *text = encode_request (L, id, method, params_idx, &len);
   struct tr_error err;
   cJSON *reply, *ev;
-  size_t len = strlen (text);
 
   if (frame_send (rt->broker_fd, text, len, &err) < 0)
     {
-      cJSON_free (text);
+      free (text);
       if (err.errnum == EMSGSIZE)
         return raise_typed (L, "MessageTooLarge", err.msg);
       _exit (VM_EXIT_FAILED);
     }
-  cJSON_free (text);
+  free (text);
   reply = await_reply (L, rt, id, method, on_event_idx);
   ev = cJSON_GetObjectItemCaseSensitive (reply, "event");
   if (strcmp (ev->valuestring, "error") == 0)
@@ -218,7 +234,8 @@ l_sleep (lua_State *L)
     return luaL_error (L, "Sleep: seconds must be between 0 and a year");
   ts.tv_sec = (time_t) s;
   ts.tv_nsec = (long) ((s - floor (s)) * 1e9);
-  while (nanosleep (&ts, &ts) < 0 && errno == EINTR)
+  /* A stop signal ends the sleep; the stop hook then ends the run.  */
+  while (nanosleep (&ts, &ts) < 0 && errno == EINTR && !vm_interrupted ())
     ;
   return 0;
 }

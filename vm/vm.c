@@ -41,6 +41,12 @@ stop_hook (lua_State *L, lua_Debug *ar)
   lua_error (L);
 }
 
+bool
+vm_interrupted (void)
+{
+  return interrupted != 0;
+}
+
 static void
 on_stop_signal (int sig)
 {
