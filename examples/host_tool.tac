@@ -1,0 +1,22 @@
+-- Host tools: Host.call(name, args) asks the broker (outside the sandbox)
+-- to run an allowlisted host tool.  Deny by default: the sidecar policy
+-- host_tool.tac.yml grants host.ping only, so host.time is refused with
+-- ToolNotAllowed.  A host tool can also be a Tool handle: Tool { use = "host.ping" }.
+ping = Tool { use = "host.ping", description = "ping the host" }
+
+Procedure {
+  function(input)
+    local direct = Host.call("host.ping", { from = "host_tool.tac" })
+    local via_handle = ping({ n = 2 })
+    local ok, err = pcall(Host.call, "host.time", {})
+    return {
+      pong = direct.pong,
+      args_echoed = direct.args,
+      via_handle = via_handle.pong,
+      ping_called = ping.called(),
+      denied = not ok,
+      denied_type = not ok and err.type or nil,
+      denied_message = not ok and err.message or nil,
+    }
+  end,
+}

@@ -1,0 +1,46 @@
+-- Inputs: a typed input schema.  Shows field.string / integer / number /
+-- boolean / array with defaults, an enum, and a required field; --param
+-- values are typed by the schema (JSON for arrays and objects).  A named
+-- sub-procedure with a required input shows the error a missing one gives.
+--
+--   tactus-run run examples/inputs.tac
+--   tactus-run run examples/inputs.tac --param topic=lua --param level=expert \
+--       --param count=3 --param ratio=0.5 --param loud=true --param 'tags=["a","b"]'
+--   tactus-run run examples/inputs.tac --param level=guru     # exit 1: not in the enum
+--   tactus-run run examples/inputs.tac --param count=2.5      # exit 1: not an integer
+Procedure {
+  input = {
+    topic = field.string { required = true, default = "sandboxes", description = "what to talk about" },
+    level = field.string { enum = { "beginner", "expert" }, default = "beginner" },
+    count = field.integer { default = 2, description = "how many lines" },
+    ratio = field.number { default = 1.5 },
+    loud  = field.boolean { default = false },
+    tags  = field.array { default = { "demo" } },
+  },
+  output = {
+    lines = field.array { required = true },
+    tags = field.string { required = true },
+    missing_input_error = field.string {},
+  },
+  function(input)
+    local lines = {}
+    for i = 1, input.count do
+      local line = string.format("%d. %s for the %s (x%.1f)", i, input.topic, input.level, input.ratio)
+      if input.loud then line = line:upper() end
+      lines[#lines + 1] = line
+    end
+
+    -- A required input without a default must be given; the error names it.
+    local ok, err = pcall(Procedure.run, "shout", {})
+    return {
+      lines = lines,
+      tags = table.concat(input.tags, ","),
+      missing_input_error = not ok and err.message or nil,
+    }
+  end,
+}
+
+shout = Procedure {
+  input = { text = field.string { required = true, description = "the text to shout" } },
+  function(input) return input.text:upper() end,
+}

@@ -1,0 +1,32 @@
+-- Sub-procedures and modules: Procedure.run("word_count.tac", params) runs
+-- another .tac beside this one, in its own globals, with its input schema
+-- checked (and as a checkpoint, so a replay does not run it again);
+-- require("lib.textutil") loads a local module (examples/lib/textutil.tac).
+-- A procedure declared in this file and assigned to a global is a named
+-- sub-procedure: count.run({...}) or Procedure.run("count", {...}).
+local textutil = require("lib.textutil")
+
+count_vowels = Procedure {
+  input = { text = field.string { required = true } },
+  function(input)
+    local _, n = input.text:lower():gsub("[aeiou]", "")
+    return n
+  end,
+}
+
+Procedure {
+  input = { text = field.string { default = "sandboxes keep agents honest and hosts safe" } },
+  function(input)
+    local counted = Procedure.run("word_count.tac", { text = input.text, min_length = 4 })
+    return {
+      title = textutil.title_case(input.text),
+      reversed = textutil.reverse_words(input.text),
+      module_version = textutil.version,
+      same_module = require("lib.textutil") == textutil,   -- loaded once
+      words_of_4_or_more = counted.words,
+      longest_word = counted.longest,
+      vowels = count_vowels.run({ text = input.text }),
+      vowels_by_name = Procedure.run("count_vowels", { text = "aeiou" }),
+    }
+  end,
+}
