@@ -1,6 +1,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/strv.h"
 #include "policy/policy.h"
 
 const struct policy_tool *
@@ -30,29 +31,21 @@ policy_stage_allows (const struct policy_stage *s, const char *tool)
   return false;
 }
 
-static void
-free_strv (char **v)
-{
-  for (char **p = v; p && *p; p++)
-    free (*p);
-  free (v);
-}
-
 void
 policy_free (struct policy *p)
 {
   for (size_t i = 0; i < p->n_tools; i++)
     {
       free (p->tools[i].name);
-      free_strv (p->tools[i].command);
+      strv_free (p->tools[i].command);
     }
   free (p->tools);
   for (size_t i = 0; i < p->n_stages; i++)
     {
       free (p->stages[i].name);
-      free_strv (p->stages[i].tools);
+      strv_free (p->stages[i].tools);
     }
   free (p->stages);
-  free_strv (p->models);
+  strv_free (p->models);
   memset (p, 0, sizeof *p);
 }
