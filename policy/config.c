@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "common/strv.h"
 #include "policy/yaml_tree.h"
 
 #define MAX_CONFIG_SIZE (1 << 20)
@@ -31,14 +32,6 @@ config_init (struct tr_config *c)
   c->policy.approve_default = -1;
 }
 
-static void
-free_strv (char **v)
-{
-  for (char **p = v; p && *p; p++)
-    free (*p);
-  free (v);
-}
-
 void
 config_free (struct tr_config *c)
 {
@@ -48,12 +41,12 @@ config_free (struct tr_config *c)
       free (c->volumes[i].target);
     }
   free (c->volumes);
-  free_strv (c->env);
+  strv_free (c->env);
   free (c->storage_dir);
   free (c->openai_base_url);
   free (c->default_model);
   policy_free (&c->policy);
-  free_strv (c->files);
+  strv_free (c->files);
   memset (c, 0, sizeof *c);
 }
 
@@ -186,23 +179,6 @@ get_string (const struct ynode *n, const char *path, char **out, struct tr_error
   free (*out);
   *out = strdup (n->value);
   return *out ? 0 : tr_fail (err, ENOMEM, "config");
-}
-
-static int
-strv_push (char ***v, const char *s)
-{
-  size_t n = 0;
-  char **nv;
-
-  while (*v && (*v)[n])
-    n++;
-  nv = realloc (*v, (n + 2) * sizeof *nv);
-  if (nv == NULL)
-    return -1;
-  nv[n] = strdup (s);
-  nv[n + 1] = NULL;
-  *v = nv;
-  return nv[n] ? 0 : -1;
 }
 
 static int
