@@ -112,8 +112,14 @@ $(PROBE_BIN): tests/probe/probe.c
 
 test-bins: $(BUILD)/tactus-run $(UNIT_BIN) $(PROBE_BIN)
 
+FUZZ_SECONDS ?= 10
+
 check: test-bins
-	BUILD=$(BUILD) tests/run
+	BUILD=$(BUILD) FUZZ_SECONDS=$(FUZZ_SECONDS) tests/run
+
+# Longer fuzzing: make fuzz FUZZ_SECONDS=600
+fuzz:
+	BUILD=$(BUILD) FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh
 
 # The suite against an ASan+UBSan build.  TR_SANITIZED tells the lanes that
 # address-space limits cannot apply (ASan reserves terabytes of shadow).

@@ -93,8 +93,8 @@ broker_violation (struct broker_state *b, const cJSON *id, const char *why)
     }
 }
 
-static void
-handle_message (struct broker_state *b, const char *text, size_t len)
+void
+broker_handle_message (struct broker_state *b, const char *text, size_t len)
 {
   cJSON *msg = cJSON_ParseWithLength (text, len);
   const cJSON *id, *method, *params;
@@ -237,12 +237,14 @@ broker_serve (const struct broker_options *o, struct broker_peer *peer, struct b
             broker_violation (&b, NULL, ferr.msg);
           else if (r == FRAME_COMPLETE)
             {
-              handle_message (&b, a.buf, a.len);
+              broker_handle_message (&b, a.buf, a.len);
               frame_asm_reset (&a);
             }
           continue; /* drain the socket before looking at the pidfd */
         }
-      if (p[1].revents & POLLIN)
+      /* Without a pidfd (valgrind has no pidfd_open), the peer's end of
+       * the socket closing marks its exit.  */
+      if ((p[1].revents & POLLIN) || (peer->pidfd < 0 && !fd_open))
         break;
     }
   frame_asm_free (&a);

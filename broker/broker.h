@@ -56,7 +56,7 @@ struct broker_options
 struct broker_peer
 {
   int fd;    /* our end of the socketpair */
-  int pidfd; /* readable when the peer has exited */
+  int pidfd; /* readable when the peer has exited; -1: use the socket's EOF */
   void *ctx;
   int (*ms_left) (void *ctx);            /* deadline, -1 for none */
   void (*kill) (void *ctx);              /* SIGKILL everything */

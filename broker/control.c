@@ -6,6 +6,7 @@
 #define _GNU_SOURCE
 #include <cJSON.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -23,16 +24,19 @@ approve_mode (const struct broker_state *b)
   return APPROVE_ASK;
 }
 
-/* Ask on /dev/tty.  Returns the line (without newline) or NULL.  */
+/* Ask on /dev/tty, waiting at most TIMEOUT_MS (-1: no limit), so a prompt
+ * nobody answers cannot hold the run past its deadline.  Returns the line
+ * (without newline) or NULL.  */
 static char *
-ask_tty (const char *question, char *buf, size_t size)
+ask_tty (const char *question, char *buf, size_t size, int timeout_ms)
 {
   int fd = open ("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
+  struct pollfd p = { .fd = fd, .events = POLLIN };
   ssize_t n;
 
   if (fd < 0)
     return NULL;
-  if (write (fd, question, strlen (question)) < 0)
+  if (write (fd, question, strlen (question)) < 0 || poll (&p, 1, timeout_ms) != 1)
     {
       close (fd);
       return NULL;
@@ -59,7 +63,7 @@ broker_approve (struct broker_state *b, const char *question)
       return 0;
     default:
       snprintf (prompt, sizeof prompt, "\n%s [y/N] ", question);
-      if (ask_tty (prompt, line, sizeof line) == NULL)
+      if (ask_tty (prompt, line, sizeof line, b->peer->ms_left (b->peer->ctx)) == NULL)
         return -1;
       return line[0] == 'y' || line[0] == 'Y';
     }
@@ -95,7 +99,7 @@ answer (struct broker_state *b, const char *type, const cJSON *req, bool *have)
   else
     {
       snprintf (prompt, sizeof prompt, "\n%s\n> ", text);
-      if (ask_tty (prompt, line, sizeof line))
+      if (ask_tty (prompt, line, sizeof line, b->peer->ms_left (b->peer->ctx)))
         {
           if (strcmp (type, "review") == 0)
             {
@@ -103,6 +107,8 @@ answer (struct broker_state *b, const char *type, const cJSON *req, bool *have)
               cJSON_AddStringToObject (r, "decision", line[0] ? line : "approve");
               return r;
             }
+          if (line[0] == '\0' && def && !cJSON_IsNull (def))
+            return cJSON_Duplicate (def, 1); /* Enter takes the default */
           return cJSON_CreateString (line);
         }
     }

@@ -68,6 +68,54 @@ events_emit (struct broker_state *b, const cJSON *id, const cJSON *params)
   broker_reply (b, id, "done", ok);
 }
 
+/* Open PATH (relative, no '..') under DIR without following a symlink in
+ * any component: O_NOFOLLOW alone only covers the last one, and a
+ * symlinked directory (lib -> /home/me) would lead out.  O_NONBLOCK: a FIFO
+ * must not block the broker (it is refused as not a regular file).  */
+static int
+open_beneath (int dir, const char *path)
+{
+  char comp[256];
+  const char *p = path, *slash;
+  int cur = dir, fd;
+
+  while ((slash = strchr (p, '/')) != NULL)
+    {
+      size_t n = (size_t) (slash - p);
+      int next;
+      if (n == 0 || n >= sizeof comp)
+        {
+          errno = ENOENT;
+          goto fail;
+        }
+      memcpy (comp, p, n);
+      comp[n] = '\0';
+      next = openat (cur, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      if (next < 0)
+        goto fail;
+      if (cur != dir)
+        close (cur);
+      cur = next;
+      p = slash + 1;
+    }
+  fd = openat (cur, p, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+  if (cur != dir)
+    {
+      int e = errno;
+      close (cur);
+      errno = e;
+    }
+  return fd;
+fail:
+  if (cur != dir)
+    {
+      int e = errno;
+      close (cur);
+      errno = e;
+    }
+  return -1;
+}
+
 /* A local module NAME.tac beside the procedure.  NAME was checked by the VM
  * too, but only this check counts: no absolute paths, no '..', and the
  * file is opened without following symlinks out of the directory.  */
@@ -91,7 +139,7 @@ module_load (struct broker_state *b, const cJSON *id, const cJSON *params)
     }
   snprintf (path, sizeof path, "%s.tac", name);
   dir = open (b->o->procedure_dir ? b->o->procedure_dir : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  fd = dir < 0 ? -1 : openat (dir, path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  fd = dir < 0 ? -1 : open_beneath (dir, path);
   if (dir >= 0)
     close (dir);
   if (fd < 0 || fstat (fd, &st) < 0 || !S_ISREG (st.st_mode) || st.st_size > MAX_MODULE_SIZE)
@@ -101,7 +149,10 @@ module_load (struct broker_state *b, const cJSON *id, const cJSON *params)
         close (fd);
       broker_reply_error (b, id, "NotFound", "module '%s': %s/%s: %s", name,
                           b->o->procedure_dir ? b->o->procedure_dir : ".", path,
-                          fd < 0 ? strerror (e) : "not a regular file under 4 MiB");
+                          fd < 0 ? (e == ELOOP || e == ENOTDIR ? "a symlink in the path (symlinks are "
+                                                                 "not followed)"
+                                                               : strerror (e))
+                                 : "not a regular file under 4 MiB");
       return;
     }
   buf = malloc ((size_t) st.st_size + 1);
@@ -191,7 +242,10 @@ broker_dispatch (struct broker_state *b, const cJSON *id, const char *method, co
     return broker_control_request (b, id, params);
   if (strcmp (method, "checkpoint.save") == 0)
     {
-      broker_storage_save (b, params);
+      if (broker_storage_save (b, params) < 0)
+        return (void) broker_reply_error (b, id, "CheckpointStorageFull",
+                                          "the run's checkpoints would take more than %d MiB of "
+                                          "the broker's memory", BROKER_MAX_CHECKPOINT_BYTES >> 20);
       return (void) broker_reply (b, id, "done", cJSON_CreateObject ());
     }
   if (strcmp (method, "module.load") == 0)

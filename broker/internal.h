@@ -13,6 +13,7 @@ struct broker_state
   struct broker_peer *peer;
   struct broker_outcome *out;
   struct cJSON *checkpoints; /* position -> {done, value, ...} */
+  size_t checkpoint_bytes;   /* their size as JSON, bounded by BROKER_MAX_CHECKPOINT_BYTES */
   struct cJSON *pending;     /* the control request the run paused on, or NULL */
   char stage[128];           /* current stage, "" for none */
   bool started;
@@ -25,6 +26,10 @@ int broker_reply (struct broker_state *b, const struct cJSON *id, const char *ev
 int broker_reply_error (struct broker_state *b, const struct cJSON *id, const char *type,
                         const char *fmt, ...) __attribute__ ((format (printf, 4, 5)));
 void broker_violation (struct broker_state *b, const struct cJSON *id, const char *why);
+/* One complete message from the VM (TEXT, LEN bytes): validate it as a
+ * request and dispatch it, or count a violation.  (Also the fuzzer's entry,
+ * tests/fuzz/fuzz_broker.c.)  */
+void broker_handle_message (struct broker_state *b, const char *text, size_t len);
 
 /* dispatch.c: one function per method.  */
 void broker_dispatch (struct broker_state *b, const struct cJSON *id, const char *method,
@@ -43,7 +48,12 @@ void broker_llm_chat (struct broker_state *b, const struct cJSON *id, const stru
 
 /* storage.c: checkpoints, in memory or in a file per procedure.  */
 void broker_storage_open (struct broker_state *b);
-void broker_storage_save (struct broker_state *b, const struct cJSON *params);
+/* The broker keeps every checkpoint in memory: a run cannot make it hold
+ * more than this (each message is under 8 MiB, but there may be many).  */
+#define BROKER_MAX_CHECKPOINT_BYTES (64 << 20)
+/* 0, or -1 when the checkpoint would pass BROKER_MAX_CHECKPOINT_BYTES
+ * (nothing is stored).  */
+int broker_storage_save (struct broker_state *b, const struct cJSON *params);
 /* Remember the request a paused run waits for (file storage only).  */
 void broker_storage_pending (struct broker_state *b, const struct cJSON *request);
 void broker_storage_close (struct broker_state *b);

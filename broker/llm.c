@@ -40,6 +40,10 @@ struct stream
   cJSON *usage;
   bool malformed;
   bool aborted;       /* deadline or stop signal */
+  bool sse;           /* streaming, and the body is server-sent events (not one
+                         JSON document: an error, or a server ignoring stream) */
+  int events;         /* SSE data events parsed */
+  char head[201];     /* the start of the body, for error messages */
   char finish_reason[32];
 };
 
@@ -175,7 +179,7 @@ take_chunk (struct stream *s, const cJSON *doc)
     }
   c = cJSON_GetArrayItem (choices, 0);
   if (c)
-    take_message (s, c, s->streaming);
+    take_message (s, c, s->sse);
 }
 
 /* Server-sent events: lines "data: {...}", a blank line between events,
@@ -198,6 +202,7 @@ sse_line (struct stream *s, char *line)
       s->malformed = true;
       return;
     }
+  s->events++;
   take_chunk (s, doc);
   cJSON_Delete (doc);
 }
@@ -208,12 +213,25 @@ on_data (char *ptr, size_t size, size_t nmemb, void *ud)
   struct stream *s = ud;
   size_t n = size * nmemb;
 
+  if (s->total < sizeof s->head - 1)
+    {
+      size_t have = s->total, take = sizeof s->head - 1 - have;
+      memcpy (s->head + have, ptr, n < take ? n : take);
+      s->head[have + (n < take ? n : take)] = '\0';
+    }
+  if (s->total == 0 && s->streaming)
+    {
+      size_t i = 0;
+      while (i < n && (ptr[i] == ' ' || ptr[i] == '\r' || ptr[i] == '\n' || ptr[i] == '\t'))
+        i++;
+      s->sse = i == n || ptr[i] != '{';
+    }
   s->total += n;
   if (s->total > MAX_RESPONSE)
     return 0; /* aborts the transfer: CURLE_WRITE_ERROR */
   if (append (&s->raw, &s->raw_len, &s->raw_cap, ptr, n) < 0)
     return 0;
-  if (s->streaming)
+  if (s->sse)
     {
       char *nl;
       while ((nl = memchr (s->raw, '\n', s->raw_len)) != NULL)
@@ -248,6 +266,19 @@ on_progress (void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
   return 0;
 }
 
+/* Overwrite every copy of KEY in TEXT with '*'.  */
+static void
+redact (char *text, const char *key)
+{
+  size_t n = strlen (key);
+  char *p;
+
+  if (text == NULL || n < 4)
+    return;
+  while ((p = strstr (text, key)) != NULL)
+    memset (p, '*', n);
+}
+
 static char *
 read_api_key (const struct broker_state *b)
 {
@@ -270,6 +301,9 @@ stream_reset (struct stream *s)
   s->tool_calls = cJSON_CreateArray ();
   s->usage = NULL;
   s->malformed = false;
+  s->sse = false;
+  s->events = 0;
+  s->head[0] = '\0';
   s->finish_reason[0] = '\0';
 }
 
@@ -401,7 +435,7 @@ reply_done (struct stream *s, const char *model)
   cJSON *data = cJSON_CreateObject ();
   cJSON *usage = s->usage ? cJSON_Duplicate (s->usage, 1) : cJSON_CreateObject ();
 
-  if (!s->streaming && s->raw)
+  if (!s->sse && s->raw)
     {
       cJSON *doc = cJSON_Parse (s->raw);
       if (doc)
@@ -412,6 +446,10 @@ reply_done (struct stream *s, const char *model)
       cJSON_Delete (usage);
       usage = s->usage ? cJSON_Duplicate (s->usage, 1) : cJSON_CreateObject ();
     }
+  /* A streamed answer with no "data: {...}" event in it (an HTML error
+   * page, a truncated body) is not a completion.  */
+  if (s->sse && s->events == 0)
+    s->malformed = true;
   cJSON_AddStringToObject (data, "text", s->text ? s->text : "");
   if (cJSON_GetArraySize (s->tool_calls) > 0)
     cJSON_AddItemToObject (data, "tool_calls", cJSON_Duplicate (s->tool_calls, 1));
@@ -424,7 +462,7 @@ reply_done (struct stream *s, const char *model)
       cJSON_Delete (data);
       broker_reply_error (s->b, s->id, "MalformedResponse",
                           "the model server's response is not an OpenAI chat completion: %.200s",
-                          s->raw ? s->raw : "");
+                          s->head);
       return;
     }
   broker_reply (s->b, s->id, "done", data);
@@ -471,6 +509,14 @@ broker_llm_chat (struct broker_state *b, const cJSON *id, const cJSON *params)
   body = build_body (params, model->valuestring, s.streaming,
                      p && p->max_tokens > 0 ? p->max_tokens - b->tokens_used : 0);
   key = read_api_key (b);
+  if (key == NULL && strstr (base, "api.openai.com") != NULL)
+    {
+      cJSON_free (body);
+      return (void) broker_reply_error (b, id, "AuthenticationError",
+                                        "no API key for %s: set OPENAI_API_KEY on the host or "
+                                        "openai_api_key in ~/.tactus/config.yml (for a local "
+                                        "OpenAI-compatible server set OPENAI_BASE_URL)", base);
+    }
   for (int i = 0; i < MAX_ATTEMPTS; i++)
     {
       stream_reset (&s);
@@ -492,24 +538,32 @@ broker_llm_chat (struct broker_state *b, const cJSON *id, const cJSON *params)
     }
   if (key)
     {
+      /* Error messages quote the body; a server that echoes the key
+       * (a proxy's "invalid key sk-...") must not carry it into the
+       * sandbox.  */
+      redact (s.raw, key);
+      redact (s.head, key);
       explicit_bzero (key, strlen (key));
       free (key);
     }
   cJSON_free (body);
   if (s.aborted)
     broker_reply_error (b, id, "Cancelled", "the model call was stopped (deadline or signal)");
+  else if (status < 0 && cc == CURLE_WRITE_ERROR && s.total > MAX_RESPONSE)
+    broker_reply_error (b, id, "ResponseTooLarge",
+                        "the model server at %s sent more than 8 MiB; the call was stopped", base);
   else if (status < 0)
     broker_reply_error (b, id, cc == CURLE_OPERATION_TIMEDOUT ? "Timeout" : "ConnectionError",
-                        "cannot complete the model call to %s: %s", base,
-                        cc == CURLE_WRITE_ERROR ? "response larger than 8 MiB" : c->easy_strerror (cc));
+                        "cannot complete the model call to %s: %s", base, c->easy_strerror (cc));
   else if (status != 200)
     error_from_status (b, id, status, &s, model->valuestring, base);
   else
     {
-      const cJSON *tt = cJSON_GetObjectItemCaseSensitive (s.usage, "total_tokens");
+      const cJSON *tt;
+      reply_done (&s, model->valuestring); /* parses a non-streamed body, with its usage */
+      tt = cJSON_GetObjectItemCaseSensitive (s.usage, "total_tokens");
       if (cJSON_IsNumber (tt))
         b->tokens_used += (long) tt->valuedouble;
-      reply_done (&s, model->valuestring);
     }
   stream_reset (&s);
   cJSON_Delete (s.tool_calls);

@@ -104,6 +104,17 @@ storage_answer (const char *dir, const char *procedure_name, const char *answer,
   return 0;
 }
 
+/* What an entry costs the broker: its JSON text plus the nodes and key.  */
+static size_t
+entry_cost (const cJSON *entry)
+{
+  char *s = entry ? cJSON_PrintUnformatted (entry) : NULL;
+  size_t n = s ? strlen (s) : 0;
+
+  cJSON_free (s);
+  return entry ? n + 128 : 0;
+}
+
 void
 broker_storage_open (struct broker_state *b)
 {
@@ -131,6 +142,8 @@ broker_storage_open (struct broker_state *b)
     {
       cJSON_Delete (b->checkpoints);
       b->checkpoints = cJSON_DetachItemFromObjectCaseSensitive (doc, "checkpoints");
+      for (const cJSON *c = b->checkpoints->child; c; c = c->next)
+        b->checkpoint_bytes += entry_cost (c);
       trace_note (b->o->trace, "log", "INFO", "replaying %d checkpoint(s) from %s",
                   cJSON_GetArraySize (b->checkpoints), path);
     }
@@ -162,28 +175,44 @@ write_file (struct broker_state *b)
   cJSON_free (text);
 }
 
-void
+int
 broker_storage_save (struct broker_state *b, const cJSON *params)
 {
   const cJSON *pos = cJSON_GetObjectItemCaseSensitive (params, "position");
   cJSON *entry;
   char key[32];
+  size_t cost, old_cost;
 
   if (!cJSON_IsNumber (pos) || pos->valuedouble < 1 || pos->valuedouble > 1e6)
-    return;
+    return 0;
   snprintf (key, sizeof key, "%d", (int) pos->valuedouble);
   entry = cJSON_CreateObject ();
   cJSON_AddBoolToObject (entry, "done", 1);
   if (cJSON_GetObjectItemCaseSensitive (params, "value"))
     cJSON_AddItemToObject (entry, "value",
                            cJSON_Duplicate (cJSON_GetObjectItemCaseSensitive (params, "value"), 1));
+  /* The position after the checkpoint's nested ones: replay skips them.  */
+  if (cJSON_IsNumber (cJSON_GetObjectItemCaseSensitive (params, "end_position")))
+    cJSON_AddNumberToObject (entry, "end_position",
+                             cJSON_GetObjectItemCaseSensitive (params, "end_position")->valuedouble);
   if (cJSON_IsString (cJSON_GetObjectItemCaseSensitive (params, "source_location")))
     cJSON_AddStringToObject (entry, "source_location",
                              cJSON_GetObjectItemCaseSensitive (params, "source_location")->valuestring);
+  cost = entry_cost (entry);
+  old_cost = entry_cost (cJSON_GetObjectItemCaseSensitive (b->checkpoints, key));
+  if (b->checkpoint_bytes - old_cost + cost > BROKER_MAX_CHECKPOINT_BYTES)
+    {
+      cJSON_Delete (entry);
+      trace_note (b->o->trace, "log", "ERROR", "checkpoint %s refused: the run's checkpoints would "
+                  "take more than %d MiB", key, BROKER_MAX_CHECKPOINT_BYTES >> 20);
+      return -1;
+    }
+  b->checkpoint_bytes = b->checkpoint_bytes - old_cost + cost;
   cJSON_DeleteItemFromObjectCaseSensitive (b->checkpoints, key);
   cJSON_AddItemToObject (b->checkpoints, key, entry);
   if (b->o->storage == STORAGE_FILE)
     write_file (b);
+  return 0;
 }
 
 void

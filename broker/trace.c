@@ -66,7 +66,10 @@ human_line (struct trace *t, const cJSON *ev)
     {
       if (!t->verbose && level && strcmp (level, "DEBUG") == 0)
         return;
-      fprintf (f, "%-7s %s", level ? level : "INFO", str (ev, "message") ? str (ev, "message") : "");
+      /* Readable lines are for people: a huge message is cut (the JSON
+       * Lines sinks keep it whole).  */
+      const char *msg = str (ev, "message") ? str (ev, "message") : "";
+      fprintf (f, "%-7s %.4000s%s", level ? level : "INFO", msg, strlen (msg) > 4000 ? "…" : "");
       print_json_field (f, ev, "context", " ");
     }
   else if (strcmp (type, "tool_call") == 0)

@@ -1,8 +1,9 @@
 -- Mocks and mock models: Model { type = "mock" } is a model whose answer is
--- fixed (a value, or a function of the input); Mocks {} gives tools and
--- models scripted results.  --mock-all also mocks every host tool (its
--- Mocks entry, or { mocked = true }) and agent, so nothing leaves the
--- sandbox: host_ping is "mocked" with it and denied without it.
+-- fixed (a value, or a function of the input).  Mocks {} gives tools, host
+-- tools and agents scripted results in mock mode (--mock-all, or
+-- tactus-run test --mock), so nothing leaves the sandbox: weather is
+-- "sunny" and host_ping "mocked" with --mock-all; without it the real tool
+-- runs and host.ping is denied (no policy allows it).
 --
 --   tactus-run run examples/mocks.tac
 --   tactus-run run examples/mocks.tac --mock-all
@@ -37,3 +38,25 @@ Procedure {
     }
   end,
 }
+
+-- `tactus-run test examples/mocks.tac --mock`: Mocks {} answer unless a
+-- Given step says otherwise.
+Specification([[
+Feature: Mocks
+  Scenario: the Mocks block and the mock models
+    When the procedure runs
+    Then the output label should be "positive"
+    And the output chars should be 17
+    And the output sky should be "sunny"
+    And the output weather_called should be true
+    And the weather tool should be called with city="Paris"
+
+  Scenario: Given steps win over the Mocks block
+    Given the tool "weather" returns {"city": "Oslo", "sky": "rain"}
+    And the model "sentiment" returns {"label": "negative", "confidence": 0.2}
+    And the tool "host.ping" returns {"pong": "from the scenario"}
+    When the procedure runs
+    Then the output sky should be "rain"
+    And the output label should be "negative"
+    And the output host_ping should be "from the scenario"
+]])

@@ -571,6 +571,9 @@ read_layer (const char *path, bool secrets, struct ynode **out, struct tr_error 
   f = fopen (path, "re");
   if (f == NULL)
     return errno == ENOENT || errno == ENOTDIR ? 0 : tr_fail (err, errno, "config %s", path);
+  /* Unbuffered: stdio's buffer would keep a copy of any secret in the file
+   * in freed memory, which the sandbox (a copy of this process) inherits.  */
+  setvbuf (f, NULL, _IONBF, 0);
   if (fstat (fileno (f), &st) < 0 || st.st_size > MAX_CONFIG_SIZE)
     return tr_fail (err, EFBIG, "config %s: larger than 1 MiB", path);
   text = malloc ((size_t) st.st_size + 1);

@@ -7,12 +7,16 @@ entry per request, in order; the last entry repeats.  Entry fields:
   tool_calls    [{"name": ..., "arguments": {...}}]
   status        HTTP status to answer with (e.g. 401, 404, 429, 500)
   error         error message for non-200 answers
+  echo_auth     append the request's Authorization header to the error
+                message (a server that echoes the key back)
   delay         seconds to wait before answering
   stall         seconds to wait between stream chunks
   garbage       send this raw body instead of a completion
   reset         close the connection without answering
   hang          never answer (until the client gives up)
   flood         stream this many bytes of junk text
+  usage         {"prompt_tokens", "completion_tokens", "total_tokens"} to report
+                (default 10 + 5 = 15)
 Every request is appended to LOG as one JSON line:
   {"path", "authorization", "body"}.
 
@@ -20,6 +24,7 @@ usage: fake_openai.py PORTFILE SCRIPT.json LOG
 It writes the port it listens on to PORTFILE.
 """
 import json
+import os
 import socket
 import sys
 import threading
@@ -37,6 +42,10 @@ def next_entry():
         i = counter["n"]
         counter["n"] += 1
     return script[min(i, len(script) - 1)]
+
+
+def usage(e):
+    return e.get("usage", {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15})
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -63,14 +72,20 @@ class Handler(BaseHTTPRequestHandler):
             time.sleep(3600)
             return
         if e.get("reset"):
+            # SO_LINGER 0 then close: the peer sees a TCP RST.  rfile holds
+            # a reference to the socket, so close the descriptor itself.
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
-            self.connection.close()
+            self.close_connection = True
+            os.close(self.connection.detach())
             return
         if not self.path.endswith("/chat/completions"):
             return self.answer(404, {"error": {"message": "no such route"}})
         status = e.get("status", 200)
         if status != 200:
-            return self.answer(status, {"error": {"message": e.get("error", "error %d" % status)}})
+            message = e.get("error", "error %d" % status)
+            if e.get("echo_auth"):
+                message += " (you sent: %s)" % self.headers.get("Authorization")
+            return self.answer(status, {"error": {"message": message}})
         if e.get("garbage") is not None:
             data = e["garbage"].encode()
             self.send_response(200)
@@ -91,7 +106,7 @@ class Handler(BaseHTTPRequestHandler):
         self.answer(200, {"id": "x", "object": "chat.completion", "model": model,
                           "choices": [{"index": 0, "message": msg,
                                        "finish_reason": "tool_calls" if e.get("tool_calls") else "stop"}],
-                          "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}})
+                          "usage": usage(e)})
 
     def answer(self, status, obj):
         data = json.dumps(obj).encode()
@@ -130,7 +145,7 @@ class Handler(BaseHTTPRequestHandler):
                 {"index": i, "function": {"arguments": args[half:]}}]}, "finish_reason": None}]))
         self.chunk(dict(base, choices=[{"index": 0, "delta": {},
                                         "finish_reason": "tool_calls" if e.get("tool_calls") else "stop"}]))
-        self.chunk(dict(base, choices=[], usage={"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}))
+        self.chunk(dict(base, choices=[], usage=usage(e)))
         self.chunk("[DONE]")
         self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()
@@ -140,6 +155,5 @@ server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
 server.daemon_threads = True
 with open(port_file + ".tmp", "w") as f:
     f.write(str(server.server_address[1]))
-import os
 os.rename(port_file + ".tmp", port_file)
 server.serve_forever()

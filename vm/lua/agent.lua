@@ -5,9 +5,11 @@
 -- llm.chat (the API key never enters the sandbox).  When the model calls a
 -- tool, the Lua tool runs here, its result goes back to the model, and the
 -- turn continues until the model answers without tools, the done tool is
--- called, or max_turns model calls were made.  In mock mode (--mock-all or
--- a Mocks entry) the turn is scripted and no model is called; the trace has
--- the same shape.
+-- called, or max_turns model calls were made.  In mock mode (--mock-all)
+-- the turn is scripted -- by the agent's Mocks { name = { message =,
+-- tool_calls = } } entry, else a default answer -- and no model is called;
+-- the trace has the same shape.  As in Tactus, a Mocks entry alone does not
+-- mock an agent: without --mock-all the model is called.
 local ctx = ...
 local G, T = ctx.G, ctx.T
 local type, pairs, ipairs, tostring, error, pcall, setmetatable =
@@ -89,7 +91,11 @@ end
 local function run_tool_call(agent, tools, name, args)
   local handle = tools[name] or ctx.tools[name]
   if handle == nil then return { error = "unknown tool '" .. tostring(name) .. "'" }, false end
+  -- tool_call events name the agent that asked (tools.lua reads this).
+  local outer = ctx.current_agent
+  ctx.current_agent = agent.name
   local ok, result = pcall(handle, args)
+  ctx.current_agent = outer
   if not ok then return { error = T.error_text(result) }, false end
   return result, name == "done"
 end
@@ -155,6 +161,7 @@ local function model_turn(agent, tools, order, usage)
   local max_turns = spec.max_turns or DEFAULT_MAX_TURNS
   local text, results = "", {}
   local offered = #order > 0 and openai_tools(order) or nil
+  local finished = false
   for _ = 1, max_turns do
     local messages = {}
     if spec.system_prompt then messages[1] = { role = "system", content = render(spec.system_prompt) } end
@@ -173,8 +180,7 @@ local function model_turn(agent, tools, order, usage)
     text = reply.text or ""
     local calls = reply.tool_calls
     agent.history[#agent.history + 1] = { role = "assistant", content = text ~= "" and text or nil, tool_calls = calls }
-    if type(calls) ~= "table" or #calls == 0 then break end
-    local finished = false
+    if type(calls) ~= "table" or #calls == 0 then finished = true break end
     for _, c in ipairs(calls) do
       local fn = c["function"] or {}
       local ok, args = pcall(T.json_decode, fn.arguments ~= "" and fn.arguments or "{}")
@@ -191,6 +197,10 @@ local function model_turn(agent, tools, order, usage)
       finished = finished or is_done
     end
     if finished then break end
+  end
+  if not finished then
+    ctx.emit("log", { level = "WARNING", message = "agent " .. agent.name .. ": stopped after max_turns = "
+      .. max_turns .. " model calls; the model was still calling tools" })
   end
   return text, results, usage
 end
@@ -217,7 +227,8 @@ local function turn(agent, opts)
   local t0 = T.monotonic()
   local usage = new_usage()
   local text, results
-  if ctx.mock_all or ctx.mocks[agent.name] ~= nil then
+  -- ctx.scenario_mocks: names a `tactus-run test` Given step mocks (spec.lua).
+  if ctx.mock_all or (ctx.scenario_mocks and ctx.scenario_mocks[agent.name]) then
     text, results = mock_turn(agent, tools, usage)
   else
     text, results = model_turn(agent, tools, order, usage)

@@ -6,64 +6,86 @@ local ctx = ...
 local G, T = ctx.G, ctx.T
 local type, pairs, ipairs, tostring, error, setmetatable =
   type, pairs, ipairs, tostring, error, setmetatable
-local files = T.files
+local files = ctx.files -- File primitives whose errors name the user's line
 
--- Delimited text: RFC 4180 quoting for CSV; TSV has no quoting.
-local function split_record(line, sep, quoted)
-  local fields, i, n = {}, 1, #line
+-- Delimited text: RFC 4180 quoting for CSV (a quoted field may hold the
+-- separator, "" and newlines); TSV has no quoting.  Blank lines are skipped.
+local function parse_records(text, sep, quoted, what)
+  local records, i, n = {}, 1, #text
   if not quoted then
-    for f in (line .. sep):gmatch("(.-)" .. sep) do fields[#fields + 1] = f end
-    return fields
+    for line in text:gmatch("[^\r\n]+") do
+      local fields = {}
+      for f in (line .. sep):gmatch("(.-)" .. sep) do fields[#fields + 1] = f end
+      records[#records + 1] = fields
+    end
+    return records
   end
-  while i <= n + 1 do
-    if line:sub(i, i) == '"' then
+  local fields, line_no = {}, 1
+  while i <= n do
+    local c = text:sub(i, i)
+    if c == '"' then
       local buf, j = {}, i + 1
       while true do
-        local c = line:sub(j, j)
-        if c == "" then error("CSV: unterminated quoted field", 4) end
-        if c == '"' then
-          if line:sub(j + 1, j + 1) == '"' then buf[#buf + 1] = '"'; j = j + 2
-          else j = j + 1; break end
-        else buf[#buf + 1] = c; j = j + 1 end
+        local q = text:find('"', j, true)
+        if q == nil then
+          ctx.raise(what .. ".read: line " .. line_no .. ": unterminated quoted field")
+        end
+        buf[#buf + 1] = text:sub(j, q - 1)
+        if text:sub(q + 1, q + 1) == '"' then buf[#buf + 1] = '"'; j = q + 2
+        else j = q + 1; break end
       end
-      fields[#fields + 1] = table.concat(buf)
-      i = j + 1
+      local field = table.concat(buf)
+      for _ in field:gmatch("\n") do line_no = line_no + 1 end
+      fields[#fields + 1] = field
+      i = j
+      c = text:sub(i, i)
+      if c ~= sep and c ~= "\r" and c ~= "\n" and c ~= "" then
+        ctx.raise(what .. ".read: line " .. line_no .. ": unexpected text after a quoted field")
+      end
     else
-      local j = line:find(sep, i, true) or (n + 1)
-      fields[#fields + 1] = line:sub(i, j - 1)
-      i = j + 1
+      local j = text:find("[" .. sep .. "\r\n]", i) or (n + 1)
+      fields[#fields + 1] = text:sub(i, j - 1)
+      i = j
+      c = text:sub(i, i)
+    end
+    if c == sep then
+      i = i + 1
+      if i > n then fields[#fields + 1] = "" end
+    else
+      -- the end of a record ("\r\n", "\n" or the end of the text)
+      if c == "\r" and text:sub(i + 1, i + 1) == "\n" then i = i + 1 end
+      i = i + 1
+      line_no = line_no + 1
+      if not (#fields == 1 and fields[1] == "") then records[#records + 1] = fields end
+      fields = {}
     end
   end
-  return fields
+  if #fields > 0 then records[#records + 1] = fields end
+  return records
 end
 
 local function delimited(sep, quoted, what)
   local function read(path)
-    local text = files.read(path)
-    local rows, headers = {}, nil
-    for line in text:gmatch("[^\r\n]+") do
-      local rec = split_record(line, sep, quoted)
-      if not headers then
-        headers = rec
-      else
-        local row = {}
-        for i, h in ipairs(headers) do row[h] = rec[i] or "" end
-        rows[#rows + 1] = row
-      end
+    local records = parse_records(files.read(path), sep, quoted, what)
+    local rows, headers = {}, records[1]
+    for r = 2, #records do
+      local rec, row = records[r], {}
+      for i, h in ipairs(headers) do row[h] = rec[i] or "" end
+      rows[#rows + 1] = row
     end
-    return rows, headers
+    return rows, headers or {}
   end
   local function quote(v)
     v = tostring(v == nil and "" or v)
     if not quoted then
-      if v:find("[\t\r\n]") then error(what .. ".write: TSV values cannot contain tabs or newlines", 4) end
+      if v:find("[\t\r\n]") then ctx.raise(what .. ".write: TSV values cannot contain tabs or newlines") end
       return v
     end
     if v:find('[,"\r\n]') then return '"' .. v:gsub('"', '""') .. '"' end
     return v
   end
   local function write(path, rows, opts)
-    if type(rows) ~= "table" then error(what .. ".write: rows must be a list of tables", 2) end
+    if type(rows) ~= "table" then ctx.raise(what .. ".write: rows must be a list of tables") end
     local headers = opts and opts.headers
     if not headers then
       headers = {}
@@ -116,8 +138,10 @@ local loaded = {}
 local loading = {}
 
 -- A local module: NAME.tac beside the procedure, run with the same globals.
+-- As Lua's own searchers do, dots in the name are directories:
+-- require("lib.text") loads lib/text.tac.
 local function require_local(name)
-  local reply = T.call("module.load", { name = name })
+  local reply = T.call("module.load", { name = (name:gsub("%.", "/")) })
   local chunk, err = T.load(reply.source, "@" .. reply.path, G._G)
   if not chunk then error({ type = "SyntaxError", message = err }, 0) end
   return chunk(name)

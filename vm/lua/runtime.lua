@@ -6,6 +6,24 @@ local G, T = ctx.G, ctx.T
 local type, pairs, ipairs, tostring, error, pcall, setmetatable, select =
   type, pairs, ipairs, tostring, error, pcall, setmetatable, select
 
+-- Errors of primitives name the user's file and line (the innermost frame
+-- of a .tac chunk), not the runtime's own code.
+function ctx.raise(message)
+  local src, line = T.where()
+  if src then message = src .. ":" .. tostring(line) .. ": " .. message end
+  error(message, 0)
+end
+
+-- A C primitive whose string errors are re-raised at the user's line.
+local function primitive(fn)
+  return function(...)
+    local ok, a, b = pcall(fn, ...)
+    if ok then return a, b end
+    if type(a) == "string" then ctx.raise((a:gsub("^tactus/[%w_]+:%d+: ", ""))) end
+    error(a, 0)
+  end
+end
+
 -- Log -----------------------------------------------------------------
 local function logger(level)
   return function(message, context)
@@ -67,9 +85,20 @@ G.Stop = {
 }
 
 -- Sleep / Retry -----------------------------------------------------------
+-- In slices: after SIGINT/SIGTERM the next Lua instruction raises, so a
+-- long Sleep ends promptly instead of at the broker's grace deadline.
+local function sleep(seconds)
+  local left = seconds
+  while left > 0 do
+    local s = left < 0.1 and left or 0.1
+    T.sleep(s)
+    left = left - s
+  end
+end
 G.Sleep = function(seconds)
   if type(seconds) ~= "number" then error("Sleep: seconds must be a number", 2) end
-  T.sleep(seconds)
+  if not (seconds >= 0) or seconds > 86400 * 365 then error("Sleep: seconds must be between 0 and a year", 2) end
+  sleep(seconds)
 end
 G.Retry = {
   with_backoff = function(fn, opts)
@@ -86,7 +115,7 @@ G.Retry = {
       last = result
       if attempt < attempts then
         ctx.emit("log", { level = "WARNING", message = "Retry: attempt " .. attempt .. " failed: " .. T.error_text(result) })
-        T.sleep(delay)
+        sleep(delay)
         delay = delay * factor
         if delay > max_delay then delay = max_delay end
       end
@@ -105,7 +134,9 @@ G.Json = {
 }
 
 -- File: confined to /workspace (vm/files.c) ---------------------------------
-local files = T.files
+local files = {}
+for name, fn in pairs(T.files) do files[name] = primitive(fn) end
+ctx.files = files
 G.File = {
   read = function(path) return files.read(path) end,
   write = function(path, content)
@@ -116,19 +147,32 @@ G.File = {
   append = function(path, content) files.write(path, tostring(content), true); return true end,
   exists = function(path) return files.exists(path) end,
   size = function(path) return files.size(path) end,
-  list = function(path) return files.list(path) end,
+  list = function(path)
+    local names = files.list(path)
+    table.sort(names)
+    return names
+  end,
   remove = function(path) files.remove(path); return true end,
   mkdir = function(path) files.mkdir(path); return true end,
   is_dir = function(path) return files.is_dir(path) end,
 }
 
 -- checkpoint / Step.checkpoint: run once, replay from storage by position ----
-local position = 0
+-- Positions count up across the whole run, sub-procedures included (their
+-- runtimes share T, where the counter lives).  A checkpoint records the
+-- position after its nested ones (end_position), so replaying it skips
+-- them and the positions that follow stay those of the first run.
+T.checkpoint_counter = T.checkpoint_counter or { position = 0 }
+local counter = T.checkpoint_counter
 local function checkpoint(fn, opts)
   if type(fn) ~= "function" then error("checkpoint: expected a function", 2) end
-  position = position + 1
+  counter.position = counter.position + 1
+  local position = counter.position
   local saved = ctx.checkpoints[position] or ctx.checkpoints[tostring(position)]
   if saved ~= nil and type(saved) == "table" and saved.done then
+    if type(saved.end_position) == "number" and saved.end_position > counter.position then
+      counter.position = saved.end_position
+    end
     return saved.value
   end
   local src, line = T.where()
@@ -136,7 +180,7 @@ local function checkpoint(fn, opts)
   ctx.current_position = position
   local value = fn()
   local ms = (T.monotonic() - t0) * 1000
-  T.call("checkpoint.save", { position = position, value = value,
+  T.call("checkpoint.save", { position = position, end_position = counter.position, value = value,
     source_location = src and (src .. ":" .. tostring(line)) or nil,
     name = type(opts) == "table" and opts.name or nil })
   ctx.emit("checkpoint_created", { checkpoint_position = position, checkpoint_type = "explicit",
@@ -146,7 +190,7 @@ end
 G.checkpoint = checkpoint
 ctx.checkpoint = checkpoint
 G.Checkpoint = {
-  next_position = function() return position + 1 end,
+  next_position = function() return counter.position + 1 end,
   exists = function(pos) return ctx.checkpoints[pos] ~= nil or ctx.checkpoints[tostring(pos)] ~= nil end,
   get = function(pos)
     local s = ctx.checkpoints[pos] or ctx.checkpoints[tostring(pos)]
@@ -294,8 +338,14 @@ end
 local models = {}
 local function model_handle(name, spec)
   return setmetatable({ name = name }, {
-    __call = function(_, input)
-      local ok, v = ctx.mock_answer(name, input)
+    __call = function(self, input)
+      -- x = Model {...} renames the handle (ctx.on_assign): mocks use that name.
+      local ok, v
+      local mname = rawget(self, "name") or name
+      -- ctx.scenario_mocks: names a `tactus-run test` Given step mocks (spec.lua).
+      if ctx.mock_all or (ctx.scenario_mocks and ctx.scenario_mocks[mname]) then
+        ok, v = ctx.mock_answer(mname, input)
+      end
       if ok then return { output = v } end
       if spec.type == "mock" then
         local value = spec.value

@@ -6,7 +6,7 @@ local ctx = ...
 local G, T = ctx.G, ctx.T
 local type, pairs, ipairs, tostring, tonumber, error, setmetatable, getmetatable =
   type, pairs, ipairs, tostring, tonumber, error, setmetatable, getmetatable
-local floor = math.floor
+local floor, huge = math.floor, math.huge
 
 local FIELD = {} -- metatable marking field declarations
 
@@ -45,7 +45,9 @@ end
 -- Evaluators share the builder namespace in Tactus; they are inert here and
 -- used by `tactus-run eval`.
 for _, name in ipairs({ "equals_expected", "min_length", "max_length", "contains", "matches",
-    "one_of", "llm_judge", "exact_match", "regex", "length" }) do
+    "one_of", "llm_judge", "exact_match", "regex", "length",
+    "contains_any", "contains_all", "is_instance", "range", "max_iterations", "max_tokens",
+    "max_cost", "tool_called", "state_check" }) do
   field[name] = function(opts)
     local e = { evaluator = name }
     for k, v in pairs(opts or {}) do e[k] = v end
@@ -81,6 +83,11 @@ local function check_value(f, v, coerce)
   local t = type(v)
   if kind == "string" and t ~= "string" then return nil, "expected a string, got " .. t end
   if kind == "number" and t ~= "number" then return nil, "expected a number, got " .. t end
+  -- tonumber accepts "inf", "nan", "1e999": values no JSON (state, result,
+  -- checkpoint) can carry, and inf passed the integer check below.
+  if (kind == "number" or kind == "integer") and t == "number" and (v ~= v or v == huge or v == -huge) then
+    return nil, "expected a finite number, got " .. tostring(v)
+  end
   if kind == "integer" and (t ~= "number" or v ~= floor(v)) then
     return nil, "expected an integer, got " .. (t == "number" and tostring(v) or t)
   end
@@ -229,6 +236,9 @@ local script_output
 local input_table = {}
 for k, v in pairs(ctx.params) do input_table[k] = v end
 setmetatable(input_table, {
+  -- A sub-procedure's parameters arrive after this table is made (its
+  -- runtime is built first), so reads fall back to the current params.
+  __index = function(_, k) return ctx.params[k] end,
   __call = function(_, schema)
     local values = ctx.validate_input(schema, ctx.params, "input")
     for k, v in pairs(values) do rawset(input_table, k, v) end

@@ -39,7 +39,12 @@ local function invoke(tool, args)
   local t0 = T.monotonic()
   local result
   local ok, mocked = false, nil
-  if ctx.mock_all or ctx.mocks[tool.name] ~= nil then ok, mocked = ctx.mock_answer(tool.name, args) end
+  -- Mocks {} entries apply in mock mode only (--mock-all, tactus-run test
+  -- --mock), as in Tactus; a plain run calls the real tool.
+  -- ctx.scenario_mocks: names a `tactus-run test` Given step mocks (spec.lua).
+  if ctx.mock_all or (ctx.scenario_mocks and ctx.scenario_mocks[tool.name]) then
+    ok, mocked = ctx.mock_answer(tool.name, args)
+  end
   if ok then
     result = mocked
   elseif tool.host then
@@ -48,7 +53,7 @@ local function invoke(tool, args)
     result = tool.fn(args)
   end
   record_call(tool, args, result)
-  ctx.emit("tool_call", { tool_name = tool.name, tool_args = args, tool_result = result,
+  ctx.emit("tool_call", { agent_name = ctx.current_agent, tool_name = tool.name, tool_args = args, tool_result = result,
     duration_ms = (T.monotonic() - t0) * 1000 })
   return result
 end

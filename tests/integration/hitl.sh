@@ -1,0 +1,172 @@
+#!/usr/bin/env bash
+# Integration lane: human in the loop (Human.approve / input / review).
+#
+# --approve all / none answer without asking; with no TTY and no --approve
+# the run pauses ("Paused", exit 0); with --storage file a paused run is
+# answered with `tactus-run answer` and resumed by running it again, one
+# request at a time, until it completes with the answers; a TTY (script(1)
+# gives the run a pseudo-terminal, the answers typed ahead) answers at the
+# prompt; `answer` with nothing paused is a clear error.
+source "$TESTS_DIR/lib.sh"
+
+scratch=$(scratch_dir)
+work="$scratch/work"
+mkdir -p "$work" "$scratch/home"
+export HOME="$scratch/home"
+unset OPENAI_API_KEY OPENAI_BASE_URL
+trap 'rm -rf "$scratch"' EXIT
+
+# run ARGS...: `tactus-run run` in $work, in a new session (no TTY).
+run() {
+  (cd "$work" && setsid -w "$TR" run "$@" >"$scratch/out" 2>"$scratch/err" </dev/null)
+  rc=$?
+  out=$(cat "$scratch/out")
+  err=$(cat "$scratch/err")
+}
+# answer ARGS...: `tactus-run answer` in $work.
+answer() {
+  aout=$(cd "$work" && "$TR" answer "$@" 2>&1 </dev/null)
+  arc=$?
+}
+# result EXPR: a Python expression on the --json result line r.
+result() {
+  printf '%s\n' "$out" | python3 -c '
+import json, sys
+r = {}
+for line in sys.stdin:
+    line = line.strip()
+    if "\"event_type\":\"result\"" in line.replace(" ", ""):
+        r = json.loads(line)
+try:
+    v = eval(sys.argv[1])
+except Exception as e:
+    v = "ERROR: %s: %s" % (type(e).__name__, e)
+print(v if isinstance(v, str) else json.dumps(v, sort_keys=True))' "$1"
+}
+check() {
+  if [ "$2" = "$3" ]; then pass "$1"; else fail "$1" "got $2, want $3${4:+ ($4)}"; fi
+}
+short() { printf '%s' "$1" | tail -3 | tr '\n' ' ' | cut -c1-400; }
+
+cat >"$work/gate.tac" <<'EOF'
+Procedure { function(input)
+  local ok = Human.approve({ message = "Ship it?" })
+  local name = Human.input({ message = "Release name?", default = "unnamed" })
+  local rev = Human.review({ message = "Review the notes", artifact = "notes v1" })
+  return { shipped = ok, name = name, decision = rev.decision, feedback = rev.feedback or "" }
+end }
+EOF
+
+# ---- unattended --------------------------------------------------------------------
+run gate.tac --approve all --json
+check "hitl: --approve all approves, inputs take their default, reviews approve" \
+  "$rc $(result '[r["status"], r["result"]]')" \
+  '0 ["success", {"decision": "approve", "feedback": "", "name": "unnamed", "shipped": true}]' "$(short "$err")"
+run gate.tac --approve none --json
+check "hitl: --approve none refuses, inputs take their default, reviews reject" \
+  "$rc $(result '[r["status"], r["result"]]')" \
+  '0 ["success", {"decision": "reject", "feedback": "", "name": "unnamed", "shipped": false}]' "$(short "$err")"
+
+# ---- nobody to ask ----------------------------------------------------------------------
+run gate.tac
+if [ "$rc" = 0 ] && [[ "$out" == *"Paused"*"Ship it?"* ]] && [[ "$out" == *"--storage file"* ]]; then
+  pass "hitl: no TTY and no --approve: Paused, exit 0"
+else
+  fail "hitl: no TTY and no --approve: Paused, exit 0" "exit $rc: $(short "$out") $(short "$err")"
+fi
+run gate.tac --json
+check "hitl: paused run in --json: status waiting, exit 0" "$rc $(result '[r["status"], r["exit_code"], r["message"]]')" \
+  '0 ["waiting", 0, "waiting for a human to answer: Ship it? (approval)"]'
+
+# ---- pause, answer, resume (--storage file) ----------------------------------------------
+store="$work/.tactus/storage"
+run gate.tac --storage file
+if [ "$rc" = 0 ] && [[ "$out" == *"Paused"*"tactus-run answer gate.tac VALUE"* ]] && [ -s "$store/gate.json" ]; then
+  pass "hitl: --storage file: pauses at the approval and says how to answer"
+else
+  fail "hitl: --storage file: pauses at the approval and says how to answer" "exit $rc, $(ls "$store" 2>&1): $(short "$out")"
+fi
+answer gate.tac yes
+if [ "$arc" = 0 ] && [[ "$aout" == *'Answered "Ship it?" with yes.'* ]]; then
+  pass "hitl: answer gate.tac yes"
+else
+  fail "hitl: answer gate.tac yes" "exit $arc: $(short "$aout")"
+fi
+answer gate.tac no
+if [ "$arc" = 1 ] && [[ "$aout" == *"not waiting for an answer"* ]]; then
+  pass "hitl: a second answer before the re-run is refused (not waiting), exit 1"
+else
+  fail "hitl: a second answer before the re-run is refused" "exit $arc: $(short "$aout")"
+fi
+run gate.tac --storage file --json
+check "hitl: re-run replays the approval and pauses at the input" \
+  "$rc $(result '[r["status"], r["message"]]')" '0 ["waiting", "waiting for a human to answer: Release name? (input)"]' \
+  "$(short "$err")"
+answer gate.tac v2.0
+run gate.tac --storage file --json
+check "hitl: re-run replays two answers and pauses at the review" \
+  "$rc $(result '[r["status"], r["message"]]')" '0 ["waiting", "waiting for a human to answer: Review the notes (review)"]' \
+  "$(short "$err")"
+answer gate.tac '{"decision": "approve", "feedback": "lgtm"}'
+run gate.tac --storage file --json
+check "hitl: the last re-run continues and completes with the answers" \
+  "$rc $(result '[r["status"], r["result"]]')" \
+  '0 ["success", {"decision": "approve", "feedback": "lgtm", "name": "v2.0", "shipped": true}]' "$(short "$err")"
+if [[ "$out" == *"replaying 3 checkpoint"* ]] && [ ! -e "$store/gate.json" ]; then
+  pass "hitl: the completed run replayed 3 answers and cleared its storage"
+else
+  fail "hitl: the completed run replayed 3 answers and cleared its storage" "$(ls "$store" 2>&1)"
+fi
+
+# A "no" answer resumes as a refusal.
+run gate.tac --storage file
+answer gate.tac no
+run gate.tac --storage file --approve all --json
+check "hitl: answered no, resumed: not shipped (later requests by --approve all)" \
+  "$rc $(result '[r["status"], r["result"]["shipped"], r["result"]["name"]]')" '0 ["success", false, "unnamed"]'
+
+# storage_path from the config: `answer` looks where `run` wrote.
+printf 'storage_path: %s\n' "$scratch/elsewhere" >"$work/gate.tac.yml"
+run gate.tac --storage file
+answer gate.tac yes
+if [ "$arc" = 0 ] && [ -s "$scratch/elsewhere/gate.json" ]; then
+  pass "hitl: answer finds a paused run under the config's storage_path"
+else
+  fail "hitl: answer finds a paused run under the config's storage_path" "exit $arc: $(short "$aout")"
+fi
+rm -f "$work/gate.tac.yml"
+rm -rf "$scratch/elsewhere"
+
+# ---- nothing paused ------------------------------------------------------------------------
+answer gate.tac yes
+if [ "$arc" = 1 ] && [[ "$aout" == *"no paused run of gate"* ]]; then
+  pass "hitl: answer with no paused run: clear error, exit 1"
+else
+  fail "hitl: answer with no paused run: clear error, exit 1" "exit $arc: $(short "$aout")"
+fi
+answer gate.tac
+if [ "$arc" = 1 ] && [[ "$aout" == *"usage: tactus-run answer FILE.tac VALUE"* ]]; then
+  pass "hitl: answer without a value: usage, exit 1"
+else
+  fail "hitl: answer without a value: usage, exit 1" "exit $arc: $(short "$aout")"
+fi
+
+# ---- a terminal ----------------------------------------------------------------------------
+# script(1) runs the procedure on a pseudo-terminal; the answers are typed
+# ahead and read by the broker's prompt, one line per question.
+tty_run() {
+  out=$(cd "$work" && printf "$1" | script -qec "$TR run gate.tac --json" /dev/null 2>&1 | tr -d '\r')
+  rc=$?
+}
+tty_run 'y\nv3\napprove\n'
+check "hitl: TTY prompt: y, a name and approve are the answers" \
+  "$(result '[r["status"], r["result"]]')" \
+  '["success", {"decision": "approve", "feedback": "", "name": "v3", "shipped": true}]' "$(short "$out")"
+if [[ "$out" == *"Ship it? [y/N]"* ]] && [[ "$out" == *"Release name?"* ]]; then
+  pass "hitl: TTY prompt shows the questions"
+else
+  fail "hitl: TTY prompt shows the questions" "$(short "$out")"
+fi
+tty_run 'n\n\n\n'
+check "hitl: TTY prompt: n refuses; Enter takes the input's default" \
+  "$(result '[r["status"], r["result"]["shipped"], r["result"]["name"]]')" '["success", false, "unnamed"]' "$(short "$out")"
