@@ -11,6 +11,7 @@
 
 #include "broker/broker.h"
 #include "cli/cli.h"
+#include "policy/config.h"
 
 int
 cmd_answer (int argc, char **argv)
@@ -18,6 +19,7 @@ cmd_answer (int argc, char **argv)
   const char *file = NULL, *value = NULL, *dir = NULL;
   char storage[PATH_MAX + 32], cwd[PATH_MAX], copy[PATH_MAX], name[256], question[512];
   struct tr_error err;
+  struct tr_config cfg;
 
   for (int i = 1; i < argc; i++)
     {
@@ -47,9 +49,23 @@ cmd_answer (int argc, char **argv)
     }
   if (getcwd (cwd, sizeof cwd) == NULL)
     strcpy (cwd, ".");
-  snprintf (storage, sizeof storage, "%s", dir ? dir : "");
+  /* The same place `run` uses: --storage-path, else the config's
+   * storage_path, else ./.tactus/storage.  */
+  config_init (&cfg);
+  tr_error_clear (&err);
+  if (dir == NULL && config_load (&cfg, file, &err) < 0)
+    {
+      tr_error_print (&err);
+      config_free (&cfg);
+      return 1;
+    }
   if (dir == NULL)
+    dir = cfg.storage_dir;
+  if (dir)
+    snprintf (storage, sizeof storage, "%s", dir);
+  else
     snprintf (storage, sizeof storage, "%s/.tactus/storage", cwd);
+  config_free (&cfg);
   snprintf (copy, sizeof copy, "%s", file);
   snprintf (name, sizeof name, "%s", basename (copy));
   if (strlen (name) > 4 && strcmp (name + strlen (name) - 4, ".tac") == 0)

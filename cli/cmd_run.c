@@ -2,7 +2,8 @@
  *
  * Data flows one way: the CLI parses flags and config once, builds the
  * sandbox spec and the broker options, starts the sandbox with the VM as
- * its entry, serves the broker until the VM ends, then reports.  */
+ * its entry, serves the broker until the VM ends, then reports.  The run
+ * itself is cli/run_common.c, shared with `test` and `eval`.  */
 #define _GNU_SOURCE
 #include <cJSON.h>
 #include <errno.h>
@@ -27,13 +28,11 @@
 #include "broker/broker.h"
 #include "broker/trace.h"
 #include "cli/cli.h"
+#include "cli/run_common.h"
 #include "common/cleanup.h"
 #include "policy/config.h"
 #include "sandbox/sandbox.h"
 #include "vm/vm.h"
-
-#define MAX_SOURCE (4 << 20)
-#define DEFAULT_VM_MEMORY (512ull << 20)
 
 struct run_options
 {
@@ -92,21 +91,6 @@ usage_error (const char *fmt, ...)
 }
 
 static int
-add_param (cJSON *params, const char *kv)
-{
-  const char *eq = strchr (kv, '=');
-  char key[256];
-
-  if (eq == NULL || eq == kv || (size_t) (eq - kv) >= sizeof key)
-    return -1;
-  memcpy (key, kv, (size_t) (eq - kv));
-  key[eq - kv] = '\0';
-  cJSON_DeleteItemFromObjectCaseSensitive (params, key);
-  cJSON_AddStringToObject (params, key, eq + 1);
-  return 0;
-}
-
-static int
 parse_run_args (int argc, char **argv, struct run_options *ro)
 {
   enum
@@ -131,7 +115,7 @@ parse_run_args (int argc, char **argv, struct run_options *ro)
     switch (c)
       {
       case O_PARAM:
-        if (add_param (ro->params, optarg) < 0)
+        if (parse_param (ro->params, optarg) < 0)
           return usage_error ("--param '%s': expected KEY=VALUE", optarg);
         break;
       case O_NOSB: ro->no_sandbox = true; break;
@@ -173,201 +157,7 @@ parse_run_args (int argc, char **argv, struct run_options *ro)
   return 0;
 }
 
-static char *
-read_source (const char *path, size_t *len, struct tr_error *err)
-{
-  cleanup_close int fd = open (path, O_RDONLY | O_CLOEXEC);
-  struct stat st;
-  char *buf;
-  ssize_t n;
-
-  if (fd < 0)
-    {
-      tr_fail (err, errno, "%s", path);
-      return NULL;
-    }
-  if (fstat (fd, &st) < 0 || !S_ISREG (st.st_mode) || st.st_size > MAX_SOURCE)
-    {
-      tr_fail (err, 0, "%s: not a regular file under 4 MiB", path);
-      return NULL;
-    }
-  buf = malloc ((size_t) st.st_size + 1);
-  if (buf == NULL)
-    {
-      tr_fail (err, ENOMEM, "%s", path);
-      return NULL;
-    }
-  n = read (fd, buf, (size_t) st.st_size);
-  if (n < 0)
-    {
-      free (buf);
-      tr_fail (err, errno, "%s", path);
-      return NULL;
-    }
-  buf[n] = '\0';
-  *len = (size_t) n;
-  return buf;
-}
-
-/* ---- the peer: a sandbox, or a plain child with --no-sandbox ---- */
-
-struct plain_child
-{
-  pid_t pid;
-  int pidfd;
-  double timeout;
-  struct timespec start;
-};
-
-static int
-sandbox_ms_left_cb (void *ctx)
-{
-  return sandbox_ms_left (ctx);
-}
-
-static void
-sandbox_kill_cb (void *ctx)
-{
-  sandbox_kill (ctx);
-}
-
-static int
-sandbox_signal_cb (void *ctx, int sig)
-{
-  return sandbox_signal (ctx, sig);
-}
-
-static int
-plain_ms_left (void *ctx)
-{
-  struct plain_child *c = ctx;
-  struct timespec now;
-  double left;
-
-  if (c->timeout <= 0)
-    return -1;
-  clock_gettime (CLOCK_MONOTONIC, &now);
-  left = c->timeout - ((double) (now.tv_sec - c->start.tv_sec) + (double) (now.tv_nsec - c->start.tv_nsec) / 1e9);
-  return left <= 0 ? 0 : (int) (left * 1000) + 1;
-}
-
-static void
-plain_kill (void *ctx)
-{
-  struct plain_child *c = ctx;
-  pidfd_send_signal (c->pidfd, SIGKILL, NULL, 0);
-}
-
-static int
-plain_signal (void *ctx, int sig)
-{
-  struct plain_child *c = ctx;
-  return pidfd_send_signal (c->pidfd, sig, NULL, 0);
-}
-
-static int
-start_plain (struct vm_config *vm, double timeout, struct plain_child *c, int *fd, struct tr_error *err)
-{
-  int sv[2];
-
-  if (socketpair (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
-    return tr_fail (err, errno, "socketpair");
-  c->timeout = timeout;
-  clock_gettime (CLOCK_MONOTONIC, &c->start);
-  c->pid = fork ();
-  if (c->pid < 0)
-    return tr_fail (err, errno, "fork");
-  if (c->pid == 0)
-    {
-      close (sv[0]);
-      prctl (PR_SET_PDEATHSIG, SIGKILL);
-      _exit (vm_run (vm, sv[1]));
-    }
-  close (sv[1]);
-  c->pidfd = pidfd_open (c->pid, 0);
-  if (c->pidfd < 0)
-    {
-      kill (c->pid, SIGKILL);
-      close (sv[0]);
-      return tr_fail (err, errno, "pidfd_open");
-    }
-  *fd = sv[0];
-  return 0;
-}
-
 /* ---- reporting ---- */
-
-static const char *
-finish_str (const cJSON *finish, const char *a, const char *b)
-{
-  const cJSON *v = cJSON_GetObjectItemCaseSensitive (finish, a);
-  if (b)
-    v = cJSON_GetObjectItemCaseSensitive (v, b);
-  return cJSON_IsString (v) ? v->valuestring : NULL;
-}
-
-struct verdict
-{
-  int code;
-  const char *status;
-  char message[1200];
-};
-
-static void
-decide (const struct broker_outcome *out, int vm_status, bool vm_seccomp, bool oom, double timeout,
-        struct verdict *v)
-{
-  const char *st = out->finish ? finish_str (out->finish, "status", NULL) : NULL;
-  const char *etype = finish_str (out->finish, "error", "type");
-  const char *emsg = finish_str (out->finish, "error", "message");
-
-  v->message[0] = '\0';
-  if (out->timed_out)
-    {
-      v->code = 124, v->status = "timeout";
-      snprintf (v->message, sizeof v->message, "the run passed its %.3g s deadline and was killed", timeout);
-    }
-  /* Before the memory checks: a VM that outlives the grace period after
-   * SIGINT/SIGTERM is SIGKILLed (status 137), which is not an OOM.  */
-  else if (out->interrupted)
-    {
-      v->code = out->stop_signal == SIGTERM ? 143 : 130, v->status = "interrupted";
-      snprintf (v->message, sizeof v->message, "interrupted by %s", out->stop_signal == SIGTERM ? "SIGTERM" : "SIGINT");
-    }
-  else if (oom || vm_status == 137 || (st && strcmp (st, "oom") == 0))
-    {
-      v->code = 137, v->status = "oom";
-      snprintf (v->message, sizeof v->message, "the procedure exceeded its memory limit");
-    }
-  else if (out->killed_for_violations)
-    {
-      v->code = 1, v->status = "error";
-      snprintf (v->message, sizeof v->message, "the sandbox broke the broker protocol %d times and was killed",
-                out->violations);
-    }
-  else if (vm_seccomp)
-    {
-      v->code = 1, v->status = "error";
-      snprintf (v->message, sizeof v->message, "the sandbox made a forbidden system call (seccomp) and was killed");
-    }
-  else if (st && strcmp (st, "success") == 0)
-    v->code = 0, v->status = "success";
-  else if (st && strcmp (st, "waiting") == 0)
-    {
-      v->code = 0, v->status = "waiting";
-      snprintf (v->message, sizeof v->message, "%s", emsg ? emsg : "waiting for a human");
-    }
-  else if (st)
-    {
-      v->code = 1, v->status = "error";
-      snprintf (v->message, sizeof v->message, "%s: %s", etype ? etype : "Error", emsg ? emsg : "(no message)");
-    }
-  else
-    {
-      v->code = 1, v->status = "error";
-      snprintf (v->message, sizeof v->message, "the VM ended without a result (status %d)", vm_status);
-    }
-}
 
 /* Peak memory of the launcher (with the broker) and of the sandbox (its
  * largest process; the VM is alone in it), from getrusage.  */
@@ -389,10 +179,10 @@ add_resources (cJSON *r)
 }
 
 static void
-report (const struct run_options *ro, const struct broker_outcome *out, const struct verdict *v)
+report (const struct run_options *ro, const struct broker_outcome *out, const struct run_verdict *v)
 {
   const cJSON *result = cJSON_GetObjectItemCaseSensitive (out->finish, "result");
-  const char *trace = finish_str (out->finish, "error", "traceback");
+  const char *trace = run_finish_str (out->finish, "error", "traceback");
 
   if (ro->json)
     {
@@ -438,111 +228,19 @@ report (const struct run_options *ro, const struct broker_outcome *out, const st
     fprintf (stderr, "%s\n", trace);
 }
 
-/* config openai_base_url, else $OPENAI_BASE_URL, else OpenAI's; no
- * trailing slash.  */
-static const char *
-llm_base_url (const struct tr_config *cfg, char *buf, size_t size)
-{
-  const char *env = getenv ("OPENAI_BASE_URL");
-  size_t n;
-
-  snprintf (buf, size, "%s", cfg->openai_base_url ? cfg->openai_base_url
-                             : env && *env       ? env
-                                                 : "https://api.openai.com/v1");
-  n = strlen (buf);
-  while (n > 0 && buf[n - 1] == '/')
-    buf[--n] = '\0';
-  return buf;
-}
-
-static void
-fill_spec (struct sandbox_spec *spec, const struct tr_config *cfg, const struct run_options *ro,
-           struct vm_config *vm, struct sandbox_bind *binds)
-{
-  sandbox_spec_init (spec);
-  spec->entry = vm_entry;
-  spec->entry_arg = vm;
-  spec->broker = true;
-  /* The VM reads nothing from /proc, opens no device and has no use for a
-   * /tmp: its cage holds the root tmpfs and /workspace only.  */
-  spec->mount_proc = false;
-  spec->mount_dev = false;
-  spec->mount_tmp = false;
-  spec->keep_stdout = spec->keep_stderr = false;
-  spec->workspace = cfg->workspace == CONFIG_WORKSPACE_OFF ? SANDBOX_WORKSPACE_OFF
-                    : cfg->workspace == CONFIG_WORKSPACE_RO ? SANDBOX_WORKSPACE_RO
-                                                            : SANDBOX_WORKSPACE_RW;
-  for (size_t i = 0; i < cfg->n_volumes; i++)
-    {
-      binds[i].source = cfg->volumes[i].source;
-      binds[i].target = cfg->volumes[i].target;
-      binds[i].writable = cfg->volumes[i].writable;
-    }
-  spec->binds = binds;
-  spec->n_binds = cfg->n_volumes;
-  spec->envp = cfg->env;
-  spec->seccomp = vm->jit ? SANDBOX_SECCOMP_VM_JIT : SANDBOX_SECCOMP_VM;
-  /* The VM's own cap ends a Lua memory bomb cleanly; the sandbox limit
-   * (cgroup or RLIMIT_AS) is the backstop for everything else, with room
-   * for the runtime's code and the JIT.  */
-  spec->limits.memory_bytes = vm->memory_limit + (256ull << 20);
-  spec->limits.pids = cfg->pids ? cfg->pids : 16;
-  spec->limits.cpus = cfg->cpus;
-  spec->limits.nofile = 64;
-  spec->limits.timeout_seconds = ro->timeout > 0 ? ro->timeout : cfg->timeout;
-}
-
 static int
 run_procedure (struct run_options *ro)
 {
   struct tr_config cfg;
-  struct tr_error err;
   cleanup_free char *source = NULL;
-  cleanup_free char *dir_copy = NULL, *base_copy = NULL;
-  cleanup_free struct sandbox_bind *binds = NULL;
-  char cwd[PATH_MAX], storage_dir[PATH_MAX + 32], name[256], base_url[1024];
-  struct vm_config vm = { 0 };
-  struct broker_options bo = { 0 };
-  struct broker_outcome out;
   struct trace trace = { 0 };
-  struct broker_peer peer = { 0 };
-  struct plain_child plain = { 0 };
-  struct sandbox *sb = NULL;
-  struct sandbox_result res = { 0 };
-  struct verdict v;
+  struct run_job job = { 0 };
+  struct run_result res;
   FILE *trace_file = NULL;
   size_t len;
-  int vm_status = 1, rc;
-  bool sandboxed;
 
-  tr_error_clear (&err);
-  config_init (&cfg);
-  source = read_source (ro->file, &len, &err);
-  /* LuaJIT has no bytecode verifier: only source text is ever loaded.  */
-  if (source && len > 0 && source[0] == 0x1b)
-    tr_fail (&err, 0, "%s: precompiled Lua bytecode is not accepted; pass the .tac source text", ro->file);
-  if (source == NULL || (len > 0 && source[0] == 0x1b) || config_load (&cfg, ro->file, &err) < 0)
-    {
-      tr_error_print (&err);
-      config_free (&cfg);
-      return 1;
-    }
-  if (getcwd (cwd, sizeof cwd) == NULL)
-    strcpy (cwd, ".");
-  dir_copy = strdup (ro->file);
-  base_copy = strdup (ro->file);
-  snprintf (name, sizeof name, "%s", basename (base_copy));
-  if (strlen (name) > 4 && strcmp (name + strlen (name) - 4, ".tac") == 0)
-    name[strlen (name) - 4] = '\0';
-
-  sandboxed = cfg.sandbox_enabled && !ro->no_sandbox;
-  vm.source = source;
-  vm.source_len = len;
-  vm.chunkname = ro->file;
-  vm.jit = cfg.jit && !ro->no_jit;
-  vm.memory_limit = ro->memory ? ro->memory : cfg.memory ? cfg.memory : DEFAULT_VM_MEMORY;
-  vm.workspace = cfg.workspace == CONFIG_WORKSPACE_OFF ? NULL : sandboxed ? "/workspace" : cwd;
-
+  if (run_load (ro->file, &source, &len, &cfg) < 0)
+    return 1;
   if (ro->trace_path)
     {
       trace_file = fopen (ro->trace_path, "we");
@@ -558,104 +256,34 @@ run_procedure (struct run_options *ro)
   trace.file = trace_file;
   trace.verbose = ro->verbose;
 
-  if (ro->storage_path)
-    snprintf (storage_dir, sizeof storage_dir, "%s", ro->storage_path);
-  else if (cfg.storage_dir)
-    snprintf (storage_dir, sizeof storage_dir, "%s", cfg.storage_dir);
-  else
-    snprintf (storage_dir, sizeof storage_dir, "%s/.tactus/storage", cwd);
-  if (ro->storage == STORAGE_FILE)
+  job.file = ro->file;
+  job.source = source;
+  job.source_len = len;
+  job.cfg = &cfg;
+  job.params = ro->params;
+  job.no_sandbox = ro->no_sandbox;
+  job.mock_all = ro->mock_all;
+  job.no_jit = ro->no_jit;
+  job.storage = ro->storage;
+  job.storage_path = ro->storage_path;
+  job.approve = ro->approve;
+  job.approve_set = ro->approve_set;
+  job.timeout = ro->timeout;
+  job.memory = ro->memory;
+  job.trace = &trace;
+  if (run_execute (&job, &res) < 0)
     {
-      char parent[PATH_MAX + 32];
-      snprintf (parent, sizeof parent, "%s/.tactus", cwd);
-      mkdir (parent, 0700);
+      if (trace_file)
+        fclose (trace_file);
+      config_free (&cfg);
+      return 1;
     }
-
-  bo.procedure_path = ro->file;
-  bo.procedure_dir = dirname (dir_copy);
-  bo.procedure_name = name;
-  bo.params = ro->params;
-  bo.mock_all = ro->mock_all;
-  bo.storage = ro->storage;
-  bo.storage_dir = storage_dir;
-  bo.approve = ro->approve;
-  bo.approve_set = ro->approve_set;
-  bo.policy = &cfg.policy;
-  bo.trace = &trace;
-  bo.max_violations = 16;
-  bo.llm_base_url = llm_base_url (&cfg, base_url, sizeof base_url);
-  bo.llm_timeout = 120;
-  bo.api_key_reader = config_read_openai_key;
-  bo.grace_seconds = 2.0;
-
-  if (sandboxed)
-    {
-      struct sandbox_spec spec;
-      binds = calloc (cfg.n_volumes + 1, sizeof *binds);
-      fill_spec (&spec, &cfg, ro, &vm, binds);
-      if (sandbox_start (&spec, &sb, &err) < 0)
-        {
-          fprintf (stderr, "tactus-run: the sandbox could not be built: %s\n"
-                           "  (run 'tactus-run sandbox status' to see what this host supports; "
-                           "--no-sandbox runs without isolation)\n", err.msg);
-          if (trace_file)
-            fclose (trace_file);
-          config_free (&cfg);
-          return 1;
-        }
-      peer.fd = sandbox_broker_fd (sb);
-      peer.pidfd = sandbox_pidfd (sb);
-      peer.ctx = sb;
-      peer.ms_left = sandbox_ms_left_cb;
-      peer.kill = sandbox_kill_cb;
-      peer.signal = sandbox_signal_cb;
-    }
-  else
-    {
-      fprintf (stderr, "tactus-run: WARNING: running WITHOUT the sandbox: the procedure has the "
-                       "same access as you\n");
-      if (start_plain (&vm, ro->timeout > 0 ? ro->timeout : cfg.timeout, &plain, &peer.fd, &err) < 0)
-        {
-          tr_error_print (&err);
-          config_free (&cfg);
-          return 1;
-        }
-      peer.pidfd = plain.pidfd;
-      peer.ctx = &plain;
-      peer.ms_left = plain_ms_left;
-      peer.kill = plain_kill;
-      peer.signal = plain_signal;
-    }
-
-  rc = broker_serve (&bo, &peer, &out, &err);
-  if (rc < 0)
-    tr_error_print (&err);
-  if (sb)
-    {
-      if (out.timed_out)
-        sandbox_mark_timed_out (sb);
-      if (sandbox_wait (sb, &res, &err) == 0)
-        vm_status = res.timed_out ? 124 : res.exit_code;
-      sandbox_destroy (sb);
-    }
-  else
-    {
-      siginfo_t si = { 0 };
-      if (waitid (P_PIDFD, (id_t) plain.pidfd, &si, WEXITED) == 0)
-        {
-          vm_status = si.si_code == CLD_EXITED ? si.si_status : 128 + si.si_status;
-          res.seccomp = false;
-        }
-      close (plain.pidfd);
-      close (peer.fd);
-    }
-  decide (&out, vm_status, res.seccomp, res.oom, ro->timeout > 0 ? ro->timeout : cfg.timeout, &v);
-  report (ro, &out, &v);
-  broker_outcome_free (&out);
+  report (ro, &res.out, &res.v);
+  broker_outcome_free (&res.out);
   if (trace_file)
     fclose (trace_file);
   config_free (&cfg);
-  return v.code;
+  return res.v.code;
 }
 
 int

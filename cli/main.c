@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "shim/runc.h"
 
 #ifndef TR_VERSION
 #define TR_VERSION "0.1.0"
@@ -19,6 +20,8 @@ usage (FILE *out)
            "commands:\n"
            "  run FILE.tac [OPTIONS]        run a procedure in the sandbox (also: tactus-run FILE.tac)\n"
            "  answer FILE.tac VALUE         answer the request a paused run waits for\n"
+           "  test FILE.tac [OPTIONS]       run the file's Specification scenarios, each in a fresh sandbox\n"
+           "  eval FILE.tac [OPTIONS]       run the file's Evaluations (datasets, evaluators, thresholds)\n"
            "  sandbox status [--json]       what this host supports, layer by layer\n"
            "  sandbox rebuild [--force]     regenerate the cached seccomp programs\n"
            "  sandbox exec [OPTIONS] -- PROGRAM [ARGS]\n"
@@ -31,6 +34,11 @@ usage (FILE *out)
 int
 main (int argc, char **argv)
 {
+  const char *base = argc > 0 && argv[0] ? strrchr (argv[0], '/') : NULL;
+
+  base = base ? base + 1 : (argc > 0 && argv[0] ? argv[0] : "");
+  if (strcmp (base, RUNC_NAME) == 0)
+    return runc_main (argc, argv);
   if (argc < 2)
     {
       usage (stderr);
@@ -52,6 +60,10 @@ main (int argc, char **argv)
     return cmd_run (argc - 1, argv + 1);
   if (strcmp (argv[1], "answer") == 0)
     return cmd_answer (argc - 1, argv + 1);
+  if (strcmp (argv[1], "test") == 0)
+    return cmd_test (argc - 1, argv + 1);
+  if (strcmp (argv[1], "eval") == 0)
+    return cmd_eval (argc - 1, argv + 1);
   /* tactus-run FILE.tac is short for tactus-run run FILE.tac */
   if (strlen (argv[1]) > 4 && strcmp (argv[1] + strlen (argv[1]) - 4, ".tac") == 0)
     return cmd_run (argc, argv);

@@ -1,6 +1,8 @@
+#include <cJSON.h>
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cli/cli.h"
 
@@ -66,4 +68,18 @@ parse_seconds (const char *s, double *out)
     return -1;
   *out = v;
   return 0;
+}
+
+int
+parse_param (struct cJSON *params, const char *kv)
+{
+  const char *eq = strchr (kv, '=');
+  char key[256];
+
+  if (eq == NULL || eq == kv || (size_t) (eq - kv) >= sizeof key)
+    return -1;
+  memcpy (key, kv, (size_t) (eq - kv));
+  key[eq - kv] = '\0';
+  cJSON_DeleteItemFromObjectCaseSensitive (params, key);
+  return cJSON_AddStringToObject (params, key, eq + 1) ? 0 : -1;
 }

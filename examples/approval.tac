@@ -26,3 +26,22 @@ Procedure {
     return { sent = true, echoed = reply.message }
   end,
 }
+
+-- `tactus-run test examples/approval.tac` runs these scenarios; the Given
+-- steps answer Human.approve, so no one is asked.
+Specification([[
+Feature: Approval gate
+  Scenario: approved, the message goes to the host
+    Given Human.approve will return true
+    When the procedure runs
+    Then the output sent should be true
+    And Human.approve should be called
+    And the "host.echo" tool should be called with message="deploy v1.2 to staging"
+
+  Scenario: refused, nothing is sent
+    Given Human.approve will return false
+    When the procedure runs
+    Then the output sent should be false
+    And the "host.echo" tool should not be called
+    And the log should contain "not approved"
+]])

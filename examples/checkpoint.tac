@@ -27,3 +27,19 @@ Procedure {
     return { answer = step2, replayed = step1.ran_with_crash ~= input.crash }
   end,
 }
+
+-- `tactus-run test examples/checkpoint.tac`: every scenario has its own
+-- scratch storage, so nothing is replayed from an earlier run.
+Specification([[
+Feature: Checkpoints
+  Scenario: both steps run
+    When the procedure runs
+    Then the output answer should be 42
+    And the output replayed should be false
+
+  Scenario: the crash flag fails the run after step 1
+    Given the input crash is true
+    When the procedure runs
+    Then the procedure should fail with "crashing on purpose"
+    And the log should contain "step 1: running"
+]])

@@ -58,3 +58,22 @@ Procedure {
     return result
   end,
 }
+
+-- `tactus-run test examples/files.tac` (one scenario: the example writes
+-- in the workspace, and scenarios may run at the same time).
+Specification([[
+Feature: Files
+  Scenario: round trips, confinement and clean-up
+    When the procedure runs
+    Then the procedure should complete successfully
+    And the output note should be "hello from the sandbox\n"
+    And the output note_size should be 23
+    And the output config.sizes should have 3 items
+    And the output people.2.note should contain "two"
+    And the output scores.1.score should be 3
+    And the output round_trip.ok should be true
+    And the output files should contain "people.csv"
+    And the output outside_refused should be true
+    And the output outside_error should contain "absolute paths are not allowed"
+    And the output cleaned_up should be true
+]])

@@ -12,3 +12,19 @@ Procedure {
     return { greeting = greeting }
   end,
 }
+
+-- `tactus-run test examples/hello.tac` runs these scenarios, each in a fresh sandbox.
+Specification([[
+Feature: Hello
+  Scenario: greets the world by default
+    When the procedure runs
+    Then the procedure should complete successfully
+    And the output greeting should be "Hello, world!"
+    And the log should contain "greeting"
+
+  Scenario: greets by name
+    Given the input name is "Ada"
+    When the procedure runs
+    Then the output greeting should be "Hello, Ada!"
+    And the output greeting should match pattern "^Hello, [A-Z]\w*!$"
+]])

@@ -20,3 +20,18 @@ Procedure {
     }
   end,
 }
+
+-- `tactus-run test examples/host_tool.tac`: the Given step answers
+-- host.ping, with or without --mock.
+Specification([[
+Feature: Host tools
+  Scenario: host.ping, directly and through a Tool handle
+    Given the tool "host.ping" returns {"pong": true, "args": {"from": "test"}}
+    When the procedure runs
+    Then the output pong should be true
+    And the output via_handle should be true
+    And the output ping_called should be true
+    And the ping tool should be called exactly 1 time
+    And the "host.ping" tool should be called exactly 2 times
+    And the "host.ping" tool should be called with from="host_tool.tac"
+]])

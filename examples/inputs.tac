@@ -44,3 +44,36 @@ shout = Procedure {
   input = { text = field.string { required = true, description = "the text to shout" } },
   function(input) return input.text:upper() end,
 }
+
+-- `tactus-run test examples/inputs.tac`: the input schema at work.
+Specification([[
+Feature: Typed inputs
+  Scenario: the defaults
+    When the procedure runs
+    Then the output lines should have 2 items
+    And the output lines.1 should be "1. sandboxes for the beginner (x1.5)"
+    And the output tags should be "demo"
+    And the output missing_input_error should contain "missing required field 'text'"
+
+  Scenario: every type from text
+    Given the input topic is lua
+    And the input level is expert
+    And the input count is 3
+    And the input ratio is 0.5
+    And the input loud is true
+    And the input tags is ["a", "b"]
+    When the procedure runs
+    Then the output lines should have 3 items
+    And the output lines.3 should be "3. LUA FOR THE EXPERT (X0.5)"
+    And the output tags should be "a,b"
+
+  Scenario Outline: a bad <field> is refused
+    Given the input <field> is <value>
+    When the procedure runs
+    Then the procedure should fail with "<why>"
+
+    Examples:
+      | field | value | why                  |
+      | level | guru  | must be one of       |
+      | count | 2.5   | expected an integer  |
+]])

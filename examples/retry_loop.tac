@@ -40,3 +40,25 @@ Procedure {
     }
   end,
 }
+
+-- `tactus-run test examples/retry_loop.tac`
+Specification([[
+Feature: Loops, stops and retries
+  Scenario: reaches the target
+    When the procedure runs
+    Then the output total should be 21
+    And the total iterations should be 6
+    And the stop reason should be "reached 21"
+    And the output flaky should be "succeeded on attempt 3"
+    And the output gave_up should be true
+    And the output last_error should contain "always down"
+    And the log should contain "flaky failure #2"
+
+  Scenario: gives up after too many iterations
+    Given the input target is 1000
+    And the input max_iterations is 4
+    When the procedure runs
+    Then the total iterations should be less than 5
+    And the stop reason should be "too many iterations"
+    And the output stop_success should be false
+]])

@@ -17,4 +17,22 @@ for i = 1, input.n do
   a, b = b, a + b
 end
 Log.info("computed", { n = input.n })
+
+-- `tactus-run test examples/script_mode.tac`: in script mode the Given
+-- inputs reach the file's body, which is the procedure.
+Specification([[
+Feature: Script mode
+  Scenario: ten numbers
+    When the procedure runs
+    Then the output sequence should be "0, 1, 1, 2, 3, 5, 8, 13, 21, 34"
+    And the output sum should be 88
+
+  Scenario: five numbers and another separator
+    Given the input n is 5
+    And the input sep is "-"
+    When the procedure runs
+    Then the output sequence should be "0-1-1-2-3"
+    And the output sum should be 7
+]])
+
 return { sequence = table.concat(fib, input.sep), sum = sum }

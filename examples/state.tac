@@ -24,3 +24,23 @@ Procedure {
              order = state.order, copy_is_separate = state.seen ~= all.seen }
   end,
 }
+
+-- `tactus-run test examples/state.tac`
+Specification([[
+Feature: State
+  Scenario: counts, appends and copies
+    When the procedure runs
+    Then the state seen should be 4
+    And the state letters should be 18
+    And the state longest should be "alpha"
+    And the state order should have 3 items
+    And the state unique.gamma should be true
+    And the output copy_is_separate should be true
+
+  Scenario: other words
+    Given the input words is ["a", "bb", "a"]
+    When the procedure runs
+    Then the state seen should be 3
+    And the state longest should be "bb"
+    And the output order should have 2 items
+]])

@@ -30,3 +30,22 @@ Procedure {
     }
   end,
 }
+
+-- `tactus-run test examples/subprocedure.tac`
+Specification([[
+Feature: Sub-procedures and modules
+  Scenario: the default text
+    When the procedure runs
+    Then the output title should be "Sandboxes Keep Agents Honest And Hosts Safe"
+    And the output words_of_4_or_more should be 6
+    And the output longest_word should be "sandboxes"
+    And the output vowels should be 13
+    And the output vowels_by_name should be 5
+    And the output same_module should be true
+
+  Scenario: another text
+    Given the input text is "tiny cats nap"
+    When the procedure runs
+    Then the output reversed should be "nap cats tiny"
+    And the output words_of_4_or_more should be 2
+]])

@@ -49,3 +49,24 @@ Procedure {
     }
   end,
 }
+
+-- `tactus-run test examples/tools.tac`
+Specification([[
+Feature: Lua tools
+  Scenario: calls, arguments and call tracking
+    When the procedure runs
+    Then the output sum should be 5
+    And the output slug should be "hello-tactus-world"
+    And the add tool should be called exactly 2 times
+    And the add tool should be called with a=2 and b=3
+    And the add tool should be called with a=1 and b=0
+    And the slugify tool should be called with title="Hello, Tactus World!"
+    And the output bad_args should contain "missing required field 'a'"
+    And the output toolset_size should be 1
+
+  Scenario: a mocked tool
+    Given the tool "slugify" returns "mocked-slug"
+    When the procedure runs
+    Then the output slug should be "mocked-slug"
+    And the output last_slug should be "mocked-slug"
+]])

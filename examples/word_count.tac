@@ -20,3 +20,24 @@ Procedure {
     return { words = words, longest = longest }
   end,
 }
+
+-- `tactus-run test examples/word_count.tac`
+Specification([[
+Feature: Word count
+  Scenario: the default sentence
+    When the procedure runs
+    Then the output words should be 9
+    And the output longest should be "quick"
+
+  Scenario Outline: words of at least <min> letters
+    Given the input text is "a bb ccc dddd"
+    And the input min_length is <min>
+    When the procedure runs
+    Then the output words should be <words>
+    And the output longest should be "dddd"
+
+    Examples:
+      | min | words |
+      | 1   | 4     |
+      | 3   | 2     |
+]])

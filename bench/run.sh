@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# make bench: side-by-side medians and ratios, measured in the same run.
+# Never part of make check.  Installs what it needs (as root, apt-get):
+# hyperfine, bubblewrap, runc, busybox-static.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build}
+TR=$PWD/$BUILD/tactus-run
+RUNS=${BENCH_RUNS:-60}
+OUT=$PWD/$BUILD/bench
+mkdir -p "$OUT"
+
+need=()
+for t in hyperfine:hyperfine bwrap:bubblewrap runc:runc busybox:busybox-static; do
+  command -v "${t%%:*}" >/dev/null || need+=("${t#*:}")
+done
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${need[@]}" >/dev/null
+  else echo "bench: missing ${need[*]} (run as root to install)"; exit 1; fi
+fi
+
+# A busybox bundle for runc and tactus-runc.
+bundle=$OUT/bundle
+if [ ! -x "$bundle/rootfs/bin/busybox" ]; then
+  rm -rf "$bundle"; mkdir -p "$bundle/rootfs/bin"
+  cp "$(command -v busybox)" "$bundle/rootfs/bin/busybox"
+  ln -s busybox "$bundle/rootfs/bin/true"; ln -s busybox "$bundle/rootfs/bin/sh"
+  (cd "$bundle" && runc spec && python3 - <<'PY'
+import json
+c = json.load(open("config.json"))
+c["process"]["args"] = ["/bin/true"]
+c["process"]["terminal"] = False
+json.dump(c, open("config.json", "w"), indent=2)
+PY
+  )
+fi
+runc_root=$(mktemp -d); trap 'rm -rf "$runc_root"' EXIT
+
+median() { python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["results"]; print(" ".join("%.3f" % (x["median"]*1000) for x in r))' "$1"; }
+
+echo "== 1. cold start to exit (hyperfine, $RUNS runs each, same session)"
+cd "$OUT"
+hyperfine -N -w 10 -r "$RUNS" --export-json cold.json \
+  "$TR run $PWD/../../bench/trivial.tac" \
+  "bwrap --unshare-all --ro-bind /usr /usr --ro-bind /lib /lib --ro-bind /lib64 /lib64 --proc /proc --dev /dev /usr/bin/true" \
+  "runc --root $runc_root run --bundle $bundle bench-true" \
+  "unshare -Urpfmiu -n /bin/true" \
+  "luajit -e ''" >/dev/null
+read -r t_tac t_bwrap t_runc t_unshare t_luajit < <(median cold.json)
+cd - >/dev/null
+
+echo "== 2. peak memory of one sandboxed run"
+mem=$("$TR" run bench/trivial.tac --json | tail -1 | python3 -c 'import json,sys; r=json.load(sys.stdin)["resources"]; print(r["launcher_max_rss_kb"] + r["sandbox_max_rss_kb"])')
+
+echo "== 3. broker round trips (one core)"
+gcc -O2 -I. $(pkg-config --cflags libcjson libcurl) -o "$OUT/rt" bench/rt.c "$BUILD/libtactus.a" \
+  $(pkg-config --libs luajit libseccomp libcap-ng libnl-3.0 libnl-route-3.0 libcjson yaml-0.1) -ldl
+rt_small=$("$OUT/rt" 50000 16)
+rt_big=$("$OUT/rt" 3000 65536)
+t0=$(date +%s%N); "$TR" run bench/roundtrip.tac --param n=0 >/dev/null 2>&1; t1=$(date +%s%N)
+"$TR" run bench/roundtrip.tac --param n=20000 >/dev/null 2>&1; t2=$(date +%s%N)
+lua_rt=$(python3 -c "print('%.0f' % (20000 / (($t2 - $t1 - ($t1 - $t0)) / 1e9)))")
+
+echo "== 4. Lua CPU work: in the sandbox vs bare luajit"
+lua_rows=()
+for b in fib nbody spectral strings; do
+  hyperfine -N -w 2 -r 10 --export-json "$OUT/lua-$b.json" "luajit bench/lua/$b.lua" "$TR run bench/lua/$b.lua" >/dev/null
+  read -r bare boxed < <(median "$OUT/lua-$b.json")
+  lua_rows+=("$b $bare $boxed")
+done
+
+echo "== 5. parallel throughput: 1000 runs, 2 at a time"
+before=$(cat /proc/self/mountinfo | wc -l); cg_before=$(ls -d /sys/fs/cgroup/unified/tactus-run-* 2>/dev/null | wc -l)
+ns_before=$(lsns -t net -n 2>/dev/null | wc -l)
+t0=$(date +%s%N)
+seq 1000 | xargs -P 2 -I{} "$TR" run bench/trivial.tac >/dev/null 2>"$OUT/par.err" || true
+t1=$(date +%s%N)
+sleep 1
+after=$(cat /proc/self/mountinfo | wc -l); cg_after=$(ls -d /sys/fs/cgroup/unified/tactus-run-* 2>/dev/null | wc -l)
+ns_after=$(lsns -t net -n 2>/dev/null | wc -l)
+procs=$(pgrep -c -f "tactus-run run bench/trivial" || true)
+par=$(python3 -c "print('%.0f' % (1000 / (($t1 - $t0) / 1e9)))")
+
+echo "== 6. OCI run of a busybox /bin/true bundle"
+oci_row="tactus-runc not available yet"
+if "$BUILD/tactus-runc" --version >/dev/null 2>&1 && "$BUILD/tactus-runc" --help 2>&1 | grep -q create; then
+  tr_root=$(mktemp -d)
+  hyperfine -N -w 5 -r "$RUNS" --export-json "$OUT/oci.json" \
+    "$PWD/$BUILD/tactus-runc --root $tr_root run --bundle $bundle bench-tr" \
+    "runc --root $runc_root run --bundle $bundle bench-runc" >/dev/null || true
+  read -r t_oci t_runc2 < <(median "$OUT/oci.json")
+  oci_row=$(python3 -c "print('tactus-runc run %.2f ms, runc run %.2f ms: ratio %.2f (target <= 0.30)' % ($t_oci, $t_runc2, $t_oci / $t_runc2))")
+  rm -rf "$tr_root"
+fi
+
+python3 - "$t_tac" "$t_bwrap" "$t_runc" "$t_unshare" "$t_luajit" "$mem" "$rt_small" "$rt_big" "$lua_rt" "$par" \
+  "$procs" "$((after - before))" "$((cg_after - cg_before))" "$((ns_after - ns_before))" "$oci_row" "${lua_rows[@]}" <<'PY'
+import json, sys
+a = sys.argv[1:]
+tac, bwrap, runc, unshare, luajit = map(float, a[0:5])
+mem = int(a[5]); small = json.loads(a[6]); big = json.loads(a[7]); lua_rt = int(a[8]); par = int(a[9])
+procs, mounts, cgroups, netns = a[10:14]
+oci = a[14]; lua = [r.split() for r in a[15:]]
+def ok(c): return "met" if c else "NOT met"
+print()
+print("%-44s %12s %10s" % ("what", "median", "ratio"))
+print("-" * 80)
+print("%-44s %9.2f ms" % ("tactus-run run trivial.tac (sandboxed)", tac))
+print("%-44s %9.2f ms %9.2fx  target <= 0.40  %s" % ("bwrap --unshare-all /bin/true", bwrap, tac / bwrap, ok(tac / bwrap <= 0.4)))
+print("%-44s %9.2f ms %9.2fx  target <= 0.10  %s" % ("runc run busybox /bin/true", runc, tac / runc, ok(tac / runc <= 0.1)))
+print("%-44s %9.2f ms %9.2fx" % ("unshare -Urpfmiu -n /bin/true", unshare, tac / unshare))
+print("%-44s %9.2f ms %9.2fx" % ("luajit -e ''", luajit, tac / luajit))
+print("%-44s %9.1f MB             target <= 8 MB   %s" % ("peak memory, launcher + sandbox", mem / 1024, ok(mem / 1024 <= 8)))
+print("%-44s %9d /s  p50 %.1f us p99 %.1f us  target >= 100000/s, p99 <= 50 us  %s" % (
+    "broker tool.call, 16 B, one core", small["calls_per_s"], small["p50_us"], small["p99_us"],
+    ok(small["calls_per_s"] >= 100000 and small["p99_us"] <= 50)))
+print("%-44s %9d /s  p50 %.1f us p99 %.1f us" % ("broker tool.call, 64 KiB, one core", big["calls_per_s"], big["p50_us"], big["p99_us"]))
+print("%-44s %9d /s" % ("Host.call from Lua, in the sandbox", lua_rt))
+for name, bare, boxed in lua:
+    r = float(bare) / float(boxed)
+    print("%-44s %9.2f ms vs %.2f ms bare: %.2fx  target >= 0.90  %s" % ("Lua " + name, float(boxed), float(bare), r, ok(r >= 0.9)))
+print("%-44s %9d /s             target >= 300/s  %s" % ("parallel runs, 2 at a time, 1000 runs", par, ok(par >= 300)))
+print("%-44s procs %s, mounts %s, cgroups %s, netns %s  %s" % ("left behind after the 1000 runs", procs, mounts, cgroups, netns,
+      ok(procs == "0" and mounts == "0" and cgroups == "0")))
+print("%-44s %s" % ("OCI", oci))
+PY

@@ -1,0 +1,2 @@
+-- The trivial procedure the cold-start benchmark runs.
+return { ok = true }

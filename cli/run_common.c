@@ -1,0 +1,449 @@
+/* One procedure run, shared by `run`, `test` and `eval` (run_common.h):
+ * the file and its config -> the VM config, the broker options and the
+ * sandbox spec -> the VM as PID 1 <-> the broker -> a verdict.  */
+#define _GNU_SOURCE
+#include <cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/pidfd.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "broker/broker.h"
+#include "broker/trace.h"
+#include "cli/run_common.h"
+#include "common/cleanup.h"
+#include "policy/config.h"
+#include "sandbox/sandbox.h"
+#include "vm/vm.h"
+
+#define MAX_SOURCE (4 << 20)
+#define DEFAULT_VM_MEMORY (512ull << 20)
+
+static char *
+read_source (const char *path, size_t *len, struct tr_error *err)
+{
+  cleanup_close int fd = open (path, O_RDONLY | O_CLOEXEC);
+  struct stat st;
+  char *buf;
+  ssize_t n;
+
+  if (fd < 0)
+    {
+      tr_fail (err, errno, "%s", path);
+      return NULL;
+    }
+  if (fstat (fd, &st) < 0 || !S_ISREG (st.st_mode) || st.st_size > MAX_SOURCE)
+    {
+      tr_fail (err, 0, "%s: not a regular file under 4 MiB", path);
+      return NULL;
+    }
+  buf = malloc ((size_t) st.st_size + 1);
+  if (buf == NULL)
+    {
+      tr_fail (err, ENOMEM, "%s", path);
+      return NULL;
+    }
+  n = read (fd, buf, (size_t) st.st_size);
+  if (n < 0)
+    {
+      free (buf);
+      tr_fail (err, errno, "%s", path);
+      return NULL;
+    }
+  buf[n] = '\0';
+  *len = (size_t) n;
+  return buf;
+}
+
+/* ---- the peer: a sandbox, or a plain child with --no-sandbox ---- */
+
+struct plain_child
+{
+  pid_t pid;
+  int pidfd;
+  double timeout;
+  struct timespec start;
+};
+
+static int
+sandbox_ms_left_cb (void *ctx)
+{
+  return sandbox_ms_left (ctx);
+}
+
+static void
+sandbox_kill_cb (void *ctx)
+{
+  sandbox_kill (ctx);
+}
+
+static int
+sandbox_signal_cb (void *ctx, int sig)
+{
+  return sandbox_signal (ctx, sig);
+}
+
+static int
+plain_ms_left (void *ctx)
+{
+  struct plain_child *c = ctx;
+  struct timespec now;
+  double left;
+
+  if (c->timeout <= 0)
+    return -1;
+  clock_gettime (CLOCK_MONOTONIC, &now);
+  left = c->timeout - ((double) (now.tv_sec - c->start.tv_sec) + (double) (now.tv_nsec - c->start.tv_nsec) / 1e9);
+  return left <= 0 ? 0 : (int) (left * 1000) + 1;
+}
+
+/* Without a pidfd (pidfd_open is ENOSYS under valgrind 3.19), the child is
+ * signalled by pid: it stays our unreaped child until the final waitpid,
+ * so the pid cannot be reused meanwhile.  */
+static int
+plain_signal (void *ctx, int sig)
+{
+  struct plain_child *c = ctx;
+  if (c->pidfd < 0)
+    return kill (c->pid, sig);
+  return pidfd_send_signal (c->pidfd, sig, NULL, 0);
+}
+
+static void
+plain_kill (void *ctx)
+{
+  plain_signal (ctx, SIGKILL);
+}
+
+static int
+start_plain (struct vm_config *vm, double timeout, struct plain_child *c, int *fd, struct tr_error *err)
+{
+  int sv[2];
+
+  if (socketpair (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+    return tr_fail (err, errno, "socketpair");
+  c->timeout = timeout;
+  clock_gettime (CLOCK_MONOTONIC, &c->start);
+  c->pid = fork ();
+  if (c->pid < 0)
+    return tr_fail (err, errno, "fork");
+  if (c->pid == 0)
+    {
+      close (sv[0]);
+      prctl (PR_SET_PDEATHSIG, SIGKILL);
+      _exit (vm_run (vm, sv[1]));
+    }
+  close (sv[1]);
+  c->pidfd = pidfd_open (c->pid, 0);
+  /* ENOSYS (valgrind): go on without it; the broker then takes EOF on the
+   * socket as the child's end.  */
+  if (c->pidfd < 0 && errno != ENOSYS)
+    {
+      kill (c->pid, SIGKILL);
+      close (sv[0]);
+      return tr_fail (err, errno, "pidfd_open");
+    }
+  *fd = sv[0];
+  return 0;
+}
+
+const char *
+run_finish_str (const cJSON *finish, const char *a, const char *b)
+{
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive (finish, a);
+  if (b)
+    v = cJSON_GetObjectItemCaseSensitive (v, b);
+  return cJSON_IsString (v) ? v->valuestring : NULL;
+}
+
+static void
+decide (const struct broker_outcome *out, int vm_status, bool vm_seccomp, bool oom, double timeout,
+        struct run_verdict *v)
+{
+  const char *st = out->finish ? run_finish_str (out->finish, "status", NULL) : NULL;
+  const char *etype = run_finish_str (out->finish, "error", "type");
+  const char *emsg = run_finish_str (out->finish, "error", "message");
+
+  v->message[0] = '\0';
+  if (out->timed_out)
+    {
+      v->code = 124, v->status = "timeout";
+      snprintf (v->message, sizeof v->message, "the run passed its %.3g s deadline and was killed", timeout);
+    }
+  /* Before the memory checks: a VM that outlives the grace period after
+   * SIGINT/SIGTERM is SIGKILLed (status 137), which is not an OOM.  */
+  else if (out->interrupted)
+    {
+      v->code = out->stop_signal == SIGTERM ? 143 : 130, v->status = "interrupted";
+      snprintf (v->message, sizeof v->message, "interrupted by %s", out->stop_signal == SIGTERM ? "SIGTERM" : "SIGINT");
+    }
+  else if (oom || vm_status == 137 || (st && strcmp (st, "oom") == 0))
+    {
+      v->code = 137, v->status = "oom";
+      snprintf (v->message, sizeof v->message, "the procedure exceeded its memory limit");
+    }
+  else if (out->killed_for_violations)
+    {
+      v->code = 1, v->status = "error";
+      snprintf (v->message, sizeof v->message, "the sandbox broke the broker protocol %d times and was killed",
+                out->violations);
+    }
+  else if (vm_seccomp)
+    {
+      v->code = 1, v->status = "error";
+      snprintf (v->message, sizeof v->message, "the sandbox made a forbidden system call (seccomp) and was killed");
+    }
+  else if (st && strcmp (st, "success") == 0)
+    v->code = 0, v->status = "success";
+  else if (st && strcmp (st, "waiting") == 0)
+    {
+      v->code = 0, v->status = "waiting";
+      snprintf (v->message, sizeof v->message, "%s", emsg ? emsg : "waiting for a human");
+    }
+  else if (st)
+    {
+      v->code = 1, v->status = "error";
+      snprintf (v->message, sizeof v->message, "%s: %s", etype ? etype : "Error", emsg ? emsg : "(no message)");
+    }
+  else
+    {
+      v->code = 1, v->status = "error";
+      snprintf (v->message, sizeof v->message, "the VM ended without a result (status %d)", vm_status);
+    }
+}
+
+/* config openai_base_url, else $OPENAI_BASE_URL, else OpenAI's; no
+ * trailing slash.  */
+static const char *
+llm_base_url (const struct tr_config *cfg, char *buf, size_t size)
+{
+  const char *env = getenv ("OPENAI_BASE_URL");
+  size_t n;
+
+  snprintf (buf, size, "%s", cfg->openai_base_url ? cfg->openai_base_url
+                             : env && *env       ? env
+                                                 : "https://api.openai.com/v1");
+  n = strlen (buf);
+  while (n > 0 && buf[n - 1] == '/')
+    buf[--n] = '\0';
+  return buf;
+}
+
+static void
+fill_spec (struct sandbox_spec *spec, const struct tr_config *cfg, double timeout,
+           struct vm_config *vm, struct sandbox_bind *binds)
+{
+  sandbox_spec_init (spec);
+  spec->entry = vm_entry;
+  spec->entry_arg = vm;
+  spec->broker = true;
+  /* The VM reads nothing from /proc, opens no device and has no use for a
+   * /tmp: its cage holds the root tmpfs and /workspace only.  */
+  spec->mount_proc = false;
+  spec->mount_dev = false;
+  spec->mount_tmp = false;
+  spec->keep_stdout = spec->keep_stderr = false;
+  spec->workspace = cfg->workspace == CONFIG_WORKSPACE_OFF ? SANDBOX_WORKSPACE_OFF
+                    : cfg->workspace == CONFIG_WORKSPACE_RO ? SANDBOX_WORKSPACE_RO
+                                                            : SANDBOX_WORKSPACE_RW;
+  for (size_t i = 0; i < cfg->n_volumes; i++)
+    {
+      binds[i].source = cfg->volumes[i].source;
+      binds[i].target = cfg->volumes[i].target;
+      binds[i].writable = cfg->volumes[i].writable;
+    }
+  spec->binds = binds;
+  spec->n_binds = cfg->n_volumes;
+  spec->envp = cfg->env;
+  spec->seccomp = vm->jit ? SANDBOX_SECCOMP_VM_JIT : SANDBOX_SECCOMP_VM;
+  /* The VM's own cap ends a Lua memory bomb cleanly; the sandbox limit
+   * (cgroup or RLIMIT_AS) is the backstop for everything else, with room
+   * for the runtime's code and the JIT.  */
+  spec->limits.memory_bytes = vm->memory_limit + (256ull << 20);
+  spec->limits.pids = cfg->pids ? cfg->pids : 16;
+  spec->limits.cpus = cfg->cpus;
+  spec->limits.nofile = 64;
+  spec->limits.timeout_seconds = timeout;
+}
+
+int
+run_load (const char *file, char **source, size_t *len, struct tr_config *cfg)
+{
+  struct tr_error err;
+
+  tr_error_clear (&err);
+  config_init (cfg);
+  *source = read_source (file, len, &err);
+  /* LuaJIT has no bytecode verifier: only source text is ever loaded.  */
+  if (*source && *len > 0 && (*source)[0] == 0x1b)
+    tr_fail (&err, 0, "%s: precompiled Lua bytecode is not accepted; pass the .tac source text", file);
+  if (*source == NULL || (*len > 0 && (*source)[0] == 0x1b) || config_load (cfg, file, &err) < 0)
+    {
+      tr_error_print (&err);
+      config_free (cfg);
+      free (*source);
+      *source = NULL;
+      return -1;
+    }
+  return 0;
+}
+
+int
+run_execute (const struct run_job *job, struct run_result *res)
+{
+  const struct tr_config *cfg = job->cfg;
+  struct tr_error err;
+  cleanup_free char *dir_copy = NULL, *base_copy = NULL;
+  cleanup_free struct sandbox_bind *binds = NULL;
+  char cwd[PATH_MAX], storage_dir[PATH_MAX + 32], name[256], base_url[1024];
+  struct vm_config vm = { 0 };
+  struct broker_options bo = { 0 };
+  struct broker_peer peer = { 0 };
+  struct plain_child plain = { 0 };
+  struct sandbox *sb = NULL;
+  struct sandbox_result sres = { 0 };
+  double timeout = job->timeout > 0 ? job->timeout : cfg->timeout;
+  int rc;
+  bool sandboxed;
+
+  tr_error_clear (&err);
+  memset (res, 0, sizeof *res);
+  res->vm_status = 1;
+  if (getcwd (cwd, sizeof cwd) == NULL)
+    strcpy (cwd, ".");
+  dir_copy = strdup (job->file);
+  base_copy = strdup (job->file);
+  if (dir_copy == NULL || base_copy == NULL)
+    {
+      fprintf (stderr, "tactus-run: out of memory\n");
+      return -1;
+    }
+  snprintf (name, sizeof name, "%s", basename (base_copy));
+  if (strlen (name) > 4 && strcmp (name + strlen (name) - 4, ".tac") == 0)
+    name[strlen (name) - 4] = '\0';
+
+  sandboxed = cfg->sandbox_enabled && !job->no_sandbox;
+  vm.source = job->source;
+  vm.source_len = job->source_len;
+  vm.chunkname = job->file;
+  vm.jit = cfg->jit && !job->no_jit;
+  vm.memory_limit = job->memory ? job->memory : cfg->memory ? cfg->memory : DEFAULT_VM_MEMORY;
+  vm.workspace = cfg->workspace == CONFIG_WORKSPACE_OFF ? NULL : sandboxed ? "/workspace" : cwd;
+
+  if (job->storage_path)
+    snprintf (storage_dir, sizeof storage_dir, "%s", job->storage_path);
+  else if (cfg->storage_dir)
+    snprintf (storage_dir, sizeof storage_dir, "%s", cfg->storage_dir);
+  else
+    snprintf (storage_dir, sizeof storage_dir, "%s/.tactus/storage", cwd);
+  /* The default storage lives in ./.tactus, made on first use; a path given
+   * with --storage-path or storage_path leaves the current directory alone.  */
+  if (job->storage == STORAGE_FILE && !job->storage_path && !cfg->storage_dir)
+    {
+      char parent[PATH_MAX + 32];
+      snprintf (parent, sizeof parent, "%s/.tactus", cwd);
+      mkdir (parent, 0700);
+    }
+
+  bo.procedure_path = job->file;
+  bo.procedure_dir = dirname (dir_copy);
+  bo.procedure_name = name;
+  bo.params = job->params;
+  bo.start_extra = job->start_extra;
+  bo.mock_all = job->mock_all;
+  bo.storage = job->storage;
+  bo.storage_dir = storage_dir;
+  bo.approve = job->approve;
+  bo.approve_set = job->approve_set;
+  bo.policy = &cfg->policy;
+  bo.trace = job->trace;
+  bo.max_violations = 16;
+  bo.llm_base_url = llm_base_url (cfg, base_url, sizeof base_url);
+  bo.llm_timeout = 120;
+  bo.api_key_reader = config_read_openai_key;
+  bo.grace_seconds = 2.0;
+
+  if (sandboxed)
+    {
+      struct sandbox_spec spec;
+      binds = calloc (cfg->n_volumes + 1, sizeof *binds);
+      if (binds == NULL)
+        {
+          fprintf (stderr, "tactus-run: out of memory\n");
+          return -1;
+        }
+      fill_spec (&spec, cfg, timeout, &vm, binds);
+      if (sandbox_start (&spec, &sb, &err) < 0)
+        {
+          fprintf (stderr, "tactus-run: the sandbox could not be built: %s\n"
+                           "  (run 'tactus-run sandbox status' to see what this host supports; "
+                           "--no-sandbox runs without isolation)\n", err.msg);
+          return -1;
+        }
+      peer.fd = sandbox_broker_fd (sb);
+      peer.pidfd = sandbox_pidfd (sb);
+      peer.ctx = sb;
+      peer.ms_left = sandbox_ms_left_cb;
+      peer.kill = sandbox_kill_cb;
+      peer.signal = sandbox_signal_cb;
+    }
+  else
+    {
+      if (!job->quiet_unsandboxed)
+        fprintf (stderr, "tactus-run: WARNING: running WITHOUT the sandbox: the procedure has the "
+                         "same access as you\n");
+      if (start_plain (&vm, timeout, &plain, &peer.fd, &err) < 0)
+        {
+          tr_error_print (&err);
+          return -1;
+        }
+      peer.pidfd = plain.pidfd;
+      peer.ctx = &plain;
+      peer.ms_left = plain_ms_left;
+      peer.kill = plain_kill;
+      peer.signal = plain_signal;
+    }
+
+  rc = broker_serve (&bo, &peer, &res->out, &err);
+  if (rc < 0)
+    tr_error_print (&err);
+  if (sb)
+    {
+      if (res->out.timed_out)
+        sandbox_mark_timed_out (sb);
+      if (sandbox_wait (sb, &sres, &err) == 0)
+        res->vm_status = sres.timed_out ? 124 : sres.exit_code;
+      sandbox_destroy (sb);
+    }
+  else
+    {
+      siginfo_t si = { 0 };
+      int w;
+      if (plain.pidfd >= 0)
+        w = waitid (P_PIDFD, (id_t) plain.pidfd, &si, WEXITED);
+      else
+        while ((w = waitid (P_PID, (id_t) plain.pid, &si, WEXITED)) < 0 && errno == EINTR)
+          ;
+      if (w == 0)
+        {
+          res->vm_status = si.si_code == CLD_EXITED ? si.si_status : 128 + si.si_status;
+          sres.seccomp = false;
+        }
+      if (plain.pidfd >= 0)
+        close (plain.pidfd);
+      close (peer.fd);
+    }
+  decide (&res->out, res->vm_status, sres.seccomp, sres.oom, timeout, &res->v);
+  return 0;
+}
