@@ -197,6 +197,10 @@ broker_serve (const struct broker_options *o, struct broker_peer *peer, struct b
 
   for (;;)
     {
+      /* Without a pidfd (valgrind has no pidfd_open), the peer's end of
+       * the socket closing marks its exit: stop before polling nothing.  */
+      if (peer->pidfd < 0 && !fd_open)
+        break;
       struct pollfd p[3] = {
         { .fd = fd_open ? peer->fd : -1, .events = POLLIN },
         { .fd = peer->pidfd, .events = POLLIN },
@@ -242,9 +246,7 @@ broker_serve (const struct broker_options *o, struct broker_peer *peer, struct b
             }
           continue; /* drain the socket before looking at the pidfd */
         }
-      /* Without a pidfd (valgrind has no pidfd_open), the peer's end of
-       * the socket closing marks its exit.  */
-      if ((p[1].revents & POLLIN) || (peer->pidfd < 0 && !fd_open))
+      if (p[1].revents & POLLIN)
         break;
     }
   frame_asm_free (&a);

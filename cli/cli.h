@@ -3,6 +3,7 @@
 #define TR_CLI_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "common/error.h"
@@ -10,6 +11,8 @@
 int cmd_sandbox (int argc, char **argv);
 int cmd_run (int argc, char **argv);
 int cmd_answer (int argc, char **argv);
+int cmd_serve (int argc, char **argv);
+void pool_default_socket (char *buf, size_t size);
 int cmd_test (int argc, char **argv);
 int cmd_eval (int argc, char **argv);
 

@@ -157,77 +157,6 @@ parse_run_args (int argc, char **argv, struct run_options *ro)
   return 0;
 }
 
-/* ---- reporting ---- */
-
-/* Peak memory of the launcher (with the broker) and of the sandbox (its
- * largest process; the VM is alone in it), from getrusage.  */
-static void
-add_resources (cJSON *r)
-{
-  struct rusage self, children;
-  cJSON *res = cJSON_CreateObject ();
-
-  getrusage (RUSAGE_SELF, &self);
-  getrusage (RUSAGE_CHILDREN, &children);
-  cJSON_AddNumberToObject (res, "launcher_max_rss_kb", (double) self.ru_maxrss);
-  cJSON_AddNumberToObject (res, "sandbox_max_rss_kb", (double) children.ru_maxrss);
-  cJSON_AddNumberToObject (res, "sandbox_cpu_ms", (double) children.ru_utime.tv_sec * 1e3
-                                                      + (double) children.ru_utime.tv_usec / 1e3
-                                                      + (double) children.ru_stime.tv_sec * 1e3
-                                                      + (double) children.ru_stime.tv_usec / 1e3);
-  cJSON_AddItemToObject (r, "resources", res);
-}
-
-static void
-report (const struct run_options *ro, const struct broker_outcome *out, const struct run_verdict *v)
-{
-  const cJSON *result = cJSON_GetObjectItemCaseSensitive (out->finish, "result");
-  const char *trace = run_finish_str (out->finish, "error", "traceback");
-
-  if (ro->json)
-    {
-      cJSON *r = cJSON_CreateObject ();
-      char *s;
-      cJSON_AddStringToObject (r, "event_type", "result");
-      cJSON_AddStringToObject (r, "status", v->status);
-      cJSON_AddNumberToObject (r, "exit_code", v->code);
-      add_resources (r);
-      if (result)
-        cJSON_AddItemToObject (r, "result", cJSON_Duplicate (result, 1));
-      if (v->message[0])
-        cJSON_AddStringToObject (r, "message", v->message);
-      if (out->finish && cJSON_GetObjectItemCaseSensitive (out->finish, "state"))
-        cJSON_AddItemToObject (r, "state", cJSON_Duplicate (cJSON_GetObjectItemCaseSensitive (out->finish, "state"), 1));
-      s = cJSON_PrintUnformatted (r);
-      printf ("%s\n", s ? s : "{}");
-      cJSON_free (s);
-      cJSON_Delete (r);
-      return;
-    }
-  if (v->code == 0 && strcmp (v->status, "waiting") == 0)
-    {
-      if (ro->storage == STORAGE_FILE)
-        printf ("⏸ Paused, %s\n  Answer with: tactus-run answer %s VALUE\n  then continue with: "
-                "tactus-run run %s --storage file\n", v->message, ro->file, ro->file);
-      else
-        printf ("⏸ Paused, %s\n  Run with --storage file to be able to answer and resume, or "
-                "answer now with --approve all|none.\n", v->message);
-      return;
-    }
-  if (v->code == 0)
-    {
-      char *s = result ? cJSON_Print (result) : NULL;
-      printf ("✓ Procedure completed successfully\n");
-      if (s)
-        printf ("Result: %s\n", s);
-      cJSON_free (s);
-      return;
-    }
-  fprintf (stderr, "✗ Procedure failed: %s\n", v->message);
-  if (trace && ro->verbose)
-    fprintf (stderr, "%s\n", trace);
-}
-
 static int
 run_procedure (struct run_options *ro)
 {
@@ -278,7 +207,11 @@ run_procedure (struct run_options *ro)
       config_free (&cfg);
       return 1;
     }
-  report (ro, &res.out, &res.v);
+  {
+    struct run_report_opts o = { .file = ro->file, .json = ro->json, .verbose = ro->verbose,
+                                 .storage = ro->storage };
+    run_report (&o, &res, stdout, stderr);
+  }
   broker_outcome_free (&res.out);
   if (trace_file)
     fclose (trace_file);

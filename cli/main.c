@@ -20,6 +20,7 @@ usage (FILE *out)
            "commands:\n"
            "  run FILE.tac [OPTIONS]        run a procedure in the sandbox (also: tactus-run FILE.tac)\n"
            "  answer FILE.tac VALUE         answer the request a paused run waits for\n"
+           "  serve [--socket P] [--size N] a warm pool of prepared sandboxes (tactus-run-client)\n"
            "  test FILE.tac [OPTIONS]       run the file's Specification scenarios, each in a fresh sandbox\n"
            "  eval FILE.tac [OPTIONS]       run the file's Evaluations (datasets, evaluators, thresholds)\n"
            "  sandbox status [--json]       what this host supports, layer by layer\n"
@@ -60,6 +61,8 @@ main (int argc, char **argv)
     return cmd_run (argc - 1, argv + 1);
   if (strcmp (argv[1], "answer") == 0)
     return cmd_answer (argc - 1, argv + 1);
+  if (strcmp (argv[1], "serve") == 0)
+    return cmd_serve (argc - 1, argv + 1);
   if (strcmp (argv[1], "test") == 0)
     return cmd_test (argc - 1, argv + 1);
   if (strcmp (argv[1], "eval") == 0)

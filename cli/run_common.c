@@ -14,6 +14,7 @@
 #include <sys/pidfd.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -277,6 +278,98 @@ fill_spec (struct sandbox_spec *spec, const struct tr_config *cfg, double timeou
   spec->limits.timeout_seconds = timeout;
 }
 
+
+/* Peak memory of the launcher (with the broker) and of the sandbox (its
+ * largest process; the VM is alone in it), from getrusage.  */
+static void
+add_resources (cJSON *r)
+{
+  struct rusage self, children;
+  cJSON *res = cJSON_CreateObject ();
+
+  getrusage (RUSAGE_SELF, &self);
+  getrusage (RUSAGE_CHILDREN, &children);
+  cJSON_AddNumberToObject (res, "launcher_max_rss_kb", (double) self.ru_maxrss);
+  cJSON_AddNumberToObject (res, "sandbox_max_rss_kb", (double) children.ru_maxrss);
+  cJSON_AddNumberToObject (res, "sandbox_cpu_ms", (double) children.ru_utime.tv_sec * 1e3
+                                                      + (double) children.ru_utime.tv_usec / 1e3
+                                                      + (double) children.ru_stime.tv_sec * 1e3
+                                                      + (double) children.ru_stime.tv_usec / 1e3);
+  cJSON_AddItemToObject (r, "resources", res);
+}
+
+void
+run_report (const struct run_report_opts *ro, const struct run_result *res, FILE *out, FILE *err)
+{
+  const struct broker_outcome *bo = &res->out;
+  const struct run_verdict *v = &res->v;
+  const cJSON *result = cJSON_GetObjectItemCaseSensitive (bo->finish, "result");
+  const char *trace = run_finish_str (bo->finish, "error", "traceback");
+
+  fflush (out);
+  if (ro->json)
+    {
+      cJSON *r = cJSON_CreateObject ();
+      char *s;
+      cJSON_AddStringToObject (r, "event_type", "result");
+      cJSON_AddStringToObject (r, "status", v->status);
+      cJSON_AddNumberToObject (r, "exit_code", v->code);
+      add_resources (r);
+      if (result)
+        cJSON_AddItemToObject (r, "result", cJSON_Duplicate (result, 1));
+      if (v->message[0])
+        cJSON_AddStringToObject (r, "message", v->message);
+      if (bo->finish && cJSON_GetObjectItemCaseSensitive (bo->finish, "state"))
+        cJSON_AddItemToObject (r, "state", cJSON_Duplicate (cJSON_GetObjectItemCaseSensitive (bo->finish, "state"), 1));
+      s = cJSON_PrintUnformatted (r);
+      fprintf (out, "%s\n", s ? s : "{}");
+      cJSON_free (s);
+      cJSON_Delete (r);
+      return;
+    }
+  if (v->code == 0 && strcmp (v->status, "waiting") == 0)
+    {
+      if (ro->storage == STORAGE_FILE)
+        fprintf (out, "⏸ Paused, %s\n  Answer with: tactus-run answer %s VALUE\n  then continue with: "
+                "tactus-run run %s --storage file\n", v->message, ro->file, ro->file);
+      else
+        fprintf (out, "⏸ Paused, %s\n  Run with --storage file to be able to answer and resume, or "
+                "answer now with --approve all|none.\n", v->message);
+      return;
+    }
+  if (v->code == 0)
+    {
+      char *s = result ? cJSON_Print (result) : NULL;
+      fprintf (out, "✓ Procedure completed successfully\n");
+      if (s)
+        fprintf (out, "Result: %s\n", s);
+      cJSON_free (s);
+      return;
+    }
+  fprintf (err, "✗ Procedure failed: %s\n", v->message);
+  if (trace && ro->verbose)
+    fprintf (err, "%s\n", trace);
+}
+
+int
+run_prepare (const struct tr_config *cfg, struct sandbox **sb, struct tr_error *err)
+{
+  struct sandbox_spec *spec = calloc (1, sizeof *spec);
+  struct sandbox_bind *binds = calloc (cfg->n_volumes + 1, sizeof *binds);
+  struct vm_config vm = { .jit = cfg->jit, .memory_limit = cfg->memory ? cfg->memory : DEFAULT_VM_MEMORY };
+
+  if (spec == NULL || binds == NULL)
+    {
+      free (spec);
+      free (binds);
+      return tr_fail (err, ENOMEM, "sandbox");
+    }
+  fill_spec (spec, cfg, cfg->timeout, &vm, binds);
+  /* The VM's configuration arrives with the run (sandbox_go's payload).  */
+  spec->entry_arg = NULL;
+  return sandbox_prepare (spec, sb, err);
+}
+
 int
 run_load (const char *file, char **source, size_t *len, struct tr_config *cfg)
 {
@@ -357,7 +450,7 @@ run_execute (const struct run_job *job, struct run_result *res)
     }
 
   bo.procedure_path = job->file;
-  bo.procedure_dir = dirname (dir_copy);
+  bo.procedure_dir = job->procedure_dir ? job->procedure_dir : dirname (dir_copy);
   bo.procedure_name = name;
   bo.params = job->params;
   bo.start_extra = job->start_extra;
@@ -374,7 +467,33 @@ run_execute (const struct run_job *job, struct run_result *res)
   bo.api_key_reader = config_read_openai_key;
   bo.grace_seconds = 2.0;
 
-  if (sandboxed)
+  if (job->prepared)
+    {
+      cleanup_free char *packed = NULL;
+      struct sandbox_go go = { .workspace_dir = job->workspace_dir, .timeout_seconds = timeout };
+      sb = job->prepared;
+      vm.jit = cfg->jit; /* fixed when the sandbox was prepared (its seccomp profile) */
+      vm.memory_limit = cfg->memory ? cfg->memory : DEFAULT_VM_MEMORY;
+      if (vm_config_pack (&vm, &packed, &go.payload_len) < 0)
+        {
+          fprintf (stderr, "tactus-run: out of memory\n");
+          return -1;
+        }
+      go.payload = packed;
+      if (sandbox_go (sb, &go, &err) < 0)
+        {
+          fprintf (stderr, "tactus-run: the sandbox could not be started: %s\n", err.msg);
+          sandbox_destroy (sb);
+          return -1;
+        }
+      peer.fd = sandbox_broker_fd (sb);
+      peer.pidfd = sandbox_pidfd (sb);
+      peer.ctx = sb;
+      peer.ms_left = sandbox_ms_left_cb;
+      peer.kill = sandbox_kill_cb;
+      peer.signal = sandbox_signal_cb;
+    }
+  else if (sandboxed)
     {
       struct sandbox_spec spec;
       binds = calloc (cfg->n_volumes + 1, sizeof *binds);

@@ -12,12 +12,14 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "broker/broker.h"
 #include "policy/config.h"
 
 struct cJSON;
 struct trace;
+struct sandbox;
 
 struct run_job
 {
@@ -38,6 +40,20 @@ struct run_job
   double timeout;               /* seconds; 0: the config's */
   uint64_t memory;              /* VM memory; 0: the config's, else 512 MiB */
   struct trace *trace;
+  /* A warm pool's run: a sandbox made by run_prepare, and where this run's
+   * workspace and modules are (paths; "/proc/self/fd/N" works).  */
+  struct sandbox *prepared;
+  const char *workspace_dir;
+  const char *procedure_dir;
+};
+
+/* How run_report prints (the run's own options).  */
+struct run_report_opts
+{
+  const char *file;
+  bool json;
+  bool verbose;
+  enum broker_storage storage;
 };
 
 struct run_verdict
@@ -61,6 +77,14 @@ int run_load (const char *file, char **source, size_t *len, struct tr_config *cf
 /* Run JOB to the end.  Returns -1 when the run could not be started (the
  * reason is printed on stderr); else 0 with RES filled.  */
 int run_execute (const struct run_job *job, struct run_result *res);
+
+/* A sandbox built from CFG ahead of a run (warm pool): the namespaces and
+ * cgroup exist, the run's workspace and procedure come with run_execute.
+ * The spec is allocated and lives as long as the process.  */
+int run_prepare (const struct tr_config *cfg, struct sandbox **sb, struct tr_error *err);
+
+/* Print the result: human lines on OUT/ERR, or one JSON line on OUT.  */
+void run_report (const struct run_report_opts *o, const struct run_result *res, FILE *out, FILE *err);
 
 /* FINISH.a (or FINISH.a.b) when it is a string, else NULL.  */
 const char *run_finish_str (const struct cJSON *finish, const char *a, const char *b);

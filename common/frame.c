@@ -80,7 +80,7 @@ frame_asm_feed (struct frame_asm *a, const uint8_t *pkt, size_t n, struct tr_err
     return FRAME_INCOMPLETE;
   if (a->len == 0)
     return asm_fail (a, err, "empty message");
-  if (memchr (a->buf, '\0', a->len) != NULL)
+  if (!a->binary && memchr (a->buf, '\0', a->len) != NULL)
     return asm_fail (a, err, "NUL byte inside a message");
   return FRAME_COMPLETE;
 }

@@ -16,6 +16,7 @@
 #ifndef TR_FRAME_H
 #define TR_FRAME_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -33,6 +34,7 @@ struct frame_asm
   size_t len;
   size_t cap;
   size_t max; /* 0: FRAME_MAX_MESSAGE */
+  bool binary; /* allow NUL bytes (the sandbox's own setup payload, not JSON) */
 };
 
 enum

@@ -609,6 +609,8 @@ config_layers (const char *tac_path, struct layers *l)
       l->paths[l->n++] = l->home;
     }
   l->paths[l->n++] = ".tactus/config.yml";
+  if (tac_path == NULL)
+    return; /* no procedure: no sidecar (tactus-run serve) */
   snprintf (l->sidecar, sizeof l->sidecar, "%s.yml", tac_path);
   l->paths[l->n++] = l->sidecar;
 }

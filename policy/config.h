@@ -47,7 +47,8 @@ struct tr_config
   char **files;          /* the config files that were read, for messages */
 };
 
-/* Read every layer that exists for the procedure at TAC_PATH.  */
+/* Read every layer that exists for the procedure at TAC_PATH (NULL: no
+ * procedure, so no sidecar).  */
 int config_load (struct tr_config *c, const char *tac_path, struct tr_error *err);
 /* Parse one YAML document (for tests and the fuzzer): NAME is used in messages.  */
 int config_load_text (struct tr_config *c, const char *name, const char *text, size_t len,

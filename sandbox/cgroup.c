@@ -23,7 +23,7 @@
 #include "common/cleanup.h"
 #include "sandbox/internal.h"
 
-static int
+int
 find_cgroup2_mount (char *out, size_t size)
 {
   cleanup_fclose FILE *f = fopen ("/proc/self/mountinfo", "re");

@@ -23,6 +23,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/frame.h"
 #include "sandbox/internal.h"
 
 extern char **environ;
@@ -44,13 +45,13 @@ report_and_exit (int sync_fd, const struct tr_error *e)
   _exit (1);
 }
 
-/* Block until the parent has written our id maps.  The go message may carry
- * an idmapped workspace mount.  EOF means the parent died: stop here.  */
+/* Block until the parent has written our id maps.  The go message says how
+ * to get the workspace (a detached tree comes with it, or a path to clone)
+ * and how many payload bytes follow.  EOF means the parent died: stop.  */
 static int
-wait_for_go (int sync_fd, int *ws_mnt, struct tr_error *err)
+wait_for_go (int sync_fd, struct sync_go *go, int *ws_mnt, void **payload, struct tr_error *err)
 {
-  char byte = 0;
-  struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+  struct iovec iov = { .iov_base = go, .iov_len = sizeof *go };
   union
   {
     char buf[CMSG_SPACE (sizeof (int))];
@@ -62,18 +63,29 @@ wait_for_go (int sync_fd, int *ws_mnt, struct tr_error *err)
   ssize_t n;
 
   *ws_mnt = -1;
+  *payload = NULL;
   do
     n = recvmsg (sync_fd, &msg, MSG_CMSG_CLOEXEC);
   while (n < 0 && errno == EINTR);
-  if (n != 1 || byte != SYNC_GO)
-    {
-      if (n == 0)
-        _exit (1);
-      return tr_fail (err, n < 0 ? errno : EPROTO, "sandbox setup: wait for the parent");
-    }
+  if (n == 0)
+    _exit (1);
   for (c = CMSG_FIRSTHDR (&msg); c; c = CMSG_NXTHDR (&msg, c))
     if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
       memcpy (ws_mnt, CMSG_DATA (c), sizeof (int));
+  if (n != (ssize_t) sizeof *go || go->tag != SYNC_GO
+      || (go->workspace == SYNC_WS_TREE) != (*ws_mnt >= 0) || go->payload_len > FRAME_MAX_MESSAGE)
+    return tr_fail (err, n < 0 ? errno : EPROTO, "sandbox setup: wait for the parent");
+  go->ws_path[sizeof go->ws_path - 1] = '\0';
+  if (go->payload_len > 0)
+    {
+      struct frame_asm a = { .binary = true };
+      if (frame_recv (sync_fd, &a, err) <= 0 || a.len != go->payload_len)
+        {
+          frame_asm_free (&a);
+          return tr_fail (err, EPROTO, "sandbox setup: the run's payload");
+        }
+      *payload = a.buf; /* kept for the whole run */
+    }
   return 0;
 }
 
@@ -171,6 +183,7 @@ setup (struct child_ctx *ctx, struct tr_error *err)
   const struct sandbox_spec *spec = ctx->spec;
   struct mounts_ctx mctx;
   const char *cwd = inside_cwd (spec);
+  struct sync_go *go = calloc (1, sizeof *go);
   int ws_mnt;
 
   /* A dead launcher must never leave a sandbox running.  The parent may
@@ -189,8 +202,11 @@ setup (struct child_ctx *ctx, struct tr_error *err)
     if (ctx->devnull < 0)
       return tr_fail (err, errno, "open /dev/null");
   }
-  if (wait_for_go (ctx->sync_fd, &ws_mnt, err) < 0)
+  if (go == NULL)
+    return tr_fail (err, ENOMEM, "sandbox setup");
+  if (wait_for_go (ctx->sync_fd, go, &ws_mnt, &ctx->payload, err) < 0)
     return -1;
+  ctx->payload_len = go->payload_len;
   if (become_sandbox_root (ctx->root_caller, err) < 0)
     return -1;
   /* A new session: no controlling terminal, so nothing inside can open the
@@ -200,14 +216,15 @@ setup (struct child_ctx *ctx, struct tr_error *err)
   if (spec->hostname && sethostname (spec->hostname, strlen (spec->hostname)) < 0)
     return tr_fail (err, errno, "uts namespace: sethostname");
 
-  mctx.workspace_fd = ctx->workspace_fd;
   mctx.workspace_mnt = ws_mnt;
+  mctx.ws_path = go->workspace == SYNC_WS_PATH ? go->ws_path : NULL;
+  mctx.ws_dev = go->ws_dev;
+  mctx.ws_ino = go->ws_ino;
   if (mounts_build_root (spec, &mctx, err) < 0)
     return -1;
   if (ws_mnt >= 0)
     close (ws_mnt);
-  if (ctx->workspace_fd >= 0)
-    close (ctx->workspace_fd);
+  free (go);
 
   if (net_loopback_up (err) < 0)
     return -1;
@@ -247,6 +264,8 @@ child_main (struct child_ctx *ctx)
       report_and_exit (ctx->sync_fd, &err);
     }
 
+  inside.payload = ctx->payload;
+  inside.payload_len = ctx->payload_len;
   if (send (ctx->sync_fd, &ready, 1, MSG_NOSIGNAL) != 1)
     _exit (1);
   close (ctx->sync_fd);

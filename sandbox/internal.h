@@ -42,6 +42,8 @@ struct cgroup_info
 };
 
 int cgroup_inspect (struct cgroup_info *info);
+/* Where cgroup2 is mounted, from mountinfo (by type; v1 is never used).  */
+int find_cgroup2_mount (char *out, size_t size);
 /* Create the run's cgroup and write the limits; CG->dirfd = -1 when cgroups
  * cannot be used here and REQUIRE is false.  */
 int cgroup_create (const struct sandbox_limits *lim, bool require, struct sandbox_cgroup *cg,
@@ -68,6 +70,8 @@ int seccomp_program_get (enum sandbox_seccomp which, struct seccomp_program *out
 int seccomp_program_compile (enum sandbox_seccomp which, struct seccomp_program *out,
                              struct tr_error *err);
 void seccomp_program_free (struct seccomp_program *p);
+/* A libseccomp filter context (scmp_filter_ctx) as a BPF program.  */
+int export_bpf (void *ctx, struct seccomp_program *out, struct tr_error *err);
 /* Install it on the calling process (after no_new_privs).  */
 int seccomp_program_load (const struct seccomp_program *p, struct tr_error *err);
 
@@ -98,11 +102,18 @@ int net_loopback_up (struct tr_error *err);
 /* ---- mounts.c ---- */
 struct mounts_ctx
 {
-  int workspace_fd; /* O_PATH fd of the host workspace, or -1 */
-  int workspace_mnt;/* a detached, idmapped mount of it made by the parent, or -1 */
+  int workspace_mnt;      /* a detached tree of it made by the parent, or -1 */
+  const char *ws_path;    /* else: the path to clone here, or NULL for none */
+  uint64_t ws_dev, ws_ino;/* the directory the parent opened */
 };
 int mounts_build_root (const struct sandbox_spec *spec, const struct mounts_ctx *ctx,
                        struct tr_error *err);
+/* Shared with rootfs.c (OCI bundle roots).  */
+int sys_openat2 (int dirfd, const char *path, int flags, unsigned long long resolve);
+int attach (int mntfd, int targetfd, const char *what, struct tr_error *err);
+int set_attrs (int mntfd, uint64_t set, bool recursive, const char *what, struct tr_error *err);
+/* fsopen TYPE, OPTS as key/value pairs (value NULL: a flag), fsmount.  */
+int new_fs (const char *type, const char *const *opts, uint64_t attrs, struct tr_error *err);
 
 /* ---- child.c ---- */
 struct child_ctx
@@ -110,20 +121,38 @@ struct child_ctx
   const struct sandbox_spec *spec;
   int sync_fd;
   int broker_fd;
-  int workspace_fd;
   bool root_caller;
   const struct seccomp_program *seccomp;
   bool cgroup_memory, cgroup_pids;
   int devnull;        /* the host's /dev/null, opened before the mounts, for stdio */
+  void *payload;      /* the run's payload from the go message, or NULL */
+  size_t payload_len;
 };
 _Noreturn void child_main (struct child_ctx *ctx);
 
 /* Messages on the setup socket.  */
 enum
 {
-  SYNC_GO = 'G',    /* parent -> child: id maps written, carry on */
+  SYNC_GO = 'G',    /* parent -> child: struct sync_go, id maps written, carry on */
   SYNC_READY = 'R', /* child -> parent: payload about to run */
   SYNC_ERROR = 'E', /* child -> parent: struct tr_error follows */
+};
+
+enum
+{
+  SYNC_WS_NONE = 0,
+  SYNC_WS_TREE, /* a detached mount tree comes with the message (SCM_RIGHTS) */
+  SYNC_WS_PATH, /* clone ws_path here, check ws_dev/ws_ino */
+};
+
+/* One packet.  payload_len bytes of payload follow, framed (common/frame.h). */
+struct sync_go
+{
+  char tag;
+  uint8_t workspace;
+  uint32_t payload_len;
+  uint64_t ws_dev, ws_ino;
+  char ws_path[4096];
 };
 
 /* ---- util (fsutil.c) ---- */

@@ -27,15 +27,20 @@
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "common/frame.h"
 #include "sandbox/internal.h"
 
 #define NOBODY_ID 65534
 
 struct sandbox
 {
+  const struct sandbox_spec *spec;
   pid_t pid;
   int pidfd;
   int broker_fd;
+  int sync_fd;         /* until the child is released */
+  uid_t host_uid;      /* what sandbox root maps to */
+  gid_t host_gid;
   struct sandbox_cgroup cg;
   struct seccomp_program seccomp;
   int64_t deadline_ms; /* CLOCK_MONOTONIC, 0 when none */
@@ -94,42 +99,51 @@ write_id_maps (pid_t pid, bool root_caller, uid_t host_uid, gid_t host_gid, stru
   return 0;
 }
 
+/* A detached, recursive copy of the workspace mount, made in our mount
+ * namespace (root only: cloning mounts needs CAP_SYS_ADMIN there).  */
+static int
+clone_workspace_tree (int workspace_fd, bool for_idmap, struct tr_error *err)
+{
+  /* An idmapped clone is not recursive: every mount under it would have to
+   * support idmapping too.  */
+  int mnt = open_tree (workspace_fd, "",
+                       OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | (for_idmap ? 0 : AT_RECURSIVE));
+  if (mnt < 0)
+    return tr_fail (err, errno, "workspace: clone the mount");
+  return mnt;
+}
+
 /* A root caller's sandbox root is an unprivileged host uid, which cannot
  * write a root-owned workspace.  An idmapped mount through the child's own
  * user namespace shows host uid 0 as sandbox root inside /workspace only.
  * Setuid/setgid bits and file capabilities stay impossible to create there:
  * the seccomp profiles refuse those modes and every xattr write.  */
 static int
-make_idmapped_workspace (int workspace_fd, pid_t pid, struct tr_error *err)
+idmap_tree (int tree, pid_t pid, struct tr_error *err)
 {
   char path[64];
   cleanup_close int userns = -1;
-  cleanup_close int mnt = -1;
   struct mount_attr attr = { 0 };
 
   snprintf (path, sizeof path, "/proc/%d/ns/user", pid);
   userns = open (path, O_RDONLY | O_CLOEXEC);
   if (userns < 0)
     return tr_fail (err, errno, "workspace: open %s", path);
-  mnt = open_tree (workspace_fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
-  if (mnt < 0)
-    return tr_fail (err, errno, "workspace: clone the mount");
   attr.attr_set = MOUNT_ATTR_IDMAP;
   attr.userns_fd = userns;
-  if (mount_setattr (mnt, "", AT_EMPTY_PATH, &attr, sizeof attr) < 0)
+  if (mount_setattr (tree, "", AT_EMPTY_PATH, &attr, sizeof attr) < 0)
     return tr_fail (err, errno,
                     "workspace: idmapped mount (a root-owned workspace is shown to the sandbox "
                     "through an idmapped mount, which this filesystem does not support; mount it "
                     "read-only or not at all (sandbox exec --workspace-mode ro|off, config "
                     "sandbox.mount_current_dir: ro|false), or run as a non-root user)");
-  return steal_fd (&mnt);
+  return 0;
 }
 
 static int
-send_go (int sync_fd, int mnt_fd, struct tr_error *err)
+send_go (int sync_fd, const struct sync_go *go, int tree_fd, struct tr_error *err)
 {
-  char byte = SYNC_GO;
-  struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+  struct iovec iov = { .iov_base = (void *) go, .iov_len = sizeof *go };
   union
   {
     char buf[CMSG_SPACE (sizeof (int))];
@@ -137,7 +151,7 @@ send_go (int sync_fd, int mnt_fd, struct tr_error *err)
   } u;
   struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
 
-  if (mnt_fd >= 0)
+  if (tree_fd >= 0)
     {
       struct cmsghdr *c;
       memset (&u, 0, sizeof u);
@@ -147,9 +161,9 @@ send_go (int sync_fd, int mnt_fd, struct tr_error *err)
       c->cmsg_level = SOL_SOCKET;
       c->cmsg_type = SCM_RIGHTS;
       c->cmsg_len = CMSG_LEN (sizeof (int));
-      memcpy (CMSG_DATA (c), &mnt_fd, sizeof (int));
+      memcpy (CMSG_DATA (c), &tree_fd, sizeof (int));
     }
-  if (sendmsg (sync_fd, &msg, MSG_NOSIGNAL) != 1)
+  if (sendmsg (sync_fd, &msg, MSG_NOSIGNAL) != (ssize_t) sizeof *go)
     return tr_fail (err, errno, "sandbox setup: release the child");
   return 0;
 }
@@ -210,11 +224,13 @@ pick_host_ids (const struct sandbox_spec *spec, const struct stat *ws, bool have
 }
 
 static int
-open_workspace (const struct sandbox_spec *spec, struct stat *st, struct tr_error *err)
+open_workspace (const struct sandbox_spec *spec, const char *dir, struct stat *st,
+                struct tr_error *err)
 {
-  const char *dir = spec->workspace_dir ? spec->workspace_dir : ".";
   cleanup_close int fd = -1;
 
+  if (dir == NULL)
+    dir = ".";
   if (spec->workspace == SANDBOX_WORKSPACE_OFF)
     return -1;
   fd = open (dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -265,17 +281,14 @@ validate_spec (const struct sandbox_spec *spec, struct tr_error *err)
 }
 
 int
-sandbox_start (const struct sandbox_spec *spec, struct sandbox **out, struct tr_error *err)
+sandbox_prepare (const struct sandbox_spec *spec, struct sandbox **out, struct tr_error *err)
 {
   cleanup_free struct sandbox *sb = NULL;
-  cleanup_close int workspace_fd = -1;
-  cleanup_close int ws_mnt = -1;
   int sync_pair[2] = { -1, -1 }, broker_pair[2] = { -1, -1 };
-  struct stat ws_st;
-  uid_t host_uid;
-  gid_t host_gid;
-  bool root_caller = geteuid () == 0;
   struct child_ctx ctx;
+  /* Decided here: in the child, before its maps exist, every id reads as
+   * the overflow id.  */
+  bool root_caller = geteuid () == 0;
   int pidfd = -1;
   pid_t pid;
 
@@ -284,15 +297,12 @@ sandbox_start (const struct sandbox_spec *spec, struct sandbox **out, struct tr_
   sb = calloc (1, sizeof *sb);
   if (sb == NULL)
     return tr_fail (err, ENOMEM, "sandbox");
+  sb->spec = spec;
   sb->pid = -1;
   sb->pidfd = -1;
   sb->broker_fd = -1;
+  sb->sync_fd = -1;
   sb->cg.dirfd = -1;
-
-  workspace_fd = open_workspace (spec, &ws_st, err);
-  if (workspace_fd == -2)
-    return -1;
-  pick_host_ids (spec, &ws_st, workspace_fd >= 0, &host_uid, &host_gid);
 
   if (seccomp_program_get (spec->seccomp, &sb->seccomp, err) < 0)
     return tr_wrap (err, "seccomp");
@@ -306,9 +316,6 @@ sandbox_start (const struct sandbox_spec *spec, struct sandbox **out, struct tr_
       tr_fail (err, errno, "sandbox setup: socketpair");
       goto fail;
     }
-
-  if (spec->limits.timeout_seconds > 0)
-    sb->deadline_ms = now_ms () + (int64_t) (spec->limits.timeout_seconds * 1000.0);
 
   pid = clone_sandbox (sb->cg.dirfd, &pidfd);
   if (pid < 0)
@@ -329,7 +336,6 @@ sandbox_start (const struct sandbox_spec *spec, struct sandbox **out, struct tr_
       ctx.spec = spec;
       ctx.sync_fd = sync_pair[1];
       ctx.broker_fd = broker_pair[1];
-      ctx.workspace_fd = workspace_fd;
       ctx.root_caller = root_caller;
       ctx.seccomp = &sb->seccomp;
       ctx.cgroup_memory = sb->cg.memory;
@@ -339,28 +345,10 @@ sandbox_start (const struct sandbox_spec *spec, struct sandbox **out, struct tr_
   sb->pid = pid;
   sb->pidfd = pidfd;
   close (sync_pair[1]);
-  sync_pair[1] = -1;
+  sb->sync_fd = sync_pair[0];
   if (broker_pair[1] >= 0)
-    {
-      close (broker_pair[1]);
-      broker_pair[1] = -1;
-    }
+    close (broker_pair[1]);
   sb->broker_fd = broker_pair[0];
-  broker_pair[0] = -1;
-
-  if (write_id_maps (pid, root_caller, host_uid, host_gid, err) < 0)
-    goto fail;
-  /* Read-only needs no idmap: sandbox root reads what others may read.  */
-  if (root_caller && workspace_fd >= 0 && ws_st.st_uid == 0 && host_uid != 0
-      && spec->workspace == SANDBOX_WORKSPACE_RW)
-    {
-      ws_mnt = make_idmapped_workspace (workspace_fd, pid, err);
-      if (ws_mnt < 0)
-        goto fail;
-    }
-  if (send_go (sync_pair[0], ws_mnt, err) < 0 || wait_ready (sync_pair[0], err) < 0)
-    goto fail;
-  close (sync_pair[0]);
   *out = steal_ptr (&sb);
   return 0;
 
@@ -374,6 +362,99 @@ fail:
     }
   sandbox_destroy (steal_ptr (&sb));
   return -1;
+}
+
+/* How the child gets its workspace.  A root parent clones the mount itself
+ * (in its own mount namespace, idmapped when sandbox root must write a
+ * root-owned directory) and passes the detached tree.  An unprivileged
+ * parent cannot clone mounts: the child clones the same path in its copy
+ * of the mount tree and checks it is the directory the parent opened.
+ * Called after the id maps are written (an idmap needs them).  */
+static int
+describe_workspace (struct sandbox *sb, int fd, const struct stat *st, const char *dir,
+                    struct sync_go *msg, int *tree, struct tr_error *err)
+{
+  char *abs;
+
+  *tree = -1;
+  msg->workspace = SYNC_WS_NONE;
+  if (fd < 0)
+    return 0;
+  if (geteuid () == 0)
+    {
+      /* Read-only needs no idmap: sandbox root reads what others may read.  */
+      bool idmap = st->st_uid == 0 && sb->host_uid != 0
+                   && sb->spec->workspace == SANDBOX_WORKSPACE_RW;
+      *tree = clone_workspace_tree (fd, idmap, err);
+      if (*tree < 0 || (idmap && idmap_tree (*tree, sb->pid, err) < 0))
+        return -1;
+      msg->workspace = SYNC_WS_TREE;
+      return 0;
+    }
+  abs = realpath (dir ? dir : ".", NULL);
+  if (abs == NULL || strlen (abs) >= sizeof msg->ws_path)
+    {
+      int e = abs ? ENAMETOOLONG : errno;
+      free (abs);
+      return tr_fail (err, e, "workspace %s", dir ? dir : ".");
+    }
+  strcpy (msg->ws_path, abs);
+  free (abs);
+  msg->ws_dev = st->st_dev;
+  msg->ws_ino = st->st_ino;
+  msg->workspace = SYNC_WS_PATH;
+  return 0;
+}
+
+int
+sandbox_go (struct sandbox *sb, const struct sandbox_go *go, struct tr_error *err)
+{
+  const struct sandbox_spec *spec = sb->spec;
+  const char *dir = go && go->workspace_dir ? go->workspace_dir : spec->workspace_dir;
+  cleanup_free struct sync_go *msg = calloc (1, sizeof *msg);
+  cleanup_close int ws_fd = -1;
+  cleanup_close int tree = -1;
+  struct stat st;
+  double timeout = go && go->timeout_seconds > 0 ? go->timeout_seconds : spec->limits.timeout_seconds;
+
+  if (msg == NULL)
+    return tr_fail (err, ENOMEM, "sandbox");
+  if (sb->sync_fd < 0)
+    return tr_fail (err, EALREADY, "sandbox: already started");
+  msg->tag = SYNC_GO;
+  ws_fd = open_workspace (spec, dir, &st, err);
+  if (ws_fd == -2)
+    return -1;
+  pick_host_ids (spec, &st, ws_fd >= 0, &sb->host_uid, &sb->host_gid);
+  if (write_id_maps (sb->pid, geteuid () == 0, sb->host_uid, sb->host_gid, err) < 0
+      || describe_workspace (sb, ws_fd, &st, dir, msg, &tree, err) < 0)
+    return -1;
+  msg->payload_len = go ? (uint32_t) go->payload_len : 0;
+  if (timeout > 0)
+    sb->deadline_ms = now_ms () + (int64_t) (timeout * 1000.0);
+  if (send_go (sb->sync_fd, msg, tree, err) < 0
+      || (msg->payload_len > 0 && frame_send (sb->sync_fd, go->payload, go->payload_len, err) < 0)
+      || wait_ready (sb->sync_fd, err) < 0)
+    return -1;
+  close (sb->sync_fd);
+  sb->sync_fd = -1;
+  return 0;
+}
+
+int
+sandbox_start (const struct sandbox_spec *spec, struct sandbox **out, struct tr_error *err)
+{
+  struct sandbox *sb;
+
+  if (sandbox_prepare (spec, &sb, err) < 0)
+    return -1;
+  if (sandbox_go (sb, NULL, err) < 0)
+    {
+      sandbox_destroy (sb);
+      return -1;
+    }
+  *out = sb;
+  return 0;
 }
 
 int
@@ -514,6 +595,8 @@ sandbox_destroy (struct sandbox *sb)
       while (waitid (P_PIDFD, (id_t) sb->pidfd, &si, WEXITED) < 0 && errno == EINTR)
         ;
     }
+  if (sb->sync_fd >= 0)
+    close (sb->sync_fd);
   cgroup_destroy (&sb->cg);
   seccomp_program_free (&sb->seccomp);
   if (sb->pidfd >= 0)

@@ -41,7 +41,7 @@ static const char *const proc_readonly[] = { "sys", "bus", "fs", "irq" };
 
 static const char *const dev_nodes[] = { "null", "zero", "full", "random", "urandom", "tty" };
 
-static int
+int
 sys_openat2 (int dirfd, const char *path, int flags, unsigned long long resolve)
 {
   struct open_how how = { .flags = (unsigned long long) flags, .resolve = resolve };
@@ -140,7 +140,7 @@ open_file_in_root (int rootfd, const char *path, struct tr_error *err)
   return fd;
 }
 
-static int
+int
 attach (int mntfd, int targetfd, const char *what, struct tr_error *err)
 {
   if (move_mount (mntfd, "", targetfd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
@@ -148,7 +148,7 @@ attach (int mntfd, int targetfd, const char *what, struct tr_error *err)
   return 0;
 }
 
-static int
+int
 set_attrs (int mntfd, uint64_t set, bool recursive, const char *what, struct tr_error *err)
 {
   struct mount_attr attr = { .attr_set = set };
@@ -198,7 +198,7 @@ bind_at (int rootfd, const char *src, const char *target, uint64_t attrs, struct
   return bind_tree_at (rootfd, tree, target, attrs, err);
 }
 
-static int
+int
 new_fs (const char *type, const char *const *opts, uint64_t attrs, struct tr_error *err)
 {
   cleanup_close int fs = fsopen (type, FSOPEN_CLOEXEC);
@@ -274,25 +274,25 @@ mount_system (int rootfd, struct tr_error *err)
   return 0;
 }
 
-/* The parent's O_PATH fd names a mount of the parent's mount namespace, and
- * open_tree(OPEN_TREE_CLONE) refuses those (EINVAL) from this one.  clone3
- * carried our root and cwd over to the matching mounts of our copy of the
- * tree, so the same path resolves here; it must be called before the new
- * root covers /tmp, and it must still be the directory the parent opened.  */
+/* An unprivileged parent cannot clone its own mounts, and a mount of the
+ * parent's namespace cannot be cloned from this one (EINVAL).  clone3 gave
+ * us a copy of the parent's mount tree, so the same absolute path resolves
+ * here; it must be cloned before the new root covers /tmp, and it must
+ * still be the directory the parent opened (same device and inode).  */
 static int
-clone_workspace (const struct sandbox_spec *spec, int workspace_fd, struct tr_error *err)
+clone_workspace (const struct mounts_ctx *ctx, struct tr_error *err)
 {
-  const char *dir = spec->workspace_dir ? spec->workspace_dir : ".";
   cleanup_close int tree = -1;
-  struct stat want, got;
+  struct stat got;
 
-  tree = open_tree (AT_FDCWD, dir, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+  tree = open_tree (AT_FDCWD, ctx->ws_path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
   if (tree < 0)
-    return tr_fail (err, errno, "workspace %s: clone the mount", dir);
-  if (fstat (workspace_fd, &want) < 0 || fstat (tree, &got) < 0)
-    return tr_fail (err, errno, "workspace %s: stat", dir);
-  if (want.st_dev != got.st_dev || want.st_ino != got.st_ino)
-    return tr_fail (err, 0, "workspace %s: it was replaced while the sandbox was being built", dir);
+    return tr_fail (err, errno, "workspace %s: clone the mount", ctx->ws_path);
+  if (fstat (tree, &got) < 0)
+    return tr_fail (err, errno, "workspace %s: stat", ctx->ws_path);
+  if ((uint64_t) got.st_dev != ctx->ws_dev || (uint64_t) got.st_ino != ctx->ws_ino)
+    return tr_fail (err, 0, "workspace %s: not the directory the launcher opened (replaced, or "
+                            "mounted after the sandbox was prepared)", ctx->ws_path);
   return steal_fd (&tree);
 }
 
@@ -304,6 +304,8 @@ mount_workspace (int rootfd, const struct sandbox_spec *spec, int ws_tree, struc
 
   if (spec->workspace == SANDBOX_WORKSPACE_OFF)
     return 0;
+  if (ws_tree < 0)
+    return tr_fail (err, EINVAL, "workspace: none was given to the sandbox");
   if (spec->workspace == SANDBOX_WORKSPACE_RO)
     attrs |= MOUNT_ATTR_RDONLY;
   /* The VM never executes files; a native program may run what it built.  */
@@ -475,9 +477,9 @@ mounts_build_root (const struct sandbox_spec *spec, const struct mounts_ctx *ctx
   for (size_t i = 0; i < spec->n_binds; i++)
     if ((bind_trees[i] = clone_source (spec->binds[i].source, spec->binds[i].target, err)) < 0)
       goto out;
-  if (spec->workspace != SANDBOX_WORKSPACE_OFF && ws_tree < 0)
+  if (spec->workspace != SANDBOX_WORKSPACE_OFF && ws_tree < 0 && ctx->ws_path)
     {
-      ws_clone = clone_workspace (spec, ctx->workspace_fd, err);
+      ws_clone = clone_workspace (ctx, err);
       if (ws_clone < 0)
         {
           tr_wrap (err, "workspace");

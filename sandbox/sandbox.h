@@ -53,7 +53,9 @@ struct sandbox_limits
 /* What the entry function gets inside the sandbox.  */
 struct sandbox_inside
 {
-  int broker_fd; /* the sandbox end of the broker socketpair, or -1 */
+  int broker_fd;       /* the sandbox end of the broker socketpair, or -1 */
+  const void *payload; /* bytes sent with sandbox_go (a prepared sandbox), or NULL */
+  size_t payload_len;
 };
 
 typedef int (*sandbox_entry_fn) (void *arg, const struct sandbox_inside *inside);
@@ -110,8 +112,23 @@ struct sandbox_result
 struct sandbox;
 
 /* Build the cage and start SPEC inside.  Returns once the sandbox is fully
- * set up and running its payload (or failed, leaving nothing behind).  */
+ * set up and running its payload (or failed, leaving nothing behind).
+ * The same as sandbox_prepare then sandbox_go with nothing to add.  */
 int sandbox_start (const struct sandbox_spec *spec, struct sandbox **out, struct tr_error *err);
+
+/* Two steps, for a warm pool: prepare makes the cgroup and the namespaces
+ * (the child waits, holding nothing of a run yet); go gives it the run's
+ * workspace and payload, maps the ids and lets it finish the cage.  SPEC
+ * must live until go.  Each prepared sandbox serves exactly one run.  */
+struct sandbox_go
+{
+  const char *workspace_dir; /* NULL: the spec's (or the current directory) */
+  const void *payload;       /* handed to the entry as sandbox_inside.payload */
+  size_t payload_len;        /* at most FRAME_MAX_MESSAGE */
+  double timeout_seconds;    /* 0: the spec's; the deadline starts at go */
+};
+int sandbox_prepare (const struct sandbox_spec *spec, struct sandbox **out, struct tr_error *err);
+int sandbox_go (struct sandbox *sb, const struct sandbox_go *go, struct tr_error *err);
 
 /* The broker end of the socketpair, owned by the sandbox (-1 without a broker).  */
 int sandbox_broker_fd (const struct sandbox *sb);

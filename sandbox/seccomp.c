@@ -355,7 +355,7 @@ compile_text (scmp_filter_ctx ctx, const char *name, const char *text, size_t le
   return 0;
 }
 
-static int
+int
 export_bpf (scmp_filter_ctx ctx, struct seccomp_program *out, struct tr_error *err)
 {
   cleanup_close int fd = memfd_create ("seccomp-bpf", MFD_CLOEXEC);

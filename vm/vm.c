@@ -18,6 +18,7 @@
 #include <luajit.h>
 #include <lualib.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <sys/wait.h>
@@ -303,8 +304,79 @@ vm_run (const struct vm_config *cfg, int broker_fd)
   return code;
 }
 
+/* Packed layout: a header, then chunkname, workspace and source, each
+ * NUL-terminated.  Only our own launcher produces it (sandbox_go).  */
+struct packed_config
+{
+  uint32_t magic;
+  uint8_t jit;
+  uint8_t has_workspace;
+  uint64_t memory_limit;
+  uint32_t chunkname_len, workspace_len, source_len;
+};
+#define PACKED_MAGIC 0x54564d31u /* "TVM1" */
+
+int
+vm_config_pack (const struct vm_config *cfg, char **buf, size_t *len)
+{
+  struct packed_config h = { .magic = PACKED_MAGIC, .jit = cfg->jit,
+                             .has_workspace = cfg->workspace != NULL,
+                             .memory_limit = cfg->memory_limit };
+  size_t off;
+  char *b;
+
+  h.chunkname_len = (uint32_t) strlen (cfg->chunkname);
+  h.workspace_len = cfg->workspace ? (uint32_t) strlen (cfg->workspace) : 0;
+  h.source_len = (uint32_t) cfg->source_len;
+  *len = sizeof h + h.chunkname_len + 1 + h.workspace_len + 1 + h.source_len + 1;
+  b = malloc (*len);
+  if (b == NULL)
+    return -1;
+  memcpy (b, &h, sizeof h);
+  off = sizeof h;
+  memcpy (b + off, cfg->chunkname, h.chunkname_len + 1);
+  off += h.chunkname_len + 1;
+  memcpy (b + off, cfg->workspace ? cfg->workspace : "", h.workspace_len + 1);
+  off += h.workspace_len + 1;
+  memcpy (b + off, cfg->source, h.source_len);
+  b[off + h.source_len] = '\0';
+  *buf = b;
+  return 0;
+}
+
+int
+vm_config_unpack (const char *buf, size_t len, struct vm_config *cfg)
+{
+  struct packed_config h;
+  size_t need;
+
+  if (len < sizeof h)
+    return -1;
+  memcpy (&h, buf, sizeof h);
+  need = sizeof h + (size_t) h.chunkname_len + 1 + h.workspace_len + 1 + h.source_len + 1;
+  if (h.magic != PACKED_MAGIC || need != len)
+    return -1;
+  memset (cfg, 0, sizeof *cfg);
+  cfg->jit = h.jit;
+  cfg->memory_limit = h.memory_limit;
+  cfg->chunkname = buf + sizeof h;
+  cfg->workspace = h.has_workspace ? cfg->chunkname + h.chunkname_len + 1 : NULL;
+  cfg->source = cfg->chunkname + h.chunkname_len + 1 + h.workspace_len + 1;
+  cfg->source_len = h.source_len;
+  return 0;
+}
+
 int
 vm_entry (void *arg, const struct sandbox_inside *inside)
 {
-  return vm_run (arg, inside->broker_fd);
+  struct vm_config packed;
+
+  if (inside->payload == NULL)
+    return vm_run (arg, inside->broker_fd);
+  if (vm_config_unpack (inside->payload, inside->payload_len, &packed) < 0)
+    {
+      vm_broker_notify_exit (inside->broker_fd, "error", "the run's configuration is damaged");
+      return VM_EXIT_FAILED;
+    }
+  return vm_run (&packed, inside->broker_fd);
 }

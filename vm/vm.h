@@ -34,7 +34,14 @@ enum
  * Returns the exit status.  */
 int vm_run (const struct vm_config *cfg, int broker_fd);
 
-/* sandbox_entry_fn: ARG is a struct vm_config.  */
+/* sandbox_entry_fn: ARG is a struct vm_config, unless the sandbox was
+ * prepared ahead (a warm pool): then the config arrives as the payload,
+ * packed with vm_config_pack.  */
 int vm_entry (void *arg, const struct sandbox_inside *inside);
+
+/* A vm_config as bytes (malloc'd) and back.  Unpacked strings point into
+ * BUF, which must outlive CFG.  */
+int vm_config_pack (const struct vm_config *cfg, char **buf, size_t *len);
+int vm_config_unpack (const char *buf, size_t len, struct vm_config *cfg);
 
 #endif

@@ -1,0 +1,463 @@
+/* tactus-run serve: a warm pool of cages.
+ *
+ * A cold run pays for creating namespaces (the network namespace alone is
+ * most of a millisecond), the cgroup and the launcher's own start.  The
+ * pool pays that ahead: it keeps SIZE supervisors, each a fork of the
+ * server holding one prepared sandbox (sandbox_prepare: cgroup and
+ * namespaces made, the child waiting, nothing of a run inside).  A client
+ * (tactus-run-client, cli/client.c) connects to the pool's unix socket and
+ * sends its procedure; the server hands the connection to an idle
+ * supervisor, which gives the cage the client's workspace and procedure
+ * (sandbox_go), serves the broker with the client's stdout/stderr as the
+ * trace and result streams, sends the exit status and exits.  The server
+ * starts a replacement at once.
+ *
+ * Isolation is unchanged: every cage is fresh, used for one run, and
+ * destroyed.  The pool only accepts clients with the server's own uid
+ * (SO_PEERCRED), so it never runs a procedure for another user.  Sandbox
+ * settings and the policy come from the server's config; a request carries
+ * the procedure, its parameters and run flags (mock, approve, timeout).
+ *
+ * Wire format (SOCK_SEQPACKET, common/frame.h framing):
+ *   client -> server  one packet "H" with SCM_RIGHTS [cwd, procedure dir,
+ *                     stdout, stderr], then one framed JSON request:
+ *                     {file, source, params, json, mock_all, approve,
+ *                      timeout, verbose}
+ *   server -> client  one framed JSON reply {exit_code} at the end.  */
+#define _GNU_SOURCE
+#include <cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "broker/trace.h"
+#include "cli/cli.h"
+#include "cli/run_common.h"
+#include "common/cleanup.h"
+#include "common/frame.h"
+#include "sandbox/sandbox.h"
+
+#define MAX_POOL 64
+
+struct supervisor
+{
+  pid_t pid;
+  int ctl; /* the server's end: the client connection is passed here */
+};
+
+void
+pool_default_socket (char *buf, size_t size)
+{
+  const char *xdg = getenv ("XDG_RUNTIME_DIR");
+
+  if (geteuid () == 0)
+    snprintf (buf, size, "/run/tactus-run.sock");
+  else if (xdg && *xdg == '/')
+    snprintf (buf, size, "%s/tactus-run.sock", xdg);
+  else
+    snprintf (buf, size, "/tmp/tactus-run-%u.sock", (unsigned) geteuid ());
+}
+
+/* ---- the supervisor: one prepared cage, one run ---- */
+
+static int
+recv_fds (int sock, int *fds, int want)
+{
+  char tag;
+  struct iovec iov = { .iov_base = &tag, .iov_len = 1 };
+  union
+  {
+    char buf[CMSG_SPACE (sizeof (int) * 4)];
+    struct cmsghdr align;
+  } u;
+  struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+                        .msg_controllen = sizeof u.buf };
+  struct cmsghdr *c;
+  int got = 0;
+
+  if (recvmsg (sock, &msg, MSG_CMSG_CLOEXEC) != 1 || (msg.msg_flags & MSG_CTRUNC))
+    return -1;
+  for (c = CMSG_FIRSTHDR (&msg); c; c = CMSG_NXTHDR (&msg, c))
+    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
+      {
+        got = (int) ((c->cmsg_len - CMSG_LEN (0)) / sizeof (int));
+        if (got > want)
+          got = want;
+        memcpy (fds, CMSG_DATA (c), sizeof (int) * (size_t) got);
+      }
+  return got == want ? 0 : -1;
+}
+
+static void
+send_exit (int conn, int code)
+{
+  char msg[64];
+  struct tr_error err;
+  int n = snprintf (msg, sizeof msg, "{\"exit_code\":%d}", code);
+  frame_send (conn, msg, (size_t) n, &err);
+}
+
+static const char *
+jstr (const cJSON *o, const char *k)
+{
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive (o, k);
+  return cJSON_IsString (v) ? v->valuestring : NULL;
+}
+
+/* A client hanging up stops its run: the kernel signals SIGHUP when the
+ * connection becomes readable, which the broker treats as a stop.  */
+static void
+stop_on_hangup (int conn)
+{
+  fcntl (conn, F_SETOWN, getpid ());
+  fcntl (conn, F_SETSIG, SIGHUP);
+  fcntl (conn, F_SETFL, fcntl (conn, F_GETFL) | O_ASYNC);
+}
+
+static int
+serve_one (int conn, const struct tr_config *cfg, struct sandbox *sb)
+{
+  int fds[4] = { -1, -1, -1, -1 };
+  struct frame_asm a = { 0 };
+  struct tr_error err;
+  cJSON *req = NULL, *params;
+  char ws[64], procdir[64];
+  struct trace trace = { 0 };
+  struct run_job job = { 0 };
+  struct run_result res;
+  FILE *out = NULL, *errf = NULL;
+  const char *file, *source, *approve;
+  int code = 1;
+
+  if (recv_fds (conn, fds, 4) < 0 || frame_recv (conn, &a, &err) <= 0
+      || (req = cJSON_ParseWithLength (a.buf, a.len)) == NULL)
+    goto out;
+  file = jstr (req, "file");
+  source = jstr (req, "source");
+  out = fdopen (fds[2], "w");
+  errf = fdopen (fds[3], "w");
+  if (out == NULL || errf == NULL)
+    goto out;
+  fds[2] = fds[3] = -1;
+  if (file == NULL || source == NULL || (source[0] == 0x1b))
+    {
+      fprintf (errf, "tactus-run pool: a request needs the procedure's file name and source text\n");
+      goto out;
+    }
+  params = cJSON_GetObjectItemCaseSensitive (req, "params");
+  approve = jstr (req, "approve");
+  snprintf (ws, sizeof ws, "/proc/self/fd/%d", fds[0]);
+  snprintf (procdir, sizeof procdir, "/proc/self/fd/%d", fds[1]);
+  trace.human = cJSON_IsTrue (cJSON_GetObjectItemCaseSensitive (req, "json")) ? NULL : errf;
+  trace.jsonl = trace.human ? NULL : out;
+  trace.verbose = cJSON_IsTrue (cJSON_GetObjectItemCaseSensitive (req, "verbose"));
+  job.file = file;
+  job.source = source;
+  job.source_len = strlen (source);
+  job.cfg = cfg;
+  job.params = cJSON_IsObject (params) ? params : NULL;
+  job.mock_all = cJSON_IsTrue (cJSON_GetObjectItemCaseSensitive (req, "mock_all"));
+  job.storage = STORAGE_MEMORY;
+  job.approve_set = approve != NULL;
+  job.approve = approve && strcmp (approve, "all") == 0 ? APPROVE_ALL
+                : approve && strcmp (approve, "none") == 0 ? APPROVE_NONE : APPROVE_ASK;
+  if (cJSON_IsNumber (cJSON_GetObjectItemCaseSensitive (req, "timeout")))
+    job.timeout = cJSON_GetObjectItemCaseSensitive (req, "timeout")->valuedouble;
+  job.trace = &trace;
+  job.prepared = sb;
+  job.workspace_dir = ws;
+  job.procedure_dir = procdir;
+  stop_on_hangup (conn);
+  if (run_execute (&job, &res) == 0)
+    {
+      struct run_report_opts o = { .file = file, .json = trace.jsonl != NULL,
+                                   .verbose = trace.verbose, .storage = STORAGE_MEMORY };
+      if (trace.mid_line)
+        fputc ('\n', errf);
+      run_report (&o, &res, out, errf);
+      code = res.v.code;
+      broker_outcome_free (&res.out);
+    }
+out:
+  if (out)
+    fflush (out);
+  if (errf)
+    fflush (errf);
+  send_exit (conn, code);
+  cJSON_Delete (req);
+  frame_asm_free (&a);
+  for (int i = 0; i < 4; i++)
+    if (fds[i] >= 0)
+      close (fds[i]);
+  return code;
+}
+
+static volatile sig_atomic_t supervisor_stop;
+
+static void
+on_supervisor_stop (int sig)
+{
+  (void) sig;
+  supervisor_stop = 1;
+}
+
+static _Noreturn void
+supervisor_main (int ctl, const struct tr_config *cfg)
+{
+  struct sigaction sa = { .sa_handler = on_supervisor_stop };
+  struct sandbox *sb;
+  struct tr_error err;
+  sigset_t set;
+  int conn;
+  char ready = 'R';
+
+  /* Nothing of the server's but our control socket.  */
+  if (ctl != 3 && (dup2 (ctl, 3) < 0 || close (ctl) < 0))
+    _exit (1);
+  ctl = 3;
+  close_range (4, ~0U, 0);
+  prctl (PR_SET_PDEATHSIG, SIGTERM);
+  /* While idle, SIGTERM (from the server stopping, or its death) removes
+   * the prepared cage and its cgroup before exiting.  */
+  sigaction (SIGTERM, &sa, NULL);
+  sigaction (SIGINT, &sa, NULL);
+  sigemptyset (&set);
+  sigaddset (&set, SIGTERM);
+  sigaddset (&set, SIGINT);
+  sigaddset (&set, SIGCHLD);
+  sigprocmask (SIG_UNBLOCK, &set, NULL);
+  tr_error_clear (&err);
+  if (run_prepare (cfg, &sb, &err) < 0)
+    {
+      fprintf (stderr, "tactus-run serve: cannot prepare a sandbox: %s\n", err.msg);
+      _exit (1);
+    }
+  if (supervisor_stop || write (ctl, &ready, 1) != 1 || recv_fds (ctl, &conn, 1) < 0)
+    {
+      sandbox_destroy (sb);
+      _exit (0);
+    }
+  _exit (serve_one (conn, cfg, sb) == 0 ? 0 : 1);
+}
+
+/* ---- the server ---- */
+
+static int
+spawn (struct supervisor *s, const struct tr_config *cfg)
+{
+  int sv[2];
+
+  if (socketpair (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+    return -1;
+  s->pid = fork ();
+  if (s->pid < 0)
+    {
+      close (sv[0]);
+      close (sv[1]);
+      return -1;
+    }
+  if (s->pid == 0)
+    {
+      close (sv[0]);
+      supervisor_main (sv[1], cfg);
+    }
+  close (sv[1]);
+  s->ctl = sv[0];
+  return 0;
+}
+
+static int
+pass_fd (int sock, int fd)
+{
+  char tag = 'C';
+  struct iovec iov = { .iov_base = &tag, .iov_len = 1 };
+  union
+  {
+    char buf[CMSG_SPACE (sizeof (int))];
+    struct cmsghdr align;
+  } u;
+  struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+                        .msg_controllen = sizeof u.buf };
+  struct cmsghdr *c;
+
+  memset (&u, 0, sizeof u);
+  c = CMSG_FIRSTHDR (&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN (sizeof (int));
+  memcpy (CMSG_DATA (c), &fd, sizeof fd);
+  return sendmsg (sock, &msg, MSG_NOSIGNAL) == 1 ? 0 : -1;
+}
+
+static int
+listen_on (const char *path, struct tr_error *err)
+{
+  struct sockaddr_un addr = { .sun_family = AF_UNIX };
+  int fd;
+
+  if (strlen (path) >= sizeof addr.sun_path)
+    return tr_fail (err, ENAMETOOLONG, "--socket %s", path);
+  strcpy (addr.sun_path, path);
+  fd = socket (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    return tr_fail (err, errno, "socket");
+  unlink (path);
+  /* Only the owner may connect (and SO_PEERCRED is checked as well).  */
+  mode_t old = umask (077);
+  int r = bind (fd, (struct sockaddr *) &addr, sizeof addr);
+  umask (old);
+  if (r < 0 || listen (fd, 64) < 0)
+    {
+      int e = errno;
+      close (fd);
+      return tr_fail (err, e, "listen on %s", path);
+    }
+  return fd;
+}
+
+static bool
+same_user (int conn)
+{
+  struct ucred cred;
+  socklen_t len = sizeof cred;
+  return getsockopt (conn, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 && cred.uid == geteuid ();
+}
+
+/* Hand CONN to an idle supervisor (the oldest ready one), or to a new one
+ * when none is idle; then start a replacement.  */
+static void
+dispatch (int conn, struct supervisor *pool, int size, const struct tr_config *cfg)
+{
+  for (int i = 0; i < size; i++)
+    {
+      struct pollfd p = { .fd = pool[i].ctl, .events = POLLIN };
+      char ready;
+      if (pool[i].ctl < 0 || poll (&p, 1, 0) != 1 || read (pool[i].ctl, &ready, 1) != 1)
+        continue;
+      pass_fd (pool[i].ctl, conn);
+      close (pool[i].ctl);
+      spawn (&pool[i], cfg);
+      return;
+    }
+  /* None ready yet: the one that will be ready first takes it.  */
+  for (int i = 0; i < size; i++)
+    if (pool[i].ctl >= 0)
+      {
+        pass_fd (pool[i].ctl, conn);
+        close (pool[i].ctl);
+        spawn (&pool[i], cfg);
+        return;
+      }
+}
+
+int
+cmd_serve (int argc, char **argv)
+{
+  static const struct option opts[] = { { "socket", required_argument, 0, 's' },
+                                        { "size", required_argument, 0, 'n' },
+                                        { "help", no_argument, 0, 'h' },
+                                        { 0, 0, 0, 0 } };
+  struct supervisor pool[MAX_POOL];
+  struct tr_config cfg;
+  struct tr_error err;
+  char path[256];
+  uint64_t size = 4;
+  int c, lfd, sfd;
+  sigset_t set;
+
+  pool_default_socket (path, sizeof path);
+  optind = 1;
+  opterr = 0;
+  while ((c = getopt_long (argc, argv, "", opts, NULL)) != -1)
+    switch (c)
+      {
+      case 's': snprintf (path, sizeof path, "%s", optarg); break;
+      case 'n':
+        if (parse_uint (optarg, &size) < 0 || size < 1 || size > MAX_POOL)
+          {
+            fprintf (stderr, "tactus-run serve: --size '%s': expected 1 to %d\n", optarg, MAX_POOL);
+            return 1;
+          }
+        break;
+      case 'h':
+        printf ("usage: tactus-run serve [--socket PATH] [--size N]\n"
+                "  keeps N prepared sandboxes; run procedures with tactus-run-client\n");
+        return 0;
+      default:
+        fprintf (stderr, "tactus-run serve: unknown option '%s'\n", argv[optind - 1]);
+        return 1;
+      }
+  tr_error_clear (&err);
+  config_init (&cfg);
+  if (config_load (&cfg, NULL, &err) < 0)
+    {
+      tr_error_print (&err);
+      return 1;
+    }
+  lfd = listen_on (path, &err);
+  if (lfd < 0)
+    {
+      tr_error_print (&err);
+      config_free (&cfg);
+      return 1;
+    }
+  sigemptyset (&set);
+  sigaddset (&set, SIGINT);
+  sigaddset (&set, SIGTERM);
+  sigaddset (&set, SIGCHLD);
+  sigprocmask (SIG_BLOCK, &set, NULL);
+  sfd = signalfd (-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+  for (uint64_t i = 0; i < size; i++)
+    if (spawn (&pool[i], &cfg) < 0)
+      pool[i].ctl = -1;
+  fprintf (stderr, "tactus-run serve: %d prepared sandboxes, listening on %s\n", (int) size, path);
+  for (;;)
+    {
+      struct pollfd p[2] = { { lfd, POLLIN, 0 }, { sfd, POLLIN, 0 } };
+      struct signalfd_siginfo si;
+      bool stop = false;
+
+      if (poll (p, 2, -1) < 0 && errno != EINTR)
+        break;
+      while (read (sfd, &si, sizeof si) == sizeof si)
+        if (si.ssi_signo != SIGCHLD)
+          stop = true;
+      while (waitpid (-1, NULL, WNOHANG) > 0)
+        ;
+      if (stop)
+        break;
+      if (p[0].revents & POLLIN)
+        {
+          int conn = accept4 (lfd, NULL, NULL, SOCK_CLOEXEC);
+          if (conn < 0)
+            continue;
+          if (same_user (conn))
+            dispatch (conn, pool, (int) size, &cfg);
+          close (conn);
+        }
+    }
+  for (uint64_t i = 0; i < size; i++)
+    if (pool[i].ctl >= 0)
+      {
+        kill (pool[i].pid, SIGTERM);
+        close (pool[i].ctl);
+      }
+  while (waitpid (-1, NULL, 0) > 0)
+    ;
+  unlink (path);
+  close (lfd);
+  config_free (&cfg);
+  return 0;
+}
