@@ -1,0 +1,68 @@
+/* delete [--force] ID, with the semantics callers rely on (runc's, which
+ * go beyond the spec): a created container can be deleted (its parked init
+ * is killed); a running one only with --force (everything in its cgroup
+ * is killed first); --force on an unknown id removes any leftover state
+ * and succeeds.  Poststop hooks run after the container is gone.  */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "shim/runc.h"
+
+int
+runc_cmd_delete (int argc, char **argv)
+{
+  struct tr_error err;
+  bool force = false;
+  const struct optdef defs[] = {
+    { "force", 'f', OPT_BOOL, &force },
+    { NULL, 0, 0, NULL },
+  };
+  struct ct_state st;
+  cleanup_close int lock = -1;
+  struct stat sb;
+  const char *id;
+  int i;
+
+  tr_error_clear (&err);
+  i = opts_parse ("delete", argc, argv, defs, &err);
+  if (i < 0)
+    return log_fail (&err);
+  if (argc - i != 1)
+    {
+      tr_fail (&err, 0, "delete: exactly one container id is needed");
+      return log_fail (&err);
+    }
+  id = argv[i];
+  if (validate_id (id, &err) < 0)
+    return log_fail (&err);
+  lock = state_lock (id, &err);
+  if (lock < 0)
+    {
+      if (force && stat (state_dir_of (id), &sb) < 0)
+        return 0;
+      return log_fail (&err);
+    }
+  if (state_load (id, &st, &err) < 0)
+    {
+      if (force)
+        {
+          /* A failed or interrupted create: nothing but the directory.  */
+          state_remove (id);
+          return 0;
+        }
+      return log_fail (&err);
+    }
+  if ((st.status == ST_RUNNING || st.status == ST_PAUSED) && !force)
+    {
+      tr_fail (&err, 0, "cannot delete container %s that is not stopped: %s", id,
+               status_names[st.status]);
+      return log_fail (&err);
+    }
+  if (destroy_container (&st, &err) < 0)
+    return log_fail (&err);
+  return 0;
+}
