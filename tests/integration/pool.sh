@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# The warm pool: tactus-run serve + tactus-run-client.
+source "$TESTS_DIR/lib.sh"
+CLIENT="$(dirname "$TR")/tactus-run-client"
+[ -x "$CLIENT" ] || { fail "pool: $CLIENT is not built" ""; exit 0; }
+
+scratch=$(scratch_dir)
+sock="$scratch/pool.sock"
+cgroups_of() { ls -d /sys/fs/cgroup/unified/tactus-run-"$1"-* 2>/dev/null | wc -l; }
+cleanup() { [ -n "${server:-}" ] && kill "$server" 2>/dev/null; wait 2>/dev/null; rm -rf "$scratch"; }
+trap cleanup EXIT
+
+HOME="$scratch" "$TR" serve --socket "$sock" --size 2 2>"$scratch/serve.log" &
+server=$!
+for _ in $(seq 50); do [ -S "$sock" ] && break; sleep 0.1; done
+[ -S "$sock" ] && pass "pool: serve listens on its socket" || { fail "pool: serve did not start" "$(cat "$scratch/serve.log")"; exit 0; }
+mode=$(stat -c %a "$sock"); [ "${mode: -2}" = 00 ] && pass "pool: the socket is private (mode $mode)" || fail "pool: socket mode" "$mode"
+
+mkdir -p "$scratch/ws" && cd "$scratch/ws" || exit 1
+cat > hello.tac <<'TAC'
+Procedure { input = { name = field.string { default = "x" } },
+  function(input) File.write("out.txt", "hi " .. input.name); return { greeting = "hello " .. input.name } end }
+TAC
+out=$("$CLIENT" --socket "$sock" hello.tac --param name=pool 2>"$scratch/err"); rc=$?
+[ $rc = 0 ] && echo "$out" | grep -q '"hello pool"' && pass "pool: a procedure runs and its result comes back" \
+  || fail "pool: run" "rc=$rc $out $(cat "$scratch/err")"
+[ "$(cat out.txt 2>/dev/null)" = "hi pool" ] && pass "pool: the client's directory is the run's /workspace" || fail "pool: workspace" "$(ls)"
+grep -q "greeting\|INFO" "$scratch/err" || true
+
+out=$("$CLIENT" --socket "$sock" hello.tac --json 2>/dev/null | tail -1)
+echo "$out" | python3 -c 'import json,sys; r=json.load(sys.stdin); assert r["event_type"]=="result" and r["exit_code"]==0' \
+  && pass "pool: --json ends with the result line" || fail "pool: --json" "$out"
+
+mkdir -p lib && echo 'return { twice = function(x) return x * 2 end }' > lib/m.tac
+echo 'local m = require("lib.m"); return { v = m.twice(21) }' > mod.tac
+out=$("$CLIENT" --socket "$sock" mod.tac 2>&1); echo "$out" | grep -q '"v":[[:space:]]*42' \
+  && pass "pool: local modules load from the procedure's directory" || fail "pool: modules" "$out"
+
+echo 'error("boom")' > fail.tac
+"$CLIENT" --socket "$sock" fail.tac >/dev/null 2>"$scratch/err"; rc=$?
+[ $rc = 1 ] && grep -q boom "$scratch/err" && pass "pool: a failing procedure exits 1 with its error" || fail "pool: failure" "rc=$rc"
+
+echo 'while true do end' > loop.tac
+start=$SECONDS; "$CLIENT" --socket "$sock" loop.tac --timeout 1 >/dev/null 2>&1; rc=$?
+[ $rc = 124 ] && [ $((SECONDS - start)) -le 5 ] && pass "pool: --timeout kills a runaway run (124)" || fail "pool: timeout" "rc=$rc"
+
+# Isolation: each run has a fresh VM and cage; state set by one run is not seen by the next.
+echo 'state.n = (state.n or 0) + 1; _G.leak = (rawget(_G, "leak") or 0) + 1; return { n = state.n, leak = _G.leak }' > iso.tac
+a=$("$CLIENT" --socket "$sock" iso.tac --json 2>/dev/null | tail -1)
+b=$("$CLIENT" --socket "$sock" iso.tac --json 2>/dev/null | tail -1)
+same=$(python3 -c 'import json,sys; a,b=(json.loads(x)["result"] for x in sys.argv[1:]); print(a==b=={"n":1,"leak":1})' "$a" "$b")
+[ "$same" = True ] && pass "pool: runs do not share state (fresh cage per run)" || fail "pool: isolation" "$a / $b"
+
+# A client that goes away stops its run.
+echo 'Sleep(30) return {}' > sleep.tac
+"$CLIENT" --socket "$sock" sleep.tac >/dev/null 2>&1 & c=$!
+sleep 1; kill -INT $c 2>/dev/null; wait $c 2>/dev/null
+sleep 3
+busy=$(pgrep -P "$server" | while read -r p; do pgrep -P "$p"; done | wc -l)
+[ "$busy" -le 2 ] && pass "pool: a client that hangs up stops its run" || fail "pool: hangup" "$busy cages under the supervisors"
+
+"$CLIENT" --socket "$scratch/none.sock" hello.tac >/dev/null 2>"$scratch/err"; rc=$?
+[ $rc = 1 ] && grep -q "no pool" "$scratch/err" && pass "pool: no server: a clear error, exit 1" || fail "pool: no server" "rc=$rc"
+
+if [ "$(id -u)" = 0 ]; then
+  as_nobody "$CLIENT" --socket "$sock" hello.tac >/dev/null 2>"$scratch/err"; rc=$?
+  [ $rc = 1 ] && pass "pool: another user cannot use the pool" || fail "pool: other user" "rc=$rc $(cat "$scratch/err")"
+fi
+
+kill -TERM "$server"; wait "$server" 2>/dev/null; left=$(cgroups_of "$server")
+for p in $(pgrep -P "$server" 2>/dev/null); do left=$((left + 1)); done
+[ ! -e "$sock" ] && pass "pool: stopping the server removes its socket" || fail "pool: socket left" ""
+sleep 0.5
+n=0; for d in /sys/fs/cgroup/unified/tactus-run-*; do
+  [ -d "$d" ] || continue; pid=${d##*/tactus-run-}; pid=${pid%%-*}
+  kill -0 "$pid" 2>/dev/null || n=$((n + 1))
+done
+[ "$n" = 0 ] && pass "pool: stopping the server leaves no cgroup behind" || fail "pool: cgroups left" "$n"
+server=
