@@ -49,6 +49,16 @@ hyperfine -N -w 10 -r "$RUNS" --export-json cold.json \
 read -r t_tac t_bwrap t_runc t_unshare t_luajit < <(median cold.json)
 cd - >/dev/null
 
+echo "== 1b. the same trivial procedure through the warm pool (tactus-run serve + tactus-run-client)"
+pool_sock=$OUT/pool.sock
+"$TR" serve --socket "$pool_sock" --size 4 2>"$OUT/serve.log" & pool_pid=$!
+for _ in $(seq 50); do [ -S "$pool_sock" ] && break; sleep 0.1; done
+hyperfine -N -w 10 -r "$RUNS" --export-json "$OUT/pool.json" \
+  "$PWD/$BUILD/tactus-run-client --socket $pool_sock bench/trivial.tac" \
+  "bwrap --unshare-all --ro-bind /usr /usr --ro-bind /lib /lib --ro-bind /lib64 /lib64 --proc /proc --dev /dev /usr/bin/true" >/dev/null
+read -r t_pool t_bwrap2 < <(median "$OUT/pool.json")
+kill "$pool_pid"; wait "$pool_pid" 2>/dev/null || true
+
 echo "== 2. peak memory of one sandboxed run"
 mem=$("$TR" run bench/trivial.tac --json | tail -1 | python3 -c 'import json,sys; r=json.load(sys.stdin)["resources"]; print(r["launcher_max_rss_kb"] + r["sandbox_max_rss_kb"])')
 
@@ -94,9 +104,10 @@ if "$BUILD/tactus-runc" --version >/dev/null 2>&1 && "$BUILD/tactus-runc" --help
 fi
 
 python3 - "$t_tac" "$t_bwrap" "$t_runc" "$t_unshare" "$t_luajit" "$mem" "$rt_small" "$rt_big" "$lua_rt" "$par" \
-  "$procs" "$((after - before))" "$((cg_after - cg_before))" "$((ns_after - ns_before))" "$oci_row" "${lua_rows[@]}" <<'PY'
+  "$procs" "$((after - before))" "$((cg_after - cg_before))" "$((ns_after - ns_before))" "$oci_row" "$t_pool" "$t_bwrap2" "${lua_rows[@]}" <<'PY'
 import json, sys
 a = sys.argv[1:]
+pool, bwrap2 = float(a.pop(15)), float(a.pop(15))
 tac, bwrap, runc, unshare, luajit = map(float, a[0:5])
 mem = int(a[5]); small = json.loads(a[6]); big = json.loads(a[7]); lua_rt = int(a[8]); par = int(a[9])
 procs, mounts, cgroups, netns = a[10:14]
@@ -110,6 +121,8 @@ print("%-44s %9.2f ms %9.2fx  target <= 0.40  %s" % ("bwrap --unshare-all /bin/t
 print("%-44s %9.2f ms %9.2fx  target <= 0.10  %s" % ("runc run busybox /bin/true", runc, tac / runc, ok(tac / runc <= 0.1)))
 print("%-44s %9.2f ms %9.2fx" % ("unshare -Urpfmiu -n /bin/true", unshare, tac / unshare))
 print("%-44s %9.2f ms %9.2fx" % ("luajit -e ''", luajit, tac / luajit))
+print("%-44s %9.2f ms %9.2fx  vs bwrap %.2f ms in the same run  target <= 0.40  %s" % (
+    "warm pool: tactus-run-client trivial.tac", pool, pool / bwrap2, bwrap2, ok(pool / bwrap2 <= 0.4)))
 print("%-44s %9.1f MB             target <= 8 MB   %s" % ("peak memory, launcher + sandbox", mem / 1024, ok(mem / 1024 <= 8)))
 print("%-44s %9d /s  p50 %.1f us p99 %.1f us  target >= 100000/s, p99 <= 50 us  %s" % (
     "broker tool.call, 16 B, one core", small["calls_per_s"], small["p50_us"], small["p99_us"],
