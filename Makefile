@@ -60,7 +60,13 @@ UNIT_SRC := $(wildcard tests/unit/*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/unit/%)
 PROBE_BIN := $(BUILD)/tests/tr-probe
 
-.PHONY: all deps check asan install uninstall demo clean format fuzz bench test-bins
+# The OCI runtime's extra lanes: tests/oci (runc for comparisons), the VM
+# lane's containerd/podman guest (tests/vm/oci.sh), bench/oci.sh.  Only
+# installed, never started on the host: containerd and podman run only
+# inside the VM.
+OCI_DEB_PACKAGES := containerd podman conmon runc hyperfine busybox-static python3
+
+.PHONY: all deps deps-oci check asan install uninstall demo clean format fuzz bench test-bins
 
 all: $(BUILD)/tactus-run $(BUILD)/tactus-run-client
 
@@ -76,7 +82,7 @@ $(BUILD)/tactus-run: $(CLI_OBJ) $(BUILD)/libtactus.a
 
 # The warm pool's client: libc and the framing only, linked statically, so
 # it starts in a fraction of tactus-run's time (see cli/cmd_serve.c).
-CLIENT_SRC := cli/client/client.c common/frame.c common/error.c
+CLIENT_SRC := cli/client/client.c common/frame.c common/error.c common/fdpass.c
 $(BUILD)/tactus-run-client: $(CLIENT_SRC)
 	@mkdir -p $(@D)
 	$(CC) -std=gnu11 $(OPT) $(WARN) $(HARDEN) -I. $(SAN) -static-pie $(filter-out -pie,$(LDFLAGS_ALL)) -o $@ $(CLIENT_SRC)
@@ -138,6 +144,11 @@ deps:
 	@if [ "$$(id -u)" != 0 ]; then echo "make deps: run as root (apt-get)"; exit 1; fi
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(DEB_PACKAGES) \
 	  || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(DEB_PACKAGES); }
+
+deps-oci:
+	@if [ "$$(id -u)" != 0 ]; then echo "make deps-oci: run as root (apt-get)"; exit 1; fi
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(OCI_DEB_PACKAGES) \
+	  || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(OCI_DEB_PACKAGES); }
 
 install: $(BUILD)/tactus-run $(BUILD)/tactus-run-client
 	install -d $(DESTDIR)$(PREFIX)/bin

@@ -46,6 +46,7 @@
 #include "cli/cli.h"
 #include "cli/run_common.h"
 #include "common/cleanup.h"
+#include "common/fdpass.h"
 #include "common/frame.h"
 #include "sandbox/sandbox.h"
 
@@ -76,28 +77,8 @@ static int
 recv_fds (int sock, int *fds, int want)
 {
   char tag;
-  struct iovec iov = { .iov_base = &tag, .iov_len = 1 };
-  union
-  {
-    char buf[CMSG_SPACE (sizeof (int) * 4)];
-    struct cmsghdr align;
-  } u;
-  struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
-                        .msg_controllen = sizeof u.buf };
-  struct cmsghdr *c;
-  int got = 0;
-
-  if (recvmsg (sock, &msg, MSG_CMSG_CLOEXEC) != 1 || (msg.msg_flags & MSG_CTRUNC))
-    return -1;
-  for (c = CMSG_FIRSTHDR (&msg); c; c = CMSG_NXTHDR (&msg, c))
-    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
-      {
-        got = (int) ((c->cmsg_len - CMSG_LEN (0)) / sizeof (int));
-        if (got > want)
-          got = want;
-        memcpy (fds, CMSG_DATA (c), sizeof (int) * (size_t) got);
-      }
-  return got == want ? 0 : -1;
+  int got;
+  return fd_recv (sock, &tag, 1, fds, want, &got) == 1 && got == want ? 0 : -1;
 }
 
 static void
@@ -281,24 +262,7 @@ spawn (struct supervisor *s, const struct tr_config *cfg)
 static int
 pass_fd (int sock, int fd)
 {
-  char tag = 'C';
-  struct iovec iov = { .iov_base = &tag, .iov_len = 1 };
-  union
-  {
-    char buf[CMSG_SPACE (sizeof (int))];
-    struct cmsghdr align;
-  } u;
-  struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
-                        .msg_controllen = sizeof u.buf };
-  struct cmsghdr *c;
-
-  memset (&u, 0, sizeof u);
-  c = CMSG_FIRSTHDR (&msg);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN (sizeof (int));
-  memcpy (CMSG_DATA (c), &fd, sizeof fd);
-  return sendmsg (sock, &msg, MSG_NOSIGNAL) == 1 ? 0 : -1;
+  return fd_send (sock, "C", 1, &fd, 1);
 }
 
 static int

@@ -23,6 +23,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/fdpass.h"
 #include "common/frame.h"
 #include "sandbox/internal.h"
 
@@ -51,27 +52,14 @@ report_and_exit (int sync_fd, const struct tr_error *e)
 static int
 wait_for_go (int sync_fd, struct sync_go *go, int *ws_mnt, void **payload, struct tr_error *err)
 {
-  struct iovec iov = { .iov_base = go, .iov_len = sizeof *go };
-  union
-  {
-    char buf[CMSG_SPACE (sizeof (int))];
-    struct cmsghdr align;
-  } u;
-  struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
-                        .msg_controllen = sizeof u.buf };
-  struct cmsghdr *c;
+  int nfds;
   ssize_t n;
 
   *ws_mnt = -1;
   *payload = NULL;
-  do
-    n = recvmsg (sync_fd, &msg, MSG_CMSG_CLOEXEC);
-  while (n < 0 && errno == EINTR);
+  n = fd_recv (sync_fd, go, sizeof *go, ws_mnt, 1, &nfds);
   if (n == 0)
     _exit (1);
-  for (c = CMSG_FIRSTHDR (&msg); c; c = CMSG_NXTHDR (&msg, c))
-    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
-      memcpy (ws_mnt, CMSG_DATA (c), sizeof (int));
   if (n != (ssize_t) sizeof *go || go->tag != SYNC_GO
       || (go->workspace == SYNC_WS_TREE) != (*ws_mnt >= 0) || go->payload_len > FRAME_MAX_MESSAGE)
     return tr_fail (err, n < 0 ? errno : EPROTO, "sandbox setup: wait for the parent");

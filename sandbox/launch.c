@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "common/fdpass.h"
 #include "common/frame.h"
 #include "sandbox/internal.h"
 
@@ -143,27 +144,7 @@ idmap_tree (int tree, pid_t pid, struct tr_error *err)
 static int
 send_go (int sync_fd, const struct sync_go *go, int tree_fd, struct tr_error *err)
 {
-  struct iovec iov = { .iov_base = (void *) go, .iov_len = sizeof *go };
-  union
-  {
-    char buf[CMSG_SPACE (sizeof (int))];
-    struct cmsghdr align;
-  } u;
-  struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
-
-  if (tree_fd >= 0)
-    {
-      struct cmsghdr *c;
-      memset (&u, 0, sizeof u);
-      msg.msg_control = u.buf;
-      msg.msg_controllen = sizeof u.buf;
-      c = CMSG_FIRSTHDR (&msg);
-      c->cmsg_level = SOL_SOCKET;
-      c->cmsg_type = SCM_RIGHTS;
-      c->cmsg_len = CMSG_LEN (sizeof (int));
-      memcpy (CMSG_DATA (c), &tree_fd, sizeof (int));
-    }
-  if (sendmsg (sync_fd, &msg, MSG_NOSIGNAL) != (ssize_t) sizeof *go)
+  if (fd_send (sync_fd, go, sizeof *go, &tree_fd, tree_fd >= 0 ? 1 : 0) < 0)
     return tr_fail (err, errno, "sandbox setup: release the child");
   return 0;
 }

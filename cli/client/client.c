@@ -22,6 +22,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "common/fdpass.h"
 #include "common/frame.h"
 
 #define MAX_SOURCE (4 << 20)
@@ -108,28 +109,6 @@ read_file (const char *path, size_t *len)
   return p;
 }
 
-static int
-send_fds (int sock, const int *fds, int n)
-{
-  char tag = 'H';
-  struct iovec iov = { .iov_base = &tag, .iov_len = 1 };
-  union
-  {
-    char buf[CMSG_SPACE (sizeof (int) * 4)];
-    struct cmsghdr align;
-  } u;
-  struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
-                        .msg_controllen = CMSG_SPACE (sizeof (int) * (size_t) n) };
-  struct cmsghdr *c;
-
-  memset (&u, 0, sizeof u);
-  c = CMSG_FIRSTHDR (&msg);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN (sizeof (int) * (size_t) n);
-  memcpy (CMSG_DATA (c), fds, sizeof (int) * (size_t) n);
-  return sendmsg (sock, &msg, MSG_NOSIGNAL) == 1 ? 0 : -1;
-}
 
 static int
 usage (void)
@@ -234,7 +213,7 @@ main (int argc, char **argv)
                sock_path, strerror (errno));
       return 1;
     }
-  if (send_fds (sock, fds, 4) < 0 || frame_send (sock, req.p, req.len, &err) < 0)
+  if (fd_send (sock, "H", 1, fds, 4) < 0 || frame_send (sock, req.p, req.len, &err) < 0)
     {
       fprintf (stderr, "tactus-run-client: cannot send the request to %s\n", sock_path);
       return 1;
