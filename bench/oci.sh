@@ -27,41 +27,31 @@ if [ ${#need[@]} -gt 0 ]; then
   else echo "bench/oci: missing ${need[*]} (run as root to install)"; exit 1; fi
 fi
 
-v1=$(awk '{ for (i = 1; i <= NF; i++) if ($i == "-") { print $(i+1); break } }' /proc/self/mountinfo | grep -cx cgroup || true)
-if [ "$(id -u)" != 0 ] || [ "$v1" -gt 0 ]; then
-  mode=rootless
-  as() { setpriv --reuid 65534 --regid 65534 --clear-groups --inh-caps=-all -- "$@"; }
-  [ "$(id -u)" = 0 ] || as() { "$@"; }
-else
-  mode=root
-  as() { "$@"; }
-fi
-
+. bench/lib.sh
+bench_oci_mode
+mode=$BENCH_OCI_MODE
+as() { as_oci "$@"; }
 W=$(mktemp -d /tmp/tactus-bench-oci.XXXXXX)
-chmod 0755 "$W"
 trap 'rm -rf "$W"' EXIT
-mkdir -p "$W/b/rootfs/bin" "$W/state-tr" "$W/state-runc"
-cp "$(readlink -f "$(command -v busybox)")" "$W/b/rootfs/bin/busybox"
-ln -s busybox "$W/b/rootfs/bin/true"
-ln -s busybox "$W/b/rootfs/bin/sh"
-if [ "$mode" = rootless ] && [ "$(id -u)" = 0 ]; then chown -R 65534:65534 "$W"; fi
-if [ "$mode" = rootless ]; then (cd "$W/b" && as runc spec --rootless); else (cd "$W/b" && runc spec); fi
-python3 - "$W/b/config.json" <<'PY'
-import json, sys
-c = json.load(open(sys.argv[1]))
-c["process"]["args"] = ["/bin/true"]
-c["process"]["terminal"] = False
-json.dump(c, open(sys.argv[1], "w"), indent=2)
-PY
-chmod -R a+rX "$W/b"
+bench_bundle "$W"
 
-echo "bench/oci: mode $mode (cgroup v1 hierarchies mounted: $v1), $RUNS runs each"
+echo "bench/oci: mode $mode, $RUNS runs each"
 as "$RUNC_TR" --root "$W/state-tr" run --bundle "$W/b" check-tr
 as runc --root "$W/state-runc" run --bundle "$W/b" check-runc
+# The same binary installed on a read-only mount (no CVE-2019-5736 re-exec:
+# see shim/reexec.c), in a private mount namespace when we are root.
+ro_cmd=()
+if [ "$(id -u)" = 0 ]; then
+  mkdir -p "$W/ro"
+  cp "$(readlink -f "$RUNC_TR")" "$W/ro/tactus-run"
+  ln -s tactus-run "$W/ro/tactus-runc"
+  ro_cmd=(unshare -m sh -c "mount --bind -o ro '$W/ro' '$W/ro' && exec \"\$0\" \"\$@\"")
+fi
 cd "$W"
-as hyperfine -N -w 10 -r "$RUNS" --export-json "$W/oci.json" \
-  "$RUNC_TR --root $W/state-tr run --bundle $W/b bench-tr" \
-  "runc --root $W/state-runc run --bundle $W/b bench-runc"
+cmds=("$RUNC_TR --root $W/state-tr run --bundle $W/b bench-tr"
+      "runc --root $W/state-runc run --bundle $W/b bench-runc")
+[ ${#ro_cmd[@]} -gt 0 ] && cmds+=("$W/ro/tactus-runc --root $W/state-tr run --bundle $W/b bench-tr-ro")
+"${ro_cmd[@]}" bash -c "$(declare -f as_oci as); as hyperfine -N -w 10 -r $RUNS --export-json $W/oci.json $(printf '%q ' "${cmds[@]}")"
 python3 - "$W/oci.json" "$mode" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))["results"]
@@ -69,4 +59,7 @@ tr, rc = r[0]["median"] * 1000, r[1]["median"] * 1000
 ratio = tr / rc
 print("\nOCI run of busybox /bin/true (%s): tactus-runc %.2f ms, runc %.2f ms: ratio %.2f (target <= 0.30: %s)"
       % (sys.argv[2], tr, rc, ratio, "met" if ratio <= 0.30 else "NOT met"))
+if len(r) > 2:
+    ro = r[2]["median"] * 1000
+    print("tactus-runc installed on a read-only mount (no re-exec): %.2f ms: ratio %.2f" % (ro, ro / rc))
 PY

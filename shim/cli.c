@@ -7,6 +7,7 @@
  * the id) or at "--".  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <seccomp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -189,7 +190,7 @@ in_user_namespace (void)
   struct tr_error e;
   unsigned a, b, c;
 
-  if (read_file_at (-100 /* AT_FDCWD */, "/proc/self/uid_map", buf, sizeof buf, &e) < 0)
+  if (read_file_at (AT_FDCWD, "/proc/self/uid_map", buf, sizeof buf, &e) < 0)
     return false;
   if (sscanf (buf, "%u %u %u", &a, &b, &c) != 3)
     return false;

@@ -19,6 +19,8 @@
 # VM_KEEP=1 keeps the initramfs tree in .cache/vm/root; VM_GUEST_SCRIPT=FILE
 # runs FILE (bash, as root, in the guest) instead of guest/vm-tests.sh, for
 # experiments: the guest's serial output is in .cache/vm/serial.log.
+# VM_MEM (MiB, default 1024); VM_EXTRA=FILE is sourced while the initramfs
+# is built, to add more to it (tests/vm/oci.sh uses both).
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 ROOT=$PWD
@@ -154,6 +156,8 @@ build_initramfs() {
   # What the guest tests must know about the build.
   if ldd "$TR" 2>/dev/null | grep -q libasan; then echo "TR_ASAN=1"; else echo "TR_ASAN=0"; fi >"$R/tests/build.env"
   cp tests/lib.sh "$R/tests/" && cp "${VM_GUEST_SCRIPT:-tests/vm/guest/vm-tests.sh}" "$R/tests/vm-tests.sh" || return 1
+  # VM_EXTRA=FILE: sourced here to add more to the guest (add_elf, add_file, $R).
+  if [ -n "${VM_EXTRA:-}" ]; then . "$VM_EXTRA" || return 1; fi
   ( cd "$R" && find . | "$BUSYBOX" cpio -o -H newc -R 0:0 2>/dev/null ) | gzip -1 >"$CACHE/initramfs.gz" \
     && [ -s "$CACHE/initramfs.gz" ]
 }
@@ -185,7 +189,7 @@ while IFS= read -r line; do
     PASS:* | FAIL:* | SKIP:*) printf '%s\n' "$line" ;;
   esac
 done < <(timeout --kill-after=10 "$VM_TIMEOUT" qemu-system-x86_64 \
-           -accel "${VM_ACCEL:-tcg,thread=multi}" -cpu max -m 1024 -smp 2 \
+           -accel "${VM_ACCEL:-tcg,thread=multi}" -cpu max -m "${VM_MEM:-1024}" -smp 2 \
            -nographic -no-reboot -nic none -vga none \
            -kernel "$CACHE/vmlinuz" -initrd "$CACHE/initramfs.gz" \
            -append 'console=ttyS0 panic=-1 quiet' </dev/null 2>&1)

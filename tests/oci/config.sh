@@ -1,0 +1,164 @@
+#!/usr/bin/env bash
+# OCI lane: what config.json asks for is what the container gets — process
+# (user, groups, env, cwd, capabilities, rlimits, noNewPrivileges,
+# oomScoreAdj), hostname, mounts (bind, tmpfs, ro), readonly root, sysctl,
+# seccomp, hooks (all six, with the state on stdin), a user namespace with
+# mappings, and a rootless container run by an unprivileged user.
+source "$TESTS_DIR/lib.sh"
+source "$TESTS_DIR/oci/lib.sh"
+oci_setup
+
+# run_in NAME PYTHON-EDITS SCRIPT: run SCRIPT (sh -c) in a fresh bundle; sets OUT and CODE.
+run_in() {
+  local name=$1 py=$2 script=$3
+  make_bundle "$SCRATCH/$name" "c[\"process\"][\"args\"] = [\"sh\", \"-c\", $(python3 -c 'import json,sys; print(json.dumps(sys.argv[1]))' "$script")]; $py"
+  OUT=$(rc run -b "$SCRATCH/$name" "$name" 2>&1 </dev/null); CODE=$?
+}
+has() { [[ "$OUT" == *"$1"* ]]; }
+
+run_in user 'c["process"]["user"] = {"uid": 1000, "gid": 1000, "additionalGids": [5, 65534], "umask": 63}' \
+  'echo "ids=$(id -u):$(id -g) groups=$(id -G) umask=$(umask)"'
+WHY="$OUT"; check "oci config: process.user uid, gid, additionalGids, umask" has "ids=1000:1000 groups=1000 5 65534 umask=0077"
+run_in env 'c["process"]["env"] = ["PATH=/bin", "A=1", "B=two words"]; c["process"]["cwd"] = "/etc"' \
+  'echo "A=$A B=$B cwd=$(pwd) home=$HOME"'
+WHY="$OUT"; check "oci config: process.env, process.cwd, HOME from /etc/passwd" has "A=1 B=two words cwd=/etc home=/root"
+run_in caps 'c["process"]["capabilities"] = {"bounding": ["CAP_CHOWN", "CAP_KILL"], "effective": ["CAP_CHOWN"], "permitted": ["CAP_CHOWN"]}' \
+  'grep -E "^Cap(Inh|Prm|Eff|Bnd|Amb)" /proc/self/status | tr "\t\n" "= "'
+WHY="$OUT"; check "oci config: capabilities: each set as asked (no_new_privs keeps root from regaining bounding), inheritable and ambient empty" \
+  has "CapInh:=0000000000000000 CapPrm:=0000000000000001 CapEff:=0000000000000001 CapBnd:=0000000000000021 CapAmb:=0000000000000000"
+run_in caps2 'c["process"]["user"] = {"uid": 1000, "gid": 1000}; c["process"]["capabilities"] = {"bounding": ["CAP_NET_BIND_SERVICE"], "effective": ["CAP_NET_BIND_SERVICE"], "permitted": ["CAP_NET_BIND_SERVICE"], "inheritable": ["CAP_NET_BIND_SERVICE"], "ambient": ["CAP_NET_BIND_SERVICE"]}' \
+  'grep -E "^Cap(Inh|Eff|Amb)" /proc/self/status | tr "\t\n" "= "'
+WHY="$OUT"; check "oci config: ambient capabilities for a non-root user when inheritable asks" \
+  has "CapInh:=0000000000000400 CapEff:=0000000000000400 CapAmb:=0000000000000400"
+run_in rlim 'c["process"]["rlimits"] = [{"type": "RLIMIT_NOFILE", "soft": 321, "hard": 654}, {"type": "RLIMIT_CORE", "soft": 0, "hard": 0}]' \
+  'echo "nofile=$(ulimit -n)/$(ulimit -Hn) core=$(ulimit -c)"'
+WHY="$OUT"; check "oci config: process.rlimits" has "nofile=321/654 core=0"
+run_in nnp 'c["process"]["noNewPrivileges"] = True; c["process"]["oomScoreAdj"] = 123' \
+  'echo "nnp=$(grep NoNewPrivs /proc/self/status | cut -f2) oom=$(cat /proc/self/oom_score_adj)"'
+WHY="$OUT"; check "oci config: noNewPrivileges and oomScoreAdj" has "nnp=1 oom=123"
+run_in host 'c["hostname"] = "box-1"; c["domainname"] = "example.org"' 'echo "$(hostname) $(cat /proc/sys/kernel/domainname)"'
+WHY="$OUT"; check "oci config: hostname and domainname" has "box-1 example.org"
+
+mkdir -p "$SCRATCH/data" && echo host-data >"$SCRATCH/data/in"
+run_in mnt "c['mounts'] += [{'destination': '/data', 'type': 'bind', 'source': '$SCRATCH/data', 'options': ['rbind', 'rw']}, {'destination': '/ro', 'type': 'bind', 'source': '$SCRATCH/data', 'options': ['bind', 'ro']}, {'destination': '/tmp', 'type': 'tmpfs', 'source': 'tmpfs', 'options': ['nosuid', 'nodev', 'mode=1777', 'size=1m']}, {'destination': '/deep/a/b', 'type': 'tmpfs', 'source': 'tmpfs'}]" \
+  'cat /data/in; echo written >/data/out; echo x >/ro/y 2>/dev/null || echo ro-refused; echo t >/tmp/t && echo tmp-ok; touch /rootfile 2>/dev/null || echo root-ro; grep -q " /tmp tmpfs .*size=1024k" /proc/mounts && echo tmp-size; test -d /deep/a/b && echo deep-ok'
+WHY="$OUT"; check "oci config: a bind mount reads host data" has host-data
+check "oci config: a rw bind mount writes through to the host" grep -q written "$SCRATCH/data/out"
+WHY="$OUT"; check "oci config: a ro bind mount refuses writes" has ro-refused
+WHY="$OUT"; check "oci config: a tmpfs mount with size and mode" bash -c '[[ "$0" == *tmp-ok* && "$0" == *tmp-size* ]]' "$OUT"
+WHY="$OUT"; check "oci config: root.readonly makes / read-only" has root-ro
+WHY="$OUT"; check "oci config: missing mount destinations are created inside the rootfs" has deep-ok
+check "oci config: ...and not left in the image (the rootfs is read-only inside, created from outside)" test -d "$ROOTFS/deep/a/b"
+
+run_in sysctl 'c["linux"]["sysctl"] = {"net.ipv4.ip_forward": "1", "kernel.shmmax": "65536"}' \
+  'echo "fwd=$(cat /proc/sys/net/ipv4/ip_forward) shm=$(cat /proc/sys/kernel/shmmax)"'
+WHY="$OUT"; check "oci config: linux.sysctl in the container's namespaces" has "fwd=1 shm=65536"
+check "oci config: the host's sysctls are untouched" test "$(cat /proc/sys/kernel/shmmax)" != 65536
+
+run_in sec 'c["linux"]["seccomp"] = {"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"], "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13}, {"names": ["sethostname"], "action": "SCMP_ACT_ERRNO"}, {"names": ["getpriority"], "action": "SCMP_ACT_ERRNO", "errnoRet": 22, "args": [{"index": 0, "value": 0, "op": "SCMP_CMP_EQ"}]}, {"names": ["nosuchsyscall_xyz"], "action": "SCMP_ACT_ERRNO"}]}; c["mounts"].append({"destination": "/tmp", "type": "tmpfs", "source": "tmpfs"})' \
+  'mkdir /tmp/x 2>&1; hostname foo 2>&1; nice -n 1 true 2>&1; echo done'
+WHY="$OUT"; check "oci config: seccomp errnoRet (mkdir -> EACCES)" has "Permission denied"
+WHY="$OUT"; check "oci config: seccomp default errno (sethostname -> EPERM)" has "Operation not permitted"
+WHY="$OUT"; check "oci config: seccomp runs the program and skips unknown syscall names" has done
+run_in sec2 'c["process"]["noNewPrivileges"] = False; c["linux"]["seccomp"] = {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["uname"], "action": "SCMP_ACT_KILL_PROCESS"}]}' \
+  'uname; echo survived'
+WHY="exit $CODE: $OUT"; check "oci config: seccomp KILL_PROCESS (and loading without noNewPrivileges)" test "$CODE" = 159
+run_in sec3 'c["linux"]["seccomp"] = {"defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 38, "syscalls": [{"names": ["read","write","openat","open","close","fstat","newfstatat","stat","lstat","mmap","munmap","brk","rt_sigaction","rt_sigprocmask","rt_sigreturn","execve","exit","exit_group","getpid","getppid","getuid","geteuid","getgid","getegid","arch_prctl","set_tid_address","set_robust_list","prlimit64","uname","ioctl","fcntl","getcwd","wait4","clone","clone3","fork","vfork","dup2","dup3","pipe","pipe2","poll","lseek","readlink","access","faccessat","faccessat2","getdents64","sysinfo","statx","futex","mprotect","rseq","close_range","getrandom","prctl","capget","capset","setgroups","setresuid","setresgid","chdir","fchdir","getpgrp","setpgid","getpgid","kill","tgkill","sched_getaffinity","pread64","madvise","nanosleep","clock_nanosleep","geteuid","getrusage","times"], "action": "SCMP_ACT_ALLOW"}]}' \
+  'echo allowlisted; mkdir /x 2>&1 | head -1'
+WHY="exit $CODE: $OUT"; check "oci config: a default-deny seccomp allowlist runs sh and refuses the rest (ENOSYS)" \
+  bash -c '[[ "$0" == *allowlisted* && "$0" == *"not implemented"* ]]' "$OUT"
+
+run_in devs 'c["linux"]["devices"] = [{"type": "c", "path": "/dev/net/tun", "major": 10, "minor": 200, "fileMode": 438}]' \
+  'ls -l /dev/fd /dev/stdin /dev/stdout /dev/stderr /dev/ptmx | sed "s/.* -> //" | tr "\n" " "; stat -c "%t:%T %a" /dev/null /dev/zero /dev/full /dev/random /dev/urandom /dev/tty /dev/net/tun | tr "\n" " "'
+WHY="$OUT"; check "oci config: /dev symlinks (fd, stdin, stdout, stderr, ptmx)" has "/proc/self/fd pts/ptmx /proc/self/fd/2 /proc/self/fd/0 /proc/self/fd/1"
+WHY="$OUT"; check "oci config: default devices and a linux.devices node in a subdirectory" has "1:3 666 1:5 666 1:7 666 1:8 666 1:9 666 5:0 666 a:c8 666"
+run_in prop 'c["linux"]["rootfsPropagation"] = "private"' 'grep -E "^[0-9]+ [0-9]+ [0-9:]+ [^ ]+ / " /proc/self/mountinfo'
+WHY="$OUT"; check "oci config: rootfsPropagation private (no shared:/master: on /)" bash -c '[[ -n "$0" && "$0" != *shared:* && "$0" != *master:* ]]' "$OUT"
+run_in prop2 'c["linux"]["rootfsPropagation"] = "rslave"' 'grep -E "^[0-9]+ [0-9]+ [0-9:]+ [^ ]+ / " /proc/self/mountinfo'
+WHY="$OUT"; check "oci config: rootfsPropagation rslave is accepted" test "$CODE" = 0
+
+# namespaces joined by path: B joins A's uts and network namespaces.
+make_bundle "$SCRATCH/nsa" 'c["hostname"] = "ns-owner"; c["process"]["args"] = ["sleep", "30"]'
+rc run -d -b "$SCRATCH/nsa" nsa >/dev/null 2>&1 </dev/null
+apid=$(rc state nsa | json_get 'd["pid"]')
+run_in nsb "c['hostname'] = ''; c['linux']['namespaces'] = [n if n['type'] not in ('uts', 'network') else {'type': n['type'], 'path': '/proc/$apid/ns/' + ('net' if n['type'] == 'network' else 'uts')} for n in c['linux']['namespaces']]; c['linux']['sysctl'] = {}" \
+  'hostname; readlink /proc/self/ns/net'
+WHY="$OUT"; check "oci config: linux.namespaces by path (uts, network) joins them" \
+  bash -c '[[ "$0" == *ns-owner* && "$0" == *"$1"* ]]' "$OUT" "$(readlink /proc/$apid/ns/net)"
+rc delete --force nsa
+
+# --debug lines go to the log.
+make_bundle "$SCRATCH/dbg" 'c["process"]["args"] = ["true"]'
+"$RUNC" --root "$STATE" --debug --log "$SCRATCH/debug.log" run -b "$SCRATCH/dbg" dbg >/dev/null 2>&1 </dev/null
+WHY="$(head -3 "$SCRATCH/debug.log")"; check "oci config: --debug writes debug lines to --log" grep -q 'level=debug' "$SCRATCH/debug.log"
+
+# ---- hooks
+H=$SCRATCH/hooks
+mkdir -p "$H"
+cat >"$SCRATCH/hook.sh" <<HOOK
+#!/bin/sh
+# \$1: hook name; writes the state from stdin and where it ran
+{ cat; echo; echo "ns=\$(readlink /proc/self/ns/mnt) host=\$(hostname)"; } >"$H/\$1"
+HOOK
+chmod +x "$SCRATCH/hook.sh"
+mkdir -p "$SCRATCH/hookout"
+cat >"$SCRATCH/hookout/start.sh" <<'HOOK'
+#!/bin/sh
+{ cat; echo; echo "host=$(hostname)"; } >/hookout/startContainer
+HOOK
+chmod +x "$SCRATCH/hookout/start.sh"
+hk() { echo "{\"path\": \"$SCRATCH/hook.sh\", \"args\": [\"hook.sh\", \"$1\"]}"; }
+make_bundle "$SCRATCH/hk" "c['hostname'] = 'hooked'; c['process']['args'] = ['sh', '-c', 'echo ran']; c['mounts'].append({'destination': '/hookout', 'type': 'bind', 'source': '$SCRATCH/hookout', 'options': ['rbind']}); c['hooks'] = {'prestart': [$(hk prestart)], 'createRuntime': [$(hk createRuntime)], 'createContainer': [$(hk createContainer)], 'startContainer': [{'path': '/hookout/start.sh'}], 'poststart': [$(hk poststart)], 'poststop': [$(hk poststop)]}"
+rc create -b "$SCRATCH/hk" hk1 >/dev/null 2>&1 </dev/null
+hostns=$(readlink /proc/self/ns/mnt)
+for h in prestart createRuntime createContainer; do
+  WHY="$(cat "$H/$h" 2>/dev/null)"; check "oci config: the $h hook ran at create with the state on stdin" \
+    python3 -c 'import json,sys; d=json.loads(open(sys.argv[1]).readline()); assert d["id"]=="hk1" and d["pid"]>0 and d["bundle"]' "$H/$h"
+done
+check "oci config: prestart and createRuntime run in the runtime's mount namespace" \
+  bash -c "grep -qF 'ns=$hostns' '$H/prestart' && grep -qF 'ns=$hostns' '$H/createRuntime'"
+check "oci config: createContainer runs in the container's namespaces" \
+  bash -c "! grep -qF 'ns=$hostns' '$H/createContainer' && grep -q 'host=hooked' '$H/createContainer'"
+check "oci config: startContainer has not run before start" test ! -e "$SCRATCH/hookout/startContainer"
+rc start hk1
+wait_status hk1 stopped
+WHY="$(cat "$SCRATCH/hookout/startContainer" 2>/dev/null)"; check "oci config: startContainer ran inside the container (path resolved there)" grep -q 'host=hooked' "$SCRATCH/hookout/startContainer"
+WHY="$(cat "$H/poststart" 2>/dev/null)"; check "oci config: poststart ran after start, state says running" grep -q '"status":"running"' "$H/poststart"
+check "oci config: poststop has not run before delete" test ! -e "$H/poststop"
+rc delete hk1
+WHY="$(cat "$H/poststop" 2>/dev/null)"; check "oci config: poststop ran at delete, state says stopped" grep -q '"status":"stopped"' "$H/poststop"
+
+# ---- user namespace (as root) and rootless
+chmod 0755 "$SCRATCH"
+run_in uns 'c["linux"]["namespaces"].append({"type": "user"}); c["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 200000, "size": 65536}]; c["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 200000, "size": 65536}]' \
+  'echo "uid=$(id -u) map=$(cat /proc/self/uid_map | tr -s " ")"; ls /dev/null >/dev/null && echo dev-ok'
+WHY="$OUT"; check "oci config: a user namespace with uidMappings/gidMappings (container root is host 200000)" has "uid=0 map= 0 200000 65536"
+WHY="$OUT"; check "oci config: devices in a user namespace are the host's nodes, bound" has dev-ok
+if command -v setpriv >/dev/null; then
+  mkdir -p "$SCRATCH/rl" && chmod 0777 "$SCRATCH/rl"
+  ln -s "$ROOTFS" "$SCRATCH/rl/rootfs"
+  (cd "$SCRATCH/rl" && as_nobody "$RUNC" spec --rootless) 
+  python3 - "$SCRATCH/rl/config.json" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+c["process"]["terminal"] = False
+c["process"]["args"] = ["sh", "-c", "echo rootless uid=$(id -u) $(cat /proc/self/uid_map | tr -s ' ')"]
+json.dump(c, open(sys.argv[1], "w"))
+PY
+  OUT=$(cd "$SCRATCH/rl" && XDG_RUNTIME_DIR=$SCRATCH/rl as_nobody "$RUNC" run rl1 2>&1 </dev/null); CODE=$?
+  WHY="exit $CODE: $OUT"; check "oci config: rootless: an unprivileged user runs spec --rootless's config" has "rootless uid=0 0 65534 1"
+  check "oci config: rootless: the default root is \$XDG_RUNTIME_DIR/tactus-runc" test -d "$SCRATCH/rl/tactus-runc"
+  mkdir -p "$SCRATCH/rl3" && chmod 0777 "$SCRATCH/rl3" && ln -s "$ROOTFS" "$SCRATCH/rl3/rootfs"
+  sed 's/"args": \[[^]]*\]/"args": ["sleep", "30"]/' "$SCRATCH/rl/config.json" >"$SCRATCH/rl3/config.json"
+  (cd "$SCRATCH/rl3" && XDG_RUNTIME_DIR=$SCRATCH/rl as_nobody "$RUNC" run -d rl3 >/dev/null 2>&1 </dev/null)
+  OUT=$(XDG_RUNTIME_DIR=$SCRATCH/rl as_nobody "$RUNC" pause rl3 2>&1); CODE=$?
+  WHY="exit $CODE: $OUT"; check "oci config: rootless without a cgroup: pause says why it cannot" has "pause and resume need cgroup v2"
+  XDG_RUNTIME_DIR=$SCRATCH/rl as_nobody "$RUNC" delete --force rl3 >/dev/null 2>&1
+  make_bundle "$SCRATCH/nouser" 'c["process"]["args"] = ["true"]'
+  chmod -R a+rX "$SCRATCH/nouser"
+  OUT=$(cd "$SCRATCH/nouser" && XDG_RUNTIME_DIR=$SCRATCH/rl as_nobody "$RUNC" run rl2 2>&1 </dev/null); CODE=$?
+  WHY="exit $CODE: $OUT"; check "oci config: rootless without a user namespace is refused clearly" has "rootless containers need a user namespace"
+else
+  skip "oci config: rootless" "setpriv is missing"
+fi
+exit 0
