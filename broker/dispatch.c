@@ -242,7 +242,13 @@ broker_dispatch (struct broker_state *b, const cJSON *id, const char *method, co
     return broker_control_request (b, id, params);
   if (strcmp (method, "checkpoint.save") == 0)
     {
-      if (broker_storage_save (b, params) < 0)
+      int r = broker_storage_save (b, params);
+      if (r == -2)
+        return (void) broker_reply_error (b, id, "CheckpointWriteFailed",
+                                          "the checkpoint could not be written to %s: %s",
+                                          b->o->storage_dir, errno == ENOSPC || errno == EDQUOT
+                                                               ? "the disk is full" : strerror (errno));
+      if (r < 0)
         return (void) broker_reply_error (b, id, "CheckpointStorageFull",
                                           "the run's checkpoints would take more than %d MiB of "
                                           "the broker's memory", BROKER_MAX_CHECKPOINT_BYTES >> 20);

@@ -52,7 +52,8 @@ void broker_storage_open (struct broker_state *b);
  * more than this (each message is under 8 MiB, but there may be many).  */
 #define BROKER_MAX_CHECKPOINT_BYTES (64 << 20)
 /* 0, or -1 when the checkpoint would pass BROKER_MAX_CHECKPOINT_BYTES
- * (nothing is stored).  */
+ * (nothing is stored), or -2 (errno set) when file storage could not write
+ * it to disk (it is kept in memory).  */
 int broker_storage_save (struct broker_state *b, const struct cJSON *params);
 /* Remember the request a paused run waits for (file storage only).  */
 void broker_storage_pending (struct broker_state *b, const struct cJSON *request);

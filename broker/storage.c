@@ -152,13 +152,19 @@ broker_storage_open (struct broker_state *b)
   cJSON_Delete (doc);
 }
 
-static void
+/* Write the checkpoints (and the pending request) to their file: a
+ * temporary file renamed into place.  On failure (a full disk...) the
+ * temporary file is removed, the reason traced and -1 returned with errno
+ * set.  */
+static int
 write_file (struct broker_state *b)
 {
   char path[1024], tmp[1100];
   cJSON *doc = cJSON_CreateObject ();
   char *text;
   FILE *f;
+  bool ok;
+  int e = 0;
 
   mkdir (b->o->storage_dir, 0700);
   storage_path (b, path, sizeof path);
@@ -170,9 +176,22 @@ write_file (struct broker_state *b)
   text = cJSON_Print (doc);
   cJSON_Delete (doc);
   f = text ? fopen (tmp, "we") : NULL;
-  if (f == NULL || fputs (text, f) < 0 || fclose (f) != 0 || rename (tmp, path) < 0)
-    trace_note (b->o->trace, "log", "ERROR", "cannot write checkpoints to %s: %s", path, strerror (errno));
+  ok = f != NULL && fputs (text, f) >= 0;
+  if (!ok)
+    e = text ? errno : ENOMEM;
+  if (f != NULL && fclose (f) != 0 && ok)
+    ok = false, e = errno;
+  if (ok && rename (tmp, path) < 0)
+    ok = false, e = errno;
   cJSON_free (text);
+  if (ok)
+    return 0;
+  if (f != NULL)
+    unlink (tmp);
+  trace_note (b->o->trace, "log", "ERROR", "cannot write checkpoints to %s: %s", path,
+              e == ENOSPC || e == EDQUOT ? "the disk is full" : strerror (e));
+  errno = e;
+  return -1;
 }
 
 int
@@ -210,8 +229,9 @@ broker_storage_save (struct broker_state *b, const cJSON *params)
   b->checkpoint_bytes = b->checkpoint_bytes - old_cost + cost;
   cJSON_DeleteItemFromObjectCaseSensitive (b->checkpoints, key);
   cJSON_AddItemToObject (b->checkpoints, key, entry);
-  if (b->o->storage == STORAGE_FILE)
-    write_file (b);
+  /* A checkpoint that is not on disk would not be replayed: say so.  */
+  if (b->o->storage == STORAGE_FILE && write_file (b) < 0)
+    return -2;
   return 0;
 }
 

@@ -169,8 +169,8 @@ run_finish_str (const cJSON *finish, const char *a, const char *b)
 }
 
 static void
-decide (const struct broker_outcome *out, int vm_status, bool vm_seccomp, bool oom, double timeout,
-        struct run_verdict *v)
+decide (const struct broker_outcome *out, int vm_status, int vm_signal, bool vm_seccomp, bool oom,
+        double timeout, struct run_verdict *v)
 {
   const char *st = out->finish ? run_finish_str (out->finish, "status", NULL) : NULL;
   const char *etype = run_finish_str (out->finish, "error", "type");
@@ -189,7 +189,10 @@ decide (const struct broker_outcome *out, int vm_status, bool vm_seccomp, bool o
       v->code = out->stop_signal == SIGTERM ? 143 : 130, v->status = "interrupted";
       snprintf (v->message, sizeof v->message, "interrupted by %s", out->stop_signal == SIGTERM ? "SIGTERM" : "SIGINT");
     }
-  else if (oom || vm_status == 137 || (st && strcmp (st, "oom") == 0))
+  /* 137 means the memory cap when the VM exits with it (after a minimal
+   * run.finish) or the cgroup counted an OOM kill; a SIGKILL from outside
+   * (after protocol violations, or by anyone) is not an OOM.  */
+  else if (oom || (vm_status == 137 && vm_signal == 0) || (st && strcmp (st, "oom") == 0))
     {
       v->code = 137, v->status = "oom";
       snprintf (v->message, sizeof v->message, "the procedure exceeded its memory limit");
@@ -216,6 +219,14 @@ decide (const struct broker_outcome *out, int vm_status, bool vm_seccomp, bool o
     {
       v->code = 1, v->status = "error";
       snprintf (v->message, sizeof v->message, "%s: %s", etype ? etype : "Error", emsg ? emsg : "(no message)");
+    }
+  else if (vm_signal)
+    {
+      const char *name = sigabbrev_np (vm_signal);
+      v->code = 1, v->status = "error";
+      snprintf (v->message, sizeof v->message,
+                "the sandbox was killed by SIG%s before the procedure finished: the run is incomplete "
+                "(no result)", name ? name : "?");
     }
   else
     {
@@ -406,6 +417,7 @@ run_execute (const struct run_job *job, struct run_result *res)
   struct plain_child plain = { 0 };
   struct sandbox *sb = NULL;
   struct sandbox_result sres = { 0 };
+  int vm_signal = 0;
   double timeout = job->timeout > 0 ? job->timeout : cfg->timeout;
   int rc;
   bool sandboxed;
@@ -542,7 +554,10 @@ run_execute (const struct run_job *job, struct run_result *res)
       if (res->out.timed_out)
         sandbox_mark_timed_out (sb);
       if (sandbox_wait (sb, &sres, &err) == 0)
-        res->vm_status = sres.timed_out ? 124 : sres.exit_code;
+        {
+          res->vm_status = sres.timed_out ? 124 : sres.exit_code;
+          vm_signal = sres.signal;
+        }
       sandbox_destroy (sb);
     }
   else
@@ -557,12 +572,13 @@ run_execute (const struct run_job *job, struct run_result *res)
       if (w == 0)
         {
           res->vm_status = si.si_code == CLD_EXITED ? si.si_status : 128 + si.si_status;
+          vm_signal = si.si_code == CLD_EXITED ? 0 : si.si_status;
           sres.seccomp = false;
         }
       if (plain.pidfd >= 0)
         close (plain.pidfd);
       close (peer.fd);
     }
-  decide (&res->out, res->vm_status, sres.seccomp, sres.oom, timeout, &res->v);
+  decide (&res->out, res->vm_status, vm_signal, sres.seccomp, sres.oom, timeout, &res->v);
   return 0;
 }

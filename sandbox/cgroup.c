@@ -9,10 +9,12 @@
  * (memory.max, pids.max, cpu.max) need the controllers delegated to the
  * directory runs are created in.  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -219,14 +221,64 @@ write_limits (struct sandbox_cgroup *cg, const struct sandbox_limits *lim, int b
   return 0;
 }
 
+/* The pid namespace the launcher's pid is counted in (its inode number):
+ * part of a run cgroup's name, so that remove_stale only judges launchers
+ * whose pid it can look up.  */
+static unsigned long
+pidns_id (void)
+{
+  struct stat st;
+  return stat ("/proc/self/ns/pid", &st) == 0 ? (unsigned long) st.st_ino : 0;
+}
+
+/* A launcher killed with SIGKILL cannot remove its run cgroup.  The next
+ * start removes the run cgroups (tactus-run-<pid>-<pidns>-<n>) of launchers
+ * of our pid namespace that no longer exist.  rmdir refuses a cgroup that
+ * still holds a process (or a child cgroup), so no run is ever disturbed;
+ * a reused pid keeps its cgroup until that pid is free again.  Only BASE,
+ * in the cgroup2 hierarchy, is looked at.  */
+static void
+remove_stale (int basefd, unsigned long ns)
+{
+  int dfd;
+  DIR *d;
+  struct dirent *e;
+
+  if (ns == 0 || (dfd = openat (basefd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+    return;
+  d = fdopendir (dfd);
+  if (d == NULL)
+    {
+      close (dfd);
+      return;
+    }
+  while ((e = readdir (d)) != NULL)
+    {
+      long pid;
+      unsigned long their_ns;
+      int end = 0;
+
+      if (e->d_type != DT_DIR || strncmp (e->d_name, "tactus-run-", 11) != 0)
+        continue;
+      if (sscanf (e->d_name, "tactus-run-%ld-%lx-%*x%n", &pid, &their_ns, &end) != 2 || end == 0
+          || e->d_name[end] != '\0' || their_ns != ns || pid <= 0 || pid == (long) getpid ())
+        continue;
+      if (kill ((pid_t) pid, 0) == 0 || errno != ESRCH)
+        continue;
+      unlinkat (dirfd (d), e->d_name, AT_REMOVEDIR);
+    }
+  closedir (d);
+}
+
 int
 cgroup_create (const struct sandbox_limits *lim, bool require, struct sandbox_cgroup *cg,
                struct tr_error *err)
 {
   struct cgroup_info info;
   cleanup_close int basefd = -1;
-  char name[64];
+  char name[80];
   struct timespec ts;
+  unsigned long ns;
 
   memset (cg, 0, sizeof *cg);
   cg->dirfd = -1;
@@ -241,8 +293,10 @@ cgroup_create (const struct sandbox_limits *lim, bool require, struct sandbox_cg
   basefd = open (info.base, O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (basefd < 0)
     return require ? tr_fail (err, errno, "cgroup: open %s", info.base) : 0;
+  ns = pidns_id ();
+  remove_stale (basefd, ns);
   clock_gettime (CLOCK_MONOTONIC, &ts);
-  snprintf (name, sizeof name, "tactus-run-%d-%lx", (int) getpid (),
+  snprintf (name, sizeof name, "tactus-run-%d-%lx-%lx", (int) getpid (), ns,
             (unsigned long) (ts.tv_nsec ^ ts.tv_sec));
   if (mkdirat (basefd, name, 0755) < 0)
     return require ? tr_fail (err, errno, "cgroup: create %s/%s", info.base, name) : 0;

@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -197,6 +198,16 @@ setup (struct child_ctx *ctx, struct tr_error *err)
   ctx->payload_len = go->payload_len;
   if (become_sandbox_root (ctx->root_caller, err) < 0)
     return -1;
+  /* Changing the uid/gid cleared the parent-death signal: arm it again, then
+   * make sure the parent did not die in between (its end of the setup
+   * socket stays open until it has read "ready").  */
+  if (prctl (PR_SET_PDEATHSIG, SIGKILL) < 0)
+    return tr_fail (err, errno, "pdeathsig");
+  {
+    struct pollfd p = { .fd = ctx->sync_fd, .events = POLLRDHUP };
+    if (poll (&p, 1, 0) > 0 && (p.revents & (POLLHUP | POLLRDHUP)))
+      _exit (1);
+  }
   /* A new session: no controlling terminal, so nothing inside can open the
    * launcher's terminal (/dev/tty) or change its foreground group.  */
   if (setsid () < 0)
