@@ -201,6 +201,11 @@ create_container (const char *id, const struct create_opts *o, pid_t *pid_out, i
       cg.dirfd = -1;
       cg.path[0] = '\0';
     }
+  /* A breadcrumb for delete --force, should this create be interrupted
+   * before the state is written.  */
+  if (cg.dirfd >= 0
+      && write_file_atomic (ar_printf ("%s/cgroup", dir), cg.path, strlen (cg.path), 0600, err) < 0)
+    goto fail;
   if (cg.dirfd >= 0
       && devices_cgroup_filter (cg.dirfd, cfg.res.devices, cfg.res.n_devices, err) < 0)
     {

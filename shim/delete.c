@@ -5,12 +5,35 @@
  * and succeeds.  Poststop hooks run after the container is gone.  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/cleanup.h"
 #include "shim/runc.h"
+
+/* The cgroup an interrupted create left (its path is in the state dir's
+ * "cgroup" file): kill what is in it and remove it.  Only a path under the
+ * cgroup2 mount is ever touched.  */
+static void
+remove_breadcrumb_cgroup (const char *id)
+{
+  char mount[256], path[1024];
+  struct ct_cgroup cg;
+  struct tr_error err;
+  cleanup_close int fd = open (ar_printf ("%s/cgroup", state_dir_of (id)), O_RDONLY | O_CLOEXEC);
+  ssize_t n;
+
+  if (fd < 0 || (n = read (fd, path, sizeof path - 1)) <= 0)
+    return;
+  path[n] = '\0';
+  if (cgpath_mount (mount, sizeof mount, &err) < 0 || strncmp (path, mount, strlen (mount)) != 0
+      || path[strlen (mount)] != '/' || strstr (path, "/..") != NULL)
+    return;
+  if (cgpath_open (path, &cg, &err) == 0 && cg.dirfd >= 0)
+    cgpath_destroy (&cg, &err);
+}
 
 int
 runc_cmd_delete (int argc, char **argv)
@@ -50,7 +73,9 @@ runc_cmd_delete (int argc, char **argv)
     {
       if (force)
         {
-          /* A failed or interrupted create: nothing but the directory.  */
+          /* A failed or interrupted create: its cgroup (if the create got
+           * that far) and the directory.  */
+          remove_breadcrumb_cgroup (id);
           state_remove (id);
           return 0;
         }
