@@ -40,6 +40,7 @@ struct stream
   cJSON *usage;
   bool malformed;
   bool aborted;       /* deadline or stop signal */
+  bool deadline;      /* it was the run's deadline */
   bool sse;           /* streaming, and the body is server-sent events (not one
                          JSON document: an error, or a server ignoring stream) */
   int events;         /* SSE data events parsed */
@@ -257,8 +258,9 @@ on_progress (void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
 
   (void) dltotal, (void) dlnow, (void) ultotal, (void) ulnow;
   sigpending (&pending);
-  if (s->b->peer->ms_left (s->b->peer->ctx) == 0 || sigismember (&pending, SIGINT)
-      || sigismember (&pending, SIGTERM))
+  s->deadline = s->b->peer->ms_left (s->b->peer->ctx) == 0;
+  if (s->deadline || sigismember (&pending, SIGINT) || sigismember (&pending, SIGTERM)
+      || sigismember (&pending, SIGHUP))
     {
       s->aborted = true;
       return 1;
@@ -547,6 +549,14 @@ broker_llm_chat (struct broker_state *b, const cJSON *id, const cJSON *params)
       free (key);
     }
   cJSON_free (body);
+  if (s.aborted && s.deadline && !b->out->timed_out)
+    {
+      /* The run is over, as when the broker loop sees the deadline.  */
+      b->out->timed_out = true;
+      trace_note (b->o->trace, "log", "ERROR", "the run passed its deadline during a model call: "
+                                               "killing the sandbox");
+      b->peer->kill (b->peer->ctx);
+    }
   if (s.aborted)
     broker_reply_error (b, id, "Cancelled", "the model call was stopped (deadline or signal)");
   else if (status < 0 && cc == CURLE_WRITE_ERROR && s.total > MAX_RESPONSE)

@@ -226,5 +226,11 @@ main (int argc, char **argv)
     }
   else
     fprintf (stderr, "tactus-run-client: the pool closed the connection without a result\n");
+  frame_asm_free (&a);
+  free (req.p);
+  free (params.p);
+  free (source);
+  free (dircopy);
+  close (sock);
   return code;
 }
