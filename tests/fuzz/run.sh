@@ -35,6 +35,8 @@ sources() {
     fuzz_config) echo "policy/config.c policy/yaml_tree.c policy/policy.c" ;;
     fuzz_json) echo "vm/json.c" ;;
     fuzz_param) echo "cli/parse.c vm/json.c" ;;
+    fuzz_oci_config|fuzz_oci_seccomp)
+      echo "shim/*.c sandbox/*.c sandbox/profiles.S policy/*.c broker/*.c vm/*.c $BUILD/vm/lua_bc.o" ;;
     *) return 1 ;;
   esac
 }
@@ -45,6 +47,8 @@ max_len() {
     fuzz_config) echo 8192 ;;
     fuzz_json) echo 16384 ;;
     fuzz_param) echo 2048 ;;
+    fuzz_oci_config) echo 16384 ;;
+    fuzz_oci_seccomp) echo 8192 ;;
   esac
 }
 
