@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "common/fdpass.h"
 #include "shim/runc.h"
 
 #ifndef TIOCGPTPEER
@@ -115,28 +116,8 @@ console_setup (bool bind_console, const struct oci_process *p, char *name, size_
 int
 console_send (int sock, int master, const char *name, struct tr_error *err)
 {
-  struct iovec iov = { .iov_base = (void *) name, .iov_len = strlen (name) };
-  union
-  {
-    char buf[CMSG_SPACE (sizeof (int))];
-    struct cmsghdr align;
-  } u;
-  struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
-                        .msg_controllen = sizeof u.buf };
-  struct cmsghdr *c;
-
-  memset (&u, 0, sizeof u);
-  c = CMSG_FIRSTHDR (&msg);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN (sizeof (int));
-  memcpy (CMSG_DATA (c), &master, sizeof (int));
-  if (iov.iov_len == 0)
-    {
-      iov.iov_base = (void *) " ";
-      iov.iov_len = 1;
-    }
-  if (sendmsg (sock, &msg, MSG_NOSIGNAL) < 0)
+  /* Exactly one message with one fd: go-runc rejects anything else.  */
+  if (fd_send (sock, name[0] ? name : " ", name[0] ? strlen (name) : 1, &master, 1) < 0)
     return tr_fail (err, errno, "terminal: send the pty master to the console socket");
   return 0;
 }
@@ -145,26 +126,22 @@ int
 console_recv (int sock, int *master, struct tr_error *err)
 {
   char data[256];
-  struct iovec iov = { .iov_base = data, .iov_len = sizeof data };
-  union
-  {
-    char buf[CMSG_SPACE (sizeof (int))];
-    struct cmsghdr align;
-  } u;
-  struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
-                        .msg_controllen = sizeof u.buf };
-  struct cmsghdr *c;
-  ssize_t n;
+  int fds[2], nfds;
+  ssize_t n = fd_recv (sock, data, sizeof data, fds, 2, &nfds);
 
-  do
-    n = recvmsg (sock, &msg, MSG_CMSG_CLOEXEC);
-  while (n < 0 && errno == EINTR);
   if (n <= 0)
-    return tr_fail (err, n < 0 ? errno : EPIPE, "terminal: receive the pty master");
-  c = CMSG_FIRSTHDR (&msg);
-  if (c == NULL || c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN (sizeof (int)))
-    return tr_fail (err, EPROTO, "terminal: no pty master in the message");
-  memcpy (master, CMSG_DATA (c), sizeof (int));
+    {
+      for (int i = 0; i < nfds; i++)
+        close (fds[i]);
+      return tr_fail (err, n < 0 ? errno : EPIPE, "terminal: receive the pty master");
+    }
+  if (nfds != 1)
+    {
+      for (int i = 0; i < nfds; i++)
+        close (fds[i]);
+      return tr_fail (err, EPROTO, "terminal: no pty master in the message");
+    }
+  *master = fds[0];
   return 0;
 }
 

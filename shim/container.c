@@ -45,6 +45,7 @@
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "common/fdpass.h"
 #include "shim/runc.h"
 
 #ifndef CLONE_NEWTIME
@@ -76,67 +77,28 @@ static int
 sync_send (int fd, char tag, pid_t pid, const struct tr_error *e, int pass_fd)
 {
   struct sync_msg m;
-  struct iovec iov = { .iov_base = &m, .iov_len = sizeof m };
-  union
-  {
-    char buf[CMSG_SPACE (sizeof (int))];
-    struct cmsghdr align;
-  } u;
-  struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
 
   memset (&m, 0, sizeof m);
   m.tag = tag;
   m.pid = pid;
   if (e)
     m.err = *e;
-  if (pass_fd >= 0)
-    {
-      struct cmsghdr *c;
-      memset (&u, 0, sizeof u);
-      msg.msg_control = u.buf;
-      msg.msg_controllen = sizeof u.buf;
-      c = CMSG_FIRSTHDR (&msg);
-      c->cmsg_level = SOL_SOCKET;
-      c->cmsg_type = SCM_RIGHTS;
-      c->cmsg_len = CMSG_LEN (sizeof (int));
-      memcpy (CMSG_DATA (c), &pass_fd, sizeof (int));
-    }
-  return sendmsg (fd, &msg, MSG_NOSIGNAL) == (ssize_t) sizeof m ? 0 : -1;
+  return fd_send (fd, &m, sizeof m, &pass_fd, pass_fd >= 0 ? 1 : 0);
 }
 
 /* 1: a message, 0: EOF, -1: error.  */
 static int
 sync_recv (int fd, struct sync_msg *m, int *got_fd)
 {
-  struct iovec iov = { .iov_base = m, .iov_len = sizeof *m };
-  union
-  {
-    char buf[CMSG_SPACE (sizeof (int))];
-    struct cmsghdr align;
-  } u;
-  struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
-                        .msg_controllen = sizeof u.buf };
-  ssize_t n;
+  int fds[1], nfds;
+  ssize_t n = fd_recv (fd, m, sizeof *m, fds, got_fd ? 1 : 0, &nfds);
 
   if (got_fd)
-    *got_fd = -1;
-  do
-    n = recvmsg (fd, &msg, MSG_CMSG_CLOEXEC);
-  while (n < 0 && errno == EINTR);
+    *got_fd = nfds == 1 ? fds[0] : -1;
   if (n < 0)
     return -1;
   if (n == 0)
     return 0;
-  for (struct cmsghdr *c = CMSG_FIRSTHDR (&msg); c; c = CMSG_NXTHDR (&msg, c))
-    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
-      {
-        int f;
-        memcpy (&f, CMSG_DATA (c), sizeof (int));
-        if (got_fd && *got_fd < 0)
-          *got_fd = f;
-        else
-          close (f);
-      }
   if ((size_t) n != sizeof *m)
     {
       errno = EPROTO;
