@@ -117,6 +117,7 @@ broker_handle_message (struct broker_state *b, const char *text, size_t len)
   else
     {
       b->out->requests++;
+      broker_affinity_request (b);
       broker_dispatch (b, id, method->valuestring, params);
     }
   cJSON_Delete (msg);
@@ -194,6 +195,7 @@ broker_serve (const struct broker_options *o, struct broker_peer *peer, struct b
   if (sfd < 0)
     return tr_fail (err, errno, "broker: signalfd");
   broker_storage_open (&b);
+  broker_affinity_start (&b);
 
   for (;;)
     {
@@ -206,7 +208,7 @@ broker_serve (const struct broker_options *o, struct broker_peer *peer, struct b
         { .fd = peer->pidfd, .events = POLLIN },
         { .fd = sfd, .events = POLLIN },
       };
-      int timeout = poll_timeout (&b, grace_deadline);
+      int timeout = broker_affinity_timeout (&b, poll_timeout (&b, grace_deadline));
       int n = poll (p, 3, timeout);
 
       if (n < 0 && errno != EINTR)
@@ -216,6 +218,7 @@ broker_serve (const struct broker_options *o, struct broker_peer *peer, struct b
         }
       if (n == 0)
         {
+          broker_affinity_tick (&b);
           if (grace_deadline && now_ms () >= grace_deadline)
             {
               peer->kill (peer->ctx);

@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #include "common/error.h"
 #include "policy/policy.h"
@@ -57,6 +58,7 @@ struct broker_peer
 {
   int fd;    /* our end of the socketpair */
   int pidfd; /* readable when the peer has exited; -1: use the socket's EOF */
+  pid_t pid; /* its pid (to share a CPU with it), or 0 */
   void *ctx;
   int (*ms_left) (void *ctx);            /* deadline, -1 for none */
   void (*kill) (void *ctx);              /* SIGKILL everything */

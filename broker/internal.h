@@ -1,11 +1,22 @@
 #ifndef TR_BROKER_INTERNAL_H
 #define TR_BROKER_INTERNAL_H
 
+#include <sched.h>
 #include <stdarg.h>
+#include <stdint.h>
 
 #include "broker/broker.h"
 
 struct cJSON;
+
+struct broker_affinity
+{
+  bool enabled;
+  bool paired;          /* broker and VM pinned to one CPU */
+  cpu_set_t original;   /* the CPUs we may use */
+  int count;            /* requests in the current window */
+  int64_t window_start;
+};
 
 struct broker_state
 {
@@ -19,6 +30,7 @@ struct broker_state
   bool started;
   bool finished;
   long tokens_used;          /* model tokens this run, for policy.max_tokens */
+  struct broker_affinity affinity;
 };
 
 /* broker.c */
@@ -30,6 +42,12 @@ void broker_violation (struct broker_state *b, const struct cJSON *id, const cha
  * request and dispatch it, or count a violation.  (Also the fuzzer's entry,
  * tests/fuzz/fuzz_broker.c.)  */
 void broker_handle_message (struct broker_state *b, const char *text, size_t len);
+
+/* affinity.c: share a CPU with the VM while requests are frequent.  */
+void broker_affinity_start (struct broker_state *b);
+void broker_affinity_request (struct broker_state *b);
+int broker_affinity_timeout (struct broker_state *b, int timeout);
+void broker_affinity_tick (struct broker_state *b);
 
 /* dispatch.c: one function per method.  */
 void broker_dispatch (struct broker_state *b, const struct cJSON *id, const char *method,

@@ -219,7 +219,6 @@ supervisor_main (int ctl, const struct tr_config *cfg)
   sigaddset (&set, SIGINT);
   sigaddset (&set, SIGCHLD);
   sigprocmask (SIG_UNBLOCK, &set, NULL);
-  run_pin_cpu (); /* before the cage exists, so that it shares the CPU */
   tr_error_clear (&err);
   if (run_prepare (cfg, &sb, &err) < 0)
     {

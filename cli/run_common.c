@@ -363,30 +363,6 @@ run_report (const struct run_report_opts *ro, const struct run_result *res, FILE
     fprintf (err, "%s\n", trace);
 }
 
-/* The VM and its broker take turns (one request, one reply): they never
- * run at the same time, and waking a process on another CPU costs more
- * than the work itself (on virtual machines, ten times the round trip).
- * So the launcher, and with it the sandbox it starts, keeps to one of the
- * CPUs it may use, picked by pid so that parallel runs spread out.  */
-void
-run_pin_cpu (void)
-{
-  cpu_set_t allowed, one;
-  int n, pick;
-
-  if (sched_getaffinity (0, sizeof allowed, &allowed) < 0 || (n = CPU_COUNT (&allowed)) < 2)
-    return;
-  pick = (int) (getpid () % n);
-  for (int cpu = 0; cpu < CPU_SETSIZE; cpu++)
-    if (CPU_ISSET (cpu, &allowed) && pick-- == 0)
-      {
-        CPU_ZERO (&one);
-        CPU_SET (cpu, &one);
-        sched_setaffinity (0, sizeof one, &one);
-        return;
-      }
-}
-
 int
 run_prepare (const struct tr_config *cfg, struct sandbox **sb, struct tr_error *err)
 {
@@ -504,7 +480,6 @@ run_execute (const struct run_job *job, struct run_result *res)
   bo.api_key_reader = config_read_openai_key;
   bo.grace_seconds = 2.0;
 
-  run_pin_cpu ();
   if (job->prepared)
     {
       cleanup_free char *packed = NULL;
@@ -526,6 +501,7 @@ run_execute (const struct run_job *job, struct run_result *res)
         }
       peer.fd = sandbox_broker_fd (sb);
       peer.pidfd = sandbox_pidfd (sb);
+      peer.pid = sandbox_pid (sb);
       peer.ctx = sb;
       peer.ms_left = sandbox_ms_left_cb;
       peer.kill = sandbox_kill_cb;
@@ -550,6 +526,7 @@ run_execute (const struct run_job *job, struct run_result *res)
         }
       peer.fd = sandbox_broker_fd (sb);
       peer.pidfd = sandbox_pidfd (sb);
+      peer.pid = sandbox_pid (sb);
       peer.ctx = sb;
       peer.ms_left = sandbox_ms_left_cb;
       peer.kill = sandbox_kill_cb;
@@ -566,6 +543,7 @@ run_execute (const struct run_job *job, struct run_result *res)
           return -1;
         }
       peer.pidfd = plain.pidfd;
+      peer.pid = plain.pid;
       peer.ctx = &plain;
       peer.ms_left = plain_ms_left;
       peer.kill = plain_kill;

@@ -78,10 +78,6 @@ int run_load (const char *file, char **source, size_t *len, struct tr_config *cf
  * reason is printed on stderr); else 0 with RES filled.  */
 int run_execute (const struct run_job *job, struct run_result *res);
 
-/* Keep this process (and the sandbox it starts) on one CPU (see why in
- * run_common.c).  */
-void run_pin_cpu (void);
-
 /* A sandbox built from CFG ahead of a run (warm pool): the namespaces and
  * cgroup exist, the run's workspace and procedure come with run_execute.
  * The spec is allocated and lives as long as the process.  */
