@@ -96,6 +96,19 @@ sandbox_signal_cb (void *ctx, int sig)
   return sandbox_signal (ctx, sig);
 }
 
+/* The broker's view of a sandbox.  */
+static void
+sandbox_peer (struct sandbox *sb, struct broker_peer *peer)
+{
+  peer->fd = sandbox_broker_fd (sb);
+  peer->pidfd = sandbox_pidfd (sb);
+  peer->pid = sandbox_pid (sb);
+  peer->ctx = sb;
+  peer->ms_left = sandbox_ms_left_cb;
+  peer->kill = sandbox_kill_cb;
+  peer->signal = sandbox_signal_cb;
+}
+
 static int
 plain_ms_left (void *ctx)
 {
@@ -499,13 +512,7 @@ run_execute (const struct run_job *job, struct run_result *res)
           sandbox_destroy (sb);
           return -1;
         }
-      peer.fd = sandbox_broker_fd (sb);
-      peer.pidfd = sandbox_pidfd (sb);
-      peer.pid = sandbox_pid (sb);
-      peer.ctx = sb;
-      peer.ms_left = sandbox_ms_left_cb;
-      peer.kill = sandbox_kill_cb;
-      peer.signal = sandbox_signal_cb;
+      sandbox_peer (sb, &peer);
     }
   else if (sandboxed)
     {
@@ -524,13 +531,7 @@ run_execute (const struct run_job *job, struct run_result *res)
                            "--no-sandbox runs without isolation)\n", err.msg);
           return -1;
         }
-      peer.fd = sandbox_broker_fd (sb);
-      peer.pidfd = sandbox_pidfd (sb);
-      peer.pid = sandbox_pid (sb);
-      peer.ctx = sb;
-      peer.ms_left = sandbox_ms_left_cb;
-      peer.kill = sandbox_kill_cb;
-      peer.signal = sandbox_signal_cb;
+      sandbox_peer (sb, &peer);
     }
   else
     {
