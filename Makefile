@@ -50,7 +50,8 @@ LUA_SRC := $(wildcard vm/lua/*.lua)
 LUA_BC := $(LUA_SRC:vm/lua/%.lua=$(BUILD)/vm/lua/%.bc)
 
 LIB_SRC := $(COMMON_SRC) $(SANDBOX_SRC) $(VM_SRC) $(BROKER_SRC) $(POLICY_SRC) $(SHIM_SRC)
-LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(ASM_SRC:%.S=$(BUILD)/%.o) $(BUILD)/vm/lua_bc.o
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(ASM_SRC:%.S=$(BUILD)/%.o) $(BUILD)/vm/lua_bc.o \
+	$(BUILD)/sandbox/seccomp_bpf.o
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
 
 # Embedded text (.incbin) lives next to the .S files.
@@ -113,6 +114,30 @@ $(BUILD)/vm/lua_bc.S: $(LUA_BC) Makefile
 	  done; echo '  .section .note.GNU-stack, "", @progbits'; } > $@
 
 $(BUILD)/vm/lua_bc.o: $(BUILD)/vm/lua_bc.S
+	$(CC) -c -o $@ $<
+
+# The seccomp programs are compiled at build time and embedded (see
+# sandbox/seccomp.c): tools/bpfgen compiles each policy/seccomp/*.policy
+# with libseccomp; one symbol pair per program, tr_bpf_<name>[_end].
+BPF_NAMES := vm vm-jit native
+$(BUILD)/tools/bpfgen: tools/bpfgen.c $(BUILD)/sandbox/seccomp_compile.o $(BUILD)/sandbox/profiles.o \
+		$(BUILD)/common/error.o
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $@ $^ $(shell pkg-config --libs libseccomp)
+
+$(BUILD)/seccomp/.stamp: $(BUILD)/tools/bpfgen
+	@mkdir -p $(@D)
+	$(BUILD)/tools/bpfgen $(@D) && touch $@
+
+$(BUILD)/sandbox/seccomp_bpf.S: $(BUILD)/seccomp/.stamp Makefile
+	@mkdir -p $(@D)
+	@{ echo '  .section .rodata'; \
+	  for n in $(BPF_NAMES); do s=$$(echo $$n | tr - _); \
+	    echo "  .global tr_bpf_$$s"; echo "  .global tr_bpf_$${s}_end"; echo '  .balign 8'; \
+	    echo "tr_bpf_$$s:"; echo "  .incbin \"$(BUILD)/seccomp/$$n.bpf\""; echo "tr_bpf_$${s}_end:"; \
+	  done; echo '  .section .note.GNU-stack, "", @progbits'; } > $@
+
+$(BUILD)/sandbox/seccomp_bpf.o: $(BUILD)/sandbox/seccomp_bpf.S
 	$(CC) -c -o $@ $<
 
 $(BUILD)/tests/unit/%: tests/unit/%.c $(BUILD)/libtactus.a

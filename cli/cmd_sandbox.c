@@ -71,9 +71,8 @@ static int
 sandbox_rebuild_cmd (int argc, char **argv)
 {
   struct tr_error err;
-  char dir[512];
+  struct sandbox_rebuild_report r;
   bool force = false;
-  int written;
 
   for (int i = 1; i < argc; i++)
     {
@@ -86,13 +85,18 @@ sandbox_rebuild_cmd (int argc, char **argv)
         }
     }
   tr_error_clear (&err);
-  if (sandbox_rebuild (force, dir, sizeof dir, &written, &err) < 0)
+  if (sandbox_rebuild (force, &r, &err) < 0)
     {
       tr_error_print (&err);
       return 1;
     }
-  printf ("seccomp cache %s: %d program%s compiled and written, %d already valid; all match this "
-          "binary\n", dir, written, written == 1 ? "" : "s", SANDBOX_SECCOMP__COUNT - written);
+  printf ("seccomp: %d built-in program%s checked, %s\n", r.checked, r.checked == 1 ? "" : "s",
+          r.differ ? "some differ from this host's libseccomp (accepted with --force)"
+                   : "each identical to its profile compiled now with this host's libseccomp");
+  if (r.legacy_removed)
+    printf ("removed %d program%s cached by an older version in %s\n", r.legacy_removed,
+            r.legacy_removed == 1 ? "" : "s", r.legacy_dir);
+  printf ("nothing else is kept between runs\n");
   return 0;
 }
 

@@ -24,7 +24,7 @@ usage (FILE *out)
            "  test FILE.tac [OPTIONS]       run the file's Specification scenarios, each in a fresh sandbox\n"
            "  eval FILE.tac [OPTIONS]       run the file's Evaluations (datasets, evaluators, thresholds)\n"
            "  sandbox status [--json]       what this host supports, layer by layer\n"
-           "  sandbox rebuild [--force]     regenerate the cached seccomp programs\n"
+           "  sandbox rebuild [--force]     check the built-in seccomp programs, drop old caches\n"
            "  sandbox exec [OPTIONS] -- PROGRAM [ARGS]\n"
            "                                run a native program in the cage\n"
            "  version                       print the version\n"

@@ -53,20 +53,21 @@ bool cgroup_oom_killed (const struct sandbox_cgroup *cg);
 uint64_t cgroup_cpu_usec (const struct sandbox_cgroup *cg);
 void cgroup_destroy (struct sandbox_cgroup *cg);
 
-/* ---- seccomp.c ---- */
+/* ---- seccomp_compile.c, seccomp.c ---- */
 struct seccomp_program
 {
-  struct sock_fprog prog; /* filter points into a malloc'd buffer */
+  struct sock_fprog prog;
+  bool builtin; /* points into the binary's read-only data, not malloc'd */
 };
 
 const char *seccomp_profile_name (enum sandbox_seccomp which);
 /* The profile's text, as built into the binary.  */
 const char *seccomp_profile_text (enum sandbox_seccomp which, size_t *len);
-/* Get the compiled program: from the cache when valid, else compiled now
- * (and cached when the cache directory is writable).  */
+/* The program built into the binary at build time (no compilation, no
+ * file read).  */
 int seccomp_program_get (enum sandbox_seccomp which, struct seccomp_program *out,
                          struct tr_error *err);
-/* Compile from the profile text; no cache involved.  */
+/* Compile from the profile text with libseccomp (build time, checks).  */
 int seccomp_program_compile (enum sandbox_seccomp which, struct seccomp_program *out,
                              struct tr_error *err);
 void seccomp_program_free (struct seccomp_program *p);
@@ -75,17 +76,16 @@ int export_bpf (void *ctx, struct seccomp_program *out, struct tr_error *err);
 /* Install it on the calling process (after no_new_privs).  */
 int seccomp_program_load (const struct seccomp_program *p, struct tr_error *err);
 
-struct seccomp_cache_state
+struct seccomp_check
 {
-  char dir[512];
-  bool dir_usable;
-  int valid;   /* profiles whose cache entry matches this binary */
-  int stale;   /* entries present but for another binary or profile */
-  int missing;
+  unsigned builtin_insns, compiled_insns;
+  bool match; /* the built-in program is what the profile compiles to here */
 };
-int seccomp_cache_inspect (struct seccomp_cache_state *st);
-/* Recompile every profile and rewrite the cache.  FORCE rewrites valid entries too.  */
-int seccomp_cache_rebuild (bool force, int *written, struct tr_error *err);
+int seccomp_builtin_verify (enum sandbox_seccomp which, struct seccomp_check *out,
+                            struct tr_error *err);
+/* Program files an older version cached in DIR (filled in); REMOVE
+ * deletes them.  Returns 0 or -errno.  */
+int seccomp_legacy_cache (char *dir, size_t size, bool remove, int *found);
 
 /* ---- privs.c ---- */
 int privs_drop_all (struct tr_error *err);

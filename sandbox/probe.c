@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -90,12 +91,15 @@ probe_namespaces (struct sandbox_status *st)
     }
 }
 
+/* The programs a run installs are built into the binary; check each
+ * against what its profile compiles to with this host's libseccomp.  */
 static void
 probe_seccomp (struct sandbox_status *st)
 {
-  char actions[256] = "";
+  char actions[256] = "", sizes[128] = "";
   struct tr_error e;
-  int compiled = 0;
+  int differ = 0;
+  size_t off = 0;
 
   if (prctl (PR_GET_SECCOMP, 0, 0, 0, 0) < 0)
     {
@@ -106,22 +110,66 @@ probe_seccomp (struct sandbox_status *st)
   actions[strcspn (actions, "\n")] = '\0';
   for (int w = 0; w < SANDBOX_SECCOMP__COUNT; w++)
     {
-      struct seccomp_program p;
-      if (seccomp_program_compile ((enum sandbox_seccomp) w, &p, &e) < 0)
+      struct seccomp_check c;
+      if (seccomp_builtin_verify ((enum sandbox_seccomp) w, &c, &e) < 0)
         {
-          add (st, "seccomp", false, "profile %s does not compile: %s",
-               seccomp_profile_name ((enum sandbox_seccomp) w), e.msg);
+          add (st, "seccomp", false, "profile %s: %s", seccomp_profile_name ((enum sandbox_seccomp) w),
+               e.msg);
           return;
         }
-      compiled++;
-      seccomp_program_free (&p);
+      differ += !c.match;
+      off += (size_t) snprintf (sizes + off, sizeof sizes - off, "%s%s %u", w ? ", " : "",
+                                seccomp_profile_name ((enum sandbox_seccomp) w), c.builtin_insns);
     }
   if (actions[0] && strstr (actions, "kill_process") == NULL)
     add (st, "seccomp", false, "kernel lacks SECCOMP_RET_KILL_PROCESS (actions: %s)", actions);
   else
-    add (st, "seccomp", true, "%d profiles compile (libseccomp %u.%u.%u); kernel actions: %s",
-         compiled, seccomp_version ()->major, seccomp_version ()->minor, seccomp_version ()->micro,
-         actions[0] ? actions : "unknown");
+    add (st, "seccomp", true, "kernel actions: %s", actions[0] ? actions : "unknown");
+  /* A difference is not a failure: the built-in program is what the
+   * profile compiled to when tactus-run was built, and it is what runs.  */
+  add (st, "seccomp programs", true,
+       "built into the binary, none kept on disk (%s instructions); %s libseccomp %u.%u.%u",
+       sizes, differ ? "DIFFERENT from what the profiles compile to with" : "identical to a compile with",
+       seccomp_version ()->major, seccomp_version ()->minor, seccomp_version ()->micro);
+}
+
+/* Apply the default rlimits in a throwaway child and check them there.  */
+static void
+probe_rlimits (struct sandbox_status *st)
+{
+  static const int which[] = { RLIMIT_NPROC, RLIMIT_NOFILE, RLIMIT_FSIZE, RLIMIT_CORE, RLIMIT_CPU };
+  struct sandbox_limits lim;
+  pid_t pid;
+  int status;
+
+  memset (&lim, 0, sizeof lim);
+  pid = fork ();
+  if (pid < 0)
+    {
+      add (st, "rlimits", false, "fork: %s", strerror (errno));
+      return;
+    }
+  if (pid == 0)
+    {
+      struct tr_error e;
+      if (rlimits_apply (&lim, false, false, &e) < 0)
+        _exit (2);
+      for (size_t i = 0; i < sizeof which / sizeof which[0]; i++)
+        {
+          struct rlimit r;
+          if (getrlimit (which[i], &r) < 0 || r.rlim_cur != r.rlim_max
+              || (which[i] == RLIMIT_CORE && r.rlim_max != 0))
+            _exit (3);
+        }
+      _exit (0);
+    }
+  if (waitpid (pid, &status, 0) < 0 || !WIFEXITED (status) || WEXITSTATUS (status) != 0)
+    add (st, "rlimits", false, "the default limits could not be applied (%s)",
+         WIFEXITED (status) && WEXITSTATUS (status) == 3 ? "soft != hard after setrlimit"
+                                                        : "setrlimit failed");
+  else
+    add (st, "rlimits", true, "NPROC, NOFILE, FSIZE, CORE=0, CPU, memory applied and checked in a "
+         "test process; soft == hard");
 }
 
 static void
@@ -172,39 +220,28 @@ probe_cage (struct sandbox_status *st)
   clock_gettime (CLOCK_MONOTONIC, &t0);
   if (sandbox_start (&spec, &sb, &e) < 0)
     {
+      add (st, "capabilities", false, "not checked: no cage could be built");
+      add (st, "no_new_privs", false, "not checked: no cage could be built");
       add (st, "sandbox", false, "cannot be built here: %s", e.msg);
       return;
     }
   if (sandbox_wait (sb, &res, &e) < 0 || res.exit_code != 0)
     {
+      add (st, "capabilities", false, "not checked: the test cage failed");
+      add (st, "no_new_privs", false, "not checked: the test cage failed");
       add (st, "sandbox", false, "started but did not exit cleanly (status %d)", res.exit_code);
       sandbox_destroy (sb);
       return;
     }
   sandbox_destroy (sb);
   clock_gettime (CLOCK_MONOTONIC, &t1);
-  add (st, "capabilities", true, "all dropped (bounding, ambient, inheritable, permitted, "
-       "effective) with libcap-ng; securebits locked");
+  /* privs_drop_all verified the drop inside the cage (capget and every
+   * bounding/ambient bit) or the cage would have failed.  */
+  add (st, "capabilities", true, "all dropped and verified in a test cage (bounding, ambient, "
+       "inheritable, permitted, effective); securebits locked");
   add (st, "no_new_privs", true, "set before seccomp");
   add (st, "sandbox", true, "a full cage was built and torn down in %.2f ms",
        (double) (t1.tv_sec - t0.tv_sec) * 1e3 + (double) (t1.tv_nsec - t0.tv_nsec) / 1e6);
-}
-
-static void
-probe_cache (struct sandbox_status *st)
-{
-  struct seccomp_cache_state cs;
-
-  seccomp_cache_inspect (&cs);
-  if (!cs.dir[0])
-    add (st, "cache", false, "no cache directory; seccomp profiles are compiled on every run");
-  else if (!cs.dir_usable)
-    add (st, "cache", false, "%s missing or not private; compiled on every run until "
-         "'tactus-run sandbox rebuild'", cs.dir);
-  else
-    add (st, "cache", cs.stale == 0 && cs.missing == 0,
-         "%s: %d valid, %d stale, %d missing compiled seccomp programs%s", cs.dir, cs.valid,
-         cs.stale, cs.missing, cs.stale || cs.missing ? " (run 'tactus-run sandbox rebuild')" : "");
 }
 
 int
@@ -212,31 +249,38 @@ sandbox_status_probe (struct sandbox_status *st)
 {
   memset (st, 0, sizeof *st);
   probe_namespaces (st);
-  add (st, "rlimits", true, "NPROC, NOFILE, FSIZE, CORE=0, MEMLOCK=0, CPU and AS when asked; "
-       "soft == hard");
+  probe_rlimits (st);
   probe_cgroup (st);
   probe_seccomp (st);
   probe_cage (st);
-  probe_cache (st);
   st->usable = true;
   for (size_t i = 0; i < st->n; i++)
-    if (!st->layers[i].ok && strcmp (st->layers[i].name, "cache") != 0
-        && strcmp (st->layers[i].name, "cgroup v2") != 0)
+    if (!st->layers[i].ok && strcmp (st->layers[i].name, "cgroup v2") != 0)
       st->usable = false;
   return 0;
 }
 
 int
-sandbox_rebuild (bool force, char *dir, size_t dirsize, int *written, struct tr_error *err)
+sandbox_rebuild (bool force, struct sandbox_rebuild_report *r, struct tr_error *err)
 {
-  struct seccomp_cache_state cs;
+  int rc;
 
-  if (seccomp_cache_rebuild (force, written, err) < 0)
-    return -1;
-  seccomp_cache_inspect (&cs);
-  snprintf (dir, dirsize, "%s", cs.dir);
-  if (cs.valid != SANDBOX_SECCOMP__COUNT)
-    return tr_fail (err, 0, "seccomp cache %s: %d of %d entries valid after the rebuild", cs.dir,
-                    cs.valid, SANDBOX_SECCOMP__COUNT);
+  memset (r, 0, sizeof *r);
+  for (int w = 0; w < SANDBOX_SECCOMP__COUNT; w++)
+    {
+      struct seccomp_check c;
+      if (seccomp_builtin_verify ((enum sandbox_seccomp) w, &c, err) < 0)
+        return -1;
+      r->checked++;
+      if (!c.match)
+        r->differ++;
+    }
+  rc = seccomp_legacy_cache (r->legacy_dir, sizeof r->legacy_dir, true, &r->legacy_removed);
+  if (rc < 0)
+    return tr_fail (err, -rc, "remove the old seccomp cache in %s", r->legacy_dir);
+  if (r->differ && !force)
+    return tr_fail (err, 0, "%d built-in seccomp program(s) differ from what this host's libseccomp "
+                    "compiles the profiles to: rebuild tactus-run here (make) to pick them up, or "
+                    "pass --force to accept the built-in programs", r->differ);
   return 0;
 }

@@ -24,10 +24,17 @@ struct sandbox_status
 int sandbox_status_probe (struct sandbox_status *st);
 
 #include "common/error.h"
-/* Regenerate what the sandbox keeps between runs (the compiled seccomp
- * programs), for this binary.  FORCE rewrites entries that are still valid.
- * DIR receives the cache directory.  */
-int sandbox_rebuild (bool force, char *dir, size_t dirsize, int *written, struct tr_error *err);
-
+/* What the sandbox keeps between runs, checked against this binary.  The
+ * seccomp programs are built into the binary and nothing is kept on disk:
+ * rebuild recompiles each profile with this host's libseccomp and compares
+ * it with the built-in program, and removes the program cache older
+ * versions kept.  A difference is an error unless FORCE.  */
+struct sandbox_rebuild_report
+{
+  int checked, differ;
+  char legacy_dir[512];
+  int legacy_removed;
+};
+int sandbox_rebuild (bool force, struct sandbox_rebuild_report *r, struct tr_error *err);
 
 #endif

@@ -36,7 +36,7 @@ sources() {
     fuzz_json) echo "vm/json.c" ;;
     fuzz_param) echo "cli/parse.c vm/json.c" ;;
     fuzz_oci_config|fuzz_oci_seccomp)
-      echo "shim/*.c sandbox/*.c sandbox/profiles.S policy/*.c broker/*.c vm/*.c $BUILD/vm/lua_bc.o" ;;
+      echo "shim/*.c sandbox/*.c sandbox/profiles.S policy/*.c broker/*.c vm/*.c $BUILD/vm/lua_bc.o $BUILD/sandbox/seccomp_bpf.o" ;;
     *) return 1 ;;
   esac
 }

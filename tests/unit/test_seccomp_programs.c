@@ -1,0 +1,242 @@
+/* The seccomp programs built into tactus-run deny what the profiles say.
+ *
+ * Running a syscall in a cage cannot tell the filter's EPERM from the
+ * kernel's own refusal (an unprivileged user namespace is already refused
+ * bpf, kexec, modules...), so a shrinking deny list would go unnoticed.
+ * This test runs the built-in BPF programs themselves, with a small
+ * classic-BPF interpreter, on synthetic seccomp_data:
+ *   - every syscall the native profile lists as "Deliberately absent" is
+ *     not allowed by any of the three programs, whatever its arguments;
+ *   - the VM programs also refuse sockets, ioctl, exec, clone and ptrace;
+ *   - an i386 syscall (int 0x80) and an x32 syscall number are killed;
+ *   - controls: read is allowed, so the interpreter is not vacuous;
+ *   - each built-in program is identical to the profile compiled now.  */
+#define _GNU_SOURCE
+#include <ctype.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <seccomp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sandbox/internal.h"
+
+static int failures, passes;
+
+static void check (bool ok, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
+
+static void
+check (bool ok, const char *fmt, ...)
+{
+  va_list ap;
+
+  printf ("%s: ", ok ? "PASS" : "FAIL");
+  va_start (ap, fmt);
+  vprintf (fmt, ap);
+  va_end (ap);
+  printf ("\n");
+  if (ok)
+    passes++;
+  else
+    failures++;
+}
+
+/* Classic BPF as the kernel runs a seccomp filter.  Returns the filter's
+ * return value, or 0xdeadbeef for an instruction it does not know (which
+ * fails the test rather than guessing).  */
+static uint32_t
+run_bpf (const struct sock_fprog *prog, const struct seccomp_data *d)
+{
+  uint32_t a = 0, x = 0, mem[BPF_MEMWORDS] = { 0 };
+  const unsigned char *data = (const unsigned char *) d;
+
+  for (unsigned pc = 0; pc < prog->len; pc++)
+    {
+      const struct sock_filter *f = &prog->filter[pc];
+      uint32_t src = BPF_SRC (f->code) == BPF_X ? x : f->k;
+      switch (f->code)
+        {
+        case BPF_LD | BPF_W | BPF_ABS:
+          if (f->k + 4 > sizeof *d)
+            return 0xdeadbeef;
+          memcpy (&a, data + f->k, 4);
+          continue;
+        case BPF_LD | BPF_W | BPF_MEM:
+          a = mem[f->k % BPF_MEMWORDS];
+          continue;
+        case BPF_LDX | BPF_W | BPF_MEM:
+          x = mem[f->k % BPF_MEMWORDS];
+          continue;
+        case BPF_ST:
+          mem[f->k % BPF_MEMWORDS] = a;
+          continue;
+        case BPF_STX:
+          mem[f->k % BPF_MEMWORDS] = x;
+          continue;
+        case BPF_MISC | BPF_TAX:
+          x = a;
+          continue;
+        case BPF_MISC | BPF_TXA:
+          a = x;
+          continue;
+        case BPF_RET | BPF_K:
+          return f->k;
+        case BPF_RET | BPF_A:
+          return a;
+        case BPF_JMP | BPF_JA:
+          pc += f->k;
+          continue;
+        default:
+          break;
+        }
+      if (BPF_CLASS (f->code) == BPF_ALU)
+        {
+          switch (BPF_OP (f->code))
+            {
+            case BPF_AND: a &= src; continue;
+            case BPF_OR: a |= src; continue;
+            case BPF_ADD: a += src; continue;
+            case BPF_SUB: a -= src; continue;
+            case BPF_RSH: a >>= src; continue;
+            case BPF_LSH: a <<= src; continue;
+            default: return 0xdeadbeef;
+            }
+        }
+      if (BPF_CLASS (f->code) == BPF_JMP)
+        {
+          bool t;
+          switch (BPF_OP (f->code))
+            {
+            case BPF_JEQ: t = a == src; break;
+            case BPF_JGT: t = a > src; break;
+            case BPF_JGE: t = a >= src; break;
+            case BPF_JSET: t = (a & src) != 0; break;
+            default: return 0xdeadbeef;
+            }
+          pc += t ? f->jt : f->jf;
+          continue;
+        }
+      return 0xdeadbeef;
+    }
+  return 0xdeadbeef; /* fell off the end: not a valid filter */
+}
+
+/* The action for NR with every argument 0 and with every argument all
+ * ones: an allow under any argument pattern counts as allowed.  */
+static bool
+allowed (const struct sock_fprog *prog, int nr, uint32_t arch)
+{
+  struct seccomp_data d;
+
+  for (int pattern = 0; pattern < 2; pattern++)
+    {
+      memset (&d, 0, sizeof d);
+      d.nr = nr;
+      d.arch = arch;
+      for (int i = 0; i < 6; i++)
+        d.args[i] = pattern ? ~0ull : 0;
+      uint32_t r = run_bpf (prog, &d);
+      if ((r & SECCOMP_RET_ACTION_FULL) == SECCOMP_RET_ALLOW || r == 0xdeadbeef)
+        return true;
+    }
+  return false;
+}
+
+static uint32_t
+action_of (const struct sock_fprog *prog, int nr, uint32_t arch)
+{
+  struct seccomp_data d;
+
+  memset (&d, 0, sizeof d);
+  d.nr = nr;
+  d.arch = arch;
+  return run_bpf (prog, &d) & SECCOMP_RET_ACTION_FULL;
+}
+
+/* The names after "Deliberately absent (EPERM):" in the native profile's
+ * comment, up to the full stop.  The profile text is the one built in.  */
+static int
+absent_list (char names[][32], int max)
+{
+  size_t len;
+  const char *text = seccomp_profile_text (SANDBOX_SECCOMP_NATIVE, &len);
+  const char *p = text ? strstr (text, "Deliberately absent (EPERM):") : NULL;
+  int n = 0;
+
+  if (p == NULL)
+    return 0;
+  p += strlen ("Deliberately absent (EPERM):");
+  while (*p && *p != '.' && n < max)
+    {
+      size_t k = 0;
+      while (*p && !isalnum ((unsigned char) *p) && *p != '_' && *p != '.')
+        p++;
+      while ((isalnum ((unsigned char) *p) || *p == '_') && k < 31)
+        names[n][k++] = *p++;
+      names[n][k] = '\0';
+      if (k)
+        n++;
+    }
+  return n;
+}
+
+int
+main (void)
+{
+  static const char *vm_extra[] = { "socket", "socketpair", "connect", "ioctl", "execve",
+                                    "execveat", "clone", "clone3", "fork", "vfork", "ptrace",
+                                    "prctl", "seccomp", NULL };
+  char names[128][32];
+  int n = absent_list (names, 128);
+  struct tr_error err;
+
+  check (n >= 60, "the native profile lists %d deliberately absent syscalls (>= 60)", n);
+  for (int w = 0; w < SANDBOX_SECCOMP__COUNT; w++)
+    {
+      enum sandbox_seccomp which = (enum sandbox_seccomp) w;
+      const char *pname = seccomp_profile_name (which);
+      struct seccomp_program p;
+      struct seccomp_check c;
+      int bad = 0;
+
+      if (seccomp_program_get (which, &p, &err) < 0)
+        {
+          check (false, "%s: built-in program: %s", pname, err.msg);
+          continue;
+        }
+      check (seccomp_builtin_verify (which, &c, &err) == 0 && c.match,
+             "%s: built-in program (%u insns) identical to the profile compiled now", pname,
+             c.builtin_insns);
+      check (allowed (&p.prog, seccomp_syscall_resolve_name ("read"), AUDIT_ARCH_X86_64),
+             "%s: control: read is allowed", pname);
+      for (int i = 0; i < n; i++)
+        {
+          int nr = seccomp_syscall_resolve_name (names[i]);
+          if (nr < 0)
+            continue; /* not a syscall on this architecture */
+          if (allowed (&p.prog, nr, AUDIT_ARCH_X86_64))
+            {
+              check (false, "%s: %s is allowed", pname, names[i]);
+              bad++;
+            }
+        }
+      check (bad == 0, "%s: all %d deliberately absent syscalls refused", pname, n);
+      if (which != SANDBOX_SECCOMP_NATIVE)
+        for (const char **s = vm_extra; *s; s++)
+          check (!allowed (&p.prog, seccomp_syscall_resolve_name (*s), AUDIT_ARCH_X86_64),
+                 "%s: %s refused", pname, *s);
+      check (action_of (&p.prog, 3 /* i386 close */, AUDIT_ARCH_I386) == SECCOMP_RET_KILL_PROCESS,
+             "%s: an i386 syscall (int 0x80) kills the process", pname);
+      check (action_of (&p.prog, 0x40000000 | 0 /* x32 read */, AUDIT_ARCH_X86_64)
+                 == SECCOMP_RET_KILL_PROCESS,
+             "%s: an x32 syscall kills the process", pname);
+      seccomp_program_free (&p);
+    }
+  printf ("%d passed, %d failed\n", passes, failures);
+  return failures ? 1 : 0;
+}
