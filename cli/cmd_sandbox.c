@@ -107,7 +107,7 @@ exec_usage (FILE *f)
            "usage: tactus-run sandbox exec [OPTIONS] -- PROGRAM [ARGS...]\n"
            "\n"
            "  --workspace DIR        host directory bound at /workspace (default: .)\n"
-           "  --workspace-mode M     rw (default), ro or off\n"
+           "  --workspace-mode M     rw (default), ro, overlay (changes vanish at exit) or off\n"
            "  --bind SRC:DST         extra read-write bind\n"
            "  --ro-bind SRC:DST      extra read-only bind\n"
            "  --no-system            do not bind /usr, /lib*, /bin, /sbin read-only\n"
@@ -215,7 +215,8 @@ sandbox_exec_cmd (int argc, char **argv)
           if (strcmp (optarg, "rw") == 0) spec.workspace = SANDBOX_WORKSPACE_RW;
           else if (strcmp (optarg, "ro") == 0) spec.workspace = SANDBOX_WORKSPACE_RO;
           else if (strcmp (optarg, "off") == 0) spec.workspace = SANDBOX_WORKSPACE_OFF;
-          else return bad_value ("--workspace-mode", optarg, "rw, ro or off");
+          else if (strcmp (optarg, "overlay") == 0) spec.workspace = SANDBOX_WORKSPACE_OVERLAY;
+          else return bad_value ("--workspace-mode", optarg, "rw, ro, overlay or off");
           break;
         case O_BIND:
         case O_ROBIND:

@@ -365,7 +365,8 @@ describe_workspace (struct sandbox *sb, int fd, const struct stat *st, const cha
     {
       /* Read-only needs no idmap: sandbox root reads what others may read.  */
       bool idmap = st->st_uid == 0 && sb->host_uid != 0
-                   && sb->spec->workspace == SANDBOX_WORKSPACE_RW;
+                   && (sb->spec->workspace == SANDBOX_WORKSPACE_RW
+                       || sb->spec->workspace == SANDBOX_WORKSPACE_OVERLAY);
       *tree = clone_workspace_tree (fd, idmap, err);
       if (*tree < 0 || (idmap && idmap_tree (*tree, sb->pid, err) < 0))
         return -1;

@@ -296,6 +296,62 @@ clone_workspace (const struct mounts_ctx *ctx, struct tr_error *err)
   return steal_fd (&tree);
 }
 
+/* The workspace as the lower layer of an overlay whose upper layer is a
+ * private tmpfs: the run sees the directory's files and may change them,
+ * but every change stays in the tmpfs and goes with the sandbox.  The
+ * lower layer is read-only, so the host directory is never written.
+ *
+ * overlayfs takes private clones of its layers, and only of mounts in the
+ * caller's mount namespace: the workspace is attached at /workspace first,
+ * the overlay created from it, the lower mount detached again (nothing can
+ * reach it after that), and the overlay attached in its place.  */
+static int
+mount_workspace_overlay (int rootfd, int ws_tree, int dst, uint64_t attrs,
+                         const struct sandbox_limits *lim, struct tr_error *err)
+{
+  char size[32], lower[64], upper[64], work[64];
+  const char *scratch_opts[] = { "size", size, "mode", "0755", NULL };
+  cleanup_close int scratch = -1;
+  cleanup_close int lowerfd = -1;
+  cleanup_close int fs = -1;
+  cleanup_close int mnt = -1;
+
+  snprintf (size, sizeof size, "%llu",
+            (unsigned long long) (lim->tmpfs_bytes ? lim->tmpfs_bytes : DEFAULT_TMP_SIZE));
+  if (set_attrs (ws_tree, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, true,
+                 "/workspace (lower layer)", err) < 0
+      || attach (ws_tree, dst, "/workspace (lower layer)", err) < 0)
+    return -1;
+  lowerfd = open_dir_in_root (rootfd, "/workspace", false, err);
+  if (lowerfd < 0)
+    return -1;
+  scratch = new_fs ("tmpfs", scratch_opts, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, err);
+  if (scratch < 0)
+    return tr_wrap (err, "/workspace overlay: upper layer");
+  if (mkdirat (scratch, "upper", 0755) < 0 || mkdirat (scratch, "work", 0755) < 0)
+    return tr_fail (err, errno, "/workspace overlay: upper layer directories");
+  snprintf (lower, sizeof lower, "/proc/self/fd/%d", lowerfd);
+  snprintf (upper, sizeof upper, "/proc/self/fd/%d/upper", scratch);
+  snprintf (work, sizeof work, "/proc/self/fd/%d/work", scratch);
+  fs = fsopen ("overlay", FSOPEN_CLOEXEC);
+  if (fs < 0)
+    return tr_fail (err, errno, "/workspace overlay: fsopen overlay (overlayfs in a user "
+                                "namespace needs Linux 5.11 or later; use workspace mode rw or ro)");
+  /* userxattr: a user namespace may only set user.* xattrs on the upper.  */
+  if (fsconfig (fs, FSCONFIG_SET_STRING, "lowerdir", lower, 0) < 0
+      || fsconfig (fs, FSCONFIG_SET_STRING, "upperdir", upper, 0) < 0
+      || fsconfig (fs, FSCONFIG_SET_STRING, "workdir", work, 0) < 0
+      || fsconfig (fs, FSCONFIG_SET_FLAG, "userxattr", NULL, 0) < 0
+      || fsconfig (fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+    return tr_fail (err, errno, "/workspace overlay: create");
+  mnt = fsmount (fs, FSMOUNT_CLOEXEC, (unsigned) attrs);
+  if (mnt < 0)
+    return tr_fail (err, errno, "/workspace overlay: fsmount");
+  if (umount2 (lower, MNT_DETACH) < 0)
+    return tr_fail (err, errno, "/workspace overlay: detach the lower layer");
+  return attach (mnt, dst, "/workspace", err);
+}
+
 static int
 mount_workspace (int rootfd, const struct sandbox_spec *spec, int ws_tree, struct tr_error *err)
 {
@@ -311,12 +367,14 @@ mount_workspace (int rootfd, const struct sandbox_spec *spec, int ws_tree, struc
   /* The VM never executes files; a native program may run what it built.  */
   if (spec->entry)
     attrs |= MOUNT_ATTR_NOEXEC;
+  dst = open_dir_in_root (rootfd, "/workspace", true, err);
+  if (dst < 0)
+    return -1;
+  if (spec->workspace == SANDBOX_WORKSPACE_OVERLAY)
+    return mount_workspace_overlay (rootfd, ws_tree, dst, attrs, &spec->limits, err);
   /* A detached clone (idmapped by the parent, or made by clone_workspace);
    * only the flags and the attach are left.  */
   if (set_attrs (ws_tree, attrs, true, "/workspace", err) < 0)
-    return -1;
-  dst = open_dir_in_root (rootfd, "/workspace", true, err);
-  if (dst < 0)
     return -1;
   return attach (ws_tree, dst, "/workspace", err);
 }
@@ -334,8 +392,10 @@ mask_proc (int rootfd, struct tr_error *err)
     {
       cleanup_close int t = openat (proc, proc_masked_files[i], O_PATH | O_CLOEXEC | O_NOFOLLOW);
       cleanup_close int null = -1;
-      if (t < 0)
+      if (t < 0 && errno == ENOENT)
         continue; /* not on this kernel */
+      if (t < 0)
+        return tr_fail (err, errno, "/proc: mask %s", proc_masked_files[i]);
       null = open_tree (rootfd, "dev/null", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
       if (null < 0)
         return tr_fail (err, errno, "/proc: mask %s", proc_masked_files[i]);
@@ -346,8 +406,10 @@ mask_proc (int rootfd, struct tr_error *err)
     {
       cleanup_close int t = openat (proc, proc_masked_dirs[i], O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
       cleanup_close int empty = -1;
+      if (t < 0 && errno == ENOENT)
+        continue; /* not on this kernel */
       if (t < 0)
-        continue;
+        return tr_fail (err, errno, "/proc: mask %s", proc_masked_dirs[i]);
       empty = new_fs ("tmpfs", empty_opts, ro, err);
       if (empty < 0 || attach (empty, t, proc_masked_dirs[i], err) < 0)
         return tr_wrap (err, "/proc: mask %s", proc_masked_dirs[i]);
@@ -357,8 +419,12 @@ mask_proc (int rootfd, struct tr_error *err)
       cleanup_close int tree = open_tree (proc, proc_readonly[i],
                                           OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
       cleanup_close int t = -1;
-      if (tree < 0)
+      /* Only absence is tolerated: a /proc/sys we cannot make read-only
+       * must stop the run, not leave it writable.  */
+      if (tree < 0 && errno == ENOENT)
         continue;
+      if (tree < 0)
+        return tr_fail (err, errno, "/proc: read-only %s", proc_readonly[i]);
       t = openat (proc, proc_readonly[i], O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
       if (t < 0)
         return tr_fail (err, errno, "/proc/%s", proc_readonly[i]);

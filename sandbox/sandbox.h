@@ -21,6 +21,10 @@ enum sandbox_workspace
   SANDBOX_WORKSPACE_RW = 0,
   SANDBOX_WORKSPACE_RO,
   SANDBOX_WORKSPACE_OFF,
+  /* The directory as it is, writes kept in the sandbox's memory and gone
+   * with it (an overlay whose upper layer is a private tmpfs): each run
+   * starts from the same files, as `tactus-run test` scenarios need.  */
+  SANDBOX_WORKSPACE_OVERLAY,
 };
 
 enum sandbox_seccomp
