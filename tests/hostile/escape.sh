@@ -110,12 +110,14 @@ workspaces=()
 run_escape() {
   local label="$1" who="$2" ws out rc summary
   shift 2
-  local -a runner=()
+  local -a runner=() extra=()
   [ "$who" = nobody ] && runner=(as_nobody)
+  # The probe checks /dev holds pts and ptmx exactly when the cage has them.
+  [[ " $* " == *" --dev-pts "* ]] && extra=(--dev-pts)
   ws=$(make_workspace "$who")
   workspaces+=("$ws")
   out=$(cd "$scratch" && "${runner[@]}" "$TR" sandbox exec --workspace "$ws" "$@" -- \
-          /workspace/tr-probe "${probe_args[@]}" 2>&1 </dev/null); rc=$?
+          /workspace/tr-probe "${probe_args[@]}" "${extra[@]}" 2>&1 </dev/null); rc=$?
   # Every attempt is its own result line, tagged with the run.
   printf '%s\n' "$out" | sed -n -E "s/^(PASS|FAIL|SKIP): probe /\1: escape $label: /p"
   summary=$(printf '%s\n' "$out" | grep '^tr-probe escape: ')
@@ -194,6 +196,28 @@ if command -v unshare >/dev/null; then
   else
     fail "escape: the probe detects escapes outside the cage" \
       "exit $rc, $escapes escapes reported; $(printf '%s\n' "$out" | tail -2 | tr '\n' ' ')"
+  fi
+  # Each structural check must be able to fail: outside the cage there are
+  # no locked securebits, no seccomp filter to kill an x32 call, no
+  # read-only /proc/sys mount, no /dev/null over /proc/keys and the host's
+  # whole /dev.
+  if [ "$rc" = 1 ] || [[ "$out" != unshare:* ]]; then
+    for attempt in securebits-locked securebits-clear securebits-keepcaps foreign-arch-x32 \
+                   proc-sys-mounted-ro proc-masked-keys proc-masked-kallsyms dev-contents; do
+      if grep -q "^FAIL: probe $attempt: " <<<"$out"; then
+        pass "escape: outside the cage the probe's $attempt check reports an escape"
+      else
+        fail "escape: outside the cage the probe's $attempt check reports an escape" \
+          "$(grep -E "^(PASS|SKIP): probe $attempt: " <<<"$out" | head -1)"
+      fi
+    done
+    # Only where the kernel runs i386 code at all (else the probe skips).
+    if grep -q -E "^(FAIL|SKIP): probe foreign-arch-i386-int80: " <<<"$out"; then
+      pass "escape: outside the cage the probe's foreign-arch-i386-int80 check reports an escape or a skip"
+    else
+      fail "escape: outside the cage the probe's foreign-arch-i386-int80 check reports an escape or a skip" \
+        "$(grep "probe foreign-arch-i386-int80: " <<<"$out" | head -1)"
+    fi
   fi
 else
   skip "escape: the probe detects escapes outside the cage" "no unshare(1)"

@@ -4,12 +4,13 @@
  * the project can never make it pass.  Subcommands:
  *
  *   escape --host-ns mnt=ID,uts=ID,pid=ID[,net=ID,...] --host-pid PID
- *          --secret PATH --port N [--expect-fds 0,1,2]
+ *          --secret PATH --port N [--expect-fds 0,1,2] [--dev-pts]
  *       Try every escape we know of and print one line per attempt:
  *         PASS: probe NAME: denied (ERRNO or reason)
  *         FAIL: probe NAME: what succeeded
  *       Exit 0 when everything was denied, 1 otherwise, 2 on bad usage or
- *       when run outside a sandbox.
+ *       when run outside a sandbox.  --dev-pts: the cage was started with
+ *       --dev-pts, so /dev must also hold pts and ptmx (else it must not).
  *   forkbomb | membomb [MAX_MIB] | cpuloop | diskfill DIR | fdbomb
  *       Exhaust one resource; print what happened; exit 0 when the limit
  *       stopped us the expected way, 1 when a safety cap was reached first.
@@ -32,6 +33,8 @@
 #include <linux/if_ether.h>
 #include <linux/io_uring.h>
 #include <linux/kexec.h>
+#include <linux/magic.h>
+#include <linux/securebits.h>
 #include <linux/keyctl.h>
 #include <linux/netlink.h>
 #include <linux/openat2.h>
@@ -54,9 +57,11 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/uio.h>
@@ -455,6 +460,165 @@ check_status (void)
 }
 
 /* ------------------------------------------------------------------ */
+/* Securebits                                                          */
+/* ------------------------------------------------------------------ */
+
+/* What sandbox/privs.c sets, every "lock" included: uid 0 never regains
+ * capabilities on exec or setuid, and ambient ones can never be raised.  */
+#define WANT_SECUREBITS                                                                          \
+  (SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP | SECBIT_NO_SETUID_FIXUP_LOCKED \
+   | SECBIT_KEEP_CAPS_LOCKED | SECBIT_NO_CAP_AMBIENT_RAISE | SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED)
+
+/* In a child: a success would change the probe's own securebits.  */
+static void
+clear_securebits_child (struct verdict *v, const void *arg)
+{
+  (void) arg;
+  if (prctl (PR_SET_SECUREBITS, 0, 0, 0, 0) < 0)
+    v_denied (v, errno);
+  else
+    v_escaped (v, "PR_SET_SECUREBITS(0) succeeded: securebits now 0x%x",
+               (unsigned) prctl (PR_GET_SECUREBITS, 0, 0, 0, 0));
+}
+
+static void
+keepcaps_child (struct verdict *v, const void *arg)
+{
+  (void) arg;
+  if (prctl (PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
+    v_denied (v, errno);
+  else
+    v_escaped (v, "PR_SET_KEEPCAPS(1) succeeded");
+}
+
+static void
+check_securebits (void)
+{
+  long bits = prctl (PR_GET_SECUREBITS, 0, 0, 0, 0);
+  int e = errno;
+
+  if (bits < 0)
+    escaped ("securebits-locked", "PR_GET_SECUREBITS: %s", ename (e));
+  else if ((bits & WANT_SECUREBITS) != WANT_SECUREBITS)
+    escaped ("securebits-locked", "securebits 0x%lx lack 0x%lx", (unsigned long) bits,
+             (unsigned long) (WANT_SECUREBITS & ~bits));
+  else
+    denied ("securebits-locked", "securebits 0x%lx: NOROOT, NO_SETUID_FIXUP, NO_CAP_AMBIENT_RAISE "
+            "set and locked, KEEP_CAPS locked", (unsigned long) bits);
+  attempt_in_child ("securebits-clear", clear_securebits_child, NULL);
+  attempt_in_child ("securebits-keepcaps", keepcaps_child, NULL);
+}
+
+/* ------------------------------------------------------------------ */
+/* Foreign architectures: i386 (int $0x80) and x32 system calls          */
+/* ------------------------------------------------------------------ */
+
+/* Every filter's bad-architecture action is KILL_PROCESS: the child that
+ * makes the call must die of SIGSYS before the call does anything.  The
+ * call is a write of a marker to a pipe, from a buffer below 4 GiB (an
+ * i386 call has 32-bit pointers), so the parent sees whether it ran.  */
+#define FOREIGN_MARKER "tr-probe: the foreign syscall ran"
+#define X32_SYSCALL_BIT 0x40000000l
+
+#if defined(__x86_64__)
+static long
+i386_write (int fd, const char *buf, size_t n)
+{
+  long rc = 4; /* __NR_write on i386 */
+
+  __asm__ volatile ("int $0x80"
+                    : "+a"(rc)
+                    : "b"(fd), "c"((unsigned) (uintptr_t) buf), "d"((unsigned) n)
+                    : "memory", "cc", "r8", "r9", "r10", "r11");
+  return rc;
+}
+
+static long
+x32_write (int fd, const char *buf, size_t n)
+{
+  return syscall (X32_SYSCALL_BIT | SYS_write, fd, buf, n);
+}
+#endif
+
+static void
+try_foreign_syscall (const char *name, long (*call) (int, const char *, size_t), bool i386)
+{
+  char got[256] = "";
+  size_t len = 0;
+  int p[2], status = 0;
+  char *buf;
+  pid_t pid;
+  ssize_t n;
+
+  buf = mmap (NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0);
+  if (buf == MAP_FAILED)
+    {
+      escaped (name, "probe error: mmap(MAP_32BIT): %s", ename (errno));
+      return;
+    }
+  memcpy (buf, FOREIGN_MARKER, sizeof FOREIGN_MARKER);
+  if (pipe2 (p, O_CLOEXEC) < 0)
+    {
+      escaped (name, "probe error: pipe: %s", ename (errno));
+      munmap (buf, 4096);
+      return;
+    }
+  fflush (stdout);
+  pid = fork ();
+  if (pid < 0)
+    {
+      escaped (name, "probe error: fork: %s", ename (errno));
+      close (p[0]);
+      close (p[1]);
+      munmap (buf, 4096);
+      return;
+    }
+  if (pid == 0)
+    {
+      char line[64];
+      long rc;
+      int m;
+
+      close (p[0]);
+      rc = call (p[1], buf, strlen (FOREIGN_MARKER));
+      /* Still alive: say so (a native write).  */
+      m = snprintf (line, sizeof line, "\n(returned %ld)", rc);
+      if (write (p[1], line, (size_t) m) < 0)
+        _exit (4);
+      _exit (0);
+    }
+  close (p[1]);
+  while (len < sizeof got - 1 && (n = read (p[0], got + len, sizeof got - 1 - len)) > 0)
+    len += (size_t) n;
+  got[len] = '\0';
+  close (p[0]);
+  waitpid (pid, &status, 0);
+  munmap (buf, 4096);
+  if (strstr (got, FOREIGN_MARKER))
+    escaped (name, "the call ran: the marker reached the pipe %s", strchr (got, '(') ? strchr (got, '(') : "");
+  else if (WIFSIGNALED (status) && WTERMSIG (status) == SIGSYS && len == 0)
+    denied (name, "killed by SIGSYS, nothing written");
+  else if (i386 && WIFSIGNALED (status) && WTERMSIG (status) == SIGSEGV && len == 0)
+    skipped (name, "no i386 emulation in this kernel (int $0x80 faults with SIGSEGV), so the "
+             "filter's bad-arch action cannot be observed");
+  else if (WIFSIGNALED (status))
+    escaped (name, "killed by signal %d (want SIGSYS)%s%s", WTERMSIG (status), len ? ": " : "", got);
+  else
+    escaped (name, "not killed (exit %d): %s", WEXITSTATUS (status), got[0] ? got + 1 : "no output");
+}
+
+static void
+check_foreign_arch (void)
+{
+#if defined(__x86_64__)
+  try_foreign_syscall ("foreign-arch-i386-int80", i386_write, true);
+  try_foreign_syscall ("foreign-arch-x32", x32_write, false);
+#else
+  skipped ("foreign-arch", "only built for x86_64");
+#endif
+}
+
+/* ------------------------------------------------------------------ */
 /* Filesystem                                                          */
 /* ------------------------------------------------------------------ */
 
@@ -581,6 +745,291 @@ try_mknod (const char *name, const char *path)
   if (rc == 0)
     unlink (path);
   expect_fail (name, rc, e);
+}
+
+/* ------------------------------------------------------------------ */
+/* /proc and /dev as the sandbox builds them                           */
+/* ------------------------------------------------------------------ */
+
+/* The per-mount options ("ro,nosuid,...") of the topmost mount at TARGET
+ * in /proc/self/mountinfo; false when nothing is mounted there.  */
+static bool
+mount_options (const char *target, char *out, size_t size)
+{
+  FILE *f = fopen ("/proc/self/mountinfo", "re");
+  char line[4096];
+  bool found = false;
+
+  if (f == NULL)
+    return false;
+  /* "ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS ..."; later lines are
+   * mounted on top of earlier ones.  Paths with spaces are escaped (\040),
+   * so fields split on spaces.  */
+  while (fgets (line, sizeof line, f))
+    {
+      char *save = NULL, *field = strtok_r (line, " ", &save);
+      char *mp = NULL, *opts = NULL;
+
+      for (int i = 1; field && i <= 6; i++, field = strtok_r (NULL, " ", &save))
+        if (i == 5)
+          mp = field;
+        else if (i == 6)
+          opts = field;
+      if (mp && opts && strcmp (mp, target) == 0)
+        {
+          snprintf (out, size, "%s", opts);
+          found = true;
+        }
+    }
+  fclose (f);
+  return found;
+}
+
+static bool
+has_option (const char *opts, const char *want)
+{
+  size_t n = strlen (want);
+
+  for (const char *p = opts; p && *p; p = strchr (p, ','), p = p ? p + 1 : NULL)
+    if (strncmp (p, want, n) == 0 && (p[n] == ',' || p[n] == '\0'))
+      return true;
+  return false;
+}
+
+/* Writes to /proc/sys can fail for reasons of the kernel's own (EACCES for
+ * a sysctl owned by the host's root); only the read-only mount proves the
+ * sandbox refused them.  Likewise bus, fs and irq.  */
+static void
+check_proc_readonly (void)
+{
+  static const char *const dirs[] = { "sys", "bus", "fs", "irq" };
+  char path[64], name[64], opts[512];
+  struct stat st;
+
+  for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++)
+    {
+      snprintf (path, sizeof path, "/proc/%s", dirs[i]);
+      snprintf (name, sizeof name, "proc-%s-mounted-ro", dirs[i]);
+      if (strcmp (dirs[i], "sys") != 0 && stat (path, &st) < 0)
+        continue; /* not on this kernel */
+      if (!mount_options (path, opts, sizeof opts))
+        escaped (name, "%s is no mount of its own in /proc/self/mountinfo", path);
+      else if (!has_option (opts, "ro"))
+        escaped (name, "%s is mounted %s", path, opts);
+      else
+        denied (name, "%s mounted %s", path, opts);
+    }
+}
+
+/* Files under /proc the sandbox covers with /dev/null (sandbox/mounts.c).
+ * Strict: the kernel's own permission checks (EACCES for an unprivileged
+ * reader) do not count; each one that exists must be the /dev/null bind.  */
+static void
+check_proc_masked_files (void)
+{
+  static const char *const files[] = {
+    "kcore", "keys", "latency_stats", "timer_list", "timer_stats", "sched_debug", "sysrq-trigger",
+    "kallsyms", "kpagecount", "kpageflags", "kpagecgroup", "config.gz", "vmallocinfo",
+  };
+  char path[64], name[64], buf[64];
+  struct stat st;
+  int absent = 0;
+
+  for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
+    {
+      ssize_t n = -1;
+      int fd;
+
+      snprintf (path, sizeof path, "/proc/%s", files[i]);
+      snprintf (name, sizeof name, "proc-masked-%s", files[i]);
+      if (lstat (path, &st) < 0)
+        {
+          if (errno == ENOENT)
+            absent++; /* not on this kernel */
+          else
+            escaped (name, "%s: %s (want the /dev/null mask)", path, ename (errno));
+          continue;
+        }
+      if (!S_ISCHR (st.st_mode) || st.st_rdev != makedev (1, 3))
+        {
+          fd = open (path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+          if (fd >= 0)
+            {
+              n = read (fd, buf, sizeof buf);
+              close (fd);
+            }
+          if (n > 0)
+            escaped (name, "read %zd bytes from %s", n, path);
+          else
+            escaped (name, "%s is not covered by /dev/null (mode %o)", path, (unsigned) st.st_mode);
+          continue;
+        }
+      fd = open (path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+      if (fd >= 0)
+        {
+          n = read (fd, buf, sizeof buf);
+          close (fd);
+        }
+      if (n > 0)
+        escaped (name, "read %zd bytes from %s, a /dev/null", n, path);
+      else
+        denied (name, "%s is /dev/null: empty", path);
+    }
+  if (absent)
+    printf ("tr-probe: %d masked /proc files do not exist on this kernel\n", absent);
+}
+
+/* Directories under /proc the sandbox covers with an empty read-only
+ * tmpfs.  Again strict: unreadable is not enough.  */
+static void
+check_proc_masked_dirs (void)
+{
+  static const char *const dirs[] = { "acpi", "asound", "scsi", "driver", "tty/driver" };
+  char path[64], name[64], opts[512];
+  struct statfs sf;
+  struct stat st;
+
+  for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++)
+    {
+      struct dirent *de;
+      int entries = 0;
+      DIR *d;
+
+      snprintf (path, sizeof path, "/proc/%s", dirs[i]);
+      snprintf (name, sizeof name, "proc-masked-%s", dirs[i]);
+      if (lstat (path, &st) < 0 && errno == ENOENT)
+        continue; /* not on this kernel */
+      if (statfs (path, &sf) < 0 || sf.f_type != TMPFS_MAGIC)
+        {
+          escaped (name, "%s is not covered by a tmpfs", path);
+          continue;
+        }
+      d = opendir (path);
+      if (d == NULL)
+        {
+          escaped (name, "%s: %s (want an empty, readable tmpfs)", path, ename (errno));
+          continue;
+        }
+      while ((de = readdir (d)) != NULL)
+        if (strcmp (de->d_name, ".") != 0 && strcmp (de->d_name, "..") != 0)
+          entries++;
+      closedir (d);
+      if (entries)
+        escaped (name, "%s lists %d entries", path, entries);
+      else if (!mount_options (path, opts, sizeof opts) || !has_option (opts, "ro"))
+        escaped (name, "%s is an empty tmpfs but not mounted read-only", path);
+      else
+        denied (name, "%s is an empty read-only tmpfs", path);
+    }
+}
+
+struct dev_entry
+{
+  const char *name;
+  mode_t type;          /* S_IFCHR, S_IFLNK or S_IFDIR */
+  unsigned maj, min;    /* S_IFCHR */
+  const char *target;   /* S_IFLNK */
+  bool pts;             /* only with --dev-pts */
+};
+
+/* Exactly what the sandbox's minimal /dev holds (sandbox/mounts.c).  */
+static const struct dev_entry dev_entries[] = {
+  { "null", S_IFCHR, 1, 3, NULL, false },    { "zero", S_IFCHR, 1, 5, NULL, false },
+  { "full", S_IFCHR, 1, 7, NULL, false },    { "random", S_IFCHR, 1, 8, NULL, false },
+  { "urandom", S_IFCHR, 1, 9, NULL, false }, { "tty", S_IFCHR, 5, 0, NULL, false },
+  { "fd", S_IFLNK, 0, 0, "/proc/self/fd", false },
+  { "stdin", S_IFLNK, 0, 0, "/proc/self/fd/0", false },
+  { "stdout", S_IFLNK, 0, 0, "/proc/self/fd/1", false },
+  { "stderr", S_IFLNK, 0, 0, "/proc/self/fd/2", false },
+  { "pts", S_IFDIR, 0, 0, NULL, true },      { "ptmx", S_IFLNK, 0, 0, "pts/ptmx", true },
+};
+#define N_DEV_ENTRIES (sizeof dev_entries / sizeof dev_entries[0])
+
+/* NAME in /dev is the expected entry: the right type and device, or the
+ * right link target; pts a devpts of its own.  */
+static bool
+dev_entry_ok (const struct dev_entry *want, char *why, size_t size)
+{
+  char path[64], target[64];
+  struct stat st;
+  struct statfs sf;
+  ssize_t n;
+
+  snprintf (path, sizeof path, "/dev/%s", want->name);
+  if (lstat (path, &st) < 0)
+    return snprintf (why, size, "%s: %s", path, ename (errno)), false;
+  if ((st.st_mode & S_IFMT) != want->type)
+    return snprintf (why, size, "%s has mode %o", path, (unsigned) st.st_mode), false;
+  switch (want->type)
+    {
+    case S_IFCHR:
+      if (major (st.st_rdev) != want->maj || minor (st.st_rdev) != want->min)
+        return snprintf (why, size, "%s is device %u:%u, want %u:%u", path, major (st.st_rdev),
+                         minor (st.st_rdev), want->maj, want->min), false;
+      return true;
+    case S_IFLNK:
+      n = readlink (path, target, sizeof target - 1);
+      target[n < 0 ? 0 : n] = '\0';
+      if (strcmp (target, want->target) != 0)
+        return snprintf (why, size, "%s -> %s, want %s", path, target, want->target), false;
+      return true;
+    default:
+      if (statfs (path, &sf) < 0 || sf.f_type != DEVPTS_SUPER_MAGIC)
+        return snprintf (why, size, "%s is not a devpts", path), false;
+      return true;
+    }
+}
+
+static void
+check_dev (bool dev_pts)
+{
+  char extra[512] = "", bad[512] = "", why[160];
+  size_t elen = 0, blen = 0;
+  bool seen[N_DEV_ENTRIES] = { false };
+  struct dirent *de;
+  DIR *d = opendir ("/dev");
+
+  if (d == NULL)
+    {
+      escaped ("dev-contents", "/dev: %s (want the minimal /dev)", ename (errno));
+      return;
+    }
+  while ((de = readdir (d)) != NULL)
+    {
+      size_t i;
+
+      if (strcmp (de->d_name, ".") == 0 || strcmp (de->d_name, "..") == 0)
+        continue;
+      for (i = 0; i < N_DEV_ENTRIES && strcmp (de->d_name, dev_entries[i].name) != 0; i++)
+        ;
+      if (i == N_DEV_ENTRIES || (dev_entries[i].pts && !dev_pts))
+        {
+          if (elen < sizeof extra)
+            elen += (size_t) snprintf (extra + elen, sizeof extra - elen, " %s", de->d_name);
+          continue;
+        }
+      seen[i] = true;
+      if (!dev_entry_ok (&dev_entries[i], why, sizeof why) && blen < sizeof bad)
+        blen += (size_t) snprintf (bad + blen, sizeof bad - blen, " [%s]", why);
+    }
+  closedir (d);
+  for (size_t i = 0; i < N_DEV_ENTRIES; i++)
+    if (!seen[i] && (!dev_entries[i].pts || dev_pts) && blen < sizeof bad)
+      blen += (size_t) snprintf (bad + blen, sizeof bad - blen, " [missing %s]", dev_entries[i].name);
+  if (elen || blen)
+    escaped ("dev-contents", "/dev is not the minimal one:%s%s%s", elen ? " extra:" : "", extra, bad);
+  else
+    denied ("dev-contents", "exactly null zero full random urandom tty (+ fd, stdio links)%s",
+            dev_pts ? " + pts, ptmx" : "");
+}
+
+static void
+check_proc_dev (bool dev_pts)
+{
+  check_proc_readonly ();
+  check_proc_masked_files ();
+  check_proc_masked_dirs ();
+  check_dev (dev_pts);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1307,6 +1756,7 @@ struct escape_args
   pid_t host_pid;
   const char *secret;
   int port;
+  bool dev_pts;
   bool expect_fds[MAX_FDS];
 };
 
@@ -1316,6 +1766,7 @@ usage (void)
   fprintf (stderr,
            "usage: tr-probe escape --host-ns mnt=ID,uts=ID,pid=ID[,net=ID,ipc=ID,user=ID,cgroup=ID]\n"
            "                       --host-pid PID --secret PATH --port N [--expect-fds 0,1,2]\n"
+           "                       [--dev-pts]\n"
            "       tr-probe forkbomb | membomb [MAX_MIB] | cpuloop | diskfill DIR | fdbomb\n");
   return 2;
 }
@@ -1326,7 +1777,8 @@ parse_escape_args (int argc, char **argv, struct escape_args *a)
   static const struct option opts[] = {
     { "host-ns", required_argument, 0, 'n' }, { "host-pid", required_argument, 0, 'p' },
     { "secret", required_argument, 0, 's' },  { "port", required_argument, 0, 'P' },
-    { "expect-fds", required_argument, 0, 'f' }, { 0, 0, 0, 0 },
+    { "expect-fds", required_argument, 0, 'f' }, { "dev-pts", no_argument, 0, 'D' },
+    { 0, 0, 0, 0 },
   };
   bool have_ns = false;
   int c;
@@ -1341,6 +1793,7 @@ parse_escape_args (int argc, char **argv, struct escape_args *a)
       case 's': a->secret = optarg; break;
       case 'P': a->port = atoi (optarg); break;
       case 'f': parse_fd_list (optarg, a->expect_fds); break;
+      case 'D': a->dev_pts = true; break;
       default: return -1;
       }
   if (!have_ns || a->host_pid <= 0 || a->secret == NULL || a->secret[0] != '/' || a->port <= 0
@@ -1362,8 +1815,11 @@ cmd_escape (int argc, char **argv)
   check_fds (a.expect_fds);
   check_namespaces (a.host_ns);
   check_status ();
+  check_securebits ();
+  check_foreign_arch ();
   check_host_files (a.secret, a.host_pid);
   check_writes ();
+  check_proc_dev (a.dev_pts);
   check_setuid ();
   check_mounts ();
   check_namespace_calls (a.secret);
