@@ -149,6 +149,47 @@ send_go (int sync_fd, const struct sync_go *go, int tree_fd, struct tr_error *er
   return 0;
 }
 
+/* What to do about a setup step the kernel refused, by errno, for messages
+ * that do not already say.  The step itself is named by the child.  */
+static void
+add_setup_hint (struct tr_error *err)
+{
+  const char *hint = NULL;
+  size_t len = strlen (err->msg);
+
+  switch (err->errnum)
+    {
+    case EPERM:
+    case EACCES:
+      hint = "the kernel refused this step; 'tactus-run sandbox status' shows which layer is "
+             "unavailable (inside another container, or where an LSM restricts user namespaces, "
+             "allow them or run on the host)";
+      break;
+    case ENOSPC:
+    case EMFILE:
+    case ENFILE:
+      hint = "a namespace, mount or file limit was reached (user.max_*_namespaces, fs.mount-max, "
+             "ulimit -n)";
+      break;
+    case ENOMEM:
+      hint = "out of memory, or a memory limit was reached";
+      break;
+    case ENOENT:
+      hint = "the path is not in the sandbox: only the workspace, the binds and the system "
+             "directories are; bind what is needed with --bind/--ro-bind or sandbox.volumes";
+      break;
+    case ENOSYS:
+    case EOPNOTSUPP:
+      hint = "this kernel lacks something the sandbox needs (Linux 5.12 or later with the new "
+             "mount API); see 'tactus-run sandbox status'";
+      break;
+    default:
+      return;
+    }
+  if (strstr (err->msg, " (") == NULL && len + strlen (hint) + 4 < sizeof err->msg)
+    snprintf (err->msg + len, sizeof err->msg - len, " (%s)", hint);
+}
+
 /* Wait for the child's verdict on the setup socket.  A native program's exec
  * closes the socket (O_CLOEXEC), so EOF means the program is running.  */
 static int
@@ -175,6 +216,9 @@ wait_ready (int sync_fd, struct tr_error *err)
       /* Keep the child's code: a program that cannot be exec'd is 127/126.  */
       if (err->exit_code == 0)
         err->exit_code = 1;
+      /* exec failures (126/127) already say what to fix.  */
+      if (err->exit_code == 1)
+        add_setup_hint (err);
       return -1;
     }
   return tr_fail (err, 0, "sandbox setup: unexpected message from the child");
