@@ -11,8 +11,9 @@
  *       Exit 0 when everything was denied, 1 otherwise, 2 on bad usage or
  *       when run outside a sandbox.  --dev-pts: the cage was started with
  *       --dev-pts, so /dev must also hold pts and ptmx (else it must not).
- *   forkbomb | membomb [MAX_MIB] | cpuloop | diskfill DIR | fdbomb
- *       Exhaust one resource; print what happened; exit 0 when the limit
+ *   forkbomb | membomb [MAX_MIB] | mapbomb [MAX_GIB] | cpuloop | diskfill DIR | fdbomb
+ *       Exhaust one resource (mapbomb: untouched writable mappings, no
+ *       memory used, what RLIMIT_DATA counts); print what happened; exit 0 when the limit
  *       stopped us the expected way, 1 when a safety cap was reached first.
  *
  * Every escape attempt is harmless even if it succeeds: values are written
@@ -1767,7 +1768,8 @@ usage (void)
            "usage: tr-probe escape --host-ns mnt=ID,uts=ID,pid=ID[,net=ID,ipc=ID,user=ID,cgroup=ID]\n"
            "                       --host-pid PID --secret PATH --port N [--expect-fds 0,1,2]\n"
            "                       [--dev-pts]\n"
-           "       tr-probe forkbomb | membomb [MAX_MIB] | cpuloop | diskfill DIR | fdbomb\n");
+           "       tr-probe forkbomb | membomb [MAX_MIB] | mapbomb [MAX_GIB] | cpuloop | diskfill DIR\n"
+           "                | fdbomb\n");
   return 2;
 }
 
@@ -1840,6 +1842,7 @@ cmd_escape (int argc, char **argv)
  * its own rather than hurt the host.  */
 #define FORK_CAP 4096
 #define MEM_CAP_MIB 2048
+#define MAP_CAP_GIB 64
 #define DISK_CAP (4ull << 30)
 #define FD_CAP (1 << 20)
 
@@ -1899,6 +1902,30 @@ cmd_membomb (int argc, char **argv)
       memset (p, 0xa5, MIB);
     }
   printf ("tr-probe membomb: NOT CONTAINED: %lu MiB allocated and touched\n", mib);
+  return 1;
+}
+
+/* Writable private mappings, never touched (no memory is used): what
+ * RLIMIT_DATA (or RLIMIT_AS) counts.  Stops at MAX_GIB.  */
+static int
+cmd_mapbomb (int argc, char **argv)
+{
+  unsigned long cap = argc > 0 ? strtoul (argv[0], NULL, 10) : MAP_CAP_GIB;
+  unsigned long gib;
+
+  for (gib = 0; gib < cap; gib++)
+    {
+      void *p = mmap (NULL, 1ul << 30, PROT_READ | PROT_WRITE,
+                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+      if (p == MAP_FAILED)
+        {
+          int e = errno;
+          printf ("tr-probe mapbomb: mapping failed after %lu GiB: %s\n", gib, ename (e));
+          return e == ENOMEM ? 0 : 1;
+        }
+    }
+  printf ("tr-probe mapbomb: NOT CONTAINED: %lu GiB mapped\n", gib);
   return 1;
 }
 
@@ -1981,6 +2008,8 @@ main (int argc, char **argv)
     return cmd_forkbomb ();
   if (strcmp (argv[1], "membomb") == 0)
     return cmd_membomb (argc - 2, argv + 2);
+  if (strcmp (argv[1], "mapbomb") == 0)
+    return cmd_mapbomb (argc - 2, argv + 2);
   if (strcmp (argv[1], "cpuloop") == 0)
     cmd_cpuloop ();
   if (strcmp (argv[1], "diskfill") == 0 && argc == 3)
