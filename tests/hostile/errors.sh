@@ -71,6 +71,88 @@ expect_error "errors: program that is a directory exits 126" 126 "/usr" \
 expect_error "errors: the program's exit status passes through" 3 "" \
   "${x[@]}" --workspace "$ws" -- /bin/sh -c 'exit 3'
 
+# ---- mount targets through a symlink in the workspace ---------------------------------
+# The workspace is the payload's to write: a symlink planted in it must never
+# redirect a bind or a volume (sandbox/mounts.c resolves targets with
+# RESOLVE_NO_SYMLINKS).  Each attempt must be refused, name the target, and
+# leave nothing anywhere: no directory created through the link (in /etc,
+# or in a host directory the link points at), the workspace unchanged.
+evil_ws="$scratch/evil-ws"
+evil_src="$scratch/evil-src"
+evil_out="$scratch/evil-outside"
+evil_name="tr-evil-bind-$$"
+mkdir -m 0777 "$evil_ws" "$evil_src" "$evil_out"
+echo secret-source >"$evil_src/f"
+ln -s /etc "$evil_ws/evil"
+ln -s "$evil_out" "$evil_ws/evil-host"
+ln -s /etc "$evil_ws/evil-leaf"
+cp "$TESTS_DIR/../examples/hello.tac" "$evil_ws/hello.tac"
+ws_listing() { (cd "$evil_ws" && find . -printf '%p %y %l\n' | sort); }
+evil_before=$(ws_listing)
+
+# nothing_left NAME: the attempt named NAME left no trace.
+nothing_left() {
+  local name="$1" left=""
+  [ -e "/etc/$evil_name" ] && left+=" /etc/$evil_name"
+  [ -n "$(ls -A "$evil_out")" ] && left+=" $evil_out/$(ls -A "$evil_out" | head -1)"
+  [ "$(ws_listing)" != "$evil_before" ] && left+=" workspace changed: $(diff <(echo "$evil_before") <(ws_listing) | grep '^>' | head -2 | tr '\n' ' ')"
+  grep -q "$evil_name" /proc/self/mountinfo && left+=" a host mount"
+  if [ -z "$left" ]; then
+    pass "$name: nothing left behind"
+  else
+    fail "$name: nothing left behind" "found:$left"
+    # Undo only what this test could have made: empty directories of its
+    # own unique name.
+    rmdir "/etc/$evil_name" "$evil_out/$evil_name" 2>/dev/null
+  fi
+}
+
+# The control: through a real directory the same binds work, so the
+# refusals below are about the symlink.
+ctl_ws="$scratch/ctl-ws"
+mkdir -m 0777 "$ctl_ws" "$ctl_ws/real"
+for flag in --ro-bind --bind; do
+  out=$(cd "$scratch" && "${x[@]}" --workspace "$ctl_ws" "$flag" "$evil_src:/workspace/real/$evil_name" -- \
+          /bin/cat "/workspace/real/$evil_name/f" 2>&1 </dev/null); rc=$?
+  if [ "$rc" = 0 ] && [ "$out" = secret-source ]; then
+    pass "errors: control: $flag to a target under a real workspace directory works"
+  else
+    fail "errors: control: $flag to a target under a real workspace directory works" "exit $rc: $(head -2 <<<"$out" | tr '\n' ' ')"
+  fi
+done
+
+for who in root nobody; do
+  runner=()
+  [ "$who" = nobody ] && runner=(as_nobody)
+  for flag in --ro-bind --bind; do
+    for target in "/workspace/evil/$evil_name" "/workspace/evil-host/$evil_name" /workspace/evil-leaf; do
+      name="errors: $flag to $target through a workspace symlink is refused (as $who)"
+      expect_error "$name" 1 "$target" \
+        "${runner[@]}" "${x[@]}" --workspace "$evil_ws" "$flag" "$evil_src:$target" -- /bin/true
+      nothing_left "$name"
+    done
+  done
+done
+
+# A volume of `tactus-run run` (sandbox.volumes in the sidecar): the same.
+for target in "/workspace/evil/$evil_name" "/workspace/evil-host/$evil_name"; do
+  for mode in ro rw; do
+    name="errors: a $mode volume at $target through a workspace symlink is refused"
+    printf 'sandbox:\n  volumes:\n    - %s:%s:%s\n' "$evil_src" "$target" "$mode" >"$evil_ws/hello.tac.yml"
+    evil_before=$(ws_listing)
+    out=$(cd "$evil_ws" && OPENAI_BASE_URL=http://127.0.0.1:9/v1 setsid -w "$TR" run hello.tac 2>&1 </dev/null); rc=$?
+    if [ "$rc" = 0 ]; then
+      fail "$name" "exit 0: the run went ahead"
+    elif [[ "$out" != *"$target"* || "$out" != *symlink* ]]; then
+      fail "$name" "exit $rc; the message does not name the target as a symlink: $(head -2 <<<"$out" | tr '\n' ' ')"
+    else
+      pass "$name (exit $rc)"
+    fi
+    nothing_left "$name"
+  done
+done
+rm -f "$evil_ws/hello.tac.yml"
+
 # ---- nothing is left behind by failed runs ------------------------------------------
 # A run cgroup is named tactus-run-PID-...; one whose launcher is gone was
 # leaked (a read-only look at cgroup2 only).
