@@ -5,16 +5,26 @@
  * malformed, oversized or out-of-order frame gets an error reply and a
  * trace event, and after max_violations the peer is killed.  A request is
  * served to completion before the next is read, so a flood only slows the
- * flooder.  */
+ * flooder.
+ *
+ * The broker never blocks on the VM: its end of the socket is non-blocking,
+ * replies the VM does not take go to a bounded queue flushed when poll
+ * says the socket is writable, a new request while replies are still queued
+ * is a violation (the VM sends one request at a time and reads every
+ * reply), and a queue over BROKER_MAX_OUTBOUND gets the sandbox killed.  So
+ * the deadline and the signals are always served.  */
 #define _GNU_SOURCE
 #include "broker/broker.h"
 
 #include <cJSON.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
+#include <stdlib.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -30,12 +40,144 @@ now_ms (void)
   return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* The VM is killed: what it was sent no longer matters.  */
+static void
+kill_peer (struct broker_state *b)
+{
+  b->out->killed_for_violations = true;
+  broker_outq_free (b);
+  b->out_closed = true;
+  b->peer->kill (b->peer->ctx);
+}
+
+void
+broker_outq_free (struct broker_state *b)
+{
+  while (b->outq)
+    {
+      struct broker_outpkt *next = b->outq->next;
+      free (b->outq);
+      b->outq = next;
+    }
+  b->outq_last = NULL;
+  b->outq_bytes = 0;
+}
+
+/* One packet, now: 1 sent, 0 the socket is full, -1 the VM's end is gone.  */
+static int
+send_packet (struct broker_state *b, const uint8_t *pkt, size_t n)
+{
+  ssize_t w;
+
+  do
+    w = send (b->peer->fd, pkt, n, MSG_NOSIGNAL);
+  while (w < 0 && errno == EINTR);
+  if (w >= 0)
+    return 1;
+  if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS)
+    return 0;
+  return -1;
+}
+
+static void
+out_gone (struct broker_state *b)
+{
+  broker_outq_free (b);
+  b->out_closed = true;
+}
+
+int
+broker_flush (struct broker_state *b)
+{
+  while (b->outq && !b->out_closed)
+    {
+      struct broker_outpkt *q = b->outq;
+      int r = send_packet (b, q->data, q->len);
+      if (r == 0)
+        return 1;
+      if (r < 0)
+        {
+          out_gone (b);
+          return 0;
+        }
+      b->outq = q->next;
+      if (b->outq == NULL)
+        b->outq_last = NULL;
+      b->outq_bytes -= q->len + BROKER_OUTPKT_OVERHEAD;
+      free (q);
+    }
+  return 0;
+}
+
+static void
+outbound_overflow (struct broker_state *b)
+{
+  b->out->violations++;
+  snprintf (b->out->violation, sizeof b->out->violation,
+            "it does not read the broker's replies (more than %d MiB queued)",
+            BROKER_MAX_OUTBOUND >> 20);
+  trace_note (b->o->trace, "protocol_violation", "ERROR",
+              "the sandbox does not read the broker's replies (more than %d MiB queued): the "
+              "sandbox was killed", BROKER_MAX_OUTBOUND >> 20);
+  kill_peer (b);
+}
+
+/* frame_pack's sink: send at once when nothing is queued, else queue.  */
+static int
+emit_packet (void *ctx, const uint8_t *pkt, size_t n)
+{
+  struct broker_state *b = ctx;
+  struct broker_outpkt *q;
+  int r;
+
+  if (b->out_closed)
+    return 0;
+  if (b->outq && broker_flush (b) == 0 && b->out_closed)
+    return 0;
+  if (b->outq == NULL)
+    {
+      r = send_packet (b, pkt, n);
+      if (r != 0)
+        {
+          if (r < 0)
+            out_gone (b);
+          return 0;
+        }
+    }
+  if (b->outq_bytes + n + BROKER_OUTPKT_OVERHEAD > BROKER_MAX_OUTBOUND)
+    {
+      outbound_overflow (b);
+      errno = ENOBUFS;
+      return -1;
+    }
+  q = malloc (sizeof *q + n);
+  if (q == NULL)
+    return -1;
+  q->next = NULL;
+  q->len = n;
+  memcpy (q->data, pkt, n);
+  if (b->outq_last)
+    b->outq_last->next = q;
+  else
+    b->outq = q;
+  b->outq_last = q;
+  b->outq_bytes += n + BROKER_OUTPKT_OVERHEAD;
+  return 0;
+}
+
+static int
+send_message (struct broker_state *b, const char *text)
+{
+  struct tr_error err;
+
+  return frame_pack (text, strlen (text), emit_packet, b, &err);
+}
+
 int
 broker_reply (struct broker_state *b, const cJSON *id, const char *event, cJSON *data)
 {
   cJSON *msg = cJSON_CreateObject ();
   char *text;
-  struct tr_error err;
   int r;
 
   cJSON_AddItemToObject (msg, "id", id ? cJSON_Duplicate (id, 1) : cJSON_CreateNull ());
@@ -46,7 +188,7 @@ broker_reply (struct broker_state *b, const cJSON *id, const char *event, cJSON 
   cJSON_Delete (msg);
   if (text == NULL)
     return -1;
-  r = frame_send (b->peer->fd, text, strlen (text), &err);
+  r = send_message (b, text);
   cJSON_free (text);
   return r;
 }
@@ -58,7 +200,6 @@ broker_reply_error (struct broker_state *b, const cJSON *id, const char *type, c
   char text[1024];
   char *s;
   va_list ap;
-  struct tr_error err;
   int r;
 
   va_start (ap, fmt);
@@ -73,7 +214,7 @@ broker_reply_error (struct broker_state *b, const cJSON *id, const char *type, c
   cJSON_Delete (msg);
   if (s == NULL)
     return -1;
-  r = frame_send (b->peer->fd, s, strlen (s), &err);
+  r = send_message (b, s);
   cJSON_free (s);
   return r;
 }
@@ -82,14 +223,14 @@ void
 broker_violation (struct broker_state *b, const cJSON *id, const char *why)
 {
   b->out->violations++;
+  snprintf (b->out->violation, sizeof b->out->violation, "%s", why);
   trace_note (b->o->trace, "protocol_violation", "WARNING", "the sandbox sent a bad message: %s", why);
   broker_reply_error (b, id, "BadRequest", "%s", why);
   if (b->out->violations >= b->o->max_violations && !b->out->killed_for_violations)
     {
-      b->out->killed_for_violations = true;
       trace_note (b->o->trace, "protocol_violation", "ERROR",
                   "%d protocol violations: the sandbox was killed", b->out->violations);
-      b->peer->kill (b->peer->ctx);
+      kill_peer (b);
     }
 }
 
@@ -114,6 +255,12 @@ broker_handle_message (struct broker_state *b, const char *text, size_t len)
     broker_violation (b, id, "the request has no method");
   else if (params && !cJSON_IsObject (params))
     broker_violation (b, id, "params must be an object");
+  /* Replies to the previous request are still queued, so the VM has not
+   * read its final reply: it does not wait as the protocol says.  Only
+   * run.finish may come at any time (the VM's last word on its way out,
+   * e.g. at its memory cap).  */
+  else if (b->outq != NULL && strcmp (method->valuestring, "run.finish") != 0)
+    broker_violation (b, id, "a new request before the replies to the previous one were read");
   else
     {
       b->out->requests++;
@@ -185,7 +332,7 @@ broker_serve (const struct broker_options *o, struct broker_peer *peer, struct b
   struct broker_state b = { .o = o, .peer = peer, .out = out };
   struct frame_asm a = { 0 };
   sigset_t old;
-  int sfd;
+  int sfd, fl;
   int64_t grace_deadline = 0;
   bool fd_open = true;
 
@@ -194,6 +341,15 @@ broker_serve (const struct broker_options *o, struct broker_peer *peer, struct b
   sfd = setup_signals (&old);
   if (sfd < 0)
     return tr_fail (err, errno, "broker: signalfd");
+  /* Never block on the VM: see broker_flush.  */
+  fl = fcntl (peer->fd, F_GETFL);
+  if (fl < 0 || fcntl (peer->fd, F_SETFL, fl | O_NONBLOCK) < 0)
+    {
+      int e = errno;
+      close (sfd);
+      sigprocmask (SIG_SETMASK, &old, NULL);
+      return tr_fail (err, e, "broker: the socket cannot be made non-blocking");
+    }
   broker_storage_open (&b);
   broker_affinity_start (&b);
 
@@ -204,7 +360,7 @@ broker_serve (const struct broker_options *o, struct broker_peer *peer, struct b
       if (peer->pidfd < 0 && !fd_open)
         break;
       struct pollfd p[3] = {
-        { .fd = fd_open ? peer->fd : -1, .events = POLLIN },
+        { .fd = fd_open ? peer->fd : -1, .events = POLLIN | (b.outq ? POLLOUT : 0) },
         { .fd = peer->pidfd, .events = POLLIN },
         { .fd = sfd, .events = POLLIN },
       };
@@ -216,28 +372,36 @@ broker_serve (const struct broker_options *o, struct broker_peer *peer, struct b
           tr_fail (err, errno, "broker: poll");
           break;
         }
+      /* Checked on every turn, not only when poll times out: a VM that
+       * keeps the socket busy must not hold the run past its deadline.  */
+      if (grace_deadline && now_ms () >= grace_deadline)
+        {
+          peer->kill (peer->ctx);
+          grace_deadline = 0;
+        }
+      else if (!out->timed_out && peer->ms_left (peer->ctx) == 0)
+        {
+          out->timed_out = true;
+          trace_note (o->trace, "log", "ERROR", "the run passed its deadline: killing the sandbox");
+          broker_outq_free (&b);
+          b.out_closed = true;
+          peer->kill (peer->ctx);
+        }
       if (n == 0)
         {
           broker_affinity_tick (&b);
-          if (grace_deadline && now_ms () >= grace_deadline)
-            {
-              peer->kill (peer->ctx);
-              grace_deadline = 0;
-            }
-          else if (!out->timed_out && peer->ms_left (peer->ctx) == 0)
-            {
-              out->timed_out = true;
-              trace_note (o->trace, "log", "ERROR", "the run passed its deadline: killing the sandbox");
-              peer->kill (peer->ctx);
-            }
           continue;
         }
       if (p[2].revents & POLLIN)
         on_signal (&b, sfd, &grace_deadline);
+      if (fd_open && b.outq && (p[0].revents & (POLLOUT | POLLHUP | POLLERR)))
+        broker_flush (&b);
       if (fd_open && (p[0].revents & (POLLIN | POLLHUP | POLLERR)))
         {
           struct tr_error ferr;
           int r = frame_recv_packet (peer->fd, &a, &ferr);
+          if (r < 0 && (ferr.errnum == EAGAIN || ferr.errnum == EWOULDBLOCK))
+            continue;
           if (r == -2 || (r < 0 && ferr.errnum != 0))
             fd_open = false; /* EOF (the VM ended) or a broken socket */
           else if (r < 0)
@@ -253,6 +417,8 @@ broker_serve (const struct broker_options *o, struct broker_peer *peer, struct b
         break;
     }
   frame_asm_free (&a);
+  broker_outq_free (&b);
+  fcntl (peer->fd, F_SETFL, fl);
   broker_storage_close (&b);
   close (sfd);
   sigprocmask (SIG_SETMASK, &old, NULL);

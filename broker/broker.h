@@ -74,7 +74,11 @@ struct broker_outcome
   int stop_signal;         /* SIGINT or SIGTERM when interrupted */
   int violations;
   bool killed_for_violations;
+  char violation[200];     /* the last violation, for the run's message */
   long requests;
+  /* Model usage this run (llm.chat), for the execution summary.  */
+  int llm_calls;
+  long prompt_tokens, completion_tokens, total_tokens;
 };
 
 /* Storage files (--storage file), shared with `tactus-run answer`.  */

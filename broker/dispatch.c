@@ -186,7 +186,17 @@ stage_set (struct broker_state *b, const cJSON *id, const cJSON *params)
     }
   if (p && p->n_stages > 0 && policy_find_stage (p, name) == NULL)
     {
-      broker_reply_error (b, id, "StageNotAllowed", "stage '%s' is not declared in the policy", name);
+      char list[512] = "";
+      for (size_t i = 0; i < p->n_stages; i++)
+        {
+          size_t len = strlen (list);
+          snprintf (list + len, sizeof list - len, "%s'%s'", i ? ", " : "", p->stages[i].name);
+        }
+      trace_note (b->o->trace, "log", "WARNING", "refused Stage.set('%.100s'): not a stage of the policy",
+                  name);
+      broker_reply_error (b, id, "StageNotAllowed",
+                          "stage '%.100s' is not declared in the policy (policy.stages: %s); the "
+                          "current stage is unchanged", name, list);
       return;
     }
   snprintf (b->stage, sizeof b->stage, "%s", name);
@@ -243,6 +253,9 @@ broker_dispatch (struct broker_state *b, const cJSON *id, const char *method, co
   if (strcmp (method, "checkpoint.save") == 0)
     {
       int r = broker_storage_save (b, params);
+      if (r == -3)
+        return broker_violation (b, id, "checkpoint.save needs params.position, a whole number from 1 "
+                                        "to 1000000");
       if (r == -2)
         return (void) broker_reply_error (b, id, "CheckpointWriteFailed",
                                           "the checkpoint could not be written to %s: %s",

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "broker/broker.h"
+#include "common/frame.h"
 
 struct cJSON;
 
@@ -17,6 +18,25 @@ struct broker_affinity
   int count;            /* requests in the current window */
   int64_t window_start;
 };
+
+/* A reply packet the VM has not taken yet (its socket buffer was full).  */
+struct broker_outpkt
+{
+  struct broker_outpkt *next;
+  size_t len;
+  uint8_t data[];
+};
+
+/* Replies waiting for the VM to read them, counted with a per-packet
+ * overhead: a VM that lets more pile up is killed (a protocol violation).
+ * A well-behaved VM reads every reply to its one request in flight, so
+ * this only bounds one request's replies: at most a few 8 MiB messages.  */
+#define BROKER_OUTPKT_OVERHEAD 64
+#define BROKER_MAX_OUTBOUND (3 * FRAME_MAX_MESSAGE)
+/* Above this, streamed model text is no longer sent to a VM that lags
+ * behind (the final reply carries the whole text; the trace gets every
+ * piece).  */
+#define BROKER_DELTA_BACKLOG (1 << 20)
 
 struct broker_state
 {
@@ -30,6 +50,10 @@ struct broker_state
   bool started;
   bool finished;
   long tokens_used;          /* model tokens this run, for policy.max_tokens */
+  struct broker_outpkt *outq; /* replies not yet sent, oldest first */
+  struct broker_outpkt *outq_last;
+  size_t outq_bytes;         /* their size, with BROKER_OUTPKT_OVERHEAD each */
+  bool out_closed;           /* the VM's end is gone or it was killed: replies are dropped */
   struct broker_affinity affinity;
 };
 
@@ -38,6 +62,11 @@ int broker_reply (struct broker_state *b, const struct cJSON *id, const char *ev
 int broker_reply_error (struct broker_state *b, const struct cJSON *id, const char *type,
                         const char *fmt, ...) __attribute__ ((format (printf, 4, 5)));
 void broker_violation (struct broker_state *b, const struct cJSON *id, const char *why);
+/* Send what is queued for the VM without blocking; 0 when the queue is
+ * empty, 1 when some is left (the VM's socket buffer is full).  */
+int broker_flush (struct broker_state *b);
+/* Drop what is queued (the VM is gone, or at the end of the run).  */
+void broker_outq_free (struct broker_state *b);
 /* One complete message from the VM (TEXT, LEN bytes): validate it as a
  * request and dispatch it, or count a violation.  (Also the fuzzer's entry,
  * tests/fuzz/fuzz_broker.c.)  */
@@ -71,7 +100,8 @@ void broker_storage_open (struct broker_state *b);
 #define BROKER_MAX_CHECKPOINT_BYTES (64 << 20)
 /* 0, or -1 when the checkpoint would pass BROKER_MAX_CHECKPOINT_BYTES
  * (nothing is stored), or -2 (errno set) when file storage could not write
- * it to disk (it is kept in memory).  */
+ * it to disk (it is kept in memory), or -3 when params.position is missing
+ * or not a whole number from 1 to 10^6 (a protocol violation).  */
 int broker_storage_save (struct broker_state *b, const struct cJSON *params);
 /* Remember the request a paused run waits for (file storage only).  */
 void broker_storage_pending (struct broker_state *b, const struct cJSON *request);

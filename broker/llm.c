@@ -76,7 +76,12 @@ send_delta (struct stream *s, const char *text)
   cJSON *ev;
 
   cJSON_AddStringToObject (d, "text", text);
-  broker_reply (s->b, s->id, "delta", d);
+  /* A VM that lags behind the stream gets the text in the final reply
+   * only: the broker's queue stays bounded by that one message.  */
+  if (s->b->outq_bytes > BROKER_DELTA_BACKLOG)
+    cJSON_Delete (d);
+  else
+    broker_reply (s->b, s->id, "delta", d);
   ev = cJSON_CreateObject ();
   cJSON_AddStringToObject (ev, "event_type", "agent_stream_chunk");
   cJSON_AddStringToObject (ev, "agent_name", s->agent ? s->agent : "agent");
@@ -373,9 +378,44 @@ model_allowed (const struct policy *p, const char *model)
   return false;
 }
 
-/* The request body: only the fields we allow through.  */
+/* Count a completed call's tokens.  A server that reports no usage (or no
+ * total) is charged CHARGE, the max_tokens the request was sent with: the
+ * per-run budget cannot be bypassed by leaving usage out.  */
+static void
+count_usage (struct broker_state *b, const cJSON *usage, long charge)
+{
+  const cJSON *pt = cJSON_GetObjectItemCaseSensitive (usage, "prompt_tokens");
+  const cJSON *ct = cJSON_GetObjectItemCaseSensitive (usage, "completion_tokens");
+  const cJSON *tt = cJSON_GetObjectItemCaseSensitive (usage, "total_tokens");
+  long total = -1;
+
+  b->out->llm_calls++;
+  if (cJSON_IsNumber (pt) && pt->valuedouble >= 0)
+    b->out->prompt_tokens += (long) pt->valuedouble;
+  if (cJSON_IsNumber (ct) && ct->valuedouble >= 0)
+    b->out->completion_tokens += (long) ct->valuedouble;
+  if (cJSON_IsNumber (tt) && tt->valuedouble >= 0)
+    total = (long) tt->valuedouble;
+  else if (cJSON_IsNumber (pt) && cJSON_IsNumber (ct) && pt->valuedouble >= 0 && ct->valuedouble >= 0)
+    total = (long) pt->valuedouble + (long) ct->valuedouble;
+  if (total >= 0)
+    b->out->total_tokens += total;
+  if (total < 0 && charge > 0)
+    {
+      trace_note (b->o->trace, "log", "WARNING",
+                  "the model server reported no token usage: %ld tokens (the request's max_tokens) "
+                  "are charged to policy.max_tokens", charge);
+      total = charge;
+    }
+  if (total > 0)
+    b->tokens_used += total;
+}
+
+/* The request body: only the fields we allow through.  With a token budget
+ * (MAX_TOKENS_CAP > 0), max_tokens is at most what is left of it; *SENT is
+ * the max_tokens sent (0 for none).  */
 static char *
-build_body (const cJSON *params, const char *model, bool stream, long max_tokens_cap)
+build_body (const cJSON *params, const char *model, bool stream, long max_tokens_cap, long *sent)
 {
   static const char *const passthrough[] = { "messages", "tools", "tool_choice", "temperature",
                                              "top_p", "response_format", "stop", NULL };
@@ -393,9 +433,12 @@ build_body (const cJSON *params, const char *model, bool stream, long max_tokens
   if (cJSON_IsNumber (mt) || max_tokens_cap > 0)
     {
       double v = cJSON_IsNumber (mt) ? mt->valuedouble : (double) max_tokens_cap;
-      if (max_tokens_cap > 0 && v > (double) max_tokens_cap)
+      if (max_tokens_cap > 0 && !(v <= (double) max_tokens_cap))
         v = (double) max_tokens_cap;
+      if (max_tokens_cap > 0 && v < 1)
+        v = 1;
       cJSON_AddNumberToObject (body, "max_tokens", v);
+      *sent = v > 0 ? (long) v : 0;
     }
   cJSON_AddBoolToObject (body, "stream", stream);
   if (stream)
@@ -486,6 +529,7 @@ broker_llm_chat (struct broker_state *b, const cJSON *id, const cJSON *params)
   CURLcode cc = CURLE_OK;
   const struct curl_api *c;
   char why[300];
+  long budget, charge = 0;
 
   if (!cJSON_IsString (model) || !cJSON_IsArray (messages))
     return broker_violation (b, id, "llm.chat needs params.model (a string) and params.messages (a list)");
@@ -501,15 +545,18 @@ broker_llm_chat (struct broker_state *b, const cJSON *id, const cJSON *params)
                                       model->valuestring);
   if (p && p->max_tokens > 0 && b->tokens_used >= p->max_tokens)
     return (void) broker_reply_error (b, id, "TokenBudgetExceeded",
-                                      "the run used its %ld tokens (policy.max_tokens)", p->max_tokens);
+                                      "the run used its %ld tokens (policy.max_tokens; a call whose "
+                                      "server reports no usage is charged its max_tokens)",
+                                      p->max_tokens);
   c = curl_lazy_load (why, sizeof why);
   if (c == NULL)
     return (void) broker_reply_error (b, id, "ConnectionError", "model calls need libcurl: %s", why);
   s.streaming = !cJSON_IsFalse (stream);
   s.agent = cJSON_IsString (agent) ? agent->valuestring : NULL;
   snprintf (url, sizeof url, "%s/chat/completions", base);
-  body = build_body (params, model->valuestring, s.streaming,
-                     p && p->max_tokens > 0 ? p->max_tokens - b->tokens_used : 0);
+  /* Each request may use at most what is left of the run's budget.  */
+  budget = p && p->max_tokens > 0 ? p->max_tokens - b->tokens_used : 0;
+  body = build_body (params, model->valuestring, s.streaming, budget, &charge);
   key = read_api_key (b);
   if (key == NULL && strstr (base, "api.openai.com") != NULL)
     {
@@ -569,11 +616,8 @@ broker_llm_chat (struct broker_state *b, const cJSON *id, const cJSON *params)
     error_from_status (b, id, status, &s, model->valuestring, base);
   else
     {
-      const cJSON *tt;
       reply_done (&s, model->valuestring); /* parses a non-streamed body, with its usage */
-      tt = cJSON_GetObjectItemCaseSensitive (s.usage, "total_tokens");
-      if (cJSON_IsNumber (tt))
-        b->tokens_used += (long) tt->valuedouble;
+      count_usage (b, s.usage, charge);
     }
   stream_reset (&s);
   cJSON_Delete (s.tool_calls);

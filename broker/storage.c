@@ -202,8 +202,9 @@ broker_storage_save (struct broker_state *b, const cJSON *params)
   char key[32];
   size_t cost, old_cost;
 
-  if (!cJSON_IsNumber (pos) || pos->valuedouble < 1 || pos->valuedouble > 1e6)
-    return 0;
+  if (!cJSON_IsNumber (pos) || !(pos->valuedouble >= 1 && pos->valuedouble <= 1e6)
+      || pos->valuedouble != (double) (int) pos->valuedouble)
+    return -3;
   snprintf (key, sizeof key, "%d", (int) pos->valuedouble);
   entry = cJSON_CreateObject ();
   cJSON_AddBoolToObject (entry, "done", 1);

@@ -173,6 +173,30 @@ out:
   free (output);
 }
 
+/* ": it is allowed only in stage(s) a, b" for the stages of policy P that
+ * list TOOL, in BUF; returns how many there are.  */
+static int
+stages_listing (const struct policy *p, const char *tool, char *buf, size_t size)
+{
+  size_t len;
+  int n = 0;
+
+  buf[0] = '\0';
+  for (size_t i = 0; i < p->n_stages; i++)
+    if (policy_stage_allows (&p->stages[i], tool))
+      {
+        len = strlen (buf);
+        snprintf (buf + len, size - len, "%s'%s'", n++ ? ", " : "", p->stages[i].name);
+      }
+  if (n > 0)
+    {
+      char list[256];
+      snprintf (list, sizeof list, "%s", buf);
+      snprintf (buf, size, ": it is allowed only in stage%s %s", n > 1 ? "s" : "", list);
+    }
+  return n;
+}
+
 void
 broker_tool_call (struct broker_state *b, const cJSON *id, const cJSON *params)
 {
@@ -198,12 +222,26 @@ broker_tool_call (struct broker_state *b, const cJSON *id, const cJSON *params)
                                         "host tool '%.100s' is not allowed by the policy (list it under "
                                         "policy.tools in the config)", name->valuestring);
     }
-  if (b->stage[0] && p->n_stages > 0)
+  if (p->n_stages > 0)
     {
-      const struct policy_stage *s = policy_find_stage (p, b->stage);
+      const struct policy_stage *s = b->stage[0] ? policy_find_stage (p, b->stage) : NULL;
+      char where[256];
       if (s && !policy_stage_allows (s, t->name))
-        return (void) broker_reply_error (b, id, "ToolNotAllowed",
-                                          "host tool '%s' is not allowed in stage '%s'", t->name, b->stage);
+        {
+          stages_listing (p, t->name, where, sizeof where);
+          return (void) broker_reply_error (b, id, "ToolNotAllowed",
+                                            "host tool '%s' is not allowed in stage '%s'%s", t->name,
+                                            b->stage, where);
+        }
+      /* Before any Stage.set, a tool that a stage lists is not yet allowed
+       * (it is meant for that stage only); tools no stage lists are.  */
+      if (s == NULL && stages_listing (p, t->name, where, sizeof where))
+        {
+          trace_note (b->o->trace, "log", "WARNING", "denied host tool '%s' (no stage is set)", t->name);
+          return (void) broker_reply_error (b, id, "ToolNotAllowed",
+                                            "host tool '%s' is not allowed before a stage is set%s "
+                                            "(Stage.set)", t->name, where);
+        }
     }
   if (t->approval)
     {

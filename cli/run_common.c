@@ -214,8 +214,10 @@ decide (const struct broker_outcome *out, int vm_status, int vm_signal, bool vm_
   else if (out->killed_for_violations)
     {
       v->code = 1, v->status = "error";
-      snprintf (v->message, sizeof v->message, "the sandbox broke the broker protocol %d times and was killed",
-                out->violations);
+      snprintf (v->message, sizeof v->message,
+                "the sandbox broke the broker protocol (%d violation%s; the last: %s) and was killed",
+                out->violations, out->violations == 1 ? "" : "s",
+                out->violation[0] ? out->violation : "?");
     }
   else if (vm_seccomp)
     {
@@ -247,6 +249,61 @@ decide (const struct broker_outcome *out, int vm_status, int vm_signal, bool vm_
       v->code = 1, v->status = "error";
       snprintf (v->message, sizeof v->message, "the VM ended without a result (status %d)", vm_status);
     }
+}
+
+static int64_t
+elapsed_ms (const struct timespec *t0)
+{
+  struct timespec t1;
+
+  clock_gettime (CLOCK_MONOTONIC, &t1);
+  return (int64_t) (t1.tv_sec - t0->tv_sec) * 1000 + (t1.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+/* The execution_summary event, the run's last trace event (before the
+ * --json result line): docs/protocol.md.  */
+static void
+trace_summary (struct trace *t, const struct run_result *res, int64_t duration_ms)
+{
+  const struct broker_outcome *bo = &res->out;
+  const cJSON *it = cJSON_GetObjectItemCaseSensitive (bo->finish, "iterations");
+  const cJSON *tu = cJSON_GetObjectItemCaseSensitive (bo->finish, "tools_used");
+  cJSON *ev, *tools;
+
+  if (t == NULL)
+    return;
+  ev = cJSON_CreateObject ();
+  cJSON_AddStringToObject (ev, "event_type", "execution_summary");
+  cJSON_AddStringToObject (ev, "status", res->v.status);
+  cJSON_AddNumberToObject (ev, "exit_code", res->v.code);
+  cJSON_AddNumberToObject (ev, "duration_ms", (double) duration_ms);
+  cJSON_AddNumberToObject (ev, "iterations", cJSON_IsNumber (it) ? it->valuedouble : 0);
+  /* tools_used comes from the VM (untrusted): only strings go through.  */
+  tools = cJSON_CreateArray ();
+  if (cJSON_IsArray (tu) || cJSON_IsObject (tu))
+    for (const cJSON *x = tu->child; x && cJSON_GetArraySize (tools) < 1000; x = x->next)
+      {
+        const char *name = cJSON_IsString (x) ? x->valuestring : cJSON_IsObject (tu) ? x->string : NULL;
+        if (name)
+          cJSON_AddItemToArray (tools, cJSON_CreateString (name));
+      }
+  cJSON_AddItemToObject (ev, "tools_used", tools);
+  cJSON_AddNumberToObject (ev, "requests", (double) bo->requests);
+  if (bo->violations)
+    cJSON_AddNumberToObject (ev, "protocol_violations", bo->violations);
+  if (bo->llm_calls > 0)
+    {
+      cJSON *u = cJSON_CreateObject ();
+      cJSON_AddNumberToObject (u, "model_calls", bo->llm_calls);
+      cJSON_AddNumberToObject (u, "prompt_tokens", (double) bo->prompt_tokens);
+      cJSON_AddNumberToObject (u, "completion_tokens", (double) bo->completion_tokens);
+      cJSON_AddNumberToObject (u, "total_tokens", (double) bo->total_tokens);
+      cJSON_AddItemToObject (ev, "usage", u);
+    }
+  if (res->v.message[0])
+    cJSON_AddStringToObject (ev, "message", res->v.message);
+  trace_event (t, ev);
+  cJSON_Delete (ev);
 }
 
 /* config openai_base_url, else $OPENAI_BASE_URL, else OpenAI's; no
@@ -435,7 +492,9 @@ run_execute (const struct run_job *job, struct run_result *res)
   double timeout = job->timeout > 0 ? job->timeout : cfg->timeout;
   int rc;
   bool sandboxed;
+  struct timespec t0;
 
+  clock_gettime (CLOCK_MONOTONIC, &t0);
   tr_error_clear (&err);
   memset (res, 0, sizeof *res);
   res->vm_status = 1;
@@ -585,5 +644,6 @@ run_execute (const struct run_job *job, struct run_result *res)
       close (peer.fd);
     }
   decide (&res->out, res->vm_status, vm_signal, sres.seccomp, sres.oom, timeout, &res->v);
+  trace_summary (job->trace, res, elapsed_ms (&t0));
   return 0;
 }

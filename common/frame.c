@@ -86,6 +86,34 @@ frame_asm_feed (struct frame_asm *a, const uint8_t *pkt, size_t n, struct tr_err
 }
 
 int
+frame_pack (const char *msg, size_t len, int (*emit) (void *ctx, const uint8_t *pkt, size_t n),
+            void *ctx, struct tr_error *err)
+{
+  uint8_t pkt[FRAME_MAX_PACKET];
+  size_t off = 0;
+
+  if (len == 0 || len > FRAME_MAX_MESSAGE)
+    return tr_fail (err, EMSGSIZE, "broker frame: message of %zu bytes (maximum %d)", len,
+                    FRAME_MAX_MESSAGE);
+  do
+    {
+      size_t chunk = len - off > FRAME_MAX_PAYLOAD ? FRAME_MAX_PAYLOAD : len - off;
+
+      pkt[0] = 'T';
+      pkt[1] = 1;
+      pkt[2] = off + chunk < len ? FRAME_FLAG_MORE : 0;
+      pkt[3] = 0;
+      put_le32 (pkt + 4, (uint32_t) chunk);
+      memcpy (pkt + FRAME_HEADER, msg + off, chunk);
+      if (emit (ctx, pkt, FRAME_HEADER + chunk) < 0)
+        return tr_fail (err, errno, "broker frame: send");
+      off += chunk;
+    }
+  while (off < len);
+  return 0;
+}
+
+int
 frame_send (int fd, const char *msg, size_t len, struct tr_error *err)
 {
   uint8_t hdr[FRAME_HEADER];

@@ -51,8 +51,17 @@ int frame_asm_feed (struct frame_asm *a, const uint8_t *pkt, size_t n, struct tr
 void frame_asm_reset (struct frame_asm *a);
 void frame_asm_free (struct frame_asm *a);
 
-/* Send one message; blocks.  Returns 0, or -1 with ERR filled.  */
+/* Send one message; blocks (on a blocking socket).  Returns 0, or -1 with
+ * ERR filled.  The VM's side; the broker never blocks on the VM and uses
+ * frame_pack with its own outbound queue (broker/broker.c).  */
 int frame_send (int fd, const char *msg, size_t len, struct tr_error *err);
+
+/* Split MSG into packets (header and payload contiguous, at most
+ * FRAME_MAX_PACKET bytes) and call EMIT for each, in order.  Returns 0, or
+ * -1 with ERR filled (an empty or oversized message, or EMIT returned a
+ * negative value with errno set: the message may be partly emitted).  */
+int frame_pack (const char *msg, size_t len, int (*emit) (void *ctx, const uint8_t *pkt, size_t n),
+                void *ctx, struct tr_error *err);
 
 /* Receive packets until a message is complete.  Returns 1 with the message
  * in A, 0 on EOF, -1 on error (a protocol error leaves the socket usable).  */

@@ -350,8 +350,12 @@ read_workspace (struct tr_config *c, const struct ynode *n, struct tr_error *err
                      : n->value[1] == 'o' ? CONFIG_WORKSPACE_RO : CONFIG_WORKSPACE_RW;
       return 0;
     }
-  if (get_bool (n, "sandbox.mount_current_dir", &b, err) < 0)
-    return tr_wrap (err, "(or ro)");
+  if (want_scalar (n, "sandbox.mount_current_dir", err) < 0)
+    return -1;
+  if (n->quoted || get_bool (n, "sandbox.mount_current_dir", &b, err) < 0)
+    return bad (err, n, "sandbox.mount_current_dir",
+                "'%s' is not valid (use true or rw to mount the current directory read-write, ro "
+                "for read-only, false or off for none)", n->value);
   c->workspace = b ? CONFIG_WORKSPACE_RW : CONFIG_WORKSPACE_OFF;
   return 0;
 }

@@ -181,6 +181,15 @@ bad_config "host tool name without host." sidecar $'policy:\n  tools:\n    rm: {
 bad_config "relative tool command" sidecar $'policy:\n  tools:\n    host.x:\n      command: [sh, -c, id]' \
   "hello.tac.yml:4: policy.tools.command: the command must start with an absolute path"
 bad_config "bad timeout" proj $'sandbox:\n  timeout: soon' ".tactus/config.yml:2: sandbox.timeout: 'soon' is not a duration"
+bad_config "bad mount_current_dir" sidecar $'sandbox:\n  mount_current_dir: maybe' \
+  "hello.tac.yml:2: sandbox.mount_current_dir: 'maybe' is not valid (use true or rw" "ro for read-only" "false or off"
+if [[ "$err" == *"(or ro)"* ]] || [[ "$err" != "tactus-run: hello.tac.yml:2: sandbox.mount_current_dir: "* ]]; then
+  fail "config: bad mount_current_dir: the message starts with file:line: key (no garbled prefix)" "$(short "$err")"
+else
+  pass "config: bad mount_current_dir: the message starts with file:line: key (no garbled prefix)"
+fi
+bad_config "mount_current_dir as a list" proj $'sandbox:\n  mount_current_dir: [ro]' \
+  ".tactus/config.yml:2: sandbox.mount_current_dir: expected a single value"
 bad_config "bad volume" sidecar $'sandbox:\n  volumes:\n    - /tmp' "hello.tac.yml:3: sandbox.volumes"
 bad_config "YAML syntax error" sidecar $'sandbox:\n  limits: [1, 2\n  x: y' "hello.tac.yml:" "YAML syntax error"
 bad_config "YAML syntax error (home)" home $'policy:\n\t- bad' "$home_cfg:" "YAML syntax error"
@@ -239,6 +248,38 @@ tr_json "$proj" stages.tac
 expect "config: policy.stages: a tool runs only in a stage that lists it; undeclared stages are refused" \
   "$(json_get 'r["result"]')" '{"publish": ["allowed"], "research": ["allowed", "ToolNotAllowed"], "undeclared": "StageNotAllowed"}' \
   "$(short "$out$err")"
+# Before the first Stage.set, a tool some stage lists is denied (it is
+# meant for that stage); a tool no stage lists is not stage-restricted.
+cat >"$proj/prestage.tac" <<'EOF'
+Procedure { function()
+  local function try(name)
+    local ok, e = pcall(Host.call, name, {})
+    return ok and "allowed" or (e.type .. ": " .. e.message)
+  end
+  local r = { before = { try("host.ping"), try("host.echo"), try("host.time") } }
+  local ok, e = pcall(Stage.set, "nowhere")
+  r.undeclared = e.type .. ": " .. e.message
+  r.still_before = try("host.ping")
+  Stage.set("research")
+  r.research = { try("host.ping"), try("host.echo"), try("host.time") }
+  return r
+end }
+EOF
+layers '' '' prestage $'policy:\n  tools:\n    host.ping: {}\n    host.echo: {}\n    host.time: {}\n  stages:\n    research: [host.ping]\n    publish: [host.echo, host.ping]'
+tr_json "$proj" prestage.tac
+expect "config: policy.stages: before any Stage.set, stage-listed tools are denied, unlisted ones allowed" \
+  "$(json_get 'r["result"]["before"]')" \
+  "[\"ToolNotAllowed: host tool 'host.ping' is not allowed before a stage is set: it is allowed only in stages 'research', 'publish' (Stage.set)\", \"ToolNotAllowed: host tool 'host.echo' is not allowed before a stage is set: it is allowed only in stage 'publish' (Stage.set)\", \"allowed\"]" \
+  "$(short "$out$err")"
+expect "config: policy.stages: Stage.set of an undeclared stage is refused, naming the declared ones" \
+  "$(json_get 'r["result"]["undeclared"]')" \
+  "\"StageNotAllowed: stage 'nowhere' is not declared in the policy (policy.stages: 'research', 'publish'); the current stage is unchanged\""
+expect "config: policy.stages: a refused Stage.set leaves no stage set (still denied)" \
+  "$(json_get 'r["result"]["still_before"].split(":")[0]')" '"ToolNotAllowed"'
+expect "config: policy.stages: in a stage, only its tools run" \
+  "$(json_get 'r["result"]["research"]')" \
+  "[\"allowed\", \"ToolNotAllowed: host tool 'host.echo' is not allowed in stage 'research': it is allowed only in stage 'publish'\", \"ToolNotAllowed: host tool 'host.time' is not allowed in stage 'research'\"]"
+expect_in "config: policy.stages: the denial before a stage is logged" "$out" "denied host tool 'host.ping' (no stage is set)"
 
 # ---- sandbox keys ----------------------------------------------------------------------
 layers '' '' files $'sandbox:\n  mount_current_dir: false'

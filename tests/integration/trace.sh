@@ -2,7 +2,8 @@
 # Integration lane: the event stream.  --json is JSON Lines on stdout
 # (events with ISO 8601 timestamps, then one result line); --trace FILE
 # gets the same events; the human output shows logs and tool calls on
-# stderr and the result on stdout.
+# stderr and the result on stdout.  Every run's last event is
+# execution_summary (status, exit code, duration, iterations, tools used).
 source "$TESTS_DIR/integration/common.bash"
 
 ws="$TMPD/ws"
@@ -62,7 +63,13 @@ for mode in sandbox no-sandbox; do
     '[["warning", "an alert"]]'
   expect "trace ($mode): events keep their order" \
     "$(json_get '[json.loads(l)["event_type"] for l in lines]')" \
-    '["log", "log", "log", "log", "tool_call", "checkpoint_created", "system_alert", "result"]'
+    '["log", "log", "log", "log", "tool_call", "checkpoint_created", "system_alert", "execution_summary", "result"]'
+  expect "trace ($mode): the execution_summary event (status, exit code, iterations, tools used, requests)" \
+    "$(json_get '[(e["status"], e["exit_code"], e["iterations"], e["tools_used"], e["requests"] > 0, "usage" in e, "message" in e) for e in map(json.loads, lines) if e["event_type"] == "execution_summary"]')" \
+    '[["success", 0, 0, ["add"], true, false, false]]'
+  expect "trace ($mode): execution_summary's duration_ms is a whole number, at most the run's" \
+    "$(json_get '[isinstance(e["duration_ms"], int) and 0 <= e["duration_ms"] < 60000 for e in map(json.loads, lines) if e["event_type"] == "execution_summary"]')" \
+    '[true]'
 
   # --trace FILE: the same events, byte for byte, without the result line.
   if [ -s "$TMPD/trace.jsonl" ] && [ "$(cat "$TMPD/trace.jsonl")" = "$(printf '%s\n' "$json_out" | sed '$d')" ]; then
@@ -86,7 +93,8 @@ for mode in sandbox no-sandbox; do
   if [[ "$out" == *INFO* ]]; then fail "trace ($mode): human output: no log lines on stdout" "$(short "$out")"; else pass "trace ($mode): human output: no log lines on stdout"; fi
   expect "trace ($mode): --trace without --json still writes JSON Lines" \
     "$(out=$(cat "$TMPD/trace2.jsonl"); json_get '[json.loads(l)["event_type"] for l in lines]')" \
-    '["log", "log", "log", "log", "tool_call", "checkpoint_created", "system_alert"]'
+    '["log", "log", "log", "log", "tool_call", "checkpoint_created", "system_alert", "execution_summary"]'
+  expect_in "trace ($mode): human output: the summary line on stderr" "$err" "summary success (exit 0) in " ', tools ["add"]'
   tr_human "$ws" traced.tac --verbose "${extra[@]}"
   expect_in "trace ($mode): --verbose shows DEBUG logs" "$err" "DEBUG   a debug detail"
 
@@ -94,9 +102,34 @@ for mode in sandbox no-sandbox; do
   tr_json "$ws" failing.tac "${extra[@]}"
   expect "trace ($mode): a failed run's result line" "$rc $(json_get '[r["event_type"], r["status"], r["exit_code"], r["message"]]')" \
     '1 ["result", "error", 1, "RuntimeError: failing.tac:2: it broke"]'
+  expect "trace ($mode): a failed run's execution_summary (status, exit code, message)" \
+    "$(json_get '[(e["status"], e["exit_code"], e["message"]) for e in map(json.loads, lines) if e["event_type"] == "execution_summary"]')" \
+    '[["error", 1, "RuntimeError: failing.tac:2: it broke"]]'
+  expect "trace ($mode): execution_summary is the last event before the result" \
+    "$(json_get '[json.loads(l)["event_type"] for l in lines[-2:]]')" '["execution_summary", "result"]'
   tr_human "$ws" failing.tac "${extra[@]}"
   expect_in "trace ($mode): a failed run on stderr" "$rc $err" "1 " "INFO    before the failure" "✗ Procedure failed: RuntimeError: failing.tac:2: it broke"
 done
 
 tr_human "$ws" traced.tac --trace "$TMPD/no/such/dir/t.jsonl"
 expect_in "trace: an unwritable --trace path is an error (exit 1)" "$rc $err" "1 " "--trace $TMPD/no/such/dir/t.jsonl"
+
+# Iterations come from the VM's run.finish; a timed-out run still gets its summary.
+cat >"$ws/iters.tac" <<'EOF'
+Procedure { function()
+  for _ = 1, 3 do Iterations.increment() end
+  return Iterations.current()
+end }
+EOF
+tr_json "$ws" iters.tac
+expect "trace: execution_summary counts the procedure's iterations" \
+  "$(json_get '[(e["status"], e["iterations"]) for e in map(json.loads, lines) if e["event_type"] == "execution_summary"]')" \
+  '[["success", 3]]' "$(short "$out$err")"
+cat >"$ws/slow.tac" <<'EOF'
+Sleep(5)
+EOF
+rm -f "$TMPD/slow.jsonl"
+tr_json "$ws" slow.tac --timeout 0.5 --trace "$TMPD/slow.jsonl"
+expect "trace: a timed-out run's execution_summary (status, exit code, duration) in --json and --trace" \
+  "$rc $(json_get '[(e["status"], e["exit_code"], 400 <= e["duration_ms"] < 5000) for e in map(json.loads, lines) if e["event_type"] == "execution_summary"]') $(out=$(cat "$TMPD/slow.jsonl"); json_get '[e["event_type"] for e in map(json.loads, lines)][-1]')" \
+  '124 [["timeout", 124, true]] "execution_summary"'
