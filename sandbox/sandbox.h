@@ -44,10 +44,12 @@ struct sandbox_bind
 
 struct sandbox_limits
 {
-  uint64_t memory_bytes;  /* cgroup memory.max; RLIMIT_AS as the fallback (0: none) */
+  uint64_t memory_bytes;  /* cgroup memory.max, RLIMIT_AS as the fallback (0: none); RLIMIT_DATA
+                             is always set, to at least 2 GiB */
   uint64_t pids;          /* cgroup pids.max; RLIMIT_NPROC always (0: default) */
   double cpus;            /* cgroup cpu.max, in CPUs (0: none) */
-  uint64_t cpu_seconds;   /* RLIMIT_CPU, soft == hard (0: none) */
+  uint64_t cpu_seconds;   /* RLIMIT_CPU, soft == hard (0: derived from the timeout, at least
+                             3600 s) */
   uint64_t nofile;        /* RLIMIT_NOFILE (0: default) */
   uint64_t fsize_bytes;   /* RLIMIT_FSIZE (0: default) */
   uint64_t tmpfs_bytes;   /* size of the sandbox's /tmp (0: default) */
