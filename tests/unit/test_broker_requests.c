@@ -1,0 +1,206 @@
+/* Requests with bad params get the documented reply from the real broker
+ * loop (docs/protocol.md): checkpoint.save without a whole-number
+ * position from 1 to 10^6 is a protocol violation (an error reply of type
+ * BadRequest, counted), a good one is stored (done), and run.finish ends
+ * the run.  The fake VM is a forked process on the other end of a
+ * SEQPACKET socketpair that checks every reply and reports through its
+ * exit status.  */
+#define _GNU_SOURCE
+#include <cJSON.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/pidfd.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "broker/broker.h"
+#include "common/frame.h"
+
+static int failures;
+
+static void report (bool ok, const char *name, const char *fmt, ...)
+    __attribute__ ((format (printf, 3, 4)));
+
+static void
+report (bool ok, const char *name, const char *fmt, ...)
+{
+  va_list ap;
+
+  if (ok)
+    {
+      printf ("PASS: %s\n", name);
+      return;
+    }
+  failures++;
+  printf ("FAIL: %s: ", name);
+  va_start (ap, fmt);
+  vprintf (fmt, ap);
+  va_end (ap);
+  printf ("\n");
+}
+
+static void
+on_alarm (int sig)
+{
+  static const char msg[] = "FAIL: broker requests: the run did not end (watchdog)\n";
+  (void) sig;
+  if (write (1, msg, sizeof msg - 1) < 0)
+    _exit (2);
+  _exit (1);
+}
+
+/* Send TEXT and read replies up to the final one; returns its "event"
+ * and, for an error, "error.type" (in TYPE).  */
+static void
+call (int fd, const char *text, char *event, char *type, size_t size)
+{
+  struct frame_asm a = { 0 };
+  struct tr_error err;
+
+  event[0] = type[0] = '\0';
+  if (frame_send (fd, text, strlen (text), &err) < 0)
+    _exit (100);
+  for (;;)
+    {
+      cJSON *r, *ev, *t;
+      if (frame_recv (fd, &a, &err) <= 0)
+        _exit (101);
+      r = cJSON_ParseWithLength (a.buf, a.len);
+      frame_asm_reset (&a);
+      ev = cJSON_GetObjectItemCaseSensitive (r, "event");
+      t = cJSON_GetObjectItemCaseSensitive (cJSON_GetObjectItemCaseSensitive (r, "error"), "type");
+      if (cJSON_IsString (ev) && (strcmp (ev->valuestring, "done") == 0 || strcmp (ev->valuestring, "error") == 0))
+        {
+          snprintf (event, size, "%s", ev->valuestring);
+          snprintf (type, size, "%s", cJSON_IsString (t) ? t->valuestring : "");
+          cJSON_Delete (r);
+          break;
+        }
+      cJSON_Delete (r);
+    }
+  frame_asm_free (&a);
+}
+
+/* The fake VM: exit status = the number of replies that were not as
+ * documented (0 when all were).  */
+static int
+fake_vm (int fd)
+{
+  static const char *const bad[] = {
+    "{\"id\":2,\"method\":\"checkpoint.save\",\"params\":{\"value\":1}}",
+    "{\"id\":3,\"method\":\"checkpoint.save\",\"params\":{\"position\":0,\"value\":1}}",
+    "{\"id\":4,\"method\":\"checkpoint.save\",\"params\":{\"position\":1.5,\"value\":1}}",
+    "{\"id\":5,\"method\":\"checkpoint.save\",\"params\":{\"position\":\"1\",\"value\":1}}",
+    "{\"id\":6,\"method\":\"checkpoint.save\",\"params\":{\"position\":1000001,\"value\":1}}",
+  };
+  char event[64], type[64];
+  int wrong = 0;
+
+  call (fd, "{\"id\":1,\"method\":\"run.start\",\"params\":{}}", event, type, sizeof event);
+  wrong += strcmp (event, "done") != 0;
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+    {
+      call (fd, bad[i], event, type, sizeof event);
+      if (strcmp (event, "error") != 0 || strcmp (type, "BadRequest") != 0)
+        {
+          fprintf (stderr, "fake VM: %s -> %s %s\n", bad[i], event, type);
+          wrong++;
+        }
+    }
+  call (fd, "{\"id\":7,\"method\":\"checkpoint.save\",\"params\":{\"position\":3,\"value\":\"ok\"}}", event,
+        type, sizeof event);
+  wrong += strcmp (event, "done") != 0;
+  call (fd, "{\"id\":8,\"method\":\"run.finish\",\"params\":{\"status\":\"success\"}}", event, type,
+        sizeof event);
+  wrong += strcmp (event, "done") != 0;
+  return wrong;
+}
+
+static int
+no_deadline (void *ctx)
+{
+  (void) ctx;
+  return -1;
+}
+
+static void
+kill_child (void *ctx)
+{
+  pidfd_send_signal (*(int *) ctx, SIGKILL, NULL, 0);
+}
+
+static int
+signal_child (void *ctx, int sig)
+{
+  return pidfd_send_signal (*(int *) ctx, sig, NULL, 0);
+}
+
+int
+main (void)
+{
+  static struct policy pol = { .approve_default = -1 };
+  struct broker_options o = { 0 };
+  struct broker_peer peer = { 0 };
+  struct broker_outcome out;
+  struct tr_error err;
+  int sv[2], pidfd, status = 0, r;
+  pid_t pid;
+
+  setvbuf (stdout, NULL, _IOLBF, 0);
+  signal (SIGALRM, on_alarm);
+  alarm (20);
+  if (socketpair (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+    return 1;
+  pid = fork ();
+  if (pid == 0)
+    {
+      close (sv[0]);
+      prctl (PR_SET_PDEATHSIG, SIGKILL);
+      _exit (fake_vm (sv[1]));
+    }
+  close (sv[1]);
+  pidfd = pidfd_open (pid, 0);
+  o.procedure_path = "requests.tac";
+  o.procedure_dir = ".";
+  o.procedure_name = "requests";
+  o.storage = STORAGE_MEMORY;
+  o.approve = APPROVE_NONE;
+  o.approve_set = true;
+  o.policy = &pol;
+  o.max_violations = 16;
+  o.llm_base_url = "http://127.0.0.1:9";
+  o.llm_timeout = 1;
+  o.grace_seconds = 1;
+  peer.fd = sv[0];
+  peer.pidfd = pidfd;
+  peer.pid = pid;
+  peer.ctx = &pidfd;
+  peer.ms_left = no_deadline;
+  peer.kill = kill_child;
+  peer.signal = signal_child;
+  r = broker_serve (&o, &peer, &out, &err);
+  waitpid (pid, &status, 0);
+  report (r == 0 && WIFEXITED (status) && WEXITSTATUS (status) == 0,
+          "broker requests: checkpoint.save with a missing, zero, fractional, string or too large "
+          "position gets BadRequest; a good one and run.finish get done",
+          "serve %d, the fake VM saw %d unexpected replies (status 0x%x)", r,
+          WIFEXITED (status) ? WEXITSTATUS (status) : -1, status);
+  report (out.violations == 5 && !out.killed_for_violations && strcmp (out.status, "success") == 0
+              && strstr (out.violation, "checkpoint.save needs params.position") != NULL,
+          "broker requests: each bad checkpoint.save counts as a protocol violation",
+          "violations %d, killed %d, status %s, last '%s'", out.violations, out.killed_for_violations,
+          out.status, out.violation);
+  broker_outcome_free (&out);
+  close (pidfd);
+  close (sv[0]);
+  return failures ? 1 : 0;
+}
