@@ -112,7 +112,7 @@ test_usage (FILE *f, const char *cmd)
                "\n"
                "  --runs N              runs per dataset case (default: the Evaluation's runs, else 1)\n"
                "  --mock                mock agents, models, host tools and humans (no network);\n"
-               "                        field.llm_judge is evaluated only in this mode\n"
+               "                        field.llm_judge is skipped in this mode (no judge model)\n"
                "  --param KEY=VALUE     an input given to every case (the case's inputs win)\n"
                "  --json                the whole report as one JSON document\n"
                "  --timeout SECONDS     limit for the whole eval run (default 600)\n"
@@ -1200,7 +1200,8 @@ print_evaluation (const cJSON *e)
     int p = (int) jnum (ev, "passed", 0), f = (int) jnum (ev, "failed", 0), sk = (int) jnum (ev, "skipped", 0);
     printf ("  %-*.*s  %d/%d", ewidth, ewidth, jstr (ev, "name") ? jstr (ev, "name") : "?", p, p + f);
     if (sk)
-      printf ("  (%d skipped)", sk);
+      printf ("  (%d skipped%s%s)", sk, jstr (ev, "skip_reason") ? ": " : "",
+              jstr (ev, "skip_reason") ? jstr (ev, "skip_reason") : "");
     printf ("\n");
   }
   printf ("  success rate %.0f%% (%d/%d runs)\n", jnum (e, "success_rate", 0) * 100, (int) jnum (e, "passed_runs", 0),
@@ -1209,7 +1210,10 @@ print_evaluation (const cJSON *e)
   {
     bool ok = cJSON_IsTrue (cJSON_GetObjectItemCaseSensitive (t, "passed"));
     const char *name = jstr (t, "name") ? jstr (t, "name") : "?";
-    printf ("  %s %s: %.3g, limit %.3g", ok ? "✓" : "✗", name, jnum (t, "actual", 0), jnum (t, "limit", 0));
+    if (cJSON_IsNumber (cJSON_GetObjectItemCaseSensitive (t, "actual")))
+      printf ("  %s %s: %.3g, limit %.3g", ok ? "✓" : "✗", name, jnum (t, "actual", 0), jnum (t, "limit", 0));
+    else
+      printf ("  %s %s: unknown, limit %.3g", ok ? "✓" : "✗", name, jnum (t, "limit", 0));
     if (jstr (t, "note"))
       printf ("  (%s)", jstr (t, "note"));
     printf ("\n");

@@ -81,6 +81,8 @@ for line in open(sys.argv[1], errors="replace"):
             pass
 r = ev[-1] if ev else {}
 types = [e.get("event_type") for e in ev if isinstance(e, dict)]
+# The events that are not an agent turn's (a run's own, and logs).
+NOT_TURN = {"result", "log", "execution_summary"}
 def of(t):
     return [e for e in ev if isinstance(e, dict) and e.get("event_type") == t]
 try:
@@ -225,13 +227,51 @@ check "agents: tool_call events with args and results" \
   "$(qo '[(e["tool_name"], e["tool_args"], e["tool_result"]) for e in of("tool_call")]')" \
   '[["add", {"a": 2, "b": 3}, {"sum": 5}], ["done", {"reason": "5"}, {"done": true, "reason": "5"}]]'
 check "agents: tool run --json has agent_turn, agent_stream_chunk, tool_call and cost" \
-  "$(qo 'sorted(set(types) - {"result", "log"})')" '["agent_stream_chunk", "agent_turn", "cost", "tool_call"]'
+  "$(qo 'sorted(set(types) - NOT_TURN)')" '["agent_stream_chunk", "agent_turn", "cost", "tool_call"]'
 check "agents: the model was offered the tools with JSON schemas" \
   "$(q "$LOG" '[(t["function"]["name"], t["function"]["parameters"].get("required")) for t in ev[0]["body"]["tools"]]')" \
   '[["add", ["a", "b"]], ["done", null]]'
 check "agents: the second request carries the assistant tool call and the tool message with the result" \
   "$(q "$LOG" '[len(ev)] + [[m["role"], m.get("tool_call_id"), m.get("content"), [c["function"]["name"] for c in m.get("tool_calls") or []]] for m in ev[1]["body"]["messages"][2:]]')" \
   '[2, ["assistant", null, null, ["add"]], ["tool", "call_0", "{\"sum\":5}", []]]'
+
+# Only the tools offered to the agent run: a model that names another Tool
+# the file declares (or done, not given) gets an error result instead.
+cat >"$work/offered.tac" <<'EOF'
+local done = require("tactus.tools.done")
+add = Tool { description = "Add", input = { a = field.number { required = true }, b = field.number { required = true } },
+  function(args) return { sum = args.a + args.b } end }
+wipe = Tool { description = "Delete everything", input = {},
+  function(args) state.wiped = true; return { wiped = true } end }
+calc = Agent { model = "openai/gpt-4o-mini", disable_streaming = true, tools = { add }, max_turns = 3 }
+Mocks { calc = { tool_calls = { { tool = "wipe", args = {} }, { tool = "add", args = { a = 1, b = 1 } } } } }
+Procedure { function(input)
+  local r = calc({ message = "go" })
+  local results = {}
+  for _, c in ipairs(r.tool_calls) do results[#results + 1] = { c.tool, c.result } end
+  return { wiped = state.wiped == true, wipe_calls = wipe.call_count(), done_called = done.called(),
+           add_calls = add.call_count(), results = results, text = r.text }
+end }
+EOF
+start_fake '[{"tool_calls": [{"name": "wipe", "arguments": {}}, {"name": "done", "arguments": {"reason": "x"}}, {"name": "add", "arguments": {"a": 2, "b": 3}}]},
+             {"text": "finished"}]'
+run offered.tac --json
+check "agents: a model calling a declared Tool the agent was not given: it does not run" \
+  "$rc $(qo '[r["result"]["wiped"], r["result"]["wipe_calls"], r["result"]["done_called"], r["result"]["add_calls"], r["result"]["text"]]')" \
+  '0 [false, 0, false, 1, "finished"]' "$(short "$err")"
+check "agents: ... the model gets a tool error result for each tool not offered" \
+  "$(q "$LOG" '[(m["tool_call_id"], json.loads(m["content"])) for m in ev[1]["body"]["messages"] if m["role"] == "tool"]')" \
+  '[["call_0", {"error": "tool wipe is not available to this agent"}], ["call_1", {"error": "tool done is not available to this agent"}], ["call_2", {"sum": 5}]]'
+check "agents: ... only the offered tool was offered, and only it has a tool_call event" \
+  "$(q "$LOG" '[t["function"]["name"] for t in ev[0]["body"]["tools"]]') $(qo '[e["tool_name"] for e in of("tool_call")]')" \
+  '["add"] ["add"]'
+check "agents: ... each refused call is logged" \
+  "$(qo '[e["level"] + " " + e["message"] for e in of("log") if "not available" in e.get("message", "")]')" \
+  '["WARNING agent calc: the model called tool wipe, which is not available to this agent; it did not run", "WARNING agent calc: the model called tool done, which is not available to this agent; it did not run"]'
+run offered.tac --mock-all --json
+check "agents: a scripted (Mocks) call to a tool not offered is refused the same way" \
+  "$rc $(qo '[r["result"]["wiped"], r["result"]["wipe_calls"], r["result"]["results"]]')" \
+  '0 [false, 0, [["wipe", {"error": "tool wipe is not available to this agent"}], ["add", {"sum": 2}]]]' "$(short "$err")"
 
 # max_turns: a model that calls a tool forever is stopped after 3 calls.
 start_fake '[{"tool_calls": [{"name": "ping", "arguments": {}}]}]'
@@ -255,14 +295,14 @@ check "agents: structured output parsed from JSON text (plain and fenced)" \
 start_fake '[{"text": "the network was used"}]'
 run chat.tac --mock-all --json
 check "agents: --mock-all (default mock): no request, same event types" \
-  "$rc $(nreq) $(qo '[r["result"]["text"], sorted(set(types) - {"result", "log"}), [e["provider"] for e in of("cost")]]')" \
+  "$rc $(nreq) $(qo '[r["result"]["text"], sorted(set(types) - NOT_TURN), [e["provider"] for e in of("cost")]]')" \
   '0 0 ["Mock response from streamer.", ["agent_stream_chunk", "agent_turn", "cost"], ["mock"]]' "$(short "$err")"
 run tools.tac --mock-all --json
 check "agents: --mock-all with Mocks { calc = { message, tool_calls } }: tools run, done, no request" \
   "$rc $(nreq) $(qo '[r["result"]["text"], r["result"]["sum"], r["result"]["done"], r["result"]["reason"]]')" \
   '0 0 ["adding now", 5, true, "5"]' "$(short "$err")"
 check "agents: mock turn has the same event types as a model turn" \
-  "$(qo 'sorted(set(types) - {"result", "log"})')" '["agent_stream_chunk", "agent_turn", "cost", "tool_call"]'
+  "$(qo 'sorted(set(types) - NOT_TURN)')" '["agent_stream_chunk", "agent_turn", "cost", "tool_call"]'
 check "agents: mock tool_call events" \
   "$(qo '[(e["tool_name"], e["tool_result"]) for e in of("tool_call")]')" \
   '[["add", {"sum": 5}], ["done", {"done": true, "reason": "5"}]]'
@@ -414,4 +454,143 @@ else
 fi
 check "agents: policy max_tokens caps the request's max_tokens" "$(q "$LOG" 'ev[0]["body"]["max_tokens"]')" 20
 rm -f "$work/two.tac.yml"
+
+# ---- event shapes: a mock turn and a model turn carry the same fields -----------------------
+# shape.py A B: per event type (agent_turn per stage), the fields only in A's
+# events and only in B's; {} when they agree.
+cat >"$scratch/shape.py" <<'EOF'
+import json, sys
+def shapes(path):
+    out = {}
+    for line in open(path):
+        try:
+            e = json.loads(line)
+        except ValueError:
+            continue
+        t = e.get("event_type")
+        if t in (None, "result", "log", "execution_summary"):
+            continue
+        if t == "agent_turn":
+            t += ":" + e.get("stage", "?")
+        out.setdefault(t, set()).update(e.keys())
+    return out
+a, b = shapes(sys.argv[1]), shapes(sys.argv[2])
+skip = set(sys.argv[3:])
+diff = {}
+for t in sorted(set(a) | set(b)):
+    ka, kb = a.get(t, set()), b.get(t, set())
+    if t not in a or t not in b:
+        diff[t] = "only in one run"
+        continue
+    d = [sorted(ka - kb - skip), sorted(kb - ka - skip)]
+    if d != [[], []]:
+        diff[t] = d
+print(json.dumps(diff, sort_keys=True))
+EOF
+start_fake '[{"text": "adding now", "tool_calls": [{"name": "add", "arguments": {"a": 2, "b": 3}}, {"name": "done", "arguments": {"reason": "5"}}],
+              "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15, "cost": 0.0003}}]'
+run tools.tac --json
+cp "$scratch/out" "$scratch/model.jsonl"
+run tools.tac --mock-all --json
+cp "$scratch/out" "$scratch/mock.jsonl"
+check "agents: mock and model turns: every event type has the same fields (agent_turn, tool_call, cost, chunks but accumulated_text)" \
+  "$(python3 "$scratch/shape.py" "$scratch/model.jsonl" "$scratch/mock.jsonl" accumulated_text)" '{}'
+check "agents: completed turns say status ok; a cost the server reports is the event's total_cost" \
+  "$(q "$scratch/model.jsonl" '[[e.get("status") for e in of("agent_turn")], [(e["total_cost"], e["cost_reported"]) for e in of("cost")]]') $(q "$scratch/mock.jsonl" '[[e.get("status") for e in of("agent_turn")], [(e["total_cost"], e["cost_reported"]) for e in of("cost")]]')" \
+  '[[null, "ok"], [[0.0003, true]]] [[null, "ok"], [[0, true]]]'
+# Streamed chunks come from the broker as the text arrives; the mock's carry
+# accumulated_text (the text so far).
+acc=$(q "$scratch/model.jsonl" '"absent" if not any("accumulated_text" in e for e in of("agent_stream_chunk")) else all(e.get("accumulated_text") == "".join(x["chunk_text"] for x in of("agent_stream_chunk")[:i + 1]) for i, e in enumerate(of("agent_stream_chunk")))')
+if [ "$acc" = absent ]; then
+  skip "agents: streamed chunks carry accumulated_text" "the broker (broker/llm.c send_delta) writes these events and does not accumulate yet"
+else
+  check "agents: streamed chunks carry accumulated_text, the text so far" "$acc" true
+fi
+check "agents: mock chunks carry accumulated_text" \
+  "$(q "$scratch/mock.jsonl" '[(e["chunk_text"], e["accumulated_text"]) for e in of("agent_stream_chunk")]')" '[["adding now", "adding now"]]'
+# Without a cost in the reply the cost is unknown, not 0.
+start_fake '[{"text": "Owls.", "usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5}}]'
+run chat.tac --json
+check "agents: a reply without a cost: the cost event has no total_cost and cost_reported false" \
+  "$rc $(qo '[("total_cost" in e, e["cost_reported"], e["total_tokens"]) for e in of("cost")]')" '0 [[false, false, 5]]'
+
+# A failed model call still completes its turn in the trace, with the error.
+start_fake '[{"status": 401, "error": "Incorrect API key provided"}]'
+run err.tac --json
+check "agents: a failed model call: agent_turn started, then completed with status error and the error" \
+  "$rc $(qo '[(e["stage"], e.get("status"), e.get("error_type"), e.get("error", "")[:e.get("error", "").find(" (HTTP 401")], e.get("error", "").endswith("Incorrect API key provided"), "duration_ms" in e) for e in of("agent_turn")]')" \
+  "1 [[\"started\", null, null, \"\", false, false], [\"completed\", \"error\", \"AuthenticationError\", \"the model server at $URL refused the API key\", true, true]]" \
+  "$(short "$err")"
+
+# ---- what Agent {} sends: initial_message, context, temperature, max_tokens ------------------
+cat >"$work/params.tac" <<'EOF'
+a = Agent { model = "openai/gpt-4o-mini", system_prompt = "Be brief.", initial_message = "Start with {input.topic}.",
+  temperature = 0.25, max_tokens = 77, disable_streaming = true }
+Procedure {
+  input = { topic = field.string { default = "owls" } },
+  function(input)
+    local r1 = a()
+    local r2 = a({ message = "More.", context = { city = "Oslo", n = 2 } })
+    local r3 = a({ message = "Last.", context = "plain text" })
+    local r4 = a()
+    return { a.turns(), r1.text, r2.text, r4.text, r4.usage.total_tokens }
+  end,
+}
+EOF
+start_fake '[{"text": "one"}, {"text": "two"}, {"text": "three"}, {"text": "four"}]'
+run params.tac --param topic=bats --json
+check "agents: x() with no args runs a turn (the initial_message first), x() again continues" \
+  "$rc $(nreq) $(qo 'r["result"]')" '0 4 [4, "one", "two", "four", 15]' "$(short "$err")"
+check "agents: temperature and max_tokens from Agent {} reach every request body" \
+  "$(q "$LOG" '[(e["body"]["temperature"], e["body"]["max_tokens"]) for e in ev]')" \
+  '[[0.25, 77], [0.25, 77], [0.25, 77], [0.25, 77]]'
+check "agents: the initial_message (templated) is the first user message" \
+  "$(q "$LOG" '[(m["role"], m["content"]) for m in ev[0]["body"]["messages"]]')" \
+  '[["system", "Be brief."], ["user", "Start with bats."]]'
+check "agents: context (a table as JSON, or text) is appended to the message" \
+  "$(q "$LOG" '[(lambda t: [t[0], json.loads(t[1]), "\n  \"n\": 2" in t[1]])(ev[1]["body"]["messages"][-1]["content"].split("\n\nContext:\n")), ev[2]["body"]["messages"][-1]["content"]]')" \
+  '[["More.", {"city": "Oslo", "n": 2}, true], "Last.\n\nContext: plain text"]'
+check "agents: x() after the first turn adds no user message (the model continues the conversation)" \
+  "$(q "$LOG" '[m["role"] for m in ev[3]["body"]["messages"]]')" \
+  '["system", "user", "assistant", "user", "assistant", "user", "assistant"]'
+
+# ---- tool mocks: temporal and conditional; agent temporal mocks; done.reset() ----------------
+cat >"$work/mocks.tac" <<'EOF'
+local done = require("tactus.tools.done")
+lookup = Tool { description = "Country of a city", input = { city = field.string { required = true } },
+  function(args) return "real " .. args.city end }
+strict = Tool { description = "No fallback", input = { city = field.string { required = true } },
+  function(args) return "real " .. args.city end }
+clock = Tool { description = "The time", input = {}, function(args) return "real time" end }
+helper = Agent { model = "openai/gpt-4o-mini", tools = { done } }
+Mocks {
+  lookup = { conditional = { { when = { city = "Paris" }, returns = "FR" }, { when = { city = "Rome" }, returns = "IT" } },
+             returns = "unknown" },
+  strict = { conditional = { { when = { city = "Paris" }, returns = "FR" } } },
+  clock = { temporal = { "09:00", { returns = "10:00" }, "11:00" } },
+  helper = { temporal = { { message = "first" }, { message = "second", tool_calls = { { tool = "done", args = { reason = "ok" } } } } } },
+}
+Procedure { function(input)
+  local l = { lookup({ city = "Paris" }), lookup({ city = "Rome" }), lookup({ city = "Oslo" }),
+              strict({ city = "Paris" }), strict({ city = "Oslo" }) }
+  local c = { clock(), clock(), clock(), clock() }
+  local t1, t2 = helper(), helper()
+  local before = { done.called(), done.call_count() }
+  done.reset()
+  local after = { done.called(), done.call_count(), done.last_call() == nil }
+  return { lookup = l, clock = c, turns = { t1.text, t2.text }, before = before, after = after }
+end }
+EOF
+run mocks.tac --mock-all --json
+check "agents: conditional tool mocks: the first matching when, else returns, else the real tool" \
+  "$rc $(qo 'r["result"]["lookup"]')" '0 ["FR", "IT", "unknown", "FR", "real Oslo"]' "$(short "$err")"
+check "agents: temporal tool mocks: one answer per call ({ returns = } too), the last repeats" \
+  "$(qo 'r["result"]["clock"]')" '["09:00", "10:00", "11:00", "11:00"]'
+check "agents: temporal agent mocks: one scripted turn per call" "$(qo 'r["result"]["turns"]')" '["first", "second"]'
+check "agents: done.reset() clears the done tool's calls" \
+  "$(qo '[r["result"]["before"], r["result"]["after"]]')" '[[true, 1], [false, 0, true]]'
+run mocks.tac --json
+check "agents: without --mock-all the tool mocks do not apply" \
+  "$(qo 'r.get("result", {}).get("lookup")')" '["real Paris", "real Rome", "real Oslo", "real Paris", "real Oslo"]'
+
 stop_fake

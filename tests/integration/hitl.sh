@@ -137,6 +137,67 @@ fi
 rm -f "$work/gate.tac.yml"
 rm -rf "$scratch/elsewhere"
 
+# ---- the pause cannot be caught -------------------------------------------------------------
+# pcall / xpcall / coroutine.resume in user code catch errors, but not the
+# pause: the run still ends "waiting", and resumes after the answer.
+cat >"$work/caught.tac" <<'EOF2'
+Procedure { function(input)
+  local ok, v = pcall(Human.approve, { message = "Deploy?" })
+  local xok, xv = xpcall(function() return Human.input({ message = "Tag?" }) end,
+    function(e) return "handler saw: " .. tostring(e) end)
+  local co = coroutine.create(function() return Human.approve({ message = "Announce?" }) end)
+  local cok, cv = coroutine.resume(co)
+  local rok, rv = pcall(Retry.with_backoff, function() return Human.approve({ message = "Retry?" }) end,
+    { max_attempts = 3, initial_delay = 0 })
+  return { ok = ok, v = v, xok = xok, xv = xv, cok = cok, cv = cv, rok = rok, rv = rv }
+end }
+EOF2
+run caught.tac --json
+check "hitl: pcall(Human.approve, ...) does not catch the pause: status waiting, exit 0" \
+  "$rc $(result '[r["status"], r["exit_code"], r["message"]]')" \
+  '0 ["waiting", 0, "waiting for a human to answer: Deploy? (approval)"]' "$(short "$err")"
+run caught.tac --storage file --json
+answer caught.tac yes
+run caught.tac --storage file --json
+check "hitl: the pcall-wrapped approve resumes after answer; xpcall's handler never sees the pause" \
+  "$rc $(result '[r["status"], r["message"]]')" '0 ["waiting", "waiting for a human to answer: Tag? (input)"]' \
+  "$(short "$err")"
+answer caught.tac v9
+run caught.tac --storage file --json
+check "hitl: coroutine.resume does not catch the pause either" \
+  "$rc $(result '[r["status"], r["message"]]')" '0 ["waiting", "waiting for a human to answer: Announce? (approval)"]' \
+  "$(short "$err")"
+answer caught.tac no
+run caught.tac --storage file --json
+check "hitl: Retry.with_backoff does not retry a pause" \
+  "$rc $(result '[r["status"], r["message"]]') $(printf '%s' "$out$err" | grep -c 'Retry: attempt')" \
+  '0 ["waiting", "waiting for a human to answer: Retry? (approval)"] 0' "$(short "$err")"
+answer caught.tac yes
+run caught.tac --storage file --json
+check "hitl: resumed four times: the caught calls return the answers" \
+  "$rc $(result '[r["status"], r["result"]]')" \
+  '0 ["success", {"cok": true, "cv": false, "ok": true, "rok": true, "rv": true, "v": true, "xok": true, "xv": "v9"}]' \
+  "$(short "$err")"
+rm -f "$work/caught.tac"
+
+# An ordinary error is still caught by pcall and xpcall, and an error raised
+# with a level names the user's line, not the wrappers'.
+cat >"$work/plain.tac" <<'EOF2'
+Procedure { function(input)
+  local ok, e = pcall(error, "boom", 0)
+  local xok, xe = xpcall(function() error({ code = 7 }) end, function(err) return err.code end)
+  local _, lvl = pcall(error, "blamed", 2)
+  local _, xlvl = xpcall(error, function(m) return "handled " .. m end, "x-blamed", 2)
+  return { ok = ok, e = e, xok = xok, xe = xe, lvl = lvl, xlvl = xlvl }
+end }
+EOF2
+run plain.tac --json
+check "hitl: pcall and xpcall still catch ordinary errors (positions at the user's line)" \
+  "$rc $(result '[r["status"], r["result"]]')" \
+  '0 ["success", {"e": "boom", "lvl": "plain.tac:4: blamed", "ok": false, "xe": 7, "xlvl": "handled plain.tac:5: x-blamed", "xok": false}]' \
+  "$(short "$err")"
+rm -f "$work/plain.tac"
+
 # ---- nothing paused ------------------------------------------------------------------------
 answer gate.tac yes
 if [ "$arc" = 1 ] && [[ "$aout" == *"no paused run of gate"* ]]; then

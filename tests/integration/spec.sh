@@ -135,6 +135,27 @@ t test "$spec/nospec.tac"
 rc_is "spec: a file without a Specification exits 1" 1
 has "spec: ... and says so" "has no scenarios"
 
+# ---- tool call counts with arguments, fuzzy output, --param ---------------------------------
+
+t test "$spec/counts.tac" --scenario "counts with arguments" --scenario "fuzzy match on the whole output" --json
+rc_is "spec: counts with arguments, fuzzy match / any of on the whole output pass" 0
+check "spec: ... every step of both scenarios passed" 'r["passed"] == 2 and all(st["status"] == "passed" for st in steps("counts with arguments") + steps("fuzzy match on the whole output")) and len(steps("counts with arguments")) == 8'
+
+t test "$spec/counts.tac" --scenario "from --param" --param name=Zed
+rc_is "spec: tactus-run test FILE --param name=Zed: the input reaches the procedure" 0
+has "spec: ... the scenario passes" "PASS  from --param" "1 passed, 0 failed"
+t test "$spec/counts.tac" --scenario "from --param" --json
+check "spec: ... and without --param the same scenario fails on the default input" 'msg("from --param") == "expected output greeting to be \"Hello, Zed!\", got \"Hello, world!\""'
+
+t test "$spec/counts_broken.tac" --json
+rc_is "spec: failing counts with arguments and fuzzy matches exit 1" 1
+check "spec: exactly N times with arguments: the count of matching calls, and all the calls" 'msg("exactly with arguments") == "the add tool was called 2 times with a=1, expected exactly 1 time (all its calls: {\"a\":1,\"b\":1}, {\"a\":1,\"b\":2}, {\"a\":2,\"b\":2})"'
+check "spec: at least N times with a quoted argument" 'msg("at least with arguments") == "the add tool was called 1 time with a=\"2\", expected at least 2 times (all its calls: {\"a\":1,\"b\":1}, {\"a\":1,\"b\":2}, {\"a\":2,\"b\":2})"'
+check "spec: at most N times with arguments" 'msg("at most with arguments").startswith("the add tool was called 2 times with a=1, expected at most 1 time (")'
+check "spec: a count with arguments on a tool never called" 'msg("never called, with arguments") == "the unused tool was called 0 times with x=1, expected exactly 1 time (it was not called)"'
+check "spec: the whole output fuzzy match gives the similarity" 'msg("fuzzy whole output") == "the output is \"Hello, world!\", 8% similar to \"Goodbye, moon\"; expected at least 80%"'
+check "spec: fuzzy any of names the closest candidate with its score" 'msg("fuzzy any of") == "the output is \"Hello, world!\", not 80% similar to any of 3 texts; the closest is \"Hello, there\", 54% similar"'
+
 # ---- selecting, listing, options --------------------------------------------------------
 
 t test "$spec/steps.tac" --mock --scenario "the message"
@@ -207,10 +228,11 @@ has "eval: the table, the thresholds and a JSON summary" "Evaluation: greetings 
 
 t eval "$spec/eval.tac" --mock --json
 check "eval: --json report" 'r["passed"] and r["evaluations"][0]["total_runs"] == 4 and r["evaluations"][0]["success_rate"] == 1'
-check "eval: llm_judge passes in mock mode" 'any(e["name"] == "llm_judge" and e["passed"] == 4 for e in r["evaluations"][0]["evaluators"])'
+check "eval: llm_judge is skipped in mock mode (no judge model), not passed" 'any(e["name"] == "llm_judge" and e["skipped"] == 4 and e["passed"] == 0 and e["failed"] == 0 for e in r["evaluations"][0]["evaluators"])'
 
 t eval "$spec/eval.tac" --json
-check "eval: llm_judge is skipped without --mock" 'any(e["name"] == "llm_judge" and e["skipped"] == 4 and e["passed"] == 0 for e in r["evaluations"][0]["evaluators"])'
+rc_is "eval: without --mock, a judge model that cannot be reached fails the evaluation" 1
+check "eval: ... llm_judge fails (never a silent pass), saying why" 'any(e["name"] == "llm_judge" and e["failed"] == 4 and e["passed"] == 0 for e in r["evaluations"][0]["evaluators"]) and r["evaluations"][0]["cases"][0]["runs"][0]["evaluators"][11]["reason"].startswith("llm_judge: the judge model call failed: cannot complete the model call to http://127.0.0.1:9/v1")'
 
 t eval "$spec/eval.tac" --mock --runs 3 --json
 check "eval: --runs overrides the Evaluation's runs" 'r["evaluations"][0]["total_runs"] == 6'
@@ -221,6 +243,126 @@ has "eval: ... and shows why" "✗ min_success_rate" 'expected "Hello, Carol!", 
 
 t eval "$spec/nospec.tac"
 rc_is "eval: a file without an Evaluation exits 1" 1
+
+# ---- eval: the evaluators beyond the output, usage, the judge, dataset_file --------------------
+
+t eval "$spec/eval_checks.tac" --mock --json
+ev_ok() { # ev_ok NAME EXPR: EXPR over E(name) (an evaluation), S(eval, evaluator) (its stats), R(eval, evaluator) (first run's result)
+  local name="$1" expr="$2" got
+  got=$(printf '%s' "$out" | python3 -c '
+import json, sys
+try:
+    r = json.loads(sys.stdin.read())
+except Exception as e:
+    print("not JSON: %s" % e); sys.exit(0)
+def E(n): return next(e for e in r["evaluations"] if e["name"] == n)
+def S(n, v): return next(s for s in E(n)["evaluators"] if s["name"] == v)
+def R(n, v): return next(x for x in E(n)["cases"][0]["runs"][0]["evaluators"] if x["name"] == v)
+def T(n, t): return next(x for x in E(n)["thresholds"] if x["name"] == t)
+try:
+    v = eval(sys.argv[1])
+except Exception as e:
+    v = "error: %s: %s" % (type(e).__name__, e)
+print(v if isinstance(v, str) else json.dumps(v, sort_keys=True))' "$expr")
+  if [ "$got" = "$3" ]; then pass "$name"; else fail "$name" "got $got, want $3"; fi
+}
+for v in "contains_all(greeting)" "length(greeting)" tool_called "state_check(name)" max_iterations max_tokens; do
+  ev_ok "eval: $v passes when it should" "[S(\"passing\", \"$v\")[\"passed\"], S(\"passing\", \"$v\")[\"failed\"]]" '[1, 0]'
+done
+ev_ok "eval: contains_all fails naming the missing text" 'R("failing", "contains_all(greeting)")' '{"name": "contains_all(greeting)", "passed": false, "reason": "does not contain \"Bob\""}'
+ev_ok "eval: length fails with the length" 'R("failing", "length(greeting)")["reason"]' 'length 11, expected 5'
+ev_ok "eval: tool_called fails with the count" 'R("failing", "tool_called")["reason"]' 'ping was called 2 time(s)'
+ev_ok "eval: state_check fails with the state's value" 'R("failing", "state_check(name)")["reason"]' 'state name is "Ada", expected "Bob"'
+ev_ok "eval: max_iterations fails with the iterations" 'R("failing", "max_iterations")["reason"]' '2 iterations, more than 1'
+ev_ok "eval: max_tokens without a limit fails (not a silent pass)" '[R("failing", "max_tokens")["passed"], R("failing", "max_tokens")["reason"]]' '[false, "no limit (give value = N)"]'
+ev_ok "eval: --mock: mock agent turns use 0 tokens and cost 0" \
+  '[R("usage", "tokens within 10")["passed"], R("usage", "cost within 1")["passed"], E("usage")["cases"][0]["runs"][0]["usage"]]' \
+  '[true, true, {"completion_tokens": 0, "cost": 0, "model_calls": 1, "prompt_tokens": 0, "total_tokens": 0}]'
+ev_ok "eval: --mock: llm_judge is skipped (not a pass), with the reason" \
+  '[S("usage", "judge: friendly")["passed"], S("usage", "judge: friendly")["skipped"], S("usage", "judge: friendly")["skip_reason"]]' \
+  '[0, 1, "--mock calls no model, and llm_judge needs one"]'
+t eval "$spec/eval_checks.tac" --mock
+has "eval: the table shows a skipped evaluator and why" "judge: friendly   0/0  (1 skipped: --mock calls no model, and llm_judge needs one)"
+
+# Against the fake model server: the agent's reply reports 15 tokens and a
+# cost; then the judge answers twice (a pass, then a fenced failing score).
+fake_pid=""
+stop_fake() { if [ -n "$fake_pid" ]; then kill "$fake_pid" 2>/dev/null; wait "$fake_pid" 2>/dev/null; fake_pid=""; fi; }
+trap 'stop_fake; rm -rf "$scratch"' EXIT
+nfake=0
+start_fake() {
+  stop_fake
+  nfake=$((nfake + 1))
+  local d="$scratch/fake$nfake"
+  mkdir -p "$d"
+  printf '%s\n' "$1" >"$d/script.json"
+  FAKE_LOG="$d/log"
+  python3 "$repo/tests/lib/fake_openai.py" "$d/port" "$d/script.json" "$FAKE_LOG" 2>"$d/stderr" &
+  fake_pid=$!
+  for _ in $(seq 200); do [ -s "$d/port" ] && break; sleep 0.02; done
+  export OPENAI_BASE_URL="http://127.0.0.1:$(cat "$d/port")/v1" OPENAI_API_KEY=sk-test-spec-$$
+}
+start_fake '[{"text": "Hi there, Ada!", "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15, "cost": 0.002}},
+             {"text": "{\"passed\": true, \"score\": 0.9, \"reason\": \"warm\"}"},
+             {"text": "```json\n{\"passed\": false, \"score\": 0.2, \"reason\": \"casual\"}\n```"}]'
+t eval "$spec/eval_checks.tac" --json
+ev_ok "eval: max_tokens uses the run's real usage (15 tokens from the server)" \
+  '[R("usage", "tokens within 20"), R("usage", "tokens within 10")]' \
+  '[{"name": "tokens within 20", "passed": true, "reason": "15 tokens"}, {"name": "tokens within 10", "passed": false, "reason": "the run used 15 tokens, more than 10"}]'
+ev_ok "eval: max_cost uses the cost the server reported" 'R("usage", "cost within 1")' '{"name": "cost within 1", "passed": true, "reason": "cost 0.002"}'
+ev_ok "eval: the usage thresholds measure the run" \
+  '[[T("usage", t)["actual"], T("usage", t)["passed"]] for t in ("max_tokens_per_run", "max_cost_per_run")]' '[[15, true], [0.002, true]]'
+ev_ok "eval: llm_judge asks the judge model: a pass, and a score below the threshold" \
+  '[R("usage", "judge: friendly"), R("usage", "judge: formal")]' \
+  '[{"name": "judge: friendly", "passed": true, "reason": "score 0.90: warm"}, {"name": "judge: formal", "passed": false, "reason": "score 0.20, below 0.50: casual"}]'
+got=$(python3 -c '
+import json, sys
+b = [json.loads(l)["body"] for l in open(sys.argv[1])]
+u = b[1]["messages"][1]["content"]
+print(json.dumps([len(b), b[1]["stream"], b[1]["temperature"], u.split("\n")[:2], "\"greeting\": \"Hi there, Ada!\"" in u]))' "$FAKE_LOG")
+if [ "$got" = '[3, false, 0, ["RUBRIC:", "Is the greeting friendly?"], true]' ]; then
+  pass "eval: the judge model got the rubric and the run's output (not streamed, temperature 0)"
+else
+  fail "eval: the judge model got the rubric and the run's output (not streamed, temperature 0)" "$got"
+fi
+# No cost in the reply, and more tokens than the thresholds allow.
+start_fake '[{"text": "Hi Ada", "usage": {"prompt_tokens": 20, "completion_tokens": 5, "total_tokens": 25}},
+             {"text": "I think it is fine."}]'
+t eval "$spec/eval_checks.tac" --json
+rc_is "eval: a usage threshold missed exits 1" 1
+ev_ok "eval: max_cost fails when the model reports no cost" 'R("usage", "cost within 1")' \
+  '{"name": "cost within 1", "passed": false, "reason": "cost not reported by the model (its replies carry no usage.cost), so max_cost cannot be checked"}'
+ev_ok "eval: max_tokens_per_run fails over the limit; max_cost_per_run is unknown and fails" \
+  '[[T("usage", t).get("actual"), T("usage", t)["passed"], T("usage", t).get("note")] for t in ("max_tokens_per_run", "max_cost_per_run")]' \
+  '[[25, false, null], [null, false, "unknown: cost not reported by the model"]]'
+ev_ok "eval: a judge answer without a verdict fails the evaluator" 'R("usage", "judge: friendly")["reason"]' \
+  'llm_judge: the judge'"'"'s answer is not {"passed", "score"}: "I think it is fine."'
+start_fake '[{"text": "Hi Ada", "usage": {"prompt_tokens": 20, "completion_tokens": 5, "total_tokens": 25}},
+             {"text": "I think it is fine."}]'
+t eval "$spec/eval_checks.tac"
+has "eval: the table shows an unknown cost" "✗ max_cost_per_run: unknown, limit 1  (unknown: cost not reported by the model)" "✗ max_tokens_per_run: 25, limit 20"
+stop_fake
+export OPENAI_BASE_URL=http://127.0.0.1:9/v1
+unset OPENAI_API_KEY
+
+# dataset_file: JSON Lines in the workspace; missing; a bad line.
+printf '%s\n' '{"name": "zoe", "inputs": {"name": "Zoe"}, "expected_output": {"greeting": "Hello, Zoe!"}}' '' \
+  '{"name": "yan", "inputs": {"name": "Yan"}, "expected_output": {"greeting": "Hello, Yan!"}}' >"$scratch/ws/cases.jsonl"
+t eval "$spec/eval_dataset.tac" --json
+rc_is "eval: dataset_file: cases from a JSON Lines file pass" 0
+ev_ok "eval: dataset_file: the inline case, then the file's" '[[c["name"], c["passed"]] for c in E("from a file")["cases"]]' '[["inline", 1], ["zoe", 1], ["yan", 1]]'
+printf '%s\n' '{"name": "zoe", "inputs": {"name": "Zoe"}, "expected_output": {"greeting": "Hi, Zoe!"}}' >"$scratch/ws/cases.jsonl"
+t eval "$spec/eval_dataset.tac" --json
+rc_is "eval: dataset_file: a case from the file that fails exits 1" 1
+ev_ok "eval: dataset_file: ... with the evaluator's reason" 'E("from a file")["cases"][1]["runs"][0]["evaluators"][0]["reason"]' 'expected "Hi, Zoe!", got "Hello, Zoe!"'
+printf '%s\n' '{"name": "zoe", "inputs": {"name": "Zoe"}}' 'not json' >"$scratch/ws/cases.jsonl"
+t eval "$spec/eval_dataset.tac"
+rc_is "eval: dataset_file with a bad line exits 1" 1
+has "eval: ... naming the file and the line" "dataset_file cases.jsonl, line 2: not a JSON object"
+rm -f "$scratch/ws/cases.jsonl"
+t eval "$spec/eval_dataset.tac"
+rc_is "eval: a missing dataset_file exits 1" 1
+has "eval: ... naming the file" "dataset_file cases.jsonl: " "(paths are relative to the workspace, the current directory)"
 
 # ---- without the sandbox, and unprivileged ------------------------------------------------
 

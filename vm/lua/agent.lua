@@ -12,8 +12,9 @@
 -- mock an agent: without --mock-all the model is called.
 local ctx = ...
 local G, T = ctx.G, ctx.T
-local type, pairs, ipairs, tostring, error, pcall, setmetatable =
-  type, pairs, ipairs, tostring, error, pcall, setmetatable
+local type, pairs, ipairs, tostring, error, pcall, setmetatable, rawget =
+  type, pairs, ipairs, tostring, error, pcall, setmetatable, rawget
+-- (pcall here is the VM's own; user code gets one that cannot catch a pause.)
 
 local AGENT = {}         -- handle -> agent record
 local by_name = {}
@@ -88,27 +89,58 @@ local function openai_tools(order)
   return list
 end
 
+-- Only the tools offered to this agent (its tools list, done included when
+-- listed) may run: a call to any other name, even a Tool the file declares,
+-- goes back to the model as an error result and is logged.
 local function run_tool_call(agent, tools, name, args)
-  local handle = tools[name] or ctx.tools[name]
-  if handle == nil then return { error = "unknown tool '" .. tostring(name) .. "'" }, false end
+  local handle = tools[name]
+  if handle == nil then
+    local why = "tool " .. tostring(name) .. " is not available to this agent"
+    ctx.emit("log", { level = "WARNING", message = "agent " .. tostring(agent.name) .. ": the model called tool "
+      .. tostring(name) .. ", which is not available to this agent; it did not run", logger_name = "agent" })
+    return { error = why }, false
+  end
   -- tool_call events name the agent that asked (tools.lua reads this).
   local outer = ctx.current_agent
   ctx.current_agent = agent.name
   local ok, result = pcall(handle, args)
   ctx.current_agent = outer
-  if not ok then return { error = T.error_text(result) }, false end
+  if not ok then
+    -- A pause (a tool asked a human nobody is there to answer) ends the run.
+    if ctx.is_waiting(result) then error(result, 0) end
+    return { error = T.error_text(result) }, false
+  end
   return result, name == "done"
 end
 
+-- Token counts, and the cost when every reply reported one (usage.cost, as
+-- OpenRouter and LiteLLM give it); cost = nil means unknown.
 local function new_usage()
-  return { prompt_tokens = 0, completion_tokens = 0, total_tokens = 0 }
+  return { prompt_tokens = 0, completion_tokens = 0, total_tokens = 0, cost = 0 }
 end
 
-local function add_usage(total, u)
-  if type(u) ~= "table" then return end
-  for k in pairs(total) do
-    if type(u[k]) == "number" then total[k] = total[k] + u[k] end
+local function reply_cost(u)
+  if type(u) ~= "table" then return nil end
+  local c = u.cost
+  if type(c) ~= "number" then c = u.total_cost end
+  if type(c) == "number" and c >= 0 then return c end
+  return nil
+end
+
+local function add_usage(total, u, cost)
+  if type(u) == "table" then
+    for _, k in ipairs({ "prompt_tokens", "completion_tokens", "total_tokens" }) do
+      if type(u[k]) == "number" then total[k] = total[k] + u[k] end
+    end
   end
+  if cost == nil or total.cost == nil then total.cost = nil else total.cost = total.cost + cost end
+end
+
+-- The run's usage (ctx.usage, prelude.lua), every agent call summed (eval's
+-- max_tokens / max_cost).
+local function count_usage(u, cost)
+  add_usage(ctx.usage, u, cost)
+  ctx.usage.calls = ctx.usage.calls + 1
 end
 
 local function user_message(agent, opts)
@@ -151,8 +183,9 @@ local function mock_turn(agent, tools, usage)
     local result = run_tool_call(agent, tools, c.tool or c.name, c.args or {})
     results[#results + 1] = { tool = c.tool or c.name, args = c.args or {}, result = result }
   end
+  count_usage(nil, 0)
   ctx.emit("cost", { agent_name = agent.name, model = agent.spec.model, provider = "mock",
-    prompt_tokens = 0, completion_tokens = 0, total_tokens = 0, total_cost = 0 })
+    prompt_tokens = 0, completion_tokens = 0, total_tokens = 0, total_cost = 0, cost_reported = true, latency_ms = 0 })
   return message or "", results, usage
 end
 
@@ -172,11 +205,15 @@ local function model_turn(agent, tools, order, usage)
       stream = not spec.disable_streaming, temperature = spec.temperature,
       max_tokens = spec.max_tokens, agent_name = agent.name,
     })
-    add_usage(usage, reply.usage)
-    local u = reply.usage or {}
+    local cost = reply_cost(reply.usage)
+    add_usage(usage, reply.usage, cost)
+    count_usage(reply.usage, cost)
+    local u = type(reply.usage) == "table" and reply.usage or {}
+    -- Without a cost in the reply, total_cost is absent (unknown, not 0).
     ctx.emit("cost", { agent_name = agent.name, model = spec.model, provider = "openai",
       prompt_tokens = u.prompt_tokens or 0, completion_tokens = u.completion_tokens or 0,
-      total_tokens = u.total_tokens or 0, latency_ms = (T.monotonic() - t0) * 1000 })
+      total_tokens = u.total_tokens or 0, total_cost = cost, cost_reported = cost ~= nil,
+      latency_ms = (T.monotonic() - t0) * 1000 })
     text = reply.text or ""
     local calls = reply.tool_calls
     agent.history[#agent.history + 1] = { role = "assistant", content = text ~= "" and text or nil, tool_calls = calls }
@@ -226,20 +263,33 @@ local function turn(agent, opts)
   ctx.emit("agent_turn", { agent_name = agent.name, stage = "started" })
   local t0 = T.monotonic()
   local usage = new_usage()
-  local text, results
   -- ctx.scenario_mocks: names a `tactus-run test` Given step mocks (spec.lua).
-  if ctx.mock_all or (ctx.scenario_mocks and ctx.scenario_mocks[agent.name]) then
-    text, results = mock_turn(agent, tools, usage)
-  else
-    text, results = model_turn(agent, tools, order, usage)
+  local mocked = ctx.mock_all or (ctx.scenario_mocks and ctx.scenario_mocks[agent.name])
+  local ok, text, results = pcall(function()
+    if mocked then return mock_turn(agent, tools, usage) end
+    return model_turn(agent, tools, order, usage)
+  end)
+  if not ok then
+    -- Every started turn is completed in the trace, a failed one with its error.
+    local waiting = ctx.is_waiting(text)
+    local etype = type(text) == "table" and rawget(text, "type")
+    -- (pcall: if the broker is gone, the turn's own error is the one to raise.)
+    pcall(ctx.emit, "agent_turn", { agent_name = agent.name, stage = "completed",
+      status = waiting and "waiting" or "error", error = T.error_text(text),
+      error_type = type(etype) == "string" and etype or "RuntimeError",
+      duration_ms = (T.monotonic() - t0) * 1000 })
+    error(text, 0)
   end
   agent.turns = agent.turns + 1
-  ctx.emit("agent_turn", { agent_name = agent.name, stage = "completed",
+  ctx.emit("agent_turn", { agent_name = agent.name, stage = "completed", status = "ok",
     duration_ms = (T.monotonic() - t0) * 1000 })
   local new = {}
   for i = start_len + 1, #agent.history do new[#new + 1] = agent.history[i] end
   local result = { output = structured(agent, text), text = text, usage = usage, tool_calls = results }
-  result.cost = function() return { total_tokens = usage.total_tokens, total_cost = 0 } end
+  result.cost = function()
+    return { prompt_tokens = usage.prompt_tokens, completion_tokens = usage.completion_tokens,
+             total_tokens = usage.total_tokens, total_cost = usage.cost }
+  end
   result.new_messages = function() return new end
   result.all_messages = function() return agent.history end
   return result

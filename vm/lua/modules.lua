@@ -184,7 +184,7 @@ G.Procedure.run = function(target, params)
   if depth >= 5 then error("Procedure.run: sub-procedures nested deeper than 5", 2) end
   return ctx.checkpoint(function()
     local reply = T.call("module.load", { name = target:gsub("%.tac$", "") })
-    local sub = ctx.sub_runtime()
+    local sub = ctx.sub_runtime(true)
     local chunk, err = T.load(reply.source, "@" .. reply.path, sub.env)
     if not chunk then error({ type = "SyntaxError", message = err }, 0) end
     depth = depth + 1

@@ -25,18 +25,81 @@ local function emit(event_type, fields)
   T.call("events.emit", { event = fields })
 end
 
+-- The pause (a Human request nobody is there to answer) is an error value
+-- marked __waiting: it must reach the top and end the run as "waiting".
+local function is_waiting(e)
+  return type(e) == "table" and rawget(e, "__waiting") == true
+end
+
+-- pcall / xpcall / coroutine.resume for user code: they catch errors as
+-- usual, but a pause goes through them (re-raised), so
+-- `pcall(Human.approve, ...)` still pauses the run.
+--
+-- A primitive that raises with a level (error(msg, 2)), passed straight to
+-- pcall, blames its caller: LuaJIT's pcall has no frame of its own, so that
+-- was the user's line; here it is the wrapper's.  The wrapper's prefix
+-- (probed below) is replaced by the user's line (T.where: the innermost
+-- frame of a .tac chunk).
+local PCALL_AT, XPCALL_AT
+local function reblame(e, at)
+  if at and type(e) == "string" and e:sub(1, #at) == at then
+    local src, line = T.where()
+    if src then return src .. ":" .. tostring(line) .. ": " .. e:sub(#at + 1) end
+    return e:sub(#at + 1)
+  end
+  return e
+end
+local function after_pcall(ok, ...)
+  if ok then return true, ... end
+  local e = ...
+  if is_waiting(e) then error(e, 0) end
+  return false, reblame(e, PCALL_AT)
+end
+local function user_pcall(f, ...)
+  return after_pcall(pcall(f, ...))
+end
+local function user_xpcall(f, handler, ...)
+  local pause
+  local function h(e)
+    if is_waiting(e) then pause = e return e end
+    return handler(reblame(e, XPCALL_AT))
+  end
+  local function after(ok, ...)
+    if not ok and pause ~= nil then error(pause, 0) end
+    return ok, ...
+  end
+  return after(xpcall(f, h, ...))
+end
+local function user_resume(co, ...)
+  local function after(ok, ...)
+    if not ok and is_waiting((...)) then error((...), 0) end
+    return ok, ...
+  end
+  return after(coroutine.resume(co, ...))
+end
+do
+  -- Level 3: probe, then pcall / xpcall (a frame without a line), then the wrapper.
+  local function probe() error("", 3) end
+  local _, p = user_pcall(probe)
+  PCALL_AT = type(p) == "string" and p:match("^[^@]-:%d+: $") or nil
+  _, p = user_xpcall(probe, function(m) return m end)
+  XPCALL_AT = type(p) == "string" and p:match("^[^@]-:%d+: $") or nil
+end
+
 -- Library tables are copied per run, so a script that rewrites string.format
 -- changes only its own copy; rawset/rawget refuse them.
 local function install_builtins(ctx, G)
-  for _, name in ipairs({ "assert", "error", "ipairs", "next", "pairs", "pcall", "select",
-      "tonumber", "tostring", "type", "unpack", "xpcall", "getmetatable", "setmetatable",
+  for _, name in ipairs({ "assert", "error", "ipairs", "next", "pairs", "select",
+      "tonumber", "tostring", "type", "unpack", "getmetatable", "setmetatable",
       "rawequal", "collectgarbage" }) do
     G[name] = real_G[name]
   end
+  G.pcall, G.xpcall = user_pcall, user_xpcall
   for _, lib in ipairs({ "string", "table", "math", "coroutine", "bit" }) do
     G[lib] = copy(real_G[lib])
     ctx.protected[G[lib]] = true
   end
+  G.coroutine.resume = user_resume
   G.os = copy(T.os)
   ctx.protected[G.os] = true
   G._VERSION = _VERSION
@@ -79,8 +142,11 @@ end
 local new_context
 
 -- Build a runtime: the shared context of the DSL modules and the globals.
-new_context = function(params, shared)
+-- usage: the table agent calls add their tokens and cost to (agent.lua);
+-- a sub-procedure shares its caller's, so a run's usage counts them all.
+new_context = function(params, shared, usage)
   local ctx = {
+    usage = usage or { prompt_tokens = 0, completion_tokens = 0, total_tokens = 0, cost = 0, calls = 0 },
     T = T, emit = emit, G = {}, params = params or {},
     procedures = {}, unnamed = {}, tools = {}, mocks = {}, specs = {}, steps = {},
     evaluations = {}, state = {}, iterations = 0, tools_used = {},
@@ -88,11 +154,13 @@ new_context = function(params, shared)
     procedure_name = shared.procedure_name,
     names = setmetatable({}, { __mode = "k" }),
     protected = setmetatable({}, { __mode = "k" }),
+    is_waiting = is_waiting,
   }
-  function ctx.sub_runtime()
-    local sub = new_context(nil, shared)
+  function ctx.sub_runtime(share_usage)
+    local sub = new_context(nil, shared, share_usage and ctx.usage or nil)
     return {
       env = sub.env,
+      usage = function() return sub.usage end,
       run = function(chunk, sub_params)
         sub.params = sub_params
         return sub.execute(chunk)
@@ -115,7 +183,7 @@ new_context = function(params, shared)
 end
 
 local function error_info(err)
-  if type(err) == "table" and rawget(err, "__waiting") then
+  if is_waiting(err) then
     return { type = "WaitingForHuman", message = T.error_text(err) }
   end
   local typ = type(err) == "table" and rawget(err, "type")
@@ -167,7 +235,7 @@ local function main()
     return e
   end)
   if ok then return finish(ctx, "success", result) end
-  if type(result) == "table" and rawget(result, "__waiting") then
+  if is_waiting(result) then
     return finish(ctx, "waiting", nil, result)
   end
   return finish(ctx, "error", nil, result, trace)

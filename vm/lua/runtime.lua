@@ -112,6 +112,7 @@ G.Retry = {
     for attempt = 1, attempts do
       local ok, result = pcall(fn, attempt)
       if ok then return result end
+      if ctx.is_waiting(result) then error(result, 0) end -- a pause is not a failure to retry
       last = result
       if attempt < attempts then
         ctx.emit("log", { level = "WARNING", message = "Retry: attempt " .. attempt .. " failed: " .. T.error_text(result) })

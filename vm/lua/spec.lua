@@ -16,7 +16,7 @@ local G, T = ctx.G, ctx.T
 -- Lua state and could rewrite the shared string metatable later.
 local type, pairs, ipairs, tostring, tonumber, error, pcall, xpcall, setmetatable, getmetatable =
   type, pairs, ipairs, tostring, tonumber, error, pcall, xpcall, setmetatable, getmetatable
-local unpack = unpack
+local unpack, next = unpack, next
 local sub, find, match, gmatch, gsub, lower, upper, byte, rep, format =
   string.sub, string.find, string.match, string.gmatch, string.gsub, string.lower, string.upper,
   string.byte, string.rep, string.format
@@ -1243,10 +1243,15 @@ local function fuzzy_check(what, actual, rest)
   local text = as_text(actual)
   local best, best_c = -1, nil
   for _, c in ipairs(candidates) do
-    local r = similarity(text, tostring(c))
+    local r = similarity(text, as_text(c))
     if r > best then best, best_c = r, c end
   end
+  if best_c == nil then fail("expected at least one text after 'any of', got " .. tostring(list)) end
   if best < threshold then
+    if list then
+      fail(format("%s is %s, not %.0f%% similar to any of %d texts; the closest is %s, %.0f%% similar",
+        what, show(actual), threshold * 100, #candidates, show(best_c), best * 100))
+    end
     fail(format("%s is %s, %.0f%% similar to %s; expected at least %.0f%%", what, show(actual), best * 100,
       show(best_c), threshold * 100))
   end
@@ -1589,6 +1594,35 @@ step("the <tool> tool should not be called", "^the " .. TOOL .. " tool should no
   local list = tool_call_list(t)
   if #list > 0 then fail("the " .. t .. " tool was called " .. #list .. " time(s): " .. describe_calls(list)) end
 end)
+-- A count of the calls that had all these arguments.
+step('the <tool> tool should be called exactly|at least|at most <n> time(s) with <arg>="<value>" [and ...]',
+  "^the " .. TOOL .. " tool should be called (%a+ ?%a*) (%d+) times? with%s+(.+)$",
+  function(_, t, how, n, spec)
+    if how ~= "exactly" and how ~= "at least" and how ~= "at most" then
+      fail("expected exactly, at least or at most before the count, got '" .. how .. "'")
+    end
+    need_run()
+    local want = parse_args_spec(spec)
+    local list, declared = tool_call_list(t)
+    local hits = 0
+    for _, c in ipairs(list) do
+      local all = true
+      for _, w in ipairs(want) do
+        if not loose_equal(get_path(c.args, w.key), w.value) then all = false break end
+      end
+      if all then hits = hits + 1 end
+    end
+    local want_n = tonumber(n)
+    if (how == "exactly" and hits == want_n) or (how == "at least" and hits >= want_n)
+      or (how == "at most" and hits <= want_n) then
+      return
+    end
+    local times = function(x) return x .. (x == 1 and " time" or " times") end
+    local calls = #list == 0 and ("it was not called" .. not_called_hint(t, declared))
+      or ("all its calls: " .. describe_calls(list))
+    fail("the " .. t .. " tool was called " .. times(hits) .. " with " .. spec .. ", expected " .. how .. " "
+      .. times(want_n) .. " (" .. calls .. ")")
+  end)
 step("the <tool> tool should be called exactly <n> time(s)",
   "^the " .. TOOL .. " tool should be called exactly (%d+) times?$",
   function(_, t, n) need_run() count_check(t, tonumber(n), "exactly") end)
@@ -1947,6 +1981,56 @@ local function length_of(v)
   return #as_text(v)
 end
 
+-- llm_judge: the judge model (the evaluator's model, else the file's
+-- default_model, else openai/gpt-4o-mini) is asked through the broker, as an
+-- agent's model is, for {"passed", "score", "reason"}.  With --mock no model
+-- is called, so it is skipped (shown, and never counted as a pass).
+local JUDGE_SYSTEM = "You are a strict evaluator. Judge the OUTPUT of a procedure against the RUBRIC "
+  .. "(the INPUT and the EXPECTED OUTPUT are context). Answer with only a JSON object: "
+  .. '{"passed": true or false, "score": a number from 0 to 1, "reason": "one sentence"}.'
+
+local function judge_verdict(text)
+  local body = match(text, "```%w*%s*(.-)%s*```") or match(text, "(%b{})") or text
+  local ok, v = pcall(T.json_decode, body)
+  if not ok or type(v) ~= "table" then return nil end
+  local passed = v.passed
+  if passed == nil then passed = v.pass end
+  if type(passed) == "string" then passed = lower(passed) == "true" or lower(passed) == "pass" end
+  local score = tonumber(v.score)
+  if type(passed) ~= "boolean" and score == nil then return nil end
+  return passed, score, type(v.reason) == "string" and v.reason or nil
+end
+
+local function judge(e, run, case)
+  if W.mock then return nil, "--mock calls no model, and llm_judge needs one" end
+  local rubric = e.rubric or e.criteria or e.prompt or e.value
+  if type(rubric) ~= "string" then return false, "llm_judge: no rubric (give rubric = \"...\")" end
+  local model = e.model or (ctx.settings and ctx.settings.default_model) or "openai/gpt-4o-mini"
+  local function j(v)
+    local ok, t = pcall(T.json_encode, sanitize(v), true)
+    return ok and t or tostring(v)
+  end
+  local user = "RUBRIC:\n" .. rubric .. "\n\nINPUT:\n" .. j(case.inputs or case.input or {})
+    .. "\n\nEXPECTED OUTPUT:\n" .. j(case.expected_output) .. "\n\nOUTPUT:\n" .. j(run.output)
+  local ok, reply = pcall(T.call, "llm.chat", { provider = "openai", model = model, stream = false,
+    temperature = e.temperature or 0, agent_name = "llm_judge",
+    messages = { { role = "system", content = JUDGE_SYSTEM }, { role = "user", content = user } } })
+  if not ok then return false, "llm_judge: the judge model call failed: " .. T.error_text(reply) end
+  local text = type(reply.text) == "string" and reply.text or ""
+  local passed, score, reason = judge_verdict(text)
+  if passed == nil and score == nil then
+    return false, "llm_judge: the judge's answer is not {\"passed\", \"score\"}: " .. show(clip(text, 200))
+  end
+  local threshold = tonumber(e.threshold) or 0.5
+  if type(passed) ~= "boolean" then passed = score >= threshold
+  elseif score ~= nil and score < threshold then passed = false end
+  local why = (score and format("score %.2f", score) or (passed and "passed" or "failed"))
+    .. (score and passed == false and score >= threshold and " (the judge said it fails)" or "")
+    .. (score and score < threshold and format(", below %.2f", threshold) or "")
+    .. (reason and (": " .. clip(reason, 300)) or "")
+  return passed, why
+end
+
 -- Each returns passed (true/false, or nil when skipped), reason.
 local EVALUATORS = {
   equals_expected = function(e, run, case)
@@ -2069,11 +2153,27 @@ local EVALUATORS = {
     if loose_equal(v, e.value) then return true end
     return false, "state " .. tostring(e.field) .. " is " .. show(v) .. ", expected " .. show(e.value)
   end,
-  max_tokens = function() return true, "not measured (mock agents use no tokens)" end,
-  max_cost = function() return true, "not measured" end,
-  llm_judge = function(e)
-    if W.mock then return true, "mocked: llm_judge passes in mock mode (no model is called)" end
-    return nil, "skipped: llm_judge runs only with --mock in tactus-run"
+  -- The run's usage: every agent call of the run summed (mock turns use 0
+  -- tokens and cost 0).
+  max_tokens = function(e, run)
+    local max = tonumber(e.value or e.max or e.max_tokens or e.limit)
+    if max == nil then return false, "no limit (give value = N)" end
+    local n = run.usage.total_tokens
+    if n <= max then return true, n .. " tokens" end
+    return false, "the run used " .. n .. " tokens, more than " .. max
+  end,
+  max_cost = function(e, run)
+    local max = tonumber(e.value or e.max or e.max_cost or e.limit)
+    if max == nil then return false, "no limit (give value = N)" end
+    local c = run.usage.cost
+    if c == nil then
+      return false, "cost not reported by the model (its replies carry no usage.cost), so max_cost cannot be checked"
+    end
+    if c <= max then return true, "cost " .. c end
+    return false, "the run cost " .. c .. ", more than " .. max
+  end,
+  llm_judge = function(e, run, case)
+    return judge(e, run, case)
   end,
 }
 EVALUATORS.exact_match = EVALUATORS.equals_expected
@@ -2108,7 +2208,7 @@ local function apply_evaluator(e, run, case)
   local kind = e.evaluator or e.type
   local f = EVALUATORS[kind]
   if not f then return false, "unknown evaluator '" .. tostring(kind) .. "'" end
-  if not run.ok and kind ~= "llm_judge" then return false, "the procedure failed: " .. tostring(run.error) end
+  if not run.ok then return false, "the procedure failed: " .. tostring(run.error) end
   local ok, passed, why = pcall(f, e, run, case)
   if not ok then return false, error_message(passed) end
   return passed, why
@@ -2123,6 +2223,8 @@ local function load_dataset_file(path)
   local cases = {}
   local okj, whole = pcall(T.json_decode, text)
   if okj and type(whole) == "table" then
+    -- A JSON array of cases; a single object is a JSON Lines file of one case.
+    if whole[1] == nil and next(whole) ~= nil then return { whole } end
     for _, c in ipairs(whole) do cases[#cases + 1] = c end
     return cases
   end
@@ -2147,13 +2249,15 @@ local function eval_run(case)
   local world = { mock = W.mock, human = {}, human_by_message = {}, human_calls = {} }
   install_human(env.Human, world)
   local c, lerr = T.load(T.source, "@" .. T.chunkname, env)
-  if not c then return { ok = false, error = tostring(lerr), duration_ms = 0 } end
+  if not c then
+    return { ok = false, error = tostring(lerr), duration_ms = 0, usage = rt.usage(), tool_counts = {} }
+  end
   local params = {}
   for k, v in pairs(ctx.params) do params[k] = v end
   for k, v in pairs(case.inputs or case.input or {}) do params[k] = v end
   local t0 = T.monotonic()
   local ok, result = xpcall(function() return rt.run(c, params) end, traceback)
-  local run = { ok = ok, duration_ms = (T.monotonic() - t0) * 1000 }
+  local run = { ok = ok, duration_ms = (T.monotonic() - t0) * 1000, usage = rt.usage() }
   if ok then run.output = result else run.error = match(T.error_text(result), "^([^\n]*)") end
   pcall(function()
     run.iterations = env.Iterations.current()
@@ -2181,6 +2285,7 @@ local function mode_eval()
     local ev_stats = {}
     for i, e in ipairs(evaluators) do ev_stats[i] = { name = evaluator_name(e, i), passed = 0, failed = 0, skipped = 0 } end
     local total, passed, max_ms, sum_ms = 0, 0, 0, 0
+    local max_tokens, max_cost, cost_unknown = 0, 0, false
     local case_out = {}
     for ci, case in ipairs(cases) do
       if type(case) ~= "table" then case = { inputs = {} } end
@@ -2203,7 +2308,7 @@ local function mode_eval()
         for i, e in ipairs(evaluators) do
           local p, why = apply_evaluator(e, run, case)
           local st = ev_stats[i]
-          if p == nil then st.skipped = st.skipped + 1
+          if p == nil then st.skipped = st.skipped + 1; st.skip_reason = st.skip_reason or why
           elseif p then st.passed = st.passed + 1
           else st.failed = st.failed + 1; all = false end
           ro.evaluators[i] = { name = st.name, passed = p, reason = why }
@@ -2212,6 +2317,11 @@ local function mode_eval()
         total = total + 1
         if all then passed = passed + 1; co.passed = co.passed + 1 end
         sum_ms = sum_ms + run.duration_ms
+        ro.usage = { prompt_tokens = run.usage.prompt_tokens, completion_tokens = run.usage.completion_tokens,
+                     total_tokens = run.usage.total_tokens, cost = run.usage.cost, model_calls = run.usage.calls }
+        if run.usage.total_tokens > max_tokens then max_tokens = run.usage.total_tokens end
+        if run.usage.cost == nil then cost_unknown = true
+        elseif run.usage.cost > max_cost then max_cost = run.usage.cost end
         if run.duration_ms > max_ms then max_ms = run.duration_ms end
         co.runs[r] = ro
       end
@@ -2227,10 +2337,20 @@ local function mode_eval()
       local lim = tonumber(th.max_duration)
       checks[#checks + 1] = { name = "max_duration", limit = lim, actual = max_ms / 1000, passed = max_ms / 1000 <= lim }
     end
-    for _, k in ipairs({ "max_cost_per_run", "max_tokens_per_run" }) do
-      if th[k] then
-        checks[#checks + 1] = { name = k, limit = tonumber(th[k]), actual = 0, passed = true,
-                                note = "not measured: 0 in mock runs" }
+    -- The most any one run used: its agent calls' usage summed.
+    if th.max_tokens_per_run then
+      local lim = tonumber(th.max_tokens_per_run)
+      checks[#checks + 1] = { name = "max_tokens_per_run", limit = lim, actual = max_tokens,
+                              passed = lim ~= nil and max_tokens <= lim }
+    end
+    if th.max_cost_per_run then
+      local lim = tonumber(th.max_cost_per_run)
+      if cost_unknown then
+        checks[#checks + 1] = { name = "max_cost_per_run", limit = lim, passed = false,
+                                note = "unknown: cost not reported by the model" }
+      else
+        checks[#checks + 1] = { name = "max_cost_per_run", limit = lim, actual = max_cost,
+                                passed = lim ~= nil and max_cost <= lim }
       end
     end
     local ok_all = true
