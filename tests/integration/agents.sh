@@ -531,7 +531,7 @@ Procedure {
   function(input)
     local r1 = a()
     local r2 = a({ message = "More.", context = { city = "Oslo", n = 2 } })
-    local r3 = a({ message = "Last.", context = "plain text" })
+    local r3 = a({ message = "Last.", context = "plain text", temperature = 0.9, max_tokens = 5, top_p = 0.5 })
     local r4 = a()
     return { a.turns(), r1.text, r2.text, r4.text, r4.usage.total_tokens }
   end,
@@ -541,9 +541,9 @@ start_fake '[{"text": "one"}, {"text": "two"}, {"text": "three"}, {"text": "four
 run params.tac --param topic=bats --json
 check "agents: x() with no args runs a turn (the initial_message first), x() again continues" \
   "$rc $(nreq) $(qo 'r["result"]')" '0 4 [4, "one", "two", "four", 15]' "$(short "$err")"
-check "agents: temperature and max_tokens from Agent {} reach every request body" \
-  "$(q "$LOG" '[(e["body"]["temperature"], e["body"]["max_tokens"]) for e in ev]')" \
-  '[[0.25, 77], [0.25, 77], [0.25, 77], [0.25, 77]]'
+check "agents: temperature and max_tokens from Agent {} reach the request body; a call's own override them" \
+  "$(q "$LOG" '[(e["body"]["temperature"], e["body"]["max_tokens"], e["body"].get("top_p")) for e in ev]')" \
+  '[[0.25, 77, null], [0.25, 77, null], [0.9, 5, 0.5], [0.25, 77, null]]'
 check "agents: the initial_message (templated) is the first user message" \
   "$(q "$LOG" '[(m["role"], m["content"]) for m in ev[0]["body"]["messages"]]')" \
   '[["system", "Be brief."], ["user", "Start with bats."]]'

@@ -1,5 +1,6 @@
 -- Agents: x = Agent { model, system_prompt, initial_message, tools, temperature,
--- max_tokens, max_turns, output }, called as x() or x({ message =, context = }).
+-- max_tokens, top_p, max_turns, output }, called as x() or x({ message =, context =,
+-- tools =, temperature =, max_tokens =, top_p = }).
 --
 -- Each call is one agent turn.  The model is called through the broker's
 -- llm.chat (the API key never enters the sandbox).  When the model calls a
@@ -189,7 +190,8 @@ local function mock_turn(agent, tools, usage)
   return message or "", results, usage
 end
 
-local function model_turn(agent, tools, order, usage)
+-- opts: the call's overrides of temperature, max_tokens, top_p (Tactus).
+local function model_turn(agent, tools, order, usage, opts)
   local spec = agent.spec
   local max_turns = spec.max_turns or DEFAULT_MAX_TURNS
   local text, results = "", {}
@@ -202,8 +204,10 @@ local function model_turn(agent, tools, order, usage)
     local t0 = T.monotonic()
     local reply = T.call("llm.chat", {
       provider = "openai", model = spec.model, messages = messages, tools = offered,
-      stream = not spec.disable_streaming, temperature = spec.temperature,
-      max_tokens = spec.max_tokens, agent_name = agent.name,
+      stream = not spec.disable_streaming,
+      temperature = opts.temperature == nil and spec.temperature or opts.temperature,
+      max_tokens = opts.max_tokens or spec.max_tokens, top_p = opts.top_p == nil and spec.top_p or opts.top_p,
+      agent_name = agent.name,
     })
     local cost = reply_cost(reply.usage)
     add_usage(usage, reply.usage, cost)
@@ -267,7 +271,7 @@ local function turn(agent, opts)
   local mocked = ctx.mock_all or (ctx.scenario_mocks and ctx.scenario_mocks[agent.name])
   local ok, text, results = pcall(function()
     if mocked then return mock_turn(agent, tools, usage) end
-    return model_turn(agent, tools, order, usage)
+    return model_turn(agent, tools, order, usage, opts)
   end)
   if not ok then
     -- Every started turn is completed in the trace, a failed one with its error.
