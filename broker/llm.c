@@ -69,6 +69,9 @@ append (char **buf, size_t *len, size_t *cap, const char *data, size_t n)
   return 0;
 }
 
+/* Longest text repeated as accumulated_text in each streamed chunk event.  */
+#define TRACE_ACCUMULATED_MAX (16 * 1024)
+
 static void
 send_delta (struct stream *s, const char *text)
 {
@@ -86,6 +89,10 @@ send_delta (struct stream *s, const char *text)
   cJSON_AddStringToObject (ev, "event_type", "agent_stream_chunk");
   cJSON_AddStringToObject (ev, "agent_name", s->agent ? s->agent : "agent");
   cJSON_AddStringToObject (ev, "chunk_text", text);
+  /* As Tactus's chunks carry it, up to a bound: repeating a long text in
+   * every chunk would make the trace grow with its square.  */
+  if (s->text && s->text_len <= TRACE_ACCUMULATED_MAX)
+    cJSON_AddStringToObject (ev, "accumulated_text", s->text);
   trace_event (s->b->o->trace, ev);
   cJSON_Delete (ev);
 }

@@ -1319,6 +1319,11 @@ test_main (const char *cmd, int argc, char **argv)
       cJSON_Delete (o.params);
       return 1;
     }
+  /* Scenarios and evaluation cases must not see each other's files: each
+   * run's writes to the workspace stay in its own sandbox (an overlay over
+   * the directory).  A read-only or absent workspace stays as configured.  */
+  if (s.cfg.workspace == CONFIG_WORKSPACE_RW)
+    s.cfg.workspace = CONFIG_WORKSPACE_OVERLAY;
   /* Quiet runs: the report is the output.  -v shows the runs' events.  */
   s.trace.human = o.verbose ? stderr : NULL;
   s.trace.verbose = o.verbose;

@@ -337,8 +337,9 @@ fill_spec (struct sandbox_spec *spec, const struct tr_config *cfg, double timeou
   spec->mount_dev = false;
   spec->mount_tmp = false;
   spec->keep_stdout = spec->keep_stderr = false;
-  spec->workspace = cfg->workspace == CONFIG_WORKSPACE_OFF ? SANDBOX_WORKSPACE_OFF
-                    : cfg->workspace == CONFIG_WORKSPACE_RO ? SANDBOX_WORKSPACE_RO
+  spec->workspace = cfg->workspace == CONFIG_WORKSPACE_OFF       ? SANDBOX_WORKSPACE_OFF
+                    : cfg->workspace == CONFIG_WORKSPACE_RO      ? SANDBOX_WORKSPACE_RO
+                    : cfg->workspace == CONFIG_WORKSPACE_OVERLAY ? SANDBOX_WORKSPACE_OVERLAY
                                                             : SANDBOX_WORKSPACE_RW;
   for (size_t i = 0; i < cfg->n_volumes; i++)
     {

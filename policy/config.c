@@ -344,10 +344,13 @@ read_workspace (struct tr_config *c, const struct ynode *n, struct tr_error *err
   bool b;
 
   if (n->type == YNODE_SCALAR && !n->quoted
-      && (strcmp (n->value, "ro") == 0 || strcmp (n->value, "rw") == 0 || strcmp (n->value, "off") == 0))
+      && (strcmp (n->value, "ro") == 0 || strcmp (n->value, "rw") == 0 || strcmp (n->value, "off") == 0
+          || strcmp (n->value, "overlay") == 0))
     {
-      c->workspace = n->value[0] == 'o' ? CONFIG_WORKSPACE_OFF
-                     : n->value[1] == 'o' ? CONFIG_WORKSPACE_RO : CONFIG_WORKSPACE_RW;
+      c->workspace = strcmp (n->value, "off") == 0     ? CONFIG_WORKSPACE_OFF
+                     : strcmp (n->value, "ro") == 0      ? CONFIG_WORKSPACE_RO
+                     : strcmp (n->value, "overlay") == 0 ? CONFIG_WORKSPACE_OVERLAY
+                                                         : CONFIG_WORKSPACE_RW;
       return 0;
     }
   if (want_scalar (n, "sandbox.mount_current_dir", err) < 0)
@@ -355,7 +358,8 @@ read_workspace (struct tr_config *c, const struct ynode *n, struct tr_error *err
   if (n->quoted || get_bool (n, "sandbox.mount_current_dir", &b, err) < 0)
     return bad (err, n, "sandbox.mount_current_dir",
                 "'%s' is not valid (use true or rw to mount the current directory read-write, ro "
-                "for read-only, false or off for none)", n->value);
+                "for read-only, overlay for writes that vanish with the run, false or off for "
+                "none)", n->value);
   c->workspace = b ? CONFIG_WORKSPACE_RW : CONFIG_WORKSPACE_OFF;
   return 0;
 }

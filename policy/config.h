@@ -19,6 +19,7 @@ enum config_workspace
   CONFIG_WORKSPACE_RW = 0,
   CONFIG_WORKSPACE_RO,
   CONFIG_WORKSPACE_OFF,
+  CONFIG_WORKSPACE_OVERLAY, /* seen as it is; writes stay in the sandbox's memory */
 };
 
 struct config_volume

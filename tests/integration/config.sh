@@ -182,7 +182,8 @@ bad_config "relative tool command" sidecar $'policy:\n  tools:\n    host.x:\n   
   "hello.tac.yml:4: policy.tools.command: the command must start with an absolute path"
 bad_config "bad timeout" proj $'sandbox:\n  timeout: soon' ".tactus/config.yml:2: sandbox.timeout: 'soon' is not a duration"
 bad_config "bad mount_current_dir" sidecar $'sandbox:\n  mount_current_dir: maybe' \
-  "hello.tac.yml:2: sandbox.mount_current_dir: 'maybe' is not valid (use true or rw" "ro for read-only" "false or off"
+  "hello.tac.yml:2: sandbox.mount_current_dir: 'maybe' is not valid (use true or rw" "ro for read-only" \
+  "overlay for writes that vanish with the run" "false or off"
 if [[ "$err" == *"(or ro)"* ]] || [[ "$err" != "tactus-run: hello.tac.yml:2: sandbox.mount_current_dir: "* ]]; then
   fail "config: bad mount_current_dir: the message starts with file:line: key (no garbled prefix)" "$(short "$err")"
 else
@@ -292,6 +293,14 @@ tr_json "$proj" files.tac
 expect "config: mount_current_dir: ro: reads work, writes are refused" \
   "$(json_get '[r["result"]["read"] is not True and "read failed" or "read ok", "Read-only file system" in str(r["result"]["write"])]')" \
   '["read ok", true]'
+layers '' '' files $'sandbox:\n  mount_current_dir: overlay'
+rm -f "$proj/x.txt"
+tr_json "$proj" files.tac
+expect "config: mount_current_dir: overlay: reads and writes work inside" \
+  "$(json_get '[r["result"]["read"] is not True and "read failed" or "read ok", r["result"]["write"]]')" \
+  '["read ok", true]'
+if [ ! -e "$proj/x.txt" ]; then pass "config: mount_current_dir: overlay: the write never reaches the directory"
+else fail "config: mount_current_dir: overlay: the write never reaches the directory" "x.txt exists"; fi
 
 layers '' '' sleepy $'sandbox:\n  timeout: 0.5'
 start=$(date +%s%N)

@@ -1,8 +1,8 @@
 -- tests/spec/isolation.tac: every scenario runs in a fresh sandbox, so what
--- one scenario does to globals, state, tool call counts and mocks is gone
--- in the next.  (/workspace is the user's current directory by design: a
--- file written there stays; tests/integration/spec.sh checks that.)  Run
--- with --workers 1 so "leaves traces" runs first.
+-- one scenario does to globals, state, tool call counts, mocks and files in
+-- /workspace is gone in the next (test gives each run an overlay over the
+-- current directory; tests/integration/spec.sh checks the directory itself
+-- is untouched).  Run with --workers 1 so "leaves traces" runs first.
 counter = Tool {
   description = "Count",
   input = { n = field.number { default = 1 } },
@@ -34,6 +34,7 @@ Feature: Isolation
     Then the output counted should be 42
     And the state marked should be true
     And the counter tool should be called exactly 1 time
+    And the output file_there should be true
 
   Scenario: sees none of them
     When the procedure runs
@@ -42,5 +43,5 @@ Feature: Isolation
     And the state marked should not exist
     And the output counted should be 7
     And the counter tool should be called exactly 1 time
-    And the output file_there should be true
+    And the output file_there should be false
 ]])
