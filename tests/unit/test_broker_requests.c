@@ -24,29 +24,8 @@
 
 #include "broker/broker.h"
 #include "common/frame.h"
+#include "tests/unit/unit.h"
 
-static int failures;
-
-static void report (bool ok, const char *name, const char *fmt, ...)
-    __attribute__ ((format (printf, 3, 4)));
-
-static void
-report (bool ok, const char *name, const char *fmt, ...)
-{
-  va_list ap;
-
-  if (ok)
-    {
-      printf ("PASS: %s\n", name);
-      return;
-    }
-  failures++;
-  printf ("FAIL: %s: ", name);
-  va_start (ap, fmt);
-  vprintf (fmt, ap);
-  va_end (ap);
-  printf ("\n");
-}
 
 static void
 on_alarm (int sig)
@@ -125,25 +104,6 @@ fake_vm (int fd)
   return wrong;
 }
 
-static int
-no_deadline (void *ctx)
-{
-  (void) ctx;
-  return -1;
-}
-
-static void
-kill_child (void *ctx)
-{
-  pidfd_send_signal (*(int *) ctx, SIGKILL, NULL, 0);
-}
-
-static int
-signal_child (void *ctx, int sig)
-{
-  return pidfd_send_signal (*(int *) ctx, sig, NULL, 0);
-}
-
 int
 main (void)
 {
@@ -184,9 +144,9 @@ main (void)
   peer.pidfd = pidfd;
   peer.pid = pid;
   peer.ctx = &pidfd;
-  peer.ms_left = no_deadline;
-  peer.kill = kill_child;
-  peer.signal = signal_child;
+  peer.ms_left = peer_no_deadline;
+  peer.kill = peer_kill_child;
+  peer.signal = peer_signal_child;
   r = broker_serve (&o, &peer, &out, &err);
   waitpid (pid, &status, 0);
   report (r == 0 && WIFEXITED (status) && WEXITSTATUS (status) == 0,

@@ -15,29 +15,8 @@
 #include <stdarg.h>
 
 #include "common/frame.h"
+#include "tests/unit/unit.h"
 
-static int failures;
-
-static void report (bool ok, const char *name, const char *fmt, ...)
-    __attribute__ ((format (printf, 3, 4)));
-
-static void
-report (bool ok, const char *name, const char *fmt, ...)
-{
-  va_list ap;
-
-  if (ok)
-    {
-      printf ("PASS: %s\n", name);
-      return;
-    }
-  failures++;
-  printf ("FAIL: %s: ", name);
-  va_start (ap, fmt);
-  vprintf (fmt, ap);
-  va_end (ap);
-  printf ("\n");
-}
 
 static void
 on_alarm (int sig)

@@ -19,32 +19,11 @@
 #include <unistd.h>
 
 #include "sandbox/sandbox.h"
+#include "tests/unit/unit.h"
 
 #define RUNS 200
 #define ENTRY_EXIT_CODE 7
 
-static int failures;
-
-static void report (bool ok, const char *name, const char *fmt, ...)
-    __attribute__ ((format (printf, 3, 4)));
-
-static void
-report (bool ok, const char *name, const char *fmt, ...)
-{
-  va_list ap;
-
-  if (ok)
-    {
-      printf ("PASS: %s\n", name);
-      return;
-    }
-  failures++;
-  printf ("FAIL: %s: ", name);
-  va_start (ap, fmt);
-  vprintf (fmt, ap);
-  va_end (ap);
-  printf ("\n");
-}
 
 /* What one run could leak into the launcher.  */
 struct footprint
