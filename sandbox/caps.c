@@ -23,18 +23,26 @@ int
 caps_last_cap (void)
 {
   static int last = -1;
-  FILE *f;
 
   if (last >= 0)
     return last;
-  f = fopen ("/proc/sys/kernel/cap_last_cap", "re");
-  if (f)
+  /* PR_CAPBSET_READ fails with EINVAL past the kernel's last capability.
+   * /proc/sys/kernel/cap_last_cap is never read: after pivot_root (and in
+   * an exec'd process that joined the mount namespace) it is the
+   * container's, and a file bound over it would shrink the bounding-set
+   * drop.  */
+  for (int c = 0; c <= 63; c++)
     {
-      if (fscanf (f, "%d", &last) != 1)
-        last = -1;
-      fclose (f);
+      if (prctl (PR_CAPBSET_READ, c, 0, 0, 0) >= 0)
+        {
+          last = c;
+          continue;
+        }
+      if (errno != EINVAL)
+        last = -1; /* refused (seccomp?): not an answer */
+      break;
     }
-  if (last < 0 || last > 63)
+  if (last < 0)
     last = CAP_LAST_CAP;
   return last;
 }

@@ -64,7 +64,8 @@ struct ct_rootfs
   size_t n_masked;
   const char *const *readonly_paths;
   size_t n_readonly;
-  unsigned long propagation; /* rootfsPropagation (MS_* with MS_REC), 0: rslave */
+  unsigned long propagation; /* rootfsPropagation (MS_*, with MS_REC for the r forms) for the
+                              * container's / after pivot_root; 0: rslave */
   bool no_pivot;
   bool userns;       /* device nodes cannot be made: bind the host's */
   bool new_netns;    /* sysfs can be mounted fresh */
@@ -72,6 +73,24 @@ struct ct_rootfs
   const char *cgroup_path; /* host path of the container's cgroup (for a cgroup mount without cgroupns) */
   bool console;      /* a terminal was asked for: /dev/console will be bound */
 };
+
+/* PATH lexically cleaned into OUT as an absolute path: "/a/b" ("//x",
+ * "/./x", "x/" and "/y/../x" are "/x"; ".." stops at "/").  -1 if too long.  */
+int ct_clean_path (const char *path, char *out, size_t size);
+
+/* Where a cleaned mount destination lies with respect to /proc (runc's
+ * checkProcMount): outside it; /proc itself (only a proc mount may go
+ * there, CVE-2019-16884); one of the files lxcfs emulates (/proc/cpuinfo,
+ * /proc/meminfo, ...: only a bind of a regular file may go there); or
+ * anywhere else under /proc (refused).  */
+enum ct_proc_dest
+{
+  CT_PROC_OUTSIDE,
+  CT_PROC_ROOT,
+  CT_PROC_FILE,
+  CT_PROC_REFUSED,
+};
+enum ct_proc_dest ct_proc_dest (const char *clean_dest);
 
 /* Before pivot_root: the root bind, every mount, /dev's nodes and links.  */
 int rootfs_prepare (const struct ct_rootfs *rs, struct tr_error *err);
@@ -136,6 +155,9 @@ struct ct_user
 /* Capability number from a name ("CAP_NET_ADMIN"); -1 if unknown.  */
 int caps_from_name (const char *name);
 const char *caps_name (int cap);
+/* The kernel's last capability, asked of the kernel (PR_CAPBSET_READ),
+ * never read from a /proc/sys file a container could cover; cached, so a
+ * call in the runtime before clone3 serves the init and exec'd processes.  */
 int caps_last_cap (void);
 /* Bounding set first (needs CAP_SETPCAP), then the ids (keeping the
  * permitted set), then effective/permitted/inheritable, then ambient.  */

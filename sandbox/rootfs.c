@@ -11,8 +11,10 @@
  *     destination for a symlink after the check changes nothing
  *     (CVE-2021-30465);
  *   - /proc and /sys destinations that are symlinks are refused
- *     (CVE-2023-27561/28642); only procfs goes on /proc (checked by the
- *     config parser, CVE-2019-16884);
+ *     (CVE-2023-27561/28642); only procfs goes on /proc (CVE-2019-16884),
+ *     nothing goes under it but binds of regular files over the files
+ *     lxcfs emulates (runc's checkProcMount), checked on the cleaned name
+ *     and again on where the destination resolved (fstatfs);
  *   - masked files are covered with a /dev/null that was opened and
  *     checked to be the char device 1:3 (CVE-2025-31133); masked
  *     directories with an empty read-only tmpfs;
@@ -85,6 +87,36 @@ clean_rel (const char *path, char *out, size_t size)
       out[n] = '\0';
     }
   return 0;
+}
+
+int
+ct_clean_path (const char *path, char *out, size_t size)
+{
+  if (size < 2 || clean_rel (path, out + 1, size - 1) < 0)
+    return -1;
+  out[0] = '/';
+  return 0;
+}
+
+enum ct_proc_dest
+ct_proc_dest (const char *clean_dest)
+{
+  /* runc's validProcMounts: what lxcfs emulates (and ns_last_pid).  */
+  static const char *const files[] = {
+    "/proc/cpuinfo", "/proc/diskstats", "/proc/meminfo", "/proc/stat",
+    "/proc/swaps",   "/proc/uptime",    "/proc/loadavg", "/proc/slabinfo",
+    "/proc/net/dev", "/proc/sys/kernel/ns_last_pid",
+  };
+
+  if (strncmp (clean_dest, "/proc", 5) != 0
+      || (clean_dest[5] != '\0' && clean_dest[5] != '/'))
+    return CT_PROC_OUTSIDE;
+  if (clean_dest[5] == '\0')
+    return CT_PROC_ROOT;
+  for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
+    if (strcmp (clean_dest, files[i]) == 0)
+      return CT_PROC_FILE;
+  return CT_PROC_REFUSED;
 }
 
 static int
@@ -400,9 +432,21 @@ mount_one (int rootfd, const struct ct_mount *m, const struct ct_rootfs *rs, str
   bool bind = m->bind;
   const char *source = m->source;
   bool recursive = m->recursive;
+  char clean[4096];
+  enum ct_proc_dest where;
+  struct statfs dsf;
 
   if (check_special_dest (rootfd, m->destination, err) < 0)
     return tr_wrap (err, "%s", m->what);
+  /* The parser refuses these already; the sandbox does not rely on it.  */
+  if (ct_clean_path (m->destination, clean, sizeof clean) < 0)
+    return tr_fail (err, ENAMETOOLONG, "%s", m->what);
+  where = ct_proc_dest (clean);
+  if (where == CT_PROC_REFUSED
+      || (where == CT_PROC_ROOT && (bind || type == NULL || strcmp (type, "proc") != 0))
+      || (where == CT_PROC_FILE && !bind))
+    return tr_fail (err, EPERM, "%s: %s cannot be mounted (only procfs on /proc, and binds of "
+                                "regular files over the files lxcfs emulates)", m->what, clean);
 
   if (!bind && type && (strcmp (type, "cgroup") == 0 || strcmp (type, "cgroup2") == 0))
     {
@@ -446,6 +490,9 @@ mount_one (int rootfd, const struct ct_mount *m, const struct ct_rootfs *rs, str
       if (fstat (tree, &st) < 0)
         return tr_fail (err, errno, "%s: stat %s", m->what, source);
       is_dir = S_ISDIR (st.st_mode);
+      if (where == CT_PROC_FILE && !S_ISREG (st.st_mode))
+        return tr_fail (err, EPERM, "%s: only a regular file can be bound over %s (%s is not "
+                                    "one)", m->what, clean, source);
       if (setattr (tree, set, clr, 0, false, m->what, err) < 0)
         return -1;
     }
@@ -460,6 +507,13 @@ mount_one (int rootfd, const struct ct_mount *m, const struct ct_rootfs *rs, str
                      err);
   if (dst < 0)
     return tr_wrap (err, "%s", m->what);
+  /* A destination outside /proc that resolved into it (a symlink in the
+   * image, or one met on the procfs mounted there) is refused: the
+   * checks above went by the name.  */
+  if (fstatfs (dst, &dsf) < 0)
+    return tr_fail (err, errno, "%s: statfs %s", m->what, clean);
+  if (dsf.f_type == PROC_SUPER_MAGIC && where == CT_PROC_OUTSIDE)
+    return tr_fail (err, EPERM, "%s: %s resolves to a path inside /proc", m->what, clean);
   if (!is_dir)
     {
       struct stat ds;
@@ -500,10 +554,10 @@ rootfs_prepare (const struct ct_rootfs *rs, struct tr_error *err)
 {
   unsigned long base = MS_SLAVE | MS_REC;
 
-  /* Nothing below may propagate to the host: / becomes a slave (or what
-   * rootfsPropagation asks, when that is not shared: shared is applied
-   * after pivot_root).  */
-  if (rs->propagation && !(rs->propagation & MS_SHARED))
+  /* Nothing below may propagate to the host: every mount becomes a slave
+   * (private with rprivate).  rootfsPropagation is for the container's /,
+   * applied after pivot_root, as runc does.  */
+  if (rs->propagation == (MS_PRIVATE | MS_REC))
     base = rs->propagation;
   if (mount (NULL, "/", NULL, base, NULL) < 0)
     return tr_fail (err, errno, "mount namespace: make / %s",
@@ -681,10 +735,8 @@ rootfs_finish (const struct ct_rootfs *rs, struct tr_error *err)
       if (top < 0 || setattr (top, MOUNT_ATTR_RDONLY, 0, 0, false, "root.readonly", err) < 0)
         return top < 0 ? tr_fail (err, errno, "root.readonly") : -1;
     }
-  if (rs->propagation & MS_SHARED)
-    {
-      if (mount (NULL, "/", NULL, rs->propagation, NULL) < 0)
-        return tr_fail (err, errno, "linux.rootfsPropagation");
-    }
+  /* The non-r forms apply to / alone, the r forms to the whole tree.  */
+  if (rs->propagation && mount (NULL, "/", NULL, rs->propagation, NULL) < 0)
+    return tr_fail (err, errno, "linux.rootfsPropagation");
   return 0;
 }

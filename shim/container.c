@@ -420,8 +420,10 @@ init_setup (struct init_ctx *c, struct proc_run *run, struct tr_error *err)
       if (r <= 0 || m.tag != MSG_HOOKS_DONE)
         _exit (1);
     }
+  /* runc's states: createContainer still "creating" (startContainer,
+   * after the fifo, "created").  */
   if (cfg->n_hooks[HOOK_CREATE_CONTAINER]
-      && hooks_run (cfg, HOOK_CREATE_CONTAINER, hook_state_json (l->state, "created", host_pid),
+      && hooks_run (cfg, HOOK_CREATE_CONTAINER, hook_state_json (l->state, "creating", host_pid),
                     err)
              < 0)
     return -1;
@@ -654,6 +656,9 @@ container_create (const struct ct_launch *l, pid_t *pid_out, int *pidfd_out, int
       c.join_flags[c.n_join++] = cfg->ns[i].flag;
     }
   fill_rootfs (&c.rs, l, c.userns);
+  /* Asked here, on the host, and inherited: the init never asks through
+   * the container's /proc.  */
+  (void) caps_last_cap ();
   if (cfg->process.has_oom_score_adj)
     {
       char v[16];
@@ -849,6 +854,8 @@ container_exec (const struct ct_exec *x, pid_t *pid_out, int *master_out, struct
   if (target < 0 || proc_start_time (x->state->pid, NULL) != x->state->start_time)
     return tr_fail (err, 0, "container not running");
   nsflags = ns_to_join (x->state->pid);
+  /* Before joining the container's mount namespace (see caps.c).  */
+  (void) caps_last_cap ();
   if (x->subreaper && prctl (PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0)
     return tr_fail (err, errno, "exec: become a subreaper");
   if (socketpair (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)

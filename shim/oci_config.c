@@ -375,7 +375,8 @@ static const struct attr_opt attr_opts[] = {
   { "nosuid", false, MOUNT_ATTR_NOSUID },    { "suid", true, MOUNT_ATTR_NOSUID },
   { "nodev", false, MOUNT_ATTR_NODEV },      { "dev", true, MOUNT_ATTR_NODEV },
   { "noexec", false, MOUNT_ATTR_NOEXEC },    { "exec", true, MOUNT_ATTR_NOEXEC },
-  { "noatime", false, MOUNT_ATTR_NOATIME },  { "strictatime", false, MOUNT_ATTR_STRICTATIME },
+  { "noatime", false, MOUNT_ATTR_NOATIME },  { "atime", true, MOUNT_ATTR_NOATIME },
+  { "strictatime", false, MOUNT_ATTR_STRICTATIME },
   { "relatime", false, MOUNT_ATTR_RELATIME }, { "nodiratime", false, MOUNT_ATTR_NODIRATIME },
   { "diratime", true, MOUNT_ATTR_NODIRATIME }, { "nosymfollow", false, MOUNT_ATTR_NOSYMFOLLOW },
   { "symfollow", true, MOUNT_ATTR_NOSYMFOLLOW },
@@ -449,7 +450,16 @@ parse_mount_options (struct ct_mount *m, const char **opts, size_t n, const char
             continue;
           set = rec ? &m->rattr_set : &m->attr_set;
           clr = rec ? &m->rattr_clr : &m->attr_clr;
-          if (is_atime (a->attr) || a->attr == MOUNT_ATTR_RELATIME)
+          if (a->clear && a->attr == MOUNT_ATTR_NOATIME)
+            {
+              /* atime: not noatime (mount(8)); the kernel's default,
+               * relatime, unless strictatime was asked.  */
+              if (!(*clr & MOUNT_ATTR__ATIME)
+                  || (*set & MOUNT_ATTR__ATIME) == MOUNT_ATTR_NOATIME)
+                *set = (*set & ~(uint64_t) MOUNT_ATTR__ATIME) | MOUNT_ATTR_RELATIME;
+              *clr |= MOUNT_ATTR__ATIME;
+            }
+          else if (is_atime (a->attr))
             {
               *set = (*set & ~(uint64_t) MOUNT_ATTR__ATIME) | a->attr;
               *clr |= MOUNT_ATTR__ATIME;
@@ -519,7 +529,14 @@ parse_mounts (const cJSON *root, const char *bundle, struct oci_config *cfg, str
       return bad (err, P ("%sdestination", mp), "must not be empty");
     if (field (it, "uidMappings") || field (it, "gidMappings"))
       return bad (err, P ("%suidMappings", mp), "idmapped mounts are not supported");
-    m->destination = dest[0] == '/' ? dest : P ("/%s", dest);
+    {
+      /* Cleaned before any check: "/proc/", "/./proc" and "//proc" are
+       * /proc.  */
+      char clean[4096];
+      if (ct_clean_path (dest, clean, sizeof clean) < 0)
+        return bad (err, P ("%sdestination", mp), "too long");
+      m->destination = ar_strdup (clean);
+    }
     m->type = type && type[0] ? type : NULL;
     m->what = P ("mounts[%zu] (%s)", i, m->destination);
     if (parse_mount_options (m, opts, n_opts, P ("%soptions", mp), err) < 0)
@@ -541,9 +558,29 @@ parse_mounts (const cJSON *root, const char *bundle, struct oci_config *cfg, str
           return bad (err, P ("%soptions", mp), "tmpcopyup is only for tmpfs");
         m->source = src;
       }
-    /* CVE-2019-16884: nothing but procfs may be mounted at /proc.  */
-    if (strcmp (m->destination, "/proc") == 0 && (m->bind || strcmp (m->type, "proc") != 0))
-      return bad (err, P ("%sdestination", mp), "/proc can only be a proc mount");
+    /* CVE-2019-16884: nothing but procfs may be mounted at /proc, and
+     * nothing under it but what runc's checkProcMount allows (binds of
+     * regular files over what lxcfs emulates; the file type is checked
+     * when the source is opened, sandbox/rootfs.c).  */
+    switch (ct_proc_dest (m->destination))
+      {
+      case CT_PROC_ROOT:
+        if (m->bind || strcmp (m->type, "proc") != 0)
+          return bad (err, P ("%sdestination", mp), "/proc can only be a proc mount");
+        break;
+      case CT_PROC_FILE:
+        if (!m->bind)
+          return bad (err, P ("%sdestination", mp),
+                      "%s: only a bind of a regular file may go there", m->destination);
+        break;
+      case CT_PROC_REFUSED:
+        return bad (err, P ("%sdestination", mp),
+                    "%s is inside /proc: nothing may be mounted there (but binds of regular "
+                    "files over /proc/cpuinfo, /proc/meminfo and the other files lxcfs "
+                    "emulates)", m->destination);
+      case CT_PROC_OUTSIDE:
+        break;
+      }
     i++;
   }
   cfg->n_mounts = i;
@@ -1023,20 +1060,18 @@ parse_linux (const cJSON *root, struct oci_config *cfg, struct tr_error *err)
     return -1;
   if (prop && prop[0])
     {
-      const char *p = prop[0] == 'r' && strcmp (prop, "rprivate") != 0 ? prop + 1 : prop;
-      if (strcmp (prop, "rprivate") == 0)
-        p = "private";
-      if (strcmp (p, "shared") == 0)
-        cfg->rootfs_propagation = MS_SHARED | MS_REC;
-      else if (strcmp (p, "slave") == 0)
-        cfg->rootfs_propagation = MS_SLAVE | MS_REC;
-      else if (strcmp (p, "private") == 0)
-        cfg->rootfs_propagation = MS_PRIVATE | MS_REC;
-      else if (strcmp (p, "unbindable") == 0)
-        cfg->rootfs_propagation = MS_UNBINDABLE | MS_REC;
-      else
+      /* As runc: the r forms are recursive, the others are for / alone.  */
+      bool found = false;
+      for (size_t k = 0; k < sizeof prop_opts / sizeof prop_opts[0]; k++)
+        if (strcmp (prop, prop_opts[k].name) == 0)
+          {
+            cfg->rootfs_propagation = prop_opts[k].flag | (prop_opts[k].recursive ? MS_REC : 0);
+            found = true;
+          }
+      if (!found)
         return bad (err, "linux.rootfsPropagation",
-                    "must be shared, slave, private or unbindable (got \"%s\")", prop);
+                    "must be shared, slave, private or unbindable, or their r forms (got "
+                    "\"%s\")", prop);
     }
 
   o = field (lin, "seccomp");

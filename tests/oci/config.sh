@@ -2,7 +2,9 @@
 # OCI lane: what config.json asks for is what the container gets — process
 # (user, groups, env, cwd, capabilities, rlimits, noNewPrivileges,
 # oomScoreAdj), hostname, mounts (bind, tmpfs, ro), readonly root, sysctl,
-# seccomp, hooks (all six, with the state on stdin), a user namespace with
+# seccomp, hooks (all six, with the state runc passes on stdin), every mount
+# option features lists, rootfsPropagation as mountinfo shows it, sysctls
+# without a /proc/sys in the container, a user namespace with
 # mappings, and a rootless container run by an unprivileged user.
 source "$TESTS_DIR/lib.sh"
 source "$TESTS_DIR/oci/lib.sh"
@@ -50,15 +52,45 @@ WHY="$OUT"; check "oci config: root.readonly makes / read-only" has root-ro
 WHY="$OUT"; check "oci config: missing mount destinations are created inside the rootfs" has deep-ok
 check "oci config: ...and not left in the image (the rootfs is read-only inside, created from outside)" test -d "$ROOTFS/deep/a/b"
 
+# Every mount option features lists is understood: a tmpfs with each (bind
+# and rbind make binds: tested above), then what the atime ones did.
+opts=$("$RUNC" features | python3 -c 'import json,sys; print(" ".join(o for o in json.load(sys.stdin)["mountOptions"] if o not in ("bind", "rbind")))')
+run_in mopts "c['mounts'] += [{'destination': '/o/' + o, 'type': 'tmpfs', 'source': 'tmpfs', 'options': [o]} for o in '$opts'.split()] + [{'destination': '/o/noatime-atime', 'type': 'tmpfs', 'source': 'tmpfs', 'options': ['noatime', 'atime']}, {'destination': '/o/strict-atime', 'type': 'tmpfs', 'source': 'tmpfs', 'options': ['strictatime', 'atime']}, {'destination': '/o/rnoatime-ratime', 'type': 'tmpfs', 'source': 'tmpfs', 'options': ['rnoatime', 'ratime']}]" \
+  'awk "\$5 ~ /^\/o\// { print substr(\$5, 4) \"=\" \$6 }" /proc/self/mountinfo | tr "\n" " "'
+WHY="exit $CODE: $OUT"; check "oci config: a tmpfs mount with each option features lists ($(wc -w <<<"$opts"))" \
+  bash -c '[ "$1" = 0 ] && [ "$(tr " " "\n" <<<"$0" | grep -c =)" = "$2" ]' "$OUT" "$CODE" "$(($(wc -w <<<"$opts") + 3))"
+mopt() { [[ " $OUT" =~ " $1="([^ ]*) ]] && [[ ",${BASH_REMATCH[1]}," =~ $2 ]]; }
+for t in "noatime ,noatime," "rnoatime ,noatime," "atime ,relatime," "ratime ,relatime," "relatime ,relatime," \
+         "noatime-atime ,relatime," "rnoatime-ratime ,relatime," "nodiratime ,nodiratime," "ro ^,ro," "rro ^,ro," "nosuid ,nosuid," \
+         "nodev ,nodev," "noexec ,noexec," "nosymfollow ,nosymfollow,"; do
+  WHY="$OUT"; check "oci config: mount option ${t%% *} -> ${t#* }" mopt ${t%% *} "${t#* }"
+done
+WHY="$OUT"; check "oci config: strictatime and strictatime+atime show neither relatime nor noatime" \
+  bash -c '[[ " $0" =~ " strictatime="([^ ]*) && "${BASH_REMATCH[1]}" != *atime* ]] && [[ " $0" =~ " strict-atime="([^ ]*) && "${BASH_REMATCH[1]}" != *atime* ]]' "$OUT"
+
 run_in sysctl 'c["linux"]["sysctl"] = {"net.ipv4.ip_forward": "1", "kernel.shmmax": "65536"}' \
   'echo "fwd=$(cat /proc/sys/net/ipv4/ip_forward) shm=$(cat /proc/sys/kernel/shmmax)"'
 WHY="$OUT"; check "oci config: linux.sysctl in the container's namespaces" has "fwd=1 shm=65536"
 check "oci config: the host's sysctls are untouched" test "$(cat /proc/sys/kernel/shmmax)" != 65536
+# Sysctls go through a private procfs, never the container's /proc: here
+# that one is procfs with subset=pid (no /proc/sys at all), and the values
+# still land in the container's network and IPC namespaces (read from the
+# host, entering them).  A tmpfs over /proc/sys is refused (errors.sh).
+make_bundle "$SCRATCH/sysctl2" 'c["process"]["args"] = ["sh", "-c", "test -e /proc/sys || echo no-proc-sys; exec sleep 30"]; c["mounts"] = [m if m["destination"] != "/proc" else dict(m, options=["subset=pid"]) for m in c["mounts"]]; c["linux"]["sysctl"] = {"net.ipv4.ip_forward": "1", "kernel.shmmax": "65537"}'
+rc run -d -b "$SCRATCH/sysctl2" sysctl2 >"$SCRATCH/sysctl2.out" 2>&1 </dev/null; code=$?
+spid=$(rc state sysctl2 2>/dev/null | json_get 'd["pid"]' 2>/dev/null)
+got="$(nsenter -t "${spid:-0}" -n cat /proc/sys/net/ipv4/ip_forward 2>&1) $(nsenter -t "${spid:-0}" -i cat /proc/sys/kernel/shmmax 2>&1)"
+for i in $(seq 50); do grep -q no-proc-sys "$SCRATCH/sysctl2.out" && break; sleep 0.05; done
+WHY="exit $code: $(cat "$SCRATCH/sysctl2.out")"; check "oci config: (setup) the container's /proc has no /proc/sys (subset=pid)" grep -q no-proc-sys "$SCRATCH/sysctl2.out"
+WHY="exit $code, pid '$spid': $got"; check "oci config: sysctls apply with no /proc/sys in the container's /proc (written through a private procfs)" test "$got" = "1 65537"
+rc delete --force sysctl2
 
-run_in sec 'c["linux"]["seccomp"] = {"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"], "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13}, {"names": ["sethostname"], "action": "SCMP_ACT_ERRNO"}, {"names": ["getpriority"], "action": "SCMP_ACT_ERRNO", "errnoRet": 22, "args": [{"index": 0, "value": 0, "op": "SCMP_CMP_EQ"}]}, {"names": ["nosuchsyscall_xyz"], "action": "SCMP_ACT_ERRNO"}]}; c["mounts"].append({"destination": "/tmp", "type": "tmpfs", "source": "tmpfs"})' \
-  'mkdir /tmp/x 2>&1; hostname foo 2>&1; nice -n 1 true 2>&1; echo done'
+run_in sec 'c["linux"]["seccomp"] = {"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"], "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13}, {"names": ["sethostname"], "action": "SCMP_ACT_ERRNO"}, {"names": ["kill"], "action": "SCMP_ACT_ERRNO", "errnoRet": 22, "args": [{"index": 1, "value": 0, "op": "SCMP_CMP_EQ"}]}, {"names": ["nosuchsyscall_xyz"], "action": "SCMP_ACT_ERRNO"}]}; c["mounts"].append({"destination": "/tmp", "type": "tmpfs", "source": "tmpfs"})' \
+  'mkdir /tmp/x 2>&1; hostname foo 2>&1; kill -0 1 2>&1 | grep -o "Invalid argument"; kill -CONT 1 && echo cont-sent; echo done'
 WHY="$OUT"; check "oci config: seccomp errnoRet (mkdir -> EACCES)" has "Permission denied"
 WHY="$OUT"; check "oci config: seccomp default errno (sethostname -> EPERM)" has "Operation not permitted"
+WHY="$OUT"; check "oci config: seccomp args EQ: kill(1, 0) -> errnoRet EINVAL, kill(1, SIGCONT) runs" \
+  bash -c '[[ "$0" == *"Invalid argument"* && "$0" == *cont-sent* ]]' "$OUT"
 WHY="$OUT"; check "oci config: seccomp runs the program and skips unknown syscall names" has done
 run_in sec2 'c["process"]["noNewPrivileges"] = False; c["linux"]["seccomp"] = {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["uname"], "action": "SCMP_ACT_KILL_PROCESS"}]}' \
   'uname; echo survived'
@@ -72,10 +104,52 @@ run_in devs 'c["linux"]["devices"] = [{"type": "c", "path": "/dev/net/tun", "maj
   'ls -l /dev/fd /dev/stdin /dev/stdout /dev/stderr /dev/ptmx | sed "s/.* -> //" | tr "\n" " "; stat -c "%t:%T %a" /dev/null /dev/zero /dev/full /dev/random /dev/urandom /dev/tty /dev/net/tun | tr "\n" " "'
 WHY="$OUT"; check "oci config: /dev symlinks (fd, stdin, stdout, stderr, ptmx)" has "/proc/self/fd pts/ptmx /proc/self/fd/2 /proc/self/fd/0 /proc/self/fd/1"
 WHY="$OUT"; check "oci config: default devices and a linux.devices node in a subdirectory" has "1:3 666 1:5 666 1:7 666 1:8 666 1:9 666 5:0 666 a:c8 666"
-run_in prop 'c["linux"]["rootfsPropagation"] = "private"' 'grep -E "^[0-9]+ [0-9]+ [0-9:]+ [^ ]+ / " /proc/self/mountinfo'
-WHY="$OUT"; check "oci config: rootfsPropagation private (no shared:/master: on /)" bash -c '[[ -n "$0" && "$0" != *shared:* && "$0" != *master:* ]]' "$OUT"
-run_in prop2 'c["linux"]["rootfsPropagation"] = "rslave"' 'grep -E "^[0-9]+ [0-9]+ [0-9:]+ [^ ]+ / " /proc/self/mountinfo'
-WHY="$OUT"; check "oci config: rootfsPropagation rslave is accepted" test "$CODE" = 0
+# ---- rootfsPropagation: applied to the container's / after pivot_root, the
+# r forms to its whole tree (as runc).  Run from a mount namespace of our own
+# where the scratch dir is a shared mount, so a slave has a master to show:
+# / and /data (a bind) start as slaves of it, /tmp (a tmpfs) as private.
+mkdir -p "$SCRATCH/pdata"
+for v in shared rshared slave rslave private rprivate unbindable runbindable; do
+  make_bundle "$SCRATCH/prop-$v" "c['linux']['rootfsPropagation'] = '$v'; c['mounts'] += [{'destination': '/tmp', 'type': 'tmpfs', 'source': 'tmpfs'}, {'destination': '/data', 'type': 'bind', 'source': '$SCRATCH/pdata', 'options': ['bind']}]; c['process']['args'] = ['awk', '\$5 == \"/\" || \$5 == \"/tmp\" || \$5 == \"/data\" { o = \"\"; for (i = 7; \$i != \"-\"; i++) o = o \" \" \$i; printf \"%s:%s;\", \$5, o }', '/proc/self/mountinfo']"
+done
+cat >"$SCRATCH/prop.sh" <<PROP
+mount --bind "$SCRATCH" "$SCRATCH" && mount --make-rshared "$SCRATCH" || exit 1
+for v in shared rshared slave rslave private rprivate unbindable runbindable; do
+  echo "\$v|\$("$RUNC" --root "$STATE" run -b "$SCRATCH/prop-\$v" "prop-\$v" 2>&1 </dev/null)"
+done
+PROP
+props=$(unshare -m --propagation private bash "$SCRATCH/prop.sh" 2>&1)
+prop() { # prop VARIANT MOUNT: the optional fields of MOUNT in VARIANT's container
+  local line
+  line=$(grep "^$1|" <<<"$props")
+  line=${line#*|}
+  tr ';' '\n' <<<"$line" | grep -q "^$2:" || { echo MISSING; return; }
+  tr ';' '\n' <<<"$line" | sed -n "s|^$2: *||p"
+}
+pcheck() { # pcheck VARIANT MOUNT WANT-REGEX [NOT-REGEX]
+  local got
+  got=$(prop "$1" "$2")
+  if [ "$got" != MISSING ] && grep -qE "$3" <<<"$got" && { [ -z "${4:-}" ] || ! grep -qE "$4" <<<"$got"; }; then
+    pass "oci config: rootfsPropagation $1: $2 is '$got'"
+  else
+    fail "oci config: rootfsPropagation $1: $2 matches /$3/${4:+ and not /$4/}" "got '$got'; all: $(grep "^$1|" <<<"$props")"
+  fi
+}
+pcheck shared / 'shared:'
+pcheck shared /tmp '^' 'shared:'
+pcheck rshared / 'shared:'
+pcheck rshared /tmp 'shared:'
+pcheck slave / 'master:' 'shared:'
+pcheck rslave / 'master:' 'shared:'
+pcheck rslave /data 'master:' 'shared:'
+pcheck private / '^$'
+pcheck private /data 'master:'
+pcheck rprivate / '^$'
+pcheck rprivate /data '^$'
+pcheck unbindable / 'unbindable'
+pcheck unbindable /tmp '^' 'unbindable'
+pcheck runbindable / 'unbindable'
+pcheck runbindable /tmp 'unbindable'
 
 # namespaces joined by path: B joins A's uts and network namespaces.
 make_bundle "$SCRATCH/nsa" 'c["hostname"] = "ns-owner"; c["process"]["args"] = ["sleep", "30"]'
@@ -111,9 +185,16 @@ hk() { echo "{\"path\": \"$SCRATCH/hook.sh\", \"args\": [\"hook.sh\", \"$1\"]}";
 make_bundle "$SCRATCH/hk" "c['hostname'] = 'hooked'; c['process']['args'] = ['sh', '-c', 'echo ran']; c['mounts'].append({'destination': '/hookout', 'type': 'bind', 'source': '$SCRATCH/hookout', 'options': ['rbind']}); c['hooks'] = {'prestart': [$(hk prestart)], 'createRuntime': [$(hk createRuntime)], 'createContainer': [$(hk createContainer)], 'startContainer': [{'path': '/hookout/start.sh'}], 'poststart': [$(hk poststart)], 'poststop': [$(hk poststop)]}"
 rc create -b "$SCRATCH/hk" hk1 >/dev/null 2>&1 </dev/null
 hostns=$(readlink /proc/self/ns/mnt)
+hkpid=$(rc state hk1 | json_get 'd["pid"]')
+# The states runc passes: "creating" until create returns, "created" to
+# startContainer, then "running" and "stopped"; the pid is the init's, as
+# the host sees it.
+hkstate() { # hkstate FILE STATUS: the first line of FILE is the state, for hk1, with STATUS
+  python3 -c 'import json,sys; d=json.loads(open(sys.argv[1]).readline()); assert d["id"]=="hk1" and d["pid"]==int(sys.argv[3]) and d["bundle"]==sys.argv[4] and d["status"]==sys.argv[2] and d["ociVersion"], d' "$1" "$2" "$hkpid" "$SCRATCH/hk"
+}
 for h in prestart createRuntime createContainer; do
-  WHY="$(cat "$H/$h" 2>/dev/null)"; check "oci config: the $h hook ran at create with the state on stdin" \
-    python3 -c 'import json,sys; d=json.loads(open(sys.argv[1]).readline()); assert d["id"]=="hk1" and d["pid"]>0 and d["bundle"]' "$H/$h"
+  WHY="$(cat "$H/$h" 2>/dev/null)"; check "oci config: the $h hook ran at create with the state on stdin (status creating, the init's pid)" \
+    hkstate "$H/$h" creating
 done
 check "oci config: prestart and createRuntime run in the runtime's mount namespace" \
   bash -c "grep -qF 'ns=$hostns' '$H/prestart' && grep -qF 'ns=$hostns' '$H/createRuntime'"
@@ -123,10 +204,12 @@ check "oci config: startContainer has not run before start" test ! -e "$SCRATCH/
 rc start hk1
 wait_status hk1 stopped
 WHY="$(cat "$SCRATCH/hookout/startContainer" 2>/dev/null)"; check "oci config: startContainer ran inside the container (path resolved there)" grep -q 'host=hooked' "$SCRATCH/hookout/startContainer"
-WHY="$(cat "$H/poststart" 2>/dev/null)"; check "oci config: poststart ran after start, state says running" grep -q '"status":"running"' "$H/poststart"
+WHY="$(cat "$SCRATCH/hookout/startContainer" 2>/dev/null)"; check "oci config: startContainer got the state on stdin (status created)" hkstate "$SCRATCH/hookout/startContainer" created
+WHY="$(cat "$H/poststart" 2>/dev/null)"; check "oci config: poststart ran after start, state says running" hkstate "$H/poststart" running
 check "oci config: poststop has not run before delete" test ! -e "$H/poststop"
 rc delete hk1
-WHY="$(cat "$H/poststop" 2>/dev/null)"; check "oci config: poststop ran at delete, state says stopped" grep -q '"status":"stopped"' "$H/poststop"
+WHY="$(cat "$H/poststop" 2>/dev/null)"; check "oci config: poststop ran at delete, state says stopped" \
+  python3 -c 'import json,sys; d=json.loads(open(sys.argv[1]).readline()); assert d["id"]=="hk1" and d["status"]=="stopped" and d["bundle"]==sys.argv[2], d' "$H/poststop" "$SCRATCH/hk"
 
 # ---- user namespace (as root) and rootless
 chmod 0755 "$SCRATCH"

@@ -47,6 +47,17 @@ bad "mounts[i].destination missing" "mounts[1].destination: is required" 'del c[
 bad "mounts[i].options not strings" "mounts[0].options[0]" 'c["mounts"][0]["options"] = [7]'
 bad "a bind mount without a source" "mounts[0].source" 'c["mounts"][0] = {"destination": "/x", "type": "bind", "options": ["rbind"]}'
 bad "a non-proc mount on /proc (CVE-2019-16884)" "/proc can only be a proc mount" 'c["mounts"].append({"destination": "/proc", "type": "bind", "source": "/tmp", "options": ["bind"]})'
+for d in /proc/ /./proc //proc /proc/self/.. /sys/../proc; do
+  bad "a bind over /proc spelled '$d' (CVE-2019-16884)" "/proc can only be a proc mount" "c['mounts'].append({'destination': '$d', 'type': 'bind', 'source': '/tmp', 'options': ['bind']})"
+done
+bad "a tmpfs over /proc/sys (with a sysctl: refused, not written through it)" "/proc/sys is inside /proc" \
+  'c["mounts"].append({"destination": "/proc/sys", "type": "tmpfs", "source": "tmpfs"}); c["linux"]["sysctl"] = {"net.ipv4.ip_forward": "1"}'
+bad "a bind under /proc/sys" "/proc/sys/kernel is inside /proc" "c['mounts'].append({'destination': '/proc/./sys//kernel/', 'type': 'bind', 'source': '$SCRATCH', 'options': ['rbind']})"
+echo 0 >"$SCRATCH/zero"
+bad "a bind over /proc/sys/kernel/cap_last_cap" "/proc/sys/kernel/cap_last_cap is inside /proc" "c['mounts'].append({'destination': '/proc/sys/kernel/cap_last_cap', 'type': 'bind', 'source': '$SCRATCH/zero', 'options': ['bind']})"
+bad "a proc mount under /proc" "/proc/1 is inside /proc" 'c["mounts"].append({"destination": "/proc/1", "type": "proc", "source": "proc"})'
+bad "a tmpfs over /proc/cpuinfo (only binds there)" "only a bind of a regular file" 'c["mounts"].append({"destination": "/proc/cpuinfo", "type": "tmpfs", "source": "tmpfs"})'
+bad "a directory bound over /proc/meminfo" "only a regular file can be bound over /proc/meminfo" "c['mounts'].append({'destination': '/proc/meminfo', 'type': 'bind', 'source': '$SCRATCH', 'options': ['bind']})"
 bad "idmapped mounts" "idmapped" 'c["mounts"][0]["options"] = ["idmap"]'
 bad "unknown namespace type" "linux.namespaces[0].type: unknown namespace type" 'c["linux"]["namespaces"][0]["type"] = "bogus"'
 bad "a namespace listed twice" "listed twice" 'c["linux"]["namespaces"].append({"type": "pid"})'

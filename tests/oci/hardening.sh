@@ -2,11 +2,14 @@
 # OCI lane: the escapes other runtimes had (research/oci.md, section 5),
 # tried against tactus-runc:
 #   CVE-2019-5736   the runtime binary cannot be written through /proc/PID/exe
+#                   (a read-only bind as root, a sealed memfd rootless)
 #   CVE-2024-21626  no fd of the caller or the runtime reaches the container;
 #                   process.cwd cannot be a host directory
 #   CVE-2019-18837, CVE-2021-30465, CVE-2024-45310
 #                   mount destinations through symlinks stay inside the rootfs
-#   CVE-2023-27561  a /proc that is a symlink is refused
+#   CVE-2023-27561  a /proc that is a symlink is refused; nothing is mounted
+#                   under /proc, even through a symlink, but lxcfs-style files
+#   cap_last_cap    the bounding set does not trust the container's /proc/sys
 #   CVE-2025-31133  masking uses a verified /dev/null
 #   CVE-2022-29162  inheritable capabilities are empty unless asked
 #   CVE-2023-25809  /sys/fs/cgroup is read-only without a cgroup namespace
@@ -40,6 +43,43 @@ out=$(rc exec x1 sh -c 'for p in /proc/[0-9]*; do echo x 2>/dev/null >>$p/exe &&
 WHY="$out"; check "oci hardening: a privileged container process cannot write any /proc/PID/exe" bash -c '[[ "$0" == *tried* && "$0" != *WROTE* ]]' "$out"
 check "oci hardening: the runtime binary is unchanged" test "$(sha256sum "$(readlink -f "$RUNC")" | cut -d' ' -f1)" = "$sum_before"
 rc delete --force x1
+
+# Rootless (no CAP_SYS_ADMIN for a read-only bind): the runtime runs from a
+# sealed memfd copy, and so does the parked init it forks.
+if command -v setpriv >/dev/null; then
+  mkdir -p "$SCRATCH/rlx" && chmod 0777 "$SCRATCH/rlx" && ln -s "$ROOTFS" "$SCRATCH/rlx/rootfs"
+  (cd "$SCRATCH/rlx" && as_nobody "$RUNC" spec --rootless)
+  python3 - "$SCRATCH/rlx/config.json" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+c["process"]["terminal"] = False
+c["process"]["args"] = ["sleep", "30"]
+json.dump(c, open(sys.argv[1], "w"))
+PY
+  (cd "$SCRATCH/rlx" && XDG_RUNTIME_DIR=$SCRATCH/rlx as_nobody "$RUNC" create rlx >/dev/null 2>&1 </dev/null)
+  rpid=$(XDG_RUNTIME_DIR=$SCRATCH/rlx as_nobody "$RUNC" state rlx 2>/dev/null | json_get 'd["pid"]' 2>/dev/null)
+  seals=$(python3 -c '
+import fcntl, os, sys
+p = "/proc/%s/exe" % sys.argv[1]
+fd = os.open(p, os.O_RDONLY)
+s = fcntl.fcntl(fd, fcntl.F_GET_SEALS)
+need = fcntl.F_SEAL_WRITE | fcntl.F_SEAL_GROW | fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_SEAL
+print("link=%s sealed=%s" % (os.readlink(p), s & need == need))' "${rpid:-0}" 2>&1)
+  WHY="pid '$rpid': $seals"; check "oci hardening: rootless: the parked init's /proc/PID/exe is a memfd sealed against writes (CVE-2019-5736)" \
+    bash -c '[[ "$0" == *"link=/memfd:"* && "$0" == *"sealed=True"* ]]' "$seals"
+  w=$(python3 -c 'import os,sys
+try:
+    os.open("/proc/%s/exe" % sys.argv[1], os.O_WRONLY); print("opened")
+except OSError as e: print(e.strerror)' "${rpid:-0}")
+  WHY="$w"; check "oci hardening: rootless: the init's exe cannot be opened for writing" test "$w" != opened
+  XDG_RUNTIME_DIR=$SCRATCH/rlx as_nobody "$RUNC" start rlx >/dev/null 2>&1
+  out=$(XDG_RUNTIME_DIR=$SCRATCH/rlx as_nobody "$RUNC" exec rlx sh -c 'for p in /proc/[0-9]*; do echo x 2>/dev/null >>$p/exe && echo WROTE $p; done; echo tried' 2>&1)
+  WHY="$out"; check "oci hardening: rootless: no process inside the container can write any /proc/PID/exe" bash -c '[[ "$0" == *tried* && "$0" != *WROTE* ]]' "$out"
+  XDG_RUNTIME_DIR=$SCRATCH/rlx as_nobody "$RUNC" delete --force rlx >/dev/null 2>&1
+  check "oci hardening: rootless: the runtime binary is unchanged" test "$(sha256sum "$(readlink -f "$RUNC")" | cut -d' ' -f1)" = "$sum_before"
+else
+  skip "oci hardening: rootless CVE-2019-5736" "setpriv is missing"
+fi
 
 # ---- CVE-2024-21626
 exec 7<"$SCRATCH" 8<>"$SCRATCH/leak-file"
@@ -94,6 +134,33 @@ rmdir "$R4/dev" && ln -s "$SCRATCH/outside" "$R4/dev"
 run_in devsym 'c["mounts"] = [m for m in c["mounts"] if not m["destination"].startswith("/dev")]' 'echo ran' "$R4"
 WHY="exit $CODE: $OUT; outside: $(ls -A "$SCRATCH/outside")"; check "oci hardening: a /dev that is a symlink is refused, nothing is created outside" \
   test "$CODE" != 0 -a -z "$(ls -A "$SCRATCH/outside")"
+
+# ---- /proc: nothing under it but lxcfs-style file binds (runc's checkProcMount)
+R6=$SCRATCH/rootfs6
+make_rootfs "$R6"
+ln -s /proc "$R6/abs-proc"
+ln -s proc "$R6/rel-proc"
+for l in abs-proc rel-proc; do
+  run_in "procln-$l" "c['mounts'].append({'destination': '/$l/sys', 'type': 'tmpfs', 'source': 'tmpfs'})" 'echo ran' "$R6"
+  WHY="exit $CODE: $OUT"; check "oci hardening: a mount through a symlink into /proc (/$l/sys) is refused" \
+    bash -c '[ "$1" != 0 ] && [[ "$0" == *"resolves to a path inside /proc"* ]]' "$OUT" "$CODE"
+done
+echo "lxcfs-cpuinfo" >"$SCRATCH/cpuinfo"
+run_in lxcfs "c['mounts'].append({'destination': '/proc/cpuinfo', 'type': 'bind', 'source': '$SCRATCH/cpuinfo', 'options': ['bind', 'ro']})" 'cat /proc/cpuinfo'
+WHY="exit $CODE: $OUT"; check "oci hardening: a regular file bound over /proc/cpuinfo (as lxcfs does) is allowed" test "$OUT" = lxcfs-cpuinfo
+
+# ---- the bounding set never depends on the container's /proc/sys/kernel/cap_last_cap
+# A privileged container covers its own cap_last_cap with "0"; an exec'd
+# process (which joins the container's mount namespace) must still get
+# exactly the configured bounding set, not the whole one.
+make_bundle "$SCRATCH/clc" 'c["process"]["args"] = ["sleep", "30"]; c["process"]["capabilities"] = {k: ["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_SYS_ADMIN"] for k in ["bounding", "effective", "permitted"]}; c["mounts"].append({"destination": "/tmp", "type": "tmpfs", "source": "tmpfs"})'
+rc run -d -b "$SCRATCH/clc" clc >/dev/null 2>&1 </dev/null
+out=$(rc exec clc sh -c 'echo 0 >/tmp/zero && mount --bind /tmp/zero /proc/sys/kernel/cap_last_cap && cat /proc/sys/kernel/cap_last_cap' 2>&1)
+WHY="$out"; check "oci hardening: (setup) the container covered its cap_last_cap with 0" test "$out" = 0
+out=$(rc exec clc grep CapBnd /proc/self/status 2>&1)
+WHY="$out"; check "oci hardening: an exec'd process's bounding set is the configured one despite a fake cap_last_cap" \
+  bash -c '[[ "$0" == *"0000000000200003"* ]]' "$out"
+rc delete --force clc
 
 # ---- masked and read-only paths (CVE-2025-31133)
 R5=$SCRATCH/rootfs5

@@ -1,19 +1,23 @@
 #!/usr/bin/env bash
 # OCI lane: docs/kubernetes.md's containerd config is loaded by containerd
-# itself (`containerd --config FILE config dump` parses and prints the
-# merged config without starting a daemon), the handler it registers has
+# itself (`containerd --config FILE config dump`, run as nobody, parses and
+# prints the merged config without starting a daemon), the handler it registers has
 # BinaryName = tactus-runc, and the RuntimeClass names that handler.
 source "$TESTS_DIR/lib.sh"
 DOC="$TESTS_DIR/../docs/kubernetes.md"
 command -v containerd >/dev/null || { skip "oci kubernetes: containerd config dump" "containerd is not installed (apt-get install containerd)"; exit 0; }
+command -v setpriv >/dev/null || { skip "oci kubernetes: containerd config dump" "setpriv is missing (containerd is never run as root here)"; exit 0; }
 tmp=$(mktemp -d)
+chmod 0755 "$tmp"
 trap 'rm -rf "$tmp"' EXIT
 # The first ```toml block and the first ```yaml block.
 awk '/^```toml$/ { f = 1; next } /^```$/ { if (f) exit } f' "$DOC" >"$tmp/config.toml"
 awk '/^```yaml$/ { f = 1; next } /^```$/ { if (f) exit } f' "$DOC" >"$tmp/runtimeclass.yaml"
 if [ ! -s "$tmp/config.toml" ]; then fail "oci kubernetes: docs/kubernetes.md has a toml block" ""; exit 0; fi
-# Only the config is read: state and root point into the scratch dir.
-out=$(containerd --config "$tmp/config.toml" config dump 2>&1); code=$?
+# Only the config is read, and as nobody: containerd never runs as root on
+# the host (the VM lane runs the daemon).
+chmod 0644 "$tmp/config.toml"
+out=$(cd "$tmp" && as_nobody containerd --config "$tmp/config.toml" config dump 2>&1); code=$?
 if [ "$code" = 0 ]; then pass "oci kubernetes: containerd config dump loads the documented config"
 else fail "oci kubernetes: containerd config dump loads the documented config" "exit $code: $(echo "$out" | tail -3 | tr '\n' ' ')"; fi
 handler=$(echo "$out" | sed -n 's/^ *\[plugins\."io\.containerd\.grpc\.v1\.cri"\.containerd\.runtimes\.\([A-Za-z0-9_-]*\)\.options\]$/\1/p' | grep -v '^runc$' | head -1)

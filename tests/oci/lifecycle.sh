@@ -2,7 +2,8 @@
 # OCI lane: the lifecycle through tactus-runc on this host, with a busybox
 # rootfs: create/start/state/kill/delete, run, exec (attached and
 # detached), ps, pause/resume (cgroup v2 freezer), list, spec, features,
-# --version/--help, both option spellings.
+# --version/--help, both option spellings, --no-pivot and --no-new-keyring
+# (create and run) by what they change.
 source "$TESTS_DIR/lib.sh"
 source "$TESTS_DIR/oci/lib.sh"
 oci_setup
@@ -16,8 +17,19 @@ make_bundle "$B" 'c["process"]["args"] = ["sh", "-c", "trap \"echo got-term; exi
 WHY="exit $code: $(cat "$SCRATCH/c1.err")"; check "oci: create exits 0 and prints nothing" test "$code" = 0 -a ! -s "$SCRATCH/c1.err"
 pid=$(cat "$SCRATCH/b1.pid" 2>/dev/null)
 WHY="pid file: '$pid'"; check "oci: create writes the init's host pid to --pid-file" test -n "$pid" -a -d "/proc/$pid"
-ppid=$(awk '{print $4}' "/proc/$pid/stat" 2>/dev/null)
-WHY="ppid $ppid"; check "oci: no runtime process stays as the init's parent after create" test "$ppid" != "$$" -a -n "$ppid"
+# not_ours PID: a live process that is not the runtime (not our binary, a
+# read-only bind or a sealed memfd copy of it, or named after it).
+not_ours() {
+  local p=$1 exe comm
+  [ -n "$p" ] && [ "$p" -gt 0 ] && [ -d "/proc/$p" ] || return 1
+  exe=$(readlink "/proc/$p/exe" 2>/dev/null)
+  comm=$(cat "/proc/$p/comm" 2>/dev/null)
+  [[ "$exe" != "$(readlink -f "$TR")"* && "$exe" != *memfd:tactus* && "$exe" != */tactus-run* && "$comm" != tactus-run* ]]
+}
+parent_of() { awk '/^PPid:/ { print $2 }' "/proc/$1/status" 2>/dev/null; }
+ppid=$(parent_of "$pid")
+WHY="ppid $ppid: $(cat /proc/$ppid/comm 2>/dev/null) $(readlink /proc/$ppid/exe 2>/dev/null)"
+check "oci: no runtime process stays as the init's parent after create" not_ours "$ppid"
 WHY="status $(status_of c1)"; check "oci: state after create is created" test "$(status_of c1)" = created
 st=$(rc state c1)
 WHY="$st"; check "oci: state has runc's fields (ociVersion id pid status bundle rootfs created owner)" \
@@ -55,8 +67,9 @@ J
 rc exec --process "$SCRATCH/proc.json" --detach --pid-file "$SCRATCH/exec.pid" c1 >"$SCRATCH/exec.out" 2>&1; code=$?
 epid=$(cat "$SCRATCH/exec.pid" 2>/dev/null)
 WHY="exit $code, pid '$epid'"; check "oci: exec --process --detach --pid-file returns with the process running" test "$code" = 0 -a -n "$epid" -a -d "/proc/$epid"
-eppid=$(awk '{print $4}' "/proc/$epid/stat" 2>/dev/null)
-WHY="ppid $eppid"; check "oci: a detached exec'd process is not a child of the runtime" test "$eppid" != "$$"
+eppid=$(parent_of "$epid")
+WHY="ppid $eppid: $(cat /proc/$eppid/comm 2>/dev/null) $(readlink /proc/$eppid/exe 2>/dev/null)"
+check "oci: a detached exec'd process is not a child of the runtime" not_ours "$eppid"
 ps=$(rc ps --format json c1)
 WHY="$ps"; check "oci: ps lists the exec'd process" python3 -c 'import json,sys; assert int(sys.argv[2]) in json.loads(sys.argv[1])' "$ps" "$epid"
 check "oci: the exec'd process is in the container's cgroup" grep -q "/$OCI_CG_PARENT/b1" "/proc/$epid/cgroup"
@@ -117,7 +130,63 @@ expect_out "oci: run (attached) prints output and returns 3" 3 "hello" rc run --
 check "oci: run removes the container afterwards" test ! -e "$STATE/r2"
 expect_out "oci: run -b (short) and --bundle= form" 3 "hello" rc run --bundle="$SCRATCH/b2" r3
 expect_out "oci: run --no-pivot (MS_MOVE + chroot) works" 3 "hello" rc run --no-pivot -b "$SCRATCH/b2" r3b
-expect_out "oci: run --no-new-keyring is accepted" 3 "hello" rc run --no-new-keyring -b "$SCRATCH/b2" r3c
+
+# --no-pivot by create: the host's mounts stay in the container's mount
+# namespace under the chroot (listmount sees them; the container does not),
+# where pivot_root leaves only the container's.
+ns_mounts() { # the number of mounts in PID's mount namespace (listmount, Linux 6.8+)
+  python3 - "$1" <<'PY'
+import ctypes, fcntl, os, struct, sys
+fd = os.open("/proc/%s/ns/mnt" % sys.argv[1], os.O_RDONLY)
+b = bytearray(8)
+fcntl.ioctl(fd, (2 << 30) | (8 << 16) | (0xb7 << 8) | 5, b)  # NS_GET_MNTNS_ID
+req = struct.pack("IIQQQ", 32, 0, 2**64 - 1, 0, struct.unpack("Q", b)[0])  # LSMT_ROOT
+ids = (ctypes.c_uint64 * 65536)()
+n = ctypes.CDLL(None, use_errno=True).syscall(458, ctypes.c_char_p(req), ids, 65536, 0)  # listmount
+print(n if n >= 0 else "error")
+PY
+}
+make_bundle "$SCRATCH/np" 'c["process"]["args"] = ["sh", "-c", "echo no-pivot-ran"]'
+make_bundle "$SCRATCH/pv" 'c["process"]["args"] = ["sh", "-c", "echo pivot-ran"]'
+rc create --no-pivot -b "$SCRATCH/np" np >"$SCRATCH/np.out" 2>&1 </dev/null; code=$?
+rc create -b "$SCRATCH/pv" pv >"$SCRATCH/pv.out" 2>&1 </dev/null
+npid=$(rc state np 2>/dev/null | json_get 'd["pid"]'); ppid2=$(rc state pv 2>/dev/null | json_get 'd["pid"]')
+n_np=$(ns_mounts "${npid:-0}" 2>/dev/null); n_pv=$(ns_mounts "${ppid2:-0}" 2>/dev/null)
+seen_np=$(wc -l <"/proc/${npid:-0}/mountinfo" 2>/dev/null); seen_pv=$(wc -l <"/proc/${ppid2:-0}/mountinfo" 2>/dev/null)
+if [[ "$n_pv" =~ ^[0-9]+$ ]]; then
+  WHY="exit $code; in the namespace $n_np, seen $seen_np"; check "oci: create --no-pivot: the old root stays under the chroot" test "$code" = 0 -a "${n_np:-0}" -gt "${seen_np:-0}"
+  WHY="in the namespace $n_pv, seen $seen_pv"; check "oci: create without --no-pivot: pivot_root leaves only the container's mounts" test "$n_pv" = "$seen_pv"
+else
+  skip "oci: create --no-pivot: the old root stays under the chroot" "no listmount(2) here ($n_pv)"
+fi
+rc start np; rc start pv
+wait_status np stopped; wait_status pv stopped
+check "oci: create --no-pivot then start runs the process" grep -q no-pivot-ran "$SCRATCH/np.out"
+rc delete np; rc delete pv
+
+# Session keyrings: the caller joins one of its own ("tactus-oci-ks-PID");
+# the container runs as uid 1000, so /proc/keys shows it only the keyrings
+# it possesses: its own "_ses.ID" by default, the caller's with
+# --no-new-keyring.
+make_bundle "$SCRATCH/kr" 'c["process"]["args"] = ["sh", "-c", "grep -o \"keyring *[^:]*\" /proc/keys | tr -s \" \" | tr \"\\n\" \";\""]; c["process"]["user"] = {"uid": 1000, "gid": 1000}; c["linux"]["maskedPaths"] = [p for p in c["linux"]["maskedPaths"] if p != "/proc/keys"]'
+keyring_run() { # keyring_run ARGS...: rc ARGS... from a new session keyring of ours
+  python3 -c 'import ctypes, os, sys
+if ctypes.CDLL(None).syscall(250, 1, sys.argv[1].encode()) < 0: sys.exit("keyctl join failed")
+os.execvp(sys.argv[2], sys.argv[2:])' "tactus-oci-ks-$$" "$RUNC" --root "$STATE" "$@"
+}
+(cd "$SCRATCH/kr" && keyring_run create --no-new-keyring kr1 >"$SCRATCH/kr1.out" 2>&1 </dev/null) && rc start kr1
+wait_status kr1 stopped
+WHY="$(cat "$SCRATCH/kr1.out")"; check "oci: create --no-new-keyring: the container keeps the caller's session keyring" \
+  bash -c 'grep -q "keyring tactus-oci-ks-$1;" "$0" && ! grep -q "_ses.kr1" "$0"' "$SCRATCH/kr1.out" "$$"
+rc delete kr1
+(cd "$SCRATCH/kr" && keyring_run create kr2 >"$SCRATCH/kr2.out" 2>&1 </dev/null) && rc start kr2
+wait_status kr2 stopped
+WHY="$(cat "$SCRATCH/kr2.out")"; check "oci: create without --no-new-keyring: a new session keyring _ses.ID, not the caller's" \
+  bash -c 'grep -q "keyring _ses.kr2;" "$0" && ! grep -q "tactus-oci-ks" "$0"' "$SCRATCH/kr2.out"
+rc delete kr2
+out=$(keyring_run run --no-new-keyring -b "$SCRATCH/kr" kr3 2>&1 </dev/null)
+WHY="$out"; check "oci: run --no-new-keyring: the container keeps the caller's session keyring" \
+  bash -c '[[ "$0" == *"keyring tactus-oci-ks-$1;"* && "$0" != *_ses.kr3* ]]' "$out" "$$"
 make_bundle "$SCRATCH/b3" 'c["process"]["args"] = ["sleep", "30"]'
 rc run -b "$SCRATCH/b3" --pid-file "$SCRATCH/r4.pid" r4 >/dev/null 2>&1 </dev/null &
 bg=$!

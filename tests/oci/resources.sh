@@ -42,6 +42,17 @@ else
   expect_out "oci resources: update --pids-limit without the pids controller is refused, naming it" 1 \
     "pids controller is not available" rc update --pids-limit 10 upd
   expect_out "oci resources: update --resources - with an empty object" 0 "" bash -c "echo '{}' | '$RUNC' --root '$STATE' update --resources - upd"
+  expect_out "oci resources: update --resources - (stdin): a memory limit without the controller is refused, naming it" 1 \
+    "memory controller is not available" bash -c "echo '{\"memory\": {\"limit\": 16777216}}' | '$RUNC' --root '$STATE' update --resources - upd"
+  expect_out "oci resources: update -r - (stdin): a pids limit without the controller is refused, naming it" 1 \
+    "pids controller is not available" bash -c "echo '{\"pids\": {\"limit\": 10}}' | '$RUNC' --root '$STATE' update -r - upd"
+  expect_out "oci resources: update --resources - (stdin) with an out-of-range value names the field" 1 "blockIO.weight" \
+    bash -c "echo '{\"blockIO\": {\"weight\": 5}}' | '$RUNC' --root '$STATE' update --resources - upd"
+  expect_out "oci resources: update --resources - (stdin) that is not an object" 1 "must be an object" \
+    bash -c "echo '[1]' | '$RUNC' --root '$STATE' update --resources - upd"
+  expect_out "oci resources: update --resources FILE that does not exist" 1 "$SCRATCH/nope.json" \
+    rc update --resources "$SCRATCH/nope.json" upd
+  check "oci resources: the refused updates left the container running" wait_status upd running
   expect_out "oci resources: update --resources with invalid JSON" 1 "invalid JSON" bash -c "echo '{' | '$RUNC' --root '$STATE' update --resources - upd"
   expect_out "oci resources: update --resources with a bad field names it" 1 "memory.limit" bash -c "echo '{\"memory\":{\"limit\":\"x\"}}' | '$RUNC' --root '$STATE' update --resources - upd"
   expect_out "oci resources: update of kernel memory (v1 only) is refused" 1 "cgroup v2" rc update --kernel-memory 1m upd
