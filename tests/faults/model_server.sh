@@ -14,21 +14,13 @@
 source "$TESTS_DIR/lib.sh"
 source "$TESTS_DIR/lib/own_leftovers.sh"
 
-FAKE="$TESTS_DIR/lib/fake_openai.py"
 FAULT_UID=64983
 RSS_LIMIT_KB=65536
 # ASan keeps freed memory in quarantine and maps shadow memory: RSS says
 # nothing about the broker's own bounds there (the release build checks it).
 [ -n "${TR_SANITIZED:-}" ] && RSS_LIMIT_KB=$((4 << 20))
 scratch=$(scratch_dir)
-fake_pid=""
-stop_fake() {
-  if [ -n "$fake_pid" ]; then
-    kill "$fake_pid" 2>/dev/null
-    wait "$fake_pid" 2>/dev/null
-    fake_pid=""
-  fi
-}
+source "$TESTS_DIR/lib/fake_server.bash"
 trap 'stop_fake; rm -rf "$scratch"' EXIT
 ws="$scratch/ws"
 mkdir -m 0700 "$ws" "$scratch/home"
@@ -50,22 +42,8 @@ Procedure {
 }
 EOF
 
-# start_fake SCRIPT-JSON-FILE: a fresh fake server; sets URL (empty when
-# it did not start: the case then fails without running).
-nfake=0
-start_fake() {
-  stop_fake
-  nfake=$((nfake + 1))
-  local d="$scratch/fake$nfake" port
-  mkdir -p "$d"
-  cp "$1" "$d/script.json"
-  python3 "$FAKE" "$d/port" "$d/script.json" "$d/log" >/dev/null 2>"$d/stderr" </dev/null &
-  fake_pid=$!
-  for _ in $(seq 250); do [ -s "$d/port" ] && break; sleep 0.02; done
-  port=$(cat "$d/port" 2>/dev/null)
-  URL=""
-  [[ "$port" =~ ^[0-9]+$ ]] && URL="http://127.0.0.1:$port/v1"
-}
+# start_fake (tests/lib/fake_server.bash) leaves URL empty when the server
+# did not start: the case then fails without running.
 
 # run_case NAME WANT-RC WANT-MESSAGE-PREFIX MAX-SECONDS ARGS...
 run_case() {
@@ -97,7 +75,7 @@ print(r["resources"]["launcher_max_rss_kb"], r["resources"]["sandbox_max_rss_kb"
   fi
 }
 
-script() { printf '%s\n' "$1" >"$scratch/script.json"; start_fake "$scratch/script.json"; }
+script() { start_fake "$1"; }
 
 script '[{"hang": true}]'
 run_case "hangs, run deadline 4 s" 124 "the run passed its 4 s deadline" 8 --timeout 4
@@ -109,7 +87,7 @@ script '[{"flood": 64000000}]'
 run_case "floods a stream (64 MB)" 1 "ResponseTooLarge: the model server at" 30
 
 python3 -c 'import json; print(json.dumps([{"garbage": "{\"x\": \"" + "q" * (9 << 20) + "\"}"}]))' >"$scratch/big.json"
-start_fake "$scratch/big.json"
+start_fake "$(cat "$scratch/big.json")"
 run_case "floods one body (9 MiB)" 1 "ResponseTooLarge: the model server at" 30 --param which=plain
 
 script '[{"hang": true}]'

@@ -13,41 +13,16 @@
 # max_tokens).
 source "$TESTS_DIR/lib.sh"
 
-FAKE="$TESTS_DIR/lib/fake_openai.py"
 scratch=$(scratch_dir)
+source "$TESTS_DIR/lib/fake_server.bash"
 work="$scratch/work"
 mkdir -p "$work" "$scratch/home"
 # No personal config may change what runs; no real key or server is used.
 export HOME="$scratch/home"
 unset OPENAI_API_KEY OPENAI_BASE_URL
 KEY=sk-test-agents-$$
-fake_pid=""
 
-stop_fake() {
-  if [ -n "$fake_pid" ]; then
-    kill "$fake_pid" 2>/dev/null
-    wait "$fake_pid" 2>/dev/null
-    fake_pid=""
-  fi
-}
 trap 'stop_fake; rm -rf "$scratch"' EXIT
-
-# start_fake 'SCRIPT-JSON': a fresh fake server; sets PORT, URL, LOG.
-nfake=0
-start_fake() {
-  stop_fake
-  nfake=$((nfake + 1))
-  local d="$scratch/fake$nfake"
-  mkdir -p "$d"
-  printf '%s\n' "$1" >"$d/script.json"
-  LOG="$d/log"
-  : >"$LOG"
-  python3 "$FAKE" "$d/port" "$d/script.json" "$LOG" 2>"$d/stderr" &
-  fake_pid=$!
-  for _ in $(seq 200); do [ -s "$d/port" ] && break; sleep 0.02; done
-  PORT=$(cat "$d/port" 2>/dev/null)
-  URL="http://127.0.0.1:$PORT/v1"
-}
 
 # Requests the fake server received.
 nreq() { grep -c . "$LOG"; }

@@ -12,39 +12,15 @@
 # run's execution_summary carries the usage the server did report.
 source "$TESTS_DIR/lib.sh"
 
-FAKE="$TESTS_DIR/lib/fake_openai.py"
 scratch=$(scratch_dir)
+source "$TESTS_DIR/lib/fake_server.bash"
 work="$scratch/work"
 mkdir -p "$work" "$scratch/home"
 export HOME="$scratch/home"
 unset OPENAI_API_KEY OPENAI_BASE_URL
 KEY=sk-test-tokens-$$
-fake_pid=""
 
-stop_fake() {
-  if [ -n "$fake_pid" ]; then
-    kill "$fake_pid" 2>/dev/null
-    wait "$fake_pid" 2>/dev/null
-    fake_pid=""
-  fi
-}
 trap 'stop_fake; rm -rf "$scratch"' EXIT
-
-# start_fake 'SCRIPT-JSON': a fresh fake server; sets URL and LOG.
-nfake=0
-start_fake() {
-  stop_fake
-  nfake=$((nfake + 1))
-  local d="$scratch/fake$nfake"
-  mkdir -p "$d"
-  printf '%s\n' "$1" >"$d/script.json"
-  LOG="$d/log"
-  : >"$LOG"
-  python3 "$FAKE" "$d/port" "$d/script.json" "$LOG" 2>"$d/stderr" &
-  fake_pid=$!
-  for _ in $(seq 200); do [ -s "$d/port" ] && break; sleep 0.02; done
-  URL="http://127.0.0.1:$(cat "$d/port" 2>/dev/null)/v1"
-}
 
 # run FILE ARGS...: `tactus-run run --json` in $work, no TTY; sets rc.
 run() {

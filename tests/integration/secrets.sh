@@ -15,8 +15,8 @@
 # namespace) while the broker can.
 source "$TESTS_DIR/lib.sh"
 
-FAKE="$TESTS_DIR/lib/fake_openai.py"
 scratch=$(scratch_dir)
+source "$TESTS_DIR/lib/fake_server.bash"
 work="$scratch/work"
 home="$scratch/home"
 mkdir -p "$work" "$home/.tactus"
@@ -30,37 +30,14 @@ FILE_CANARY="file-canary-$(rand)"
 # HOME is outside the workspace (the run's cwd), as a real home would be.
 printf 'openai_api_key: %s\n' "$KEY_CFG" >"$home/.tactus/config.yml"
 printf '%s\n' "$FILE_CANARY" >"$work/canary.txt"
-fake_pid=""
 run_pid=""
 
-stop_fake() {
-  if [ -n "$fake_pid" ]; then
-    kill "$fake_pid" 2>/dev/null
-    wait "$fake_pid" 2>/dev/null
-    fake_pid=""
-  fi
-}
 cleanup() {
   [ -n "$run_pid" ] && kill "$run_pid" 2>/dev/null && wait "$run_pid" 2>/dev/null
   stop_fake
   rm -rf "$scratch"
 }
 trap cleanup EXIT
-
-start_fake() {
-  stop_fake
-  local d="$scratch/fake"
-  rm -rf "$d"
-  mkdir -p "$d"
-  printf '%s\n' "$1" >"$d/script.json"
-  LOG="$d/log"
-  : >"$LOG"
-  python3 "$FAKE" "$d/port" "$d/script.json" "$LOG" 2>"$d/stderr" &
-  fake_pid=$!
-  for _ in $(seq 200); do [ -s "$d/port" ] && break; sleep 0.02; done
-  PORT=$(cat "$d/port" 2>/dev/null)
-  URL="http://127.0.0.1:$PORT/v1"
-}
 
 cat >"$work/sleepy.tac" <<EOF
 -- $LUA_CANARY

@@ -289,23 +289,11 @@ has "eval: the table shows a skipped evaluator and why" "judge: friendly   0/0  
 
 # Against the fake model server: the agent's reply reports 15 tokens and a
 # cost; then the judge answers twice (a pass, then a fenced failing score).
-fake_pid=""
-stop_fake() { if [ -n "$fake_pid" ]; then kill "$fake_pid" 2>/dev/null; wait "$fake_pid" 2>/dev/null; fake_pid=""; fi; }
+source "$TESTS_DIR/lib/fake_server.bash"
 trap 'stop_fake; rm -rf "$scratch"' EXIT
-nfake=0
-start_fake() {
-  stop_fake
-  nfake=$((nfake + 1))
-  local d="$scratch/fake$nfake"
-  mkdir -p "$d"
-  printf '%s\n' "$1" >"$d/script.json"
-  FAKE_LOG="$d/log"
-  python3 "$repo/tests/lib/fake_openai.py" "$d/port" "$d/script.json" "$FAKE_LOG" 2>"$d/stderr" &
-  fake_pid=$!
-  for _ in $(seq 200); do [ -s "$d/port" ] && break; sleep 0.02; done
-  export OPENAI_BASE_URL="http://127.0.0.1:$(cat "$d/port")/v1" OPENAI_API_KEY=sk-test-spec-$$
-}
-start_fake '[{"text": "Hi there, Ada!", "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15, "cost": 0.002}},
+# The runs find the server through the environment.
+serve_model() { start_fake "$1"; export OPENAI_BASE_URL="$URL" OPENAI_API_KEY=sk-test-spec-$$; }
+serve_model '[{"text": "Hi there, Ada!", "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15, "cost": 0.002}},
              {"text": "{\"passed\": true, \"score\": 0.9, \"reason\": \"warm\"}"},
              {"text": "```json\n{\"passed\": false, \"score\": 0.2, \"reason\": \"casual\"}\n```"}]'
 t eval "$spec/eval_checks.tac" --json
@@ -322,14 +310,14 @@ got=$(python3 -c '
 import json, sys
 b = [json.loads(l)["body"] for l in open(sys.argv[1])]
 u = b[1]["messages"][1]["content"]
-print(json.dumps([len(b), b[1]["stream"], b[1]["temperature"], u.split("\n")[:2], "\"greeting\": \"Hi there, Ada!\"" in u]))' "$FAKE_LOG")
+print(json.dumps([len(b), b[1]["stream"], b[1]["temperature"], u.split("\n")[:2], "\"greeting\": \"Hi there, Ada!\"" in u]))' "$LOG")
 if [ "$got" = '[3, false, 0, ["RUBRIC:", "Is the greeting friendly?"], true]' ]; then
   pass "eval: the judge model got the rubric and the run's output (not streamed, temperature 0)"
 else
   fail "eval: the judge model got the rubric and the run's output (not streamed, temperature 0)" "$got"
 fi
 # No cost in the reply, and more tokens than the thresholds allow.
-start_fake '[{"text": "Hi Ada", "usage": {"prompt_tokens": 20, "completion_tokens": 5, "total_tokens": 25}},
+serve_model '[{"text": "Hi Ada", "usage": {"prompt_tokens": 20, "completion_tokens": 5, "total_tokens": 25}},
              {"text": "I think it is fine."}]'
 t eval "$spec/eval_checks.tac" --json
 rc_is "eval: a usage threshold missed exits 1" 1
@@ -340,7 +328,7 @@ ev_ok "eval: max_tokens_per_run fails over the limit; max_cost_per_run is unknow
   '[[25, false, null], [null, false, "unknown: cost not reported by the model"]]'
 ev_ok "eval: a judge answer without a verdict fails the evaluator" 'R("usage", "judge: friendly")["reason"]' \
   'llm_judge: the judge'"'"'s answer is not {"passed", "score"}: "I think it is fine."'
-start_fake '[{"text": "Hi Ada", "usage": {"prompt_tokens": 20, "completion_tokens": 5, "total_tokens": 25}},
+serve_model '[{"text": "Hi Ada", "usage": {"prompt_tokens": 20, "completion_tokens": 5, "total_tokens": 25}},
              {"text": "I think it is fine."}]'
 t eval "$spec/eval_checks.tac"
 has "eval: the table shows an unknown cost" "✗ max_cost_per_run: unknown, limit 1  (unknown: cost not reported by the model)" "✗ max_tokens_per_run: 25, limit 20"

@@ -40,33 +40,15 @@ if ldd "$TR" 2>/dev/null | grep -q 'libasan\|libubsan\|libtsan'; then
   exit 0
 fi
 
-FAKE="$TESTS_DIR/lib/fake_openai.py"
 REPO=$(cd "$TESTS_DIR/.." && pwd)
 scratch=$(scratch_dir)
-fake_pid=""
-stop_fake() {
-  if [ -n "$fake_pid" ]; then
-    kill "$fake_pid" 2>/dev/null
-    wait "$fake_pid" 2>/dev/null
-    fake_pid=""
-  fi
-}
+source "$TESTS_DIR/lib/fake_server.bash"
 trap 'stop_fake; [ -n "${KEEP_SCRATCH:-}" ] || rm -rf "$scratch"' EXIT
 mkdir -p "$scratch/home" "$scratch/work/lib"
 export HOME="$scratch/home"
 unset OPENAI_API_KEY
 export OPENAI_BASE_URL=http://127.0.0.1:9/v1
 
-# start_fake SCRIPT-FILE: sets URL ("" if it did not start).
-start_fake() {
-  stop_fake
-  rm -f "$scratch/port"
-  python3 "$FAKE" "$scratch/port" "$1" "$scratch/fake.log" >/dev/null 2>"$scratch/fake.err" </dev/null &
-  fake_pid=$!
-  for _ in $(seq 250); do [ -s "$scratch/port" ] && break; sleep 0.02; done
-  URL=""
-  [[ "$(cat "$scratch/port" 2>/dev/null)" =~ ^[0-9]+$ ]] && URL="http://127.0.0.1:$(cat "$scratch/port")/v1"
-}
 
 # vg NAME WANT-RC DIR ARGS...: tactus-run run ARGS under memcheck in DIR.
 vg() {
@@ -126,13 +108,13 @@ cat >"$scratch/agent.json" <<'EOF'
  {"tool_calls": [{"name": "convert", "arguments": {"amount": 10.75, "currency": "EUR"}}]},
  {"text": "Done.", "tool_calls": [{"name": "done", "arguments": {"reason": "coffee + sandwich = 10.75 USD = 9.89 EUR"}}]}]
 EOF
-start_fake "$scratch/agent.json"
+start_fake "$(cat "$scratch/agent.json")"
 vg "examples/agent_tools.tac against the fake model server" 0 "$scratch/work" "$REPO/examples/agent_tools.tac" --json
 summary=$(tail -1 "$scratch/out" | python3 -c 'import json,sys; r=json.load(sys.stdin)["result"]; print(r["summary"], r["prices_looked_up"], r["conversions"])' 2>&1)
-if [ "$summary" = "coffee + sandwich = 10.75 USD = 9.89 EUR 2 1" ] && [ "$(grep -c . "$scratch/fake.log")" = 3 ]; then
+if [ "$summary" = "coffee + sandwich = 10.75 USD = 9.89 EUR 2 1" ] && [ "$(grep -c . "$LOG")" = 3 ]; then
   pass "valgrind: agent_tools.tac under memcheck made its 3 model calls and the right result"
 else
-  fail "valgrind: agent_tools.tac result" "$summary; $(grep -c . "$scratch/fake.log") model calls"
+  fail "valgrind: agent_tools.tac result" "$summary; $(grep -c . "$LOG") model calls"
 fi
 
 # ---- a tool-heavy procedure ----------------------------------------------------------
@@ -223,7 +205,7 @@ cat >"$scratch/heavy.json" <<'EOF'
  {"status": 401, "error": "bad key"},
  {"garbage": "{not json"}]
 EOF
-start_fake "$scratch/heavy.json"
+start_fake "$(cat "$scratch/heavy.json")"
 vg "a tool-heavy procedure (host tools, command tool, approvals, stages, agent, model errors, checkpoints, files)" 0 \
   "$scratch/work" heavy.tac --json --storage file --approve all --trace "$scratch/trace.jsonl"
 got=$(tail -1 "$scratch/out" | python3 -c '
