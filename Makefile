@@ -152,7 +152,9 @@ $(PROBE_BIN): tests/probe/probe.c
 
 test-bins: $(BUILD)/tactus-run $(BUILD)/tactus-run-client $(UNIT_BIN) $(PROBE_BIN)
 
-FUZZ_SECONDS ?= 10
+# libFuzzer runs once per CI, in the sanitized pass (make asan), this long
+# per target; the plain pass replays every corpus (tests/fuzz/run.sh).
+FUZZ_SECONDS ?= 60
 
 check: test-bins
 	BUILD=$(BUILD) FUZZ_SECONDS=$(FUZZ_SECONDS) tests/run
@@ -165,7 +167,7 @@ fuzz:
 # address-space limits cannot apply (ASan reserves terabytes of shadow).
 asan:
 	$(MAKE) BUILD=build-asan SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer" OPT="-O1 -g" test-bins
-	TR_SANITIZED=1 BUILD=build-asan ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 tests/run
+	TR_SANITIZED=1 BUILD=build-asan FUZZ_SECONDS=$(FUZZ_SECONDS) ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 tests/run
 
 deps:
 	@if [ "$$(id -u)" != 0 ]; then echo "make deps: run as root (apt-get)"; exit 1; fi

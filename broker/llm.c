@@ -11,6 +11,7 @@
 #define _GNU_SOURCE
 #include <cJSON.h>
 #include <curl/curl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -388,25 +389,39 @@ model_allowed (const struct policy *p, const char *model)
 /* Count a completed call's tokens.  A server that reports no usage (or no
  * total) is charged CHARGE, the max_tokens the request was sent with: the
  * per-run budget cannot be bypassed by leaving usage out.  */
+/* A token count the server reported, or -1: untrusted numbers are bounded
+ * before they become integers (a count of 1e300 must not overflow a long,
+ * nor a sum of many).  */
+#define TOKENS_MAX (1L << 40)
+
+static long
+token_count (const cJSON *v)
+{
+  if (!cJSON_IsNumber (v) || !(v->valuedouble >= 0))
+    return -1;
+  return v->valuedouble >= (double) TOKENS_MAX ? TOKENS_MAX : (long) v->valuedouble;
+}
+
+static void
+add_tokens (long *sum, long n)
+{
+  if (n > 0)
+    *sum = *sum > LONG_MAX - n ? LONG_MAX : *sum + n;
+}
+
 static void
 count_usage (struct broker_state *b, const cJSON *usage, long charge)
 {
-  const cJSON *pt = cJSON_GetObjectItemCaseSensitive (usage, "prompt_tokens");
-  const cJSON *ct = cJSON_GetObjectItemCaseSensitive (usage, "completion_tokens");
-  const cJSON *tt = cJSON_GetObjectItemCaseSensitive (usage, "total_tokens");
-  long total = -1;
+  long pt = token_count (cJSON_GetObjectItemCaseSensitive (usage, "prompt_tokens"));
+  long ct = token_count (cJSON_GetObjectItemCaseSensitive (usage, "completion_tokens"));
+  long total = token_count (cJSON_GetObjectItemCaseSensitive (usage, "total_tokens"));
 
   b->out->llm_calls++;
-  if (cJSON_IsNumber (pt) && pt->valuedouble >= 0)
-    b->out->prompt_tokens += (long) pt->valuedouble;
-  if (cJSON_IsNumber (ct) && ct->valuedouble >= 0)
-    b->out->completion_tokens += (long) ct->valuedouble;
-  if (cJSON_IsNumber (tt) && tt->valuedouble >= 0)
-    total = (long) tt->valuedouble;
-  else if (cJSON_IsNumber (pt) && cJSON_IsNumber (ct) && pt->valuedouble >= 0 && ct->valuedouble >= 0)
-    total = (long) pt->valuedouble + (long) ct->valuedouble;
-  if (total >= 0)
-    b->out->total_tokens += total;
+  add_tokens (&b->out->prompt_tokens, pt);
+  add_tokens (&b->out->completion_tokens, ct);
+  if (total < 0 && pt >= 0 && ct >= 0)
+    total = pt + ct;
+  add_tokens (&b->out->total_tokens, total);
   if (total < 0 && charge > 0)
     {
       trace_note (b->o->trace, "log", "WARNING",
@@ -414,8 +429,7 @@ count_usage (struct broker_state *b, const cJSON *usage, long charge)
                   "are charged to policy.max_tokens", charge);
       total = charge;
     }
-  if (total > 0)
-    b->tokens_used += total;
+  add_tokens (&b->tokens_used, total);
 }
 
 /* The request body: only the fields we allow through.  With a token budget
@@ -487,10 +501,11 @@ reply_done (struct stream *s, const char *model)
   cJSON *data = cJSON_CreateObject ();
   cJSON *usage = s->usage ? cJSON_Duplicate (s->usage, 1) : cJSON_CreateObject ();
 
-  if (!s->sse && s->raw)
+  if (!s->sse)
     {
-      cJSON *doc = cJSON_Parse (s->raw);
-      if (doc)
+      /* An empty body, or JSON that is not a completion, is malformed.  */
+      cJSON *doc = s->raw ? cJSON_Parse (s->raw) : NULL;
+      if (cJSON_IsArray (cJSON_GetObjectItemCaseSensitive (doc, "choices")))
         take_chunk (s, doc);
       else
         s->malformed = true;

@@ -322,6 +322,10 @@ error_case "malformed body (HTML)" '[{"garbage": "<html>502 Bad Gateway</html>"}
   MalformedResponse "not an OpenAI chat completion: <html>502 Bad Gateway" 1
 error_case "malformed body (broken JSON)" '[{"garbage": "{\"id\": \"x\", \"choices\": ["}]' \
   MalformedResponse "not an OpenAI chat completion" 1
+error_case "empty body" '[{"garbage": ""}]' \
+  MalformedResponse "not an OpenAI chat completion" 1
+error_case "JSON that is not a completion" '[{"garbage": "{\"id\": \"x\", \"object\": \"chat.completion\"}"}]' \
+  MalformedResponse "not an OpenAI chat completion" 1
 error_case "connection reset" '[{"reset": true}]' \
   ConnectionError "cannot complete the model call" 3
 
