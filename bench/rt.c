@@ -61,7 +61,8 @@ call (int fd, struct frame_asm *a, int id, const char *method, cJSON *params)
       r = cJSON_ParseWithLength (a->buf, a->len);
       frame_asm_reset (a);
       ev = cJSON_GetObjectItemCaseSensitive (r, "event");
-      if (cJSON_IsString (ev) && (strcmp (ev->valuestring, "done") == 0 || strcmp (ev->valuestring, "error") == 0))
+      if (cJSON_IsString (ev)
+          && (strcmp (ev->valuestring, "done") == 0 || strcmp (ev->valuestring, "error") == 0))
         {
           if (strcmp (ev->valuestring, "error") == 0)
             {
@@ -103,7 +104,8 @@ client (int fd, int n, size_t payload)
     }
   total = now_us () - total;
   qsort (lat, (size_t) n, sizeof *lat, cmp);
-  printf ("{\"calls\": %d, \"payload\": %zu, \"calls_per_s\": %.0f, \"p50_us\": %.1f, \"p99_us\": %.1f}\n",
+  printf ("{\"calls\": %d, \"payload\": %zu, \"calls_per_s\": %.0f, \"p50_us\": %.1f, \"p99_us\": "
+          "%.1f}\n",
           n, payload, n / (total / 1e6), lat[n / 2], lat[(n * 99) / 100]);
   fflush (stdout);
   fin = cJSON_CreateObject ();
@@ -141,7 +143,8 @@ main (int argc, char **argv)
   struct policy_tool tool = { .name = (char *) "host.echo" };
   struct policy pol = { .tools = &tool, .n_tools = 1, .approve_default = -1 };
   struct trace trace = { 0 };
-  struct broker_options o = { .policy = &pol, .trace = &trace, .max_violations = 16, .grace_seconds = 1 };
+  struct broker_options o
+      = { .policy = &pol, .trace = &trace, .max_violations = 16, .grace_seconds = 1 };
   struct broker_peer peer = { 0 };
   struct broker_outcome out;
   struct tr_error err;

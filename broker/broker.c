@@ -118,7 +118,8 @@ outbound_overflow (struct broker_state *b)
             BROKER_MAX_OUTBOUND >> 20);
   trace_note (b->o->trace, "protocol_violation", "ERROR",
               "the sandbox does not read the broker's replies (more than %d MiB queued): the "
-              "sandbox was killed", BROKER_MAX_OUTBOUND >> 20);
+              "sandbox was killed",
+              BROKER_MAX_OUTBOUND >> 20);
   kill_peer (b);
 }
 
@@ -224,7 +225,8 @@ broker_violation (struct broker_state *b, const cJSON *id, const char *why)
 {
   b->out->violations++;
   snprintf (b->out->violation, sizeof b->out->violation, "%s", why);
-  trace_note (b->o->trace, "protocol_violation", "WARNING", "the sandbox sent a bad message: %s", why);
+  trace_note (b->o->trace, "protocol_violation", "WARNING", "the sandbox sent a bad message: %s",
+              why);
   broker_reply_error (b, id, "BadRequest", "%s", why);
   if (b->out->violations >= b->o->max_violations && !b->out->killed_for_violations)
     {

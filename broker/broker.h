@@ -33,24 +33,24 @@ struct broker_options
   const char *procedure_path; /* the .tac as given */
   const char *procedure_dir;  /* host directory local modules are read from */
   const char *procedure_name;
-  struct cJSON *params;       /* object of --param values (strings), owned by the caller */
+  struct cJSON *params; /* object of --param values (strings), owned by the caller */
   /* Extra fields for the run.start reply (e.g. mode = "scenario" for
    * `tactus-run test`), owned by the caller; NULL for a plain run.  */
   struct cJSON *start_extra;
   bool mock_all;
   enum broker_storage storage;
-  const char *storage_dir;    /* for STORAGE_FILE */
+  const char *storage_dir; /* for STORAGE_FILE */
   enum broker_approve approve;
-  bool approve_set;           /* --approve given: overrides the policy */
+  bool approve_set; /* --approve given: overrides the policy */
   const struct policy *policy;
   struct trace *trace;
-  int max_violations;         /* protocol violations before the sandbox is killed */
-  const char *llm_base_url;   /* OpenAI-compatible endpoint, e.g. https://api.openai.com/v1 */
-  double llm_timeout;         /* seconds per model call */
+  int max_violations;       /* protocol violations before the sandbox is killed */
+  const char *llm_base_url; /* OpenAI-compatible endpoint, e.g. https://api.openai.com/v1 */
+  double llm_timeout;       /* seconds per model call */
   /* Reads the API key from host config, called only when a model call is
    * made (after the sandbox exists).  Returns a malloc'd string or NULL.  */
   char *(*api_key_reader) (const char *procedure_path);
-  double grace_seconds;       /* after a forwarded SIGINT/SIGTERM, before SIGKILL */
+  double grace_seconds; /* after a forwarded SIGINT/SIGTERM, before SIGKILL */
 };
 
 /* The process on the other end: a sandbox, or a plain child (--no-sandbox).  */
@@ -60,21 +60,21 @@ struct broker_peer
   int pidfd; /* readable when the peer has exited; -1: use the socket's EOF */
   pid_t pid; /* its pid (to share a CPU with it), or 0 */
   void *ctx;
-  int (*ms_left) (void *ctx);            /* deadline, -1 for none */
-  void (*kill) (void *ctx);              /* SIGKILL everything */
-  int (*signal) (void *ctx, int signo);  /* forward a signal to PID 1 */
+  int (*ms_left) (void *ctx);           /* deadline, -1 for none */
+  void (*kill) (void *ctx);             /* SIGKILL everything */
+  int (*signal) (void *ctx, int signo); /* forward a signal to PID 1 */
 };
 
 struct broker_outcome
 {
-  char status[32];         /* success, error, waiting, interrupted, timeout, oom, ... */
-  struct cJSON *finish;    /* the run.finish params, or NULL if none came */
+  char status[32];      /* success, error, waiting, interrupted, timeout, oom, ... */
+  struct cJSON *finish; /* the run.finish params, or NULL if none came */
   bool timed_out;
   bool interrupted;
-  int stop_signal;         /* SIGINT or SIGTERM when interrupted */
+  int stop_signal; /* SIGINT or SIGTERM when interrupted */
   int violations;
   bool killed_for_violations;
-  char violation[200];     /* the last violation, for the run's message */
+  char violation[200]; /* the last violation, for the run's message */
   long requests;
   /* Model usage this run (llm.chat), for the execution summary.  */
   int llm_calls;

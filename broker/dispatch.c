@@ -34,12 +34,14 @@ run_start (struct broker_state *b, const cJSON *id)
       return;
     }
   b->started = true;
-  cJSON_AddItemToObject (data, "params", b->o->params ? cJSON_Duplicate (b->o->params, 1)
-                                                      : cJSON_CreateObject ());
+  cJSON_AddItemToObject (data, "params",
+                         b->o->params ? cJSON_Duplicate (b->o->params, 1) : cJSON_CreateObject ());
   cJSON_AddBoolToObject (data, "mock_all", b->o->mock_all);
-  cJSON_AddStringToObject (data, "procedure_name", b->o->procedure_name ? b->o->procedure_name : "main");
+  cJSON_AddStringToObject (data, "procedure_name",
+                           b->o->procedure_name ? b->o->procedure_name : "main");
   cJSON_AddItemToObject (data, "checkpoints",
-                         b->checkpoints ? cJSON_Duplicate (b->checkpoints, 1) : cJSON_CreateObject ());
+                         b->checkpoints ? cJSON_Duplicate (b->checkpoints, 1)
+                                        : cJSON_CreateObject ());
   for (const cJSON *x = b->o->start_extra ? b->o->start_extra->child : NULL; x; x = x->next)
     if (x->string && !cJSON_HasObjectItem (data, x->string))
       cJSON_AddItemToObject (data, x->string, cJSON_Duplicate (x, 1));
@@ -53,7 +55,8 @@ events_emit (struct broker_state *b, const cJSON *id, const cJSON *params)
   cJSON *copy;
   cJSON *ok;
 
-  if (!cJSON_IsObject (event) || !cJSON_IsString (cJSON_GetObjectItemCaseSensitive (event, "event_type")))
+  if (!cJSON_IsObject (event)
+      || !cJSON_IsString (cJSON_GetObjectItemCaseSensitive (event, "event_type")))
     {
       broker_violation (b, id, "events.emit needs params.event, an object with an event_type");
       return;
@@ -131,9 +134,12 @@ module_load (struct broker_state *b, const cJSON *id, const cJSON *params)
   cJSON *data;
 
   if (name == NULL || name[0] == '\0' || name[0] == '/' || strstr (name, "..")
-      || strlen (name) > 200 || strspn (name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-./") != strlen (name))
+      || strlen (name) > 200
+      || strspn (name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-./")
+             != strlen (name))
     {
-      broker_reply_error (b, id, "NotFound", "module '%s': only modules beside the procedure may be loaded",
+      broker_reply_error (b, id, "NotFound",
+                          "module '%s': only modules beside the procedure may be loaded",
                           name ? name : "");
       return;
     }
@@ -149,10 +155,11 @@ module_load (struct broker_state *b, const cJSON *id, const cJSON *params)
         close (fd);
       broker_reply_error (b, id, "NotFound", "module '%s': %s/%s: %s", name,
                           b->o->procedure_dir ? b->o->procedure_dir : ".", path,
-                          fd < 0 ? (e == ELOOP || e == ENOTDIR ? "a symlink in the path (symlinks are "
-                                                                 "not followed)"
-                                                               : strerror (e))
-                                 : "not a regular file under 4 MiB");
+                          fd < 0
+                              ? (e == ELOOP || e == ENOTDIR ? "a symlink in the path (symlinks are "
+                                                              "not followed)"
+                                                            : strerror (e))
+                              : "not a regular file under 4 MiB");
       return;
     }
   buf = malloc ((size_t) st.st_size + 1);
@@ -192,11 +199,12 @@ stage_set (struct broker_state *b, const cJSON *id, const cJSON *params)
           size_t len = strlen (list);
           snprintf (list + len, sizeof list - len, "%s'%s'", i ? ", " : "", p->stages[i].name);
         }
-      trace_note (b->o->trace, "log", "WARNING", "refused Stage.set('%.100s'): not a stage of the policy",
-                  name);
+      trace_note (b->o->trace, "log", "WARNING",
+                  "refused Stage.set('%.100s'): not a stage of the policy", name);
       broker_reply_error (b, id, "StageNotAllowed",
                           "stage '%.100s' is not declared in the policy (policy.stages: %s); the "
-                          "current stage is unchanged", name, list);
+                          "current stage is unchanged",
+                          name, list);
       return;
     }
   snprintf (b->stage, sizeof b->stage, "%s", name);
@@ -254,17 +262,19 @@ broker_dispatch (struct broker_state *b, const cJSON *id, const char *method, co
     {
       int r = broker_storage_save (b, params);
       if (r == -3)
-        return broker_violation (b, id, "checkpoint.save needs params.position, a whole number from 1 "
-                                        "to 1000000");
+        return broker_violation (b, id,
+                                 "checkpoint.save needs params.position, a whole number from 1 "
+                                 "to 1000000");
       if (r == -2)
-        return (void) broker_reply_error (b, id, "CheckpointWriteFailed",
-                                          "the checkpoint could not be written to %s: %s",
-                                          b->o->storage_dir, errno == ENOSPC || errno == EDQUOT
-                                                               ? "the disk is full" : strerror (errno));
+        return (void) broker_reply_error (
+            b, id, "CheckpointWriteFailed", "the checkpoint could not be written to %s: %s",
+            b->o->storage_dir,
+            errno == ENOSPC || errno == EDQUOT ? "the disk is full" : strerror (errno));
       if (r < 0)
         return (void) broker_reply_error (b, id, "CheckpointStorageFull",
                                           "the run's checkpoints would take more than %d MiB of "
-                                          "the broker's memory", BROKER_MAX_CHECKPOINT_BYTES >> 20);
+                                          "the broker's memory",
+                                          BROKER_MAX_CHECKPOINT_BYTES >> 20);
       return (void) broker_reply (b, id, "done", cJSON_CreateObject ());
     }
   if (strcmp (method, "module.load") == 0)

@@ -13,9 +13,9 @@ struct cJSON;
 struct broker_affinity
 {
   bool enabled;
-  bool paired;          /* broker and VM pinned to one CPU */
-  cpu_set_t original;   /* the CPUs we may use */
-  int count;            /* requests in the current window */
+  bool paired;        /* broker and VM pinned to one CPU */
+  cpu_set_t original; /* the CPUs we may use */
+  int count;          /* requests in the current window */
   int64_t window_start;
 };
 
@@ -49,16 +49,17 @@ struct broker_state
   char stage[128];           /* current stage, "" for none */
   bool started;
   bool finished;
-  long tokens_used;          /* model tokens this run, for policy.max_tokens */
+  long tokens_used;           /* model tokens this run, for policy.max_tokens */
   struct broker_outpkt *outq; /* replies not yet sent, oldest first */
   struct broker_outpkt *outq_last;
-  size_t outq_bytes;         /* their size, with BROKER_OUTPKT_OVERHEAD each */
-  bool out_closed;           /* the VM's end is gone or it was killed: replies are dropped */
+  size_t outq_bytes; /* their size, with BROKER_OUTPKT_OVERHEAD each */
+  bool out_closed;   /* the VM's end is gone or it was killed: replies are dropped */
   struct broker_affinity affinity;
 };
 
 /* broker.c */
-int broker_reply (struct broker_state *b, const struct cJSON *id, const char *event, struct cJSON *data);
+int broker_reply (struct broker_state *b, const struct cJSON *id, const char *event,
+                  struct cJSON *data);
 int broker_reply_error (struct broker_state *b, const struct cJSON *id, const char *type,
                         const char *fmt, ...) __attribute__ ((format (printf, 4, 5)));
 void broker_violation (struct broker_state *b, const struct cJSON *id, const char *why);
@@ -86,7 +87,8 @@ void broker_dispatch (struct broker_state *b, const struct cJSON *id, const char
 void broker_tool_call (struct broker_state *b, const struct cJSON *id, const struct cJSON *params);
 
 /* control.c: approvals and human input.  */
-void broker_control_request (struct broker_state *b, const struct cJSON *id, const struct cJSON *params);
+void broker_control_request (struct broker_state *b, const struct cJSON *id,
+                             const struct cJSON *params);
 /* Ask a yes/no question on the TTY or by policy; 1 yes, 0 no, -1 no one to ask.  */
 int broker_approve (struct broker_state *b, const char *question);
 

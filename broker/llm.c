@@ -32,20 +32,20 @@ struct stream
   const cJSON *id;
   const char *agent;
   bool streaming;
-  char *raw;          /* the whole body (non-streaming), or the SSE line buffer */
+  char *raw; /* the whole body (non-streaming), or the SSE line buffer */
   size_t raw_len, raw_cap;
-  size_t total;       /* bytes received, for the size cap */
-  char *text;         /* accumulated assistant text */
+  size_t total; /* bytes received, for the size cap */
+  char *text;   /* accumulated assistant text */
   size_t text_len, text_cap;
-  cJSON *tool_calls;  /* array being assembled from deltas */
+  cJSON *tool_calls; /* array being assembled from deltas */
   cJSON *usage;
   bool malformed;
-  bool aborted;       /* deadline or stop signal */
-  bool deadline;      /* it was the run's deadline */
-  bool sse;           /* streaming, and the body is server-sent events (not one
-                         JSON document: an error, or a server ignoring stream) */
-  int events;         /* SSE data events parsed */
-  char head[201];     /* the start of the body, for error messages */
+  bool aborted;   /* deadline or stop signal */
+  bool deadline;  /* it was the run's deadline */
+  bool sse;       /* streaming, and the body is server-sent events (not one
+                     JSON document: an error, or a server ignoring stream) */
+  int events;     /* SSE data events parsed */
+  char head[201]; /* the start of the body, for error messages */
   char finish_reason[32];
 };
 
@@ -159,18 +159,19 @@ take_message (struct stream *s, const cJSON *choice, bool delta)
     snprintf (s->finish_reason, sizeof s->finish_reason, "%s", fr->valuestring);
   if (cJSON_IsString (content) && content->valuestring[0])
     {
-      append (&s->text, &s->text_len, &s->text_cap, content->valuestring, strlen (content->valuestring));
+      append (&s->text, &s->text_len, &s->text_cap, content->valuestring,
+              strlen (content->valuestring));
       if (delta)
         send_delta (s, content->valuestring);
     }
   if (cJSON_IsArray (tcs))
     cJSON_ArrayForEach (tc, tcs)
-      {
-        if (delta)
-          merge_tool_call (s, tc);
-        else
-          cJSON_AddItemToArray (s->tool_calls, cJSON_Duplicate (tc, 1));
-      }
+    {
+      if (delta)
+        merge_tool_call (s, tc);
+      else
+        cJSON_AddItemToArray (s->tool_calls, cJSON_Duplicate (tc, 1));
+    }
 }
 
 static void
@@ -426,7 +427,8 @@ count_usage (struct broker_state *b, const cJSON *usage, long charge)
     {
       trace_note (b->o->trace, "log", "WARNING",
                   "the model server reported no token usage: %ld tokens (the request's max_tokens) "
-                  "are charged to policy.max_tokens", charge);
+                  "are charged to policy.max_tokens",
+                  charge);
       total = charge;
     }
   add_tokens (&b->tokens_used, total);
@@ -438,8 +440,9 @@ count_usage (struct broker_state *b, const cJSON *usage, long charge)
 static char *
 build_body (const cJSON *params, const char *model, bool stream, long max_tokens_cap, long *sent)
 {
-  static const char *const passthrough[] = { "messages", "tools", "tool_choice", "temperature",
-                                             "top_p", "response_format", "stop", NULL };
+  static const char *const passthrough[]
+      = { "messages", "tools",           "tool_choice", "temperature",
+          "top_p",    "response_format", "stop",        NULL };
   cJSON *body = cJSON_CreateObject ();
   const cJSON *mt = cJSON_GetObjectItemCaseSensitive (params, "max_tokens");
   char *text;
@@ -480,18 +483,21 @@ error_from_status (struct broker_state *b, const cJSON *id, long status, const s
   cJSON *doc = s->raw ? cJSON_Parse (s->raw) : NULL;
   const cJSON *e = cJSON_GetObjectItemCaseSensitive (doc, "error");
   const cJSON *m = cJSON_GetObjectItemCaseSensitive (e, "message");
-  const char *detail = cJSON_IsString (m) ? m->valuestring : cJSON_IsString (e) ? e->valuestring : "";
+  const char *detail = cJSON_IsString (m)   ? m->valuestring
+                       : cJSON_IsString (e) ? e->valuestring
+                                            : "";
 
   if (status == 401 || status == 403)
     broker_reply_error (b, id, "AuthenticationError",
                         "the model server at %s refused the API key (HTTP %ld; set OPENAI_API_KEY "
-                        "on the host) %.200s", base, status, detail);
+                        "on the host) %.200s",
+                        base, status, detail);
   else if (status == 404)
     broker_reply_error (b, id, "UnknownModel", "model '%s' is not known to %s (HTTP 404) %.200s",
                         model, base, detail);
   else
-    broker_reply_error (b, id, "ModelError", "the model server at %s answered HTTP %ld %.200s", base,
-                        status, detail);
+    broker_reply_error (b, id, "ModelError", "the model server at %s answered HTTP %ld %.200s",
+                        base, status, detail);
   cJSON_Delete (doc);
 }
 
@@ -554,25 +560,30 @@ broker_llm_chat (struct broker_state *b, const cJSON *id, const cJSON *params)
   long budget, charge = 0;
 
   if (!cJSON_IsString (model) || !cJSON_IsArray (messages))
-    return broker_violation (b, id, "llm.chat needs params.model (a string) and params.messages (a list)");
+    return broker_violation (b, id,
+                             "llm.chat needs params.model (a string) and params.messages (a list)");
   if (provider && (!cJSON_IsString (provider) || strcmp (provider->valuestring, "openai") != 0))
-    return (void) broker_reply_error (b, id, "UnsupportedProvider",
-                                      "provider '%s' is not supported (only openai-compatible servers)",
-                                      cJSON_IsString (provider) ? provider->valuestring : "?");
+    return (void) broker_reply_error (
+        b, id, "UnsupportedProvider",
+        "provider '%s' is not supported (only openai-compatible servers)",
+        cJSON_IsString (provider) ? provider->valuestring : "?");
   if (strchr (model->valuestring, '/') && strncmp (model->valuestring, "openai/", 7) != 0)
     return (void) broker_reply_error (b, id, "UnsupportedProvider",
-                                      "model '%s': only openai/<model> is supported", model->valuestring);
-  if (!model_allowed (p, model->valuestring))
-    return (void) broker_reply_error (b, id, "ModelNotAllowed", "model '%s' is not allowed by the policy",
+                                      "model '%s': only openai/<model> is supported",
                                       model->valuestring);
+  if (!model_allowed (p, model->valuestring))
+    return (void) broker_reply_error (
+        b, id, "ModelNotAllowed", "model '%s' is not allowed by the policy", model->valuestring);
   if (p && p->max_tokens > 0 && b->tokens_used >= p->max_tokens)
-    return (void) broker_reply_error (b, id, "TokenBudgetExceeded",
-                                      "the run used its %ld tokens (policy.max_tokens; a call whose "
-                                      "server reports no usage is charged its max_tokens)",
-                                      p->max_tokens);
+    return (void) broker_reply_error (
+        b, id, "TokenBudgetExceeded",
+        "the run used its %ld tokens (policy.max_tokens; a call whose "
+        "server reports no usage is charged its max_tokens)",
+        p->max_tokens);
   c = curl_lazy_load (why, sizeof why);
   if (c == NULL)
-    return (void) broker_reply_error (b, id, "ConnectionError", "model calls need libcurl: %s", why);
+    return (void) broker_reply_error (b, id, "ConnectionError", "model calls need libcurl: %s",
+                                      why);
   s.streaming = !cJSON_IsFalse (stream);
   s.agent = cJSON_IsString (agent) ? agent->valuestring : NULL;
   snprintf (url, sizeof url, "%s/chat/completions", base);
@@ -586,7 +597,8 @@ broker_llm_chat (struct broker_state *b, const cJSON *id, const cJSON *params)
       return (void) broker_reply_error (b, id, "AuthenticationError",
                                         "no API key for %s: set OPENAI_API_KEY on the host or "
                                         "openai_api_key in ~/.tactus/config.yml (for a local "
-                                        "OpenAI-compatible server set OPENAI_BASE_URL)", base);
+                                        "OpenAI-compatible server set OPENAI_BASE_URL)",
+                                        base);
     }
   for (int i = 0; i < MAX_ATTEMPTS; i++)
     {
@@ -622,8 +634,9 @@ broker_llm_chat (struct broker_state *b, const cJSON *id, const cJSON *params)
     {
       /* The run is over, as when the broker loop sees the deadline.  */
       b->out->timed_out = true;
-      trace_note (b->o->trace, "log", "ERROR", "the run passed its deadline during a model call: "
-                                               "killing the sandbox");
+      trace_note (b->o->trace, "log", "ERROR",
+                  "the run passed its deadline during a model call: "
+                  "killing the sandbox");
       b->peer->kill (b->peer->ctx);
     }
   if (s.aborted)

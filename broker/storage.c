@@ -213,18 +213,22 @@ broker_storage_save (struct broker_state *b, const cJSON *params)
                            cJSON_Duplicate (cJSON_GetObjectItemCaseSensitive (params, "value"), 1));
   /* The position after the checkpoint's nested ones: replay skips them.  */
   if (cJSON_IsNumber (cJSON_GetObjectItemCaseSensitive (params, "end_position")))
-    cJSON_AddNumberToObject (entry, "end_position",
-                             cJSON_GetObjectItemCaseSensitive (params, "end_position")->valuedouble);
+    cJSON_AddNumberToObject (
+        entry, "end_position",
+        cJSON_GetObjectItemCaseSensitive (params, "end_position")->valuedouble);
   if (cJSON_IsString (cJSON_GetObjectItemCaseSensitive (params, "source_location")))
-    cJSON_AddStringToObject (entry, "source_location",
-                             cJSON_GetObjectItemCaseSensitive (params, "source_location")->valuestring);
+    cJSON_AddStringToObject (
+        entry, "source_location",
+        cJSON_GetObjectItemCaseSensitive (params, "source_location")->valuestring);
   cost = entry_cost (entry);
   old_cost = entry_cost (cJSON_GetObjectItemCaseSensitive (b->checkpoints, key));
   if (b->checkpoint_bytes - old_cost + cost > BROKER_MAX_CHECKPOINT_BYTES)
     {
       cJSON_Delete (entry);
-      trace_note (b->o->trace, "log", "ERROR", "checkpoint %s refused: the run's checkpoints would "
-                  "take more than %d MiB", key, BROKER_MAX_CHECKPOINT_BYTES >> 20);
+      trace_note (b->o->trace, "log", "ERROR",
+                  "checkpoint %s refused: the run's checkpoints would "
+                  "take more than %d MiB",
+                  key, BROKER_MAX_CHECKPOINT_BYTES >> 20);
       return -1;
     }
   b->checkpoint_bytes = b->checkpoint_bytes - old_cost + cost;

@@ -92,7 +92,8 @@ run_command (char *const *argv, const char *input, double timeout, char **out, i
       if (left <= 0 || len > MAX_TOOL_OUTPUT)
         {
           kill (pid, SIGKILL);
-          snprintf (why, whysize, left <= 0 ? "timed out after %.3g s" : "output larger than 1 MiB", timeout);
+          snprintf (why, whysize, left <= 0 ? "timed out after %.3g s" : "output larger than 1 MiB",
+                    timeout);
           break;
         }
       if (poll (p, 2, left) < 0 && errno != EINTR)
@@ -145,7 +146,8 @@ run_command (char *const *argv, const char *input, double timeout, char **out, i
 }
 
 static void
-call_command (struct broker_state *b, const cJSON *id, const struct policy_tool *t, const cJSON *args)
+call_command (struct broker_state *b, const cJSON *id, const struct policy_tool *t,
+              const cJSON *args)
 {
   char *input = cJSON_PrintUnformatted (args);
   char *output = NULL, why[256] = "";
@@ -153,7 +155,8 @@ call_command (struct broker_state *b, const cJSON *id, const struct policy_tool 
   cJSON *parsed, *data;
 
   if (run_command (t->command, input ? input : "{}", t->timeout > 0 ? t->timeout : 30, &output,
-                   &status, why, sizeof why) < 0)
+                   &status, why, sizeof why)
+      < 0)
     {
       broker_reply_error (b, id, "ToolError", "host tool '%s': %s", t->name, why);
       goto out;
@@ -161,7 +164,8 @@ call_command (struct broker_state *b, const cJSON *id, const struct policy_tool 
   if (!WIFEXITED (status) || WEXITSTATUS (status) != 0)
     {
       broker_reply_error (b, id, "ToolError", "host tool '%s' failed (status %d): %.300s", t->name,
-                          WIFEXITED (status) ? WEXITSTATUS (status) : 128 + WTERMSIG (status), output);
+                          WIFEXITED (status) ? WEXITSTATUS (status) : 128 + WTERMSIG (status),
+                          output);
       goto out;
     }
   parsed = cJSON_Parse (output);
@@ -217,10 +221,13 @@ broker_tool_call (struct broker_state *b, const cJSON *id, const cJSON *params)
   t = policy_find_tool (p, name->valuestring);
   if (t == NULL)
     {
-      trace_note (b->o->trace, "log", "WARNING", "denied host tool '%.100s' (not in the policy)", name->valuestring);
-      return (void) broker_reply_error (b, id, "ToolNotAllowed",
-                                        "host tool '%.100s' is not allowed by the policy (list it under "
-                                        "policy.tools in the config)", name->valuestring);
+      trace_note (b->o->trace, "log", "WARNING", "denied host tool '%.100s' (not in the policy)",
+                  name->valuestring);
+      return (void) broker_reply_error (
+          b, id, "ToolNotAllowed",
+          "host tool '%.100s' is not allowed by the policy (list it under "
+          "policy.tools in the config)",
+          name->valuestring);
     }
   if (p->n_stages > 0)
     {
@@ -230,28 +237,33 @@ broker_tool_call (struct broker_state *b, const cJSON *id, const cJSON *params)
         {
           stages_listing (p, t->name, where, sizeof where);
           return (void) broker_reply_error (b, id, "ToolNotAllowed",
-                                            "host tool '%s' is not allowed in stage '%s'%s", t->name,
-                                            b->stage, where);
+                                            "host tool '%s' is not allowed in stage '%s'%s",
+                                            t->name, b->stage, where);
         }
       /* Before any Stage.set, a tool that a stage lists is not yet allowed
        * (it is meant for that stage only); tools no stage lists are.  */
       if (s == NULL && stages_listing (p, t->name, where, sizeof where))
         {
-          trace_note (b->o->trace, "log", "WARNING", "denied host tool '%s' (no stage is set)", t->name);
+          trace_note (b->o->trace, "log", "WARNING", "denied host tool '%s' (no stage is set)",
+                      t->name);
           return (void) broker_reply_error (b, id, "ToolNotAllowed",
                                             "host tool '%s' is not allowed before a stage is set%s "
-                                            "(Stage.set)", t->name, where);
+                                            "(Stage.set)",
+                                            t->name, where);
         }
     }
   if (t->approval)
     {
       char *a = cJSON_PrintUnformatted (args);
       int ok;
-      snprintf (question, sizeof question, "Allow host tool %s with %.300s?", t->name, a ? a : "{}");
+      snprintf (question, sizeof question, "Allow host tool %s with %.300s?", t->name,
+                a ? a : "{}");
       cJSON_free (a);
       ok = broker_approve (b, question);
       trace_note (b->o->trace, "control_response", NULL, "approval for %s: %s", t->name,
-                  ok == 1 ? "granted" : ok == 0 ? "denied" : "nobody to ask: denied");
+                  ok == 1   ? "granted"
+                  : ok == 0 ? "denied"
+                            : "nobody to ask: denied");
       if (ok != 1)
         return (void) broker_reply_error (b, id, "ApprovalRequired",
                                           "host tool '%s' needs a human's approval (%s)", t->name,
@@ -263,7 +275,8 @@ broker_tool_call (struct broker_state *b, const cJSON *id, const cJSON *params)
   if (result == NULL)
     return (void) broker_reply_error (b, id, "ToolNotAllowed",
                                       "host tool '%s' has no command and is not a built-in "
-                                      "(host.ping, host.echo, host.time)", t->name);
+                                      "(host.ping, host.echo, host.time)",
+                                      t->name);
   data = cJSON_CreateObject ();
   cJSON_AddItemToObject (data, "result", result);
   broker_reply (b, id, "done", data);

@@ -96,10 +96,11 @@ human_line (struct trace *t, const cJSON *ev)
       const cJSON *ms = cJSON_GetObjectItemCaseSensitive (ev, "duration_ms");
       const cJSON *it = cJSON_GetObjectItemCaseSensitive (ev, "iterations");
       const cJSON *tools = cJSON_GetObjectItemCaseSensitive (ev, "tools_used");
-      const cJSON *tt = cJSON_GetObjectItemCaseSensitive (cJSON_GetObjectItemCaseSensitive (ev, "usage"),
-                                                          "total_tokens");
+      const cJSON *tt = cJSON_GetObjectItemCaseSensitive (
+          cJSON_GetObjectItemCaseSensitive (ev, "usage"), "total_tokens");
       fprintf (f, "summary %s (exit %d) in %.0f ms", str (ev, "status") ? str (ev, "status") : "?",
-               cJSON_IsNumber (code) ? code->valueint : -1, cJSON_IsNumber (ms) ? ms->valuedouble : 0);
+               cJSON_IsNumber (code) ? code->valueint : -1,
+               cJSON_IsNumber (ms) ? ms->valuedouble : 0);
       if (cJSON_IsNumber (it) && it->valuedouble > 0)
         fprintf (f, ", %.0f iteration%s", it->valuedouble, it->valuedouble == 1 ? "" : "s");
       if (cJSON_GetArraySize (tools) > 0)

@@ -15,7 +15,7 @@ struct trace
   FILE *jsonl; /* one JSON object per line (--json: stdout), or NULL */
   FILE *file;  /* the same, to --trace FILE, or NULL */
   bool color;
-  bool verbose; /* show DEBUG logs */
+  bool verbose;  /* show DEBUG logs */
   bool mid_line; /* streamed model text is on the current line */
 };
 

@@ -27,8 +27,10 @@ cmd_answer (int argc, char **argv)
         dir = argv[++i];
       else if (argv[i][0] == '-' && argv[i][1] == '-')
         {
-          fprintf (stderr, "tactus-run answer: unknown option '%s'\n"
-                           "usage: tactus-run answer FILE.tac VALUE [--storage-path DIR]\n", argv[i]);
+          fprintf (stderr,
+                   "tactus-run answer: unknown option '%s'\n"
+                   "usage: tactus-run answer FILE.tac VALUE [--storage-path DIR]\n",
+                   argv[i]);
           return 1;
         }
       else if (file == NULL)

@@ -95,17 +95,34 @@ parse_run_args (int argc, char **argv, struct run_options *ro)
 {
   enum
   {
-    O_PARAM = 256, O_NOSB, O_MOCK, O_STORAGE, O_SPATH, O_TIMEOUT, O_MEM, O_APPROVE, O_TRACE, O_JSON,
-    O_NOJIT, O_HELP
+    O_PARAM = 256,
+    O_NOSB,
+    O_MOCK,
+    O_STORAGE,
+    O_SPATH,
+    O_TIMEOUT,
+    O_MEM,
+    O_APPROVE,
+    O_TRACE,
+    O_JSON,
+    O_NOJIT,
+    O_HELP
   };
   static const struct option opts[] = {
-    { "param", required_argument, 0, O_PARAM },     { "no-sandbox", no_argument, 0, O_NOSB },
-    { "mock-all", no_argument, 0, O_MOCK },         { "storage", required_argument, 0, O_STORAGE },
-    { "storage-path", required_argument, 0, O_SPATH }, { "timeout", required_argument, 0, O_TIMEOUT },
-    { "memory", required_argument, 0, O_MEM },      { "approve", required_argument, 0, O_APPROVE },
-    { "trace", required_argument, 0, O_TRACE },     { "json", no_argument, 0, O_JSON },
-    { "no-jit", no_argument, 0, O_NOJIT },          { "verbose", no_argument, 0, 'v' },
-    { "help", no_argument, 0, O_HELP },             { 0, 0, 0, 0 },
+    { "param", required_argument, 0, O_PARAM },
+    { "no-sandbox", no_argument, 0, O_NOSB },
+    { "mock-all", no_argument, 0, O_MOCK },
+    { "storage", required_argument, 0, O_STORAGE },
+    { "storage-path", required_argument, 0, O_SPATH },
+    { "timeout", required_argument, 0, O_TIMEOUT },
+    { "memory", required_argument, 0, O_MEM },
+    { "approve", required_argument, 0, O_APPROVE },
+    { "trace", required_argument, 0, O_TRACE },
+    { "json", no_argument, 0, O_JSON },
+    { "no-jit", no_argument, 0, O_NOJIT },
+    { "verbose", no_argument, 0, 'v' },
+    { "help", no_argument, 0, O_HELP },
+    { 0, 0, 0, 0 },
   };
   int c;
 
@@ -118,34 +135,58 @@ parse_run_args (int argc, char **argv, struct run_options *ro)
         if (parse_param (ro->params, optarg) < 0)
           return usage_error ("--param '%s': expected KEY=VALUE", optarg);
         break;
-      case O_NOSB: ro->no_sandbox = true; break;
-      case O_MOCK: ro->mock_all = true; break;
-      case O_STORAGE:
-        if (strcmp (optarg, "memory") == 0) ro->storage = STORAGE_MEMORY;
-        else if (strcmp (optarg, "file") == 0) ro->storage = STORAGE_FILE;
-        else return usage_error ("--storage '%s': expected memory or file", optarg);
+      case O_NOSB:
+        ro->no_sandbox = true;
         break;
-      case O_SPATH: ro->storage_path = optarg; break;
+      case O_MOCK:
+        ro->mock_all = true;
+        break;
+      case O_STORAGE:
+        if (strcmp (optarg, "memory") == 0)
+          ro->storage = STORAGE_MEMORY;
+        else if (strcmp (optarg, "file") == 0)
+          ro->storage = STORAGE_FILE;
+        else
+          return usage_error ("--storage '%s': expected memory or file", optarg);
+        break;
+      case O_SPATH:
+        ro->storage_path = optarg;
+        break;
       case O_TIMEOUT:
         if (parse_seconds (optarg, &ro->timeout) < 0 || ro->timeout <= 0)
           return usage_error ("--timeout '%s': expected a positive number of seconds", optarg);
         break;
       case O_MEM:
         if (parse_size (optarg, &ro->memory) < 0 || ro->memory < (4u << 20))
-          return usage_error ("--memory '%s': expected a size of at least 4m, such as 256m", optarg);
+          return usage_error ("--memory '%s': expected a size of at least 4m, such as 256m",
+                              optarg);
         break;
       case O_APPROVE:
         ro->approve_set = true;
-        if (strcmp (optarg, "all") == 0) ro->approve = APPROVE_ALL;
-        else if (strcmp (optarg, "none") == 0) ro->approve = APPROVE_NONE;
-        else if (strcmp (optarg, "ask") == 0) ro->approve = APPROVE_ASK;
-        else return usage_error ("--approve '%s': expected all, none or ask", optarg);
+        if (strcmp (optarg, "all") == 0)
+          ro->approve = APPROVE_ALL;
+        else if (strcmp (optarg, "none") == 0)
+          ro->approve = APPROVE_NONE;
+        else if (strcmp (optarg, "ask") == 0)
+          ro->approve = APPROVE_ASK;
+        else
+          return usage_error ("--approve '%s': expected all, none or ask", optarg);
         break;
-      case O_TRACE: ro->trace_path = optarg; break;
-      case O_JSON: ro->json = true; break;
-      case O_NOJIT: ro->no_jit = true; break;
-      case 'v': ro->verbose = true; break;
-      case O_HELP: run_usage (stdout); exit (0);
+      case O_TRACE:
+        ro->trace_path = optarg;
+        break;
+      case O_JSON:
+        ro->json = true;
+        break;
+      case O_NOJIT:
+        ro->no_jit = true;
+        break;
+      case 'v':
+        ro->verbose = true;
+        break;
+      case O_HELP:
+        run_usage (stdout);
+        exit (0);
       default:
         return usage_error ("unknown or incomplete option '%s'", argv[optind - 1]);
       }
@@ -208,8 +249,8 @@ run_procedure (struct run_options *ro)
       return 1;
     }
   {
-    struct run_report_opts o = { .file = ro->file, .json = ro->json, .verbose = ro->verbose,
-                                 .storage = ro->storage };
+    struct run_report_opts o
+        = { .file = ro->file, .json = ro->json, .verbose = ro->verbose, .storage = ro->storage };
     run_report (&o, &res, stdout, stderr);
   }
   broker_outcome_free (&res.out);

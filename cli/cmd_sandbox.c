@@ -80,7 +80,8 @@ sandbox_rebuild_cmd (int argc, char **argv)
         force = true;
       else
         {
-          fprintf (stderr, "tactus-run sandbox rebuild: unknown flag '%s' (only --force)\n", argv[i]);
+          fprintf (stderr, "tactus-run sandbox rebuild: unknown flag '%s' (only --force)\n",
+                   argv[i]);
           return 1;
         }
     }
@@ -103,27 +104,27 @@ sandbox_rebuild_cmd (int argc, char **argv)
 static void
 exec_usage (FILE *f)
 {
-  fprintf (f,
-           "usage: tactus-run sandbox exec [OPTIONS] -- PROGRAM [ARGS...]\n"
-           "\n"
-           "  --workspace DIR        host directory bound at /workspace (default: .)\n"
-           "  --workspace-mode M     rw (default), ro, overlay (changes vanish at exit) or off\n"
-           "  --bind SRC:DST         extra read-write bind\n"
-           "  --ro-bind SRC:DST      extra read-only bind\n"
-           "  --no-system            do not bind /usr, /lib*, /bin, /sbin read-only\n"
-           "  --dev-pts              a private /dev/pts and /dev/ptmx\n"
-           "  --no-stdin             give the program /dev/null as stdin\n"
-           "  --memory SIZE          memory limit (cgroup memory.max, else RLIMIT_AS; RLIMIT_DATA always)\n"
-           "  --pids N               process limit (cgroup pids.max and RLIMIT_NPROC)\n"
-           "  --cpus F               CPU bandwidth (cgroup cpu.max)\n"
-           "  --cpu-seconds N        RLIMIT_CPU (default: from --timeout, at least 3600)\n"
-           "  --nofile N             RLIMIT_NOFILE\n"
-           "  --fsize SIZE           RLIMIT_FSIZE\n"
-           "  --tmp-size SIZE        size of the sandbox's /tmp\n"
-           "  --timeout SECONDS      wall-clock deadline; exit 124 when it fires\n"
-           "  --require-cgroup       fail if the limits cannot be set through cgroup v2\n"
-           "  --host-uid N, --host-gid N\n"
-           "                         (root only) host ids that sandbox root maps to\n");
+  fprintf (f, "usage: tactus-run sandbox exec [OPTIONS] -- PROGRAM [ARGS...]\n"
+              "\n"
+              "  --workspace DIR        host directory bound at /workspace (default: .)\n"
+              "  --workspace-mode M     rw (default), ro, overlay (changes vanish at exit) or off\n"
+              "  --bind SRC:DST         extra read-write bind\n"
+              "  --ro-bind SRC:DST      extra read-only bind\n"
+              "  --no-system            do not bind /usr, /lib*, /bin, /sbin read-only\n"
+              "  --dev-pts              a private /dev/pts and /dev/ptmx\n"
+              "  --no-stdin             give the program /dev/null as stdin\n"
+              "  --memory SIZE          memory limit (cgroup memory.max, else RLIMIT_AS; "
+              "RLIMIT_DATA always)\n"
+              "  --pids N               process limit (cgroup pids.max and RLIMIT_NPROC)\n"
+              "  --cpus F               CPU bandwidth (cgroup cpu.max)\n"
+              "  --cpu-seconds N        RLIMIT_CPU (default: from --timeout, at least 3600)\n"
+              "  --nofile N             RLIMIT_NOFILE\n"
+              "  --fsize SIZE           RLIMIT_FSIZE\n"
+              "  --tmp-size SIZE        size of the sandbox's /tmp\n"
+              "  --timeout SECONDS      wall-clock deadline; exit 124 when it fires\n"
+              "  --require-cgroup       fail if the limits cannot be set through cgroup v2\n"
+              "  --host-uid N, --host-gid N\n"
+              "                         (root only) host ids that sandbox root maps to\n");
 }
 
 static int
@@ -176,20 +177,47 @@ sandbox_exec_cmd (int argc, char **argv)
 {
   enum
   {
-    O_WS = 256, O_WSMODE, O_BIND, O_ROBIND, O_NOSYS, O_PTS, O_NOSTDIN, O_MEM, O_PIDS, O_CPUS,
-    O_CPUSEC, O_NOFILE, O_FSIZE, O_TMP, O_TIMEOUT, O_REQCG, O_HUID, O_HGID, O_HELP
+    O_WS = 256,
+    O_WSMODE,
+    O_BIND,
+    O_ROBIND,
+    O_NOSYS,
+    O_PTS,
+    O_NOSTDIN,
+    O_MEM,
+    O_PIDS,
+    O_CPUS,
+    O_CPUSEC,
+    O_NOFILE,
+    O_FSIZE,
+    O_TMP,
+    O_TIMEOUT,
+    O_REQCG,
+    O_HUID,
+    O_HGID,
+    O_HELP
   };
   static const struct option opts[] = {
-    { "workspace", required_argument, 0, O_WS },   { "workspace-mode", required_argument, 0, O_WSMODE },
-    { "bind", required_argument, 0, O_BIND },      { "ro-bind", required_argument, 0, O_ROBIND },
-    { "no-system", no_argument, 0, O_NOSYS },      { "dev-pts", no_argument, 0, O_PTS },
-    { "no-stdin", no_argument, 0, O_NOSTDIN },     { "memory", required_argument, 0, O_MEM },
-    { "pids", required_argument, 0, O_PIDS },      { "cpus", required_argument, 0, O_CPUS },
-    { "cpu-seconds", required_argument, 0, O_CPUSEC }, { "nofile", required_argument, 0, O_NOFILE },
-    { "fsize", required_argument, 0, O_FSIZE },    { "tmp-size", required_argument, 0, O_TMP },
-    { "timeout", required_argument, 0, O_TIMEOUT }, { "require-cgroup", no_argument, 0, O_REQCG },
-    { "host-uid", required_argument, 0, O_HUID },  { "host-gid", required_argument, 0, O_HGID },
-    { "help", no_argument, 0, O_HELP },            { 0, 0, 0, 0 },
+    { "workspace", required_argument, 0, O_WS },
+    { "workspace-mode", required_argument, 0, O_WSMODE },
+    { "bind", required_argument, 0, O_BIND },
+    { "ro-bind", required_argument, 0, O_ROBIND },
+    { "no-system", no_argument, 0, O_NOSYS },
+    { "dev-pts", no_argument, 0, O_PTS },
+    { "no-stdin", no_argument, 0, O_NOSTDIN },
+    { "memory", required_argument, 0, O_MEM },
+    { "pids", required_argument, 0, O_PIDS },
+    { "cpus", required_argument, 0, O_CPUS },
+    { "cpu-seconds", required_argument, 0, O_CPUSEC },
+    { "nofile", required_argument, 0, O_NOFILE },
+    { "fsize", required_argument, 0, O_FSIZE },
+    { "tmp-size", required_argument, 0, O_TMP },
+    { "timeout", required_argument, 0, O_TIMEOUT },
+    { "require-cgroup", no_argument, 0, O_REQCG },
+    { "host-uid", required_argument, 0, O_HUID },
+    { "host-gid", required_argument, 0, O_HGID },
+    { "help", no_argument, 0, O_HELP },
+    { 0, 0, 0, 0 },
   };
   struct sandbox_spec spec;
   struct sandbox_bind *binds = NULL;
@@ -210,13 +238,20 @@ sandbox_exec_cmd (int argc, char **argv)
     {
       switch (c)
         {
-        case O_WS: spec.workspace_dir = optarg; break;
+        case O_WS:
+          spec.workspace_dir = optarg;
+          break;
         case O_WSMODE:
-          if (strcmp (optarg, "rw") == 0) spec.workspace = SANDBOX_WORKSPACE_RW;
-          else if (strcmp (optarg, "ro") == 0) spec.workspace = SANDBOX_WORKSPACE_RO;
-          else if (strcmp (optarg, "off") == 0) spec.workspace = SANDBOX_WORKSPACE_OFF;
-          else if (strcmp (optarg, "overlay") == 0) spec.workspace = SANDBOX_WORKSPACE_OVERLAY;
-          else return bad_value ("--workspace-mode", optarg, "rw, ro, overlay or off");
+          if (strcmp (optarg, "rw") == 0)
+            spec.workspace = SANDBOX_WORKSPACE_RW;
+          else if (strcmp (optarg, "ro") == 0)
+            spec.workspace = SANDBOX_WORKSPACE_RO;
+          else if (strcmp (optarg, "off") == 0)
+            spec.workspace = SANDBOX_WORKSPACE_OFF;
+          else if (strcmp (optarg, "overlay") == 0)
+            spec.workspace = SANDBOX_WORKSPACE_OVERLAY;
+          else
+            return bad_value ("--workspace-mode", optarg, "rw, ro, overlay or off");
           break;
         case O_BIND:
         case O_ROBIND:
@@ -226,30 +261,74 @@ sandbox_exec_cmd (int argc, char **argv)
               return bad_value (c == O_BIND ? "--bind" : "--ro-bind", optarg, "SRC:/ABSOLUTE/DST");
             }
           break;
-        case O_NOSYS: spec.system_binds = false; break;
-        case O_PTS: spec.dev_pts = true; break;
-        case O_NOSTDIN: spec.keep_stdin = false; break;
-        case O_MEM: if (parse_size (optarg, &spec.limits.memory_bytes) < 0) return bad_value ("--memory", optarg, "a size such as 64m"); break;
-        case O_PIDS: if (parse_uint (optarg, &spec.limits.pids) < 0) return bad_value ("--pids", optarg, "a number"); break;
-        case O_CPUS: if (parse_seconds (optarg, &spec.limits.cpus) < 0) return bad_value ("--cpus", optarg, "a number of CPUs such as 0.5"); break;
-        case O_CPUSEC: if (parse_uint (optarg, &spec.limits.cpu_seconds) < 0) return bad_value ("--cpu-seconds", optarg, "a number"); break;
-        case O_NOFILE: if (parse_uint (optarg, &spec.limits.nofile) < 0) return bad_value ("--nofile", optarg, "a number"); break;
-        case O_FSIZE: if (parse_size (optarg, &spec.limits.fsize_bytes) < 0) return bad_value ("--fsize", optarg, "a size"); break;
-        case O_TMP: if (parse_size (optarg, &spec.limits.tmpfs_bytes) < 0) return bad_value ("--tmp-size", optarg, "a size"); break;
-        case O_TIMEOUT: if (parse_seconds (optarg, &spec.limits.timeout_seconds) < 0) return bad_value ("--timeout", optarg, "seconds"); break;
-        case O_REQCG: spec.require_cgroup_limits = true; break;
-        case O_HUID: if (parse_uint (optarg, &v) < 0 || v > 0xfffffffe) return bad_value ("--host-uid", optarg, "a uid"); spec.host_uid = (uid_t) v; break;
-        case O_HGID: if (parse_uint (optarg, &v) < 0 || v > 0xfffffffe) return bad_value ("--host-gid", optarg, "a gid"); spec.host_gid = (gid_t) v; break;
-        case O_HELP: exec_usage (stdout); return 0;
+        case O_NOSYS:
+          spec.system_binds = false;
+          break;
+        case O_PTS:
+          spec.dev_pts = true;
+          break;
+        case O_NOSTDIN:
+          spec.keep_stdin = false;
+          break;
+        case O_MEM:
+          if (parse_size (optarg, &spec.limits.memory_bytes) < 0)
+            return bad_value ("--memory", optarg, "a size such as 64m");
+          break;
+        case O_PIDS:
+          if (parse_uint (optarg, &spec.limits.pids) < 0)
+            return bad_value ("--pids", optarg, "a number");
+          break;
+        case O_CPUS:
+          if (parse_seconds (optarg, &spec.limits.cpus) < 0)
+            return bad_value ("--cpus", optarg, "a number of CPUs such as 0.5");
+          break;
+        case O_CPUSEC:
+          if (parse_uint (optarg, &spec.limits.cpu_seconds) < 0)
+            return bad_value ("--cpu-seconds", optarg, "a number");
+          break;
+        case O_NOFILE:
+          if (parse_uint (optarg, &spec.limits.nofile) < 0)
+            return bad_value ("--nofile", optarg, "a number");
+          break;
+        case O_FSIZE:
+          if (parse_size (optarg, &spec.limits.fsize_bytes) < 0)
+            return bad_value ("--fsize", optarg, "a size");
+          break;
+        case O_TMP:
+          if (parse_size (optarg, &spec.limits.tmpfs_bytes) < 0)
+            return bad_value ("--tmp-size", optarg, "a size");
+          break;
+        case O_TIMEOUT:
+          if (parse_seconds (optarg, &spec.limits.timeout_seconds) < 0)
+            return bad_value ("--timeout", optarg, "seconds");
+          break;
+        case O_REQCG:
+          spec.require_cgroup_limits = true;
+          break;
+        case O_HUID:
+          if (parse_uint (optarg, &v) < 0 || v > 0xfffffffe)
+            return bad_value ("--host-uid", optarg, "a uid");
+          spec.host_uid = (uid_t) v;
+          break;
+        case O_HGID:
+          if (parse_uint (optarg, &v) < 0 || v > 0xfffffffe)
+            return bad_value ("--host-gid", optarg, "a gid");
+          spec.host_gid = (gid_t) v;
+          break;
+        case O_HELP:
+          exec_usage (stdout);
+          return 0;
         default:
-          fprintf (stderr, "tactus-run sandbox exec: unknown or incomplete option '%s'\n", argv[optind - 1]);
+          fprintf (stderr, "tactus-run sandbox exec: unknown or incomplete option '%s'\n",
+                   argv[optind - 1]);
           exec_usage (stderr);
           return 1;
         }
     }
   if (optind >= argc)
     {
-      fprintf (stderr, "tactus-run sandbox exec: no program given (tactus-run sandbox exec -- PROGRAM)\n");
+      fprintf (stderr,
+               "tactus-run sandbox exec: no program given (tactus-run sandbox exec -- PROGRAM)\n");
       free_binds (binds, n_binds);
       return 1;
     }
@@ -277,7 +356,8 @@ sandbox_exec_cmd (int argc, char **argv)
   else if (res.oom)
     fprintf (stderr, "tactus-run: the sandbox hit its memory limit and was killed\n");
   else if (res.seccomp)
-    fprintf (stderr, "tactus-run: the sandbox made a forbidden system call (seccomp) and was killed\n");
+    fprintf (stderr,
+             "tactus-run: the sandbox made a forbidden system call (seccomp) and was killed\n");
   return res.exit_code;
 }
 
@@ -295,6 +375,7 @@ cmd_sandbox (int argc, char **argv)
     return sandbox_rebuild_cmd (argc - 1, argv + 1);
   if (strcmp (argv[1], "exec") == 0)
     return sandbox_exec_cmd (argc - 1, argv + 1);
-  fprintf (stderr, "tactus-run sandbox: unknown subcommand '%s' (status, rebuild or exec)\n", argv[1]);
+  fprintf (stderr, "tactus-run sandbox: unknown subcommand '%s' (status, rebuild or exec)\n",
+           argv[1]);
   return 1;
 }

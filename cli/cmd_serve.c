@@ -134,7 +134,8 @@ serve_one (int conn, const struct tr_config *cfg, struct sandbox *sb)
   fds[2] = fds[3] = -1;
   if (file == NULL || source == NULL || (source[0] == 0x1b))
     {
-      fprintf (errf, "tactus-run pool: a request needs the procedure's file name and source text\n");
+      fprintf (errf,
+               "tactus-run pool: a request needs the procedure's file name and source text\n");
       goto out;
     }
   params = cJSON_GetObjectItemCaseSensitive (req, "params");
@@ -152,8 +153,9 @@ serve_one (int conn, const struct tr_config *cfg, struct sandbox *sb)
   job.mock_all = cJSON_IsTrue (cJSON_GetObjectItemCaseSensitive (req, "mock_all"));
   job.storage = STORAGE_MEMORY;
   job.approve_set = approve != NULL;
-  job.approve = approve && strcmp (approve, "all") == 0 ? APPROVE_ALL
-                : approve && strcmp (approve, "none") == 0 ? APPROVE_NONE : APPROVE_ASK;
+  job.approve = approve && strcmp (approve, "all") == 0    ? APPROVE_ALL
+                : approve && strcmp (approve, "none") == 0 ? APPROVE_NONE
+                                                           : APPROVE_ASK;
   if (cJSON_IsNumber (cJSON_GetObjectItemCaseSensitive (req, "timeout")))
     job.timeout = cJSON_GetObjectItemCaseSensitive (req, "timeout")->valuedouble;
   job.trace = &trace;
@@ -163,8 +165,10 @@ serve_one (int conn, const struct tr_config *cfg, struct sandbox *sb)
   stop_on_hangup (conn);
   if (run_execute (&job, &res) == 0)
     {
-      struct run_report_opts o = { .file = file, .json = trace.jsonl != NULL,
-                                   .verbose = trace.verbose, .storage = STORAGE_MEMORY };
+      struct run_report_opts o = { .file = file,
+                                   .json = trace.jsonl != NULL,
+                                   .verbose = trace.verbose,
+                                   .storage = STORAGE_MEMORY };
       if (trace.mid_line)
         fputc ('\n', errf);
       run_report (&o, &res, out, errf);
@@ -347,7 +351,9 @@ cmd_serve (int argc, char **argv)
   while ((c = getopt_long (argc, argv, "", opts, NULL)) != -1)
     switch (c)
       {
-      case 's': snprintf (path, sizeof path, "%s", optarg); break;
+      case 's':
+        snprintf (path, sizeof path, "%s", optarg);
+        break;
       case 'n':
         if (parse_uint (optarg, &size) < 0 || size < 1 || size > MAX_POOL)
           {

@@ -105,23 +105,24 @@ test_usage (FILE *f, const char *cmd)
 {
   if (strcmp (cmd, "eval") == 0)
     {
-      fprintf (f,
-               "usage: tactus-run eval FILE.tac [OPTIONS]\n"
-               "\n"
-               "Run every Evaluation { dataset, evaluators, thresholds } of FILE in the sandbox.\n"
-               "\n"
-               "  --runs N              runs per dataset case (default: the Evaluation's runs, else 1)\n"
-               "  --mock                mock agents, models, host tools and humans (no network);\n"
-               "                        field.llm_judge is skipped in this mode (no judge model)\n"
-               "  --param KEY=VALUE     an input given to every case (the case's inputs win)\n"
-               "  --json                the whole report as one JSON document\n"
-               "  --timeout SECONDS     limit for the whole eval run (default 600)\n"
-               "  --memory SIZE         memory limit of the VM (default 512m)\n"
-               "  --no-sandbox          run the VM without the sandbox (NOT isolated)\n"
-               "  --no-jit              run the Lua interpreter only\n"
-               "  -v, --verbose         show the run's events\n"
-               "\n"
-               "exit status: 0 when every evaluation meets its thresholds, else 1\n");
+      fprintf (
+          f,
+          "usage: tactus-run eval FILE.tac [OPTIONS]\n"
+          "\n"
+          "Run every Evaluation { dataset, evaluators, thresholds } of FILE in the sandbox.\n"
+          "\n"
+          "  --runs N              runs per dataset case (default: the Evaluation's runs, else 1)\n"
+          "  --mock                mock agents, models, host tools and humans (no network);\n"
+          "                        field.llm_judge is skipped in this mode (no judge model)\n"
+          "  --param KEY=VALUE     an input given to every case (the case's inputs win)\n"
+          "  --json                the whole report as one JSON document\n"
+          "  --timeout SECONDS     limit for the whole eval run (default 600)\n"
+          "  --memory SIZE         memory limit of the VM (default 512m)\n"
+          "  --no-sandbox          run the VM without the sandbox (NOT isolated)\n"
+          "  --no-jit              run the Lua interpreter only\n"
+          "  -v, --verbose         show the run's events\n"
+          "\n"
+          "exit status: 0 when every evaluation meets its thresholds, else 1\n");
       return;
     }
   fprintf (f,
@@ -147,7 +148,8 @@ test_usage (FILE *f, const char *cmd)
            "exit status: 0 when every scenario passed, else 1 (130/143 when interrupted)\n");
 }
 
-static int usage_error (const char *cmd, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
+static int usage_error (const char *cmd, const char *fmt, ...)
+    __attribute__ ((format (printf, 2, 3)));
 
 static int
 usage_error (const char *cmd, const char *fmt, ...)
@@ -176,18 +178,37 @@ parse_test_args (int argc, char **argv, struct test_options *o)
 {
   enum
   {
-    O_PARAM = 256, O_MOCK, O_SCEN, O_RUNS, O_WORKERS, O_JSON, O_LIST, O_TIMEOUT, O_MEM, O_NOSB,
-    O_NOJIT, O_APPROVE, O_HELP
+    O_PARAM = 256,
+    O_MOCK,
+    O_SCEN,
+    O_RUNS,
+    O_WORKERS,
+    O_JSON,
+    O_LIST,
+    O_TIMEOUT,
+    O_MEM,
+    O_NOSB,
+    O_NOJIT,
+    O_APPROVE,
+    O_HELP
   };
   static const struct option opts[] = {
-    { "param", required_argument, 0, O_PARAM },     { "mock", no_argument, 0, O_MOCK },
-    { "mock-all", no_argument, 0, O_MOCK },         { "scenario", required_argument, 0, O_SCEN },
-    { "runs", required_argument, 0, O_RUNS },       { "workers", required_argument, 0, O_WORKERS },
-    { "json", no_argument, 0, O_JSON },             { "list", no_argument, 0, O_LIST },
-    { "timeout", required_argument, 0, O_TIMEOUT }, { "memory", required_argument, 0, O_MEM },
-    { "no-sandbox", no_argument, 0, O_NOSB },       { "no-jit", no_argument, 0, O_NOJIT },
-    { "approve", required_argument, 0, O_APPROVE }, { "verbose", no_argument, 0, 'v' },
-    { "help", no_argument, 0, O_HELP },             { 0, 0, 0, 0 },
+    { "param", required_argument, 0, O_PARAM },
+    { "mock", no_argument, 0, O_MOCK },
+    { "mock-all", no_argument, 0, O_MOCK },
+    { "scenario", required_argument, 0, O_SCEN },
+    { "runs", required_argument, 0, O_RUNS },
+    { "workers", required_argument, 0, O_WORKERS },
+    { "json", no_argument, 0, O_JSON },
+    { "list", no_argument, 0, O_LIST },
+    { "timeout", required_argument, 0, O_TIMEOUT },
+    { "memory", required_argument, 0, O_MEM },
+    { "no-sandbox", no_argument, 0, O_NOSB },
+    { "no-jit", no_argument, 0, O_NOJIT },
+    { "approve", required_argument, 0, O_APPROVE },
+    { "verbose", no_argument, 0, 'v' },
+    { "help", no_argument, 0, O_HELP },
+    { 0, 0, 0, 0 },
   };
   bool eval = strcmp (o->cmd, "eval") == 0;
   uint64_t n;
@@ -202,7 +223,9 @@ parse_test_args (int argc, char **argv, struct test_options *o)
         if (parse_param (o->params, optarg) < 0)
           return usage_error (o->cmd, "--param '%s': expected KEY=VALUE", optarg);
         break;
-      case O_MOCK: o->mock = true; break;
+      case O_MOCK:
+        o->mock = true;
+        break;
       case O_SCEN:
         if (eval)
           return usage_error (o->cmd, "--scenario is an option of tactus-run test");
@@ -212,7 +235,8 @@ parse_test_args (int argc, char **argv, struct test_options *o)
         break;
       case O_RUNS:
         if (parse_uint (optarg, &n) < 0 || n < 1 || n > MAX_RUNS)
-          return usage_error (o->cmd, "--runs '%s': expected a number from 1 to %d", optarg, MAX_RUNS);
+          return usage_error (o->cmd, "--runs '%s': expected a number from 1 to %d", optarg,
+                              MAX_RUNS);
         o->runs = (unsigned) n;
         o->runs_set = true;
         break;
@@ -220,10 +244,13 @@ parse_test_args (int argc, char **argv, struct test_options *o)
         if (eval)
           return usage_error (o->cmd, "--workers is an option of tactus-run test");
         if (parse_uint (optarg, &n) < 0 || n < 1 || n > MAX_WORKERS)
-          return usage_error (o->cmd, "--workers '%s': expected a number from 1 to %d", optarg, MAX_WORKERS);
+          return usage_error (o->cmd, "--workers '%s': expected a number from 1 to %d", optarg,
+                              MAX_WORKERS);
         o->workers = (unsigned) n;
         break;
-      case O_JSON: o->json = true; break;
+      case O_JSON:
+        o->json = true;
+        break;
       case O_LIST:
         if (eval)
           return usage_error (o->cmd, "--list is an option of tactus-run test");
@@ -231,29 +258,43 @@ parse_test_args (int argc, char **argv, struct test_options *o)
         break;
       case O_TIMEOUT:
         if (parse_seconds (optarg, &o->timeout) < 0 || o->timeout <= 0)
-          return usage_error (o->cmd, "--timeout '%s': expected a positive number of seconds", optarg);
+          return usage_error (o->cmd, "--timeout '%s': expected a positive number of seconds",
+                              optarg);
         break;
       case O_MEM:
         if (parse_size (optarg, &o->memory) < 0 || o->memory < (4u << 20))
-          return usage_error (o->cmd, "--memory '%s': expected a size of at least 4m, such as 256m", optarg);
+          return usage_error (o->cmd, "--memory '%s': expected a size of at least 4m, such as 256m",
+                              optarg);
         break;
-      case O_NOSB: o->no_sandbox = true; break;
-      case O_NOJIT: o->no_jit = true; break;
+      case O_NOSB:
+        o->no_sandbox = true;
+        break;
+      case O_NOJIT:
+        o->no_jit = true;
+        break;
       case O_APPROVE:
         o->approve_set = true;
-        if (strcmp (optarg, "all") == 0) o->approve = APPROVE_ALL;
-        else if (strcmp (optarg, "none") == 0) o->approve = APPROVE_NONE;
-        else return usage_error (o->cmd, "--approve '%s': expected all or none", optarg);
+        if (strcmp (optarg, "all") == 0)
+          o->approve = APPROVE_ALL;
+        else if (strcmp (optarg, "none") == 0)
+          o->approve = APPROVE_NONE;
+        else
+          return usage_error (o->cmd, "--approve '%s': expected all or none", optarg);
         break;
-      case 'v': o->verbose = true; break;
-      case O_HELP: test_usage (stdout, o->cmd); exit (0);
+      case 'v':
+        o->verbose = true;
+        break;
+      case O_HELP:
+        test_usage (stdout, o->cmd);
+        exit (0);
       default:
         return usage_error (o->cmd, "unknown or incomplete option '%s'", argv[optind - 1]);
       }
   if (optind >= argc)
     return usage_error (o->cmd, "no procedure file given (tactus-run %s FILE.tac)", o->cmd);
   if (optind + 1 < argc)
-    return usage_error (o->cmd, "unexpected argument '%s' (one .tac file at a time)", argv[optind + 1]);
+    return usage_error (o->cmd, "unexpected argument '%s' (one .tac file at a time)",
+                        argv[optind + 1]);
   o->file = argv[optind];
   return 0;
 }
@@ -450,7 +491,9 @@ start_worker (struct session *s, const char *scenario, struct slot *slot)
           r = cJSON_CreateObject ();
           cJSON_AddNumberToObject (r, "code", 128 + worker_signal);
           cJSON_AddStringToObject (r, "status", "interrupted");
-          cJSON_AddStringToObject (r, "message", worker_signal == SIGTERM ? "interrupted by SIGTERM" : "interrupted by SIGINT");
+          cJSON_AddStringToObject (r, "message",
+                                   worker_signal == SIGTERM ? "interrupted by SIGTERM"
+                                                            : "interrupted by SIGINT");
         }
       text = r ? cJSON_PrintUnformatted (r) : NULL;
       if (text)
@@ -510,12 +553,16 @@ slot_finish (struct slot *slot)
       char msg[256];
       r = cJSON_CreateObject ();
       if (WIFSIGNALED (status))
-        snprintf (msg, sizeof msg, "the scenario's worker was killed by signal %d", WTERMSIG (status));
+        snprintf (msg, sizeof msg, "the scenario's worker was killed by signal %d",
+                  WTERMSIG (status));
       else
         snprintf (msg, sizeof msg, "the scenario could not be run (worker exit status %d)",
                   WIFEXITED (status) ? WEXITSTATUS (status) : -1);
-      cJSON_AddNumberToObject (r, "code", WIFSIGNALED (status) && (WTERMSIG (status) == SIGINT || WTERMSIG (status) == SIGTERM)
-                                              ? 128 + WTERMSIG (status) : 1);
+      cJSON_AddNumberToObject (
+          r, "code",
+          WIFSIGNALED (status) && (WTERMSIG (status) == SIGINT || WTERMSIG (status) == SIGTERM)
+              ? 128 + WTERMSIG (status)
+              : 1);
       cJSON_AddStringToObject (r, "status", "error");
       cJSON_AddStringToObject (r, "message", msg);
     }
@@ -527,11 +574,11 @@ slot_finish (struct slot *slot)
 
 struct scenario_report
 {
-  const char *name;    /* as the VM named it (sent back to select it) */
-  char *shown;         /* the name and feature for the terminal */
+  const char *name; /* as the VM named it (sent back to select it) */
+  char *shown;      /* the name and feature for the terminal */
   char *shown_feature;
   const char *feature;
-  cJSON *runs;       /* array of outcomes, in run order */
+  cJSON *runs; /* array of outcomes, in run order */
   int passed, failed;
   bool consistent;
   const char *status; /* passed, failed, flaky */
@@ -550,7 +597,8 @@ run_passed (const cJSON *r)
 static void
 run_signature (const cJSON *r, char *buf, size_t size)
 {
-  const cJSON *steps = cJSON_GetObjectItemCaseSensitive (cJSON_GetObjectItemCaseSensitive (r, "result"), "steps");
+  const cJSON *steps
+      = cJSON_GetObjectItemCaseSensitive (cJSON_GetObjectItemCaseSensitive (r, "result"), "steps");
   const cJSON *st;
   size_t n = 0;
 
@@ -627,17 +675,21 @@ finalize_scenario (struct scenario_report *sc)
 static void
 print_steps (const cJSON *r)
 {
-  const cJSON *steps = cJSON_GetObjectItemCaseSensitive (cJSON_GetObjectItemCaseSensitive (r, "result"), "steps");
+  const cJSON *steps
+      = cJSON_GetObjectItemCaseSensitive (cJSON_GetObjectItemCaseSensitive (r, "result"), "steps");
   const cJSON *st;
 
   cJSON_ArrayForEach (st, steps)
   {
     const char *s = jstr (st, "status");
-    const char *mark = !s ? "?" : strcmp (s, "passed") == 0 ? "✓" : strcmp (s, "skipped") == 0 ? "-" : "✗";
+    const char *mark = !s                           ? "?"
+                       : strcmp (s, "passed") == 0  ? "✓"
+                       : strcmp (s, "skipped") == 0 ? "-"
+                                                    : "✗";
     bool plain = s && (strcmp (s, "passed") == 0 || strcmp (s, "failed") == 0);
     printf ("        %s %s %s%s%s%s\n", mark, jstr (st, "keyword") ? jstr (st, "keyword") : "",
-            jstr (st, "step") ? jstr (st, "step") : "", plain ? "" : "  (", plain ? "" : (s ? s : "?"),
-            plain ? "" : ")");
+            jstr (st, "step") ? jstr (st, "step") : "", plain ? "" : "  (",
+            plain ? "" : (s ? s : "?"), plain ? "" : ")");
   }
 }
 
@@ -677,7 +729,8 @@ print_scenario (const struct test_options *o, struct scenario_report *sc, const 
   const cJSON *r;
   int i = 0;
 
-  if (sc->shown_feature && (*last_feature == NULL || strcmp (*last_feature, sc->shown_feature) != 0))
+  if (sc->shown_feature
+      && (*last_feature == NULL || strcmp (*last_feature, sc->shown_feature) != 0))
     {
       printf ("Feature: %s\n", sc->shown_feature);
       *last_feature = sc->shown_feature;
@@ -696,8 +749,8 @@ print_scenario (const struct test_options *o, struct scenario_report *sc, const 
     {
       const cJSON *q;
       int shown = 0;
-      printf ("  FAIL  %s  (flaky: %d of %d runs passed; the runs do not agree)\n", sc->shown, sc->passed,
-              sc->passed + sc->failed);
+      printf ("  FAIL  %s  (flaky: %d of %d runs passed; the runs do not agree)\n", sc->shown,
+              sc->passed, sc->passed + sc->failed);
       /* Each distinct failure once, with the runs that had it.  */
       cJSON_ArrayForEach (r, sc->runs)
       {
@@ -734,7 +787,8 @@ print_scenario (const struct test_options *o, struct scenario_report *sc, const 
           if (run_passed (q))
             continue;
           run_failure (q, &kw2, &step2, &why2, &line2);
-          if (line == line2 && (why == why2 || (why && why2 && strcmp (why, why2) == 0)) && n < sizeof prefix - 16)
+          if (line == line2 && (why == why2 || (why && why2 && strcmp (why, why2) == 0))
+              && n < sizeof prefix - 16)
             n += (size_t) snprintf (prefix + n, sizeof prefix - n, "%s %d", n > 3 ? "," : "", j);
         }
         snprintf (prefix + n, sizeof prefix - n, ": ");
@@ -795,7 +849,8 @@ selected (const struct test_options *o, const cJSON *sc, bool *hit)
   if (o->n_scenarios == 0)
     return true;
   for (int i = 0; i < o->n_scenarios; i++)
-    if ((name && strcmp (name, o->scenarios[i]) == 0) || (outline && strcmp (outline, o->scenarios[i]) == 0))
+    if ((name && strcmp (name, o->scenarios[i]) == 0)
+        || (outline && strcmp (outline, o->scenarios[i]) == 0))
       {
         hit[i] = true;
         return true;
@@ -820,7 +875,8 @@ run_tests (struct session *s)
   struct job *jobs = NULL;
   struct slot slots[MAX_WORKERS];
   bool hit[MAX_SCENARIO_ARGS] = { false };
-  int n_sel = 0, n_jobs, next = 0, active = 0, done = 0, printed = 0, passed = 0, failed = 0, not_run = 0, code;
+  int n_sel = 0, n_jobs, next = 0, active = 0, done = 0, printed = 0, passed = 0, failed = 0,
+      not_run = 0, code;
   const char *last_feature = NULL;
   struct sigaction sa = { 0 }, old_int, old_term;
   bool forwarded = false;
@@ -836,10 +892,12 @@ run_tests (struct session *s)
       cJSON_Delete (listed);
       return code;
     }
-  scenarios = cJSON_GetObjectItemCaseSensitive (cJSON_GetObjectItemCaseSensitive (listed, "result"), "scenarios");
+  scenarios = cJSON_GetObjectItemCaseSensitive (cJSON_GetObjectItemCaseSensitive (listed, "result"),
+                                                "scenarios");
   if (cJSON_GetArraySize (scenarios) == 0)
     {
-      early_failure (o, 1, "%s has no scenarios (no Specification([[ Feature: ... ]]) block)", o->file);
+      early_failure (o, 1, "%s has no scenarios (no Specification([[ Feature: ... ]]) block)",
+                     o->file);
       cJSON_Delete (listed);
       return 1;
     }
@@ -856,8 +914,8 @@ run_tests (struct session *s)
           clean_tree (scenarios);
           cJSON_ArrayForEach (sc, scenarios)
           {
-            printf ("%s  (%s, %d steps)\n", jstr (sc, "name"), jstr (sc, "feature") ? jstr (sc, "feature") : "",
-                    (int) jnum (sc, "steps", 0));
+            printf ("%s  (%s, %d steps)\n", jstr (sc, "name"),
+                    jstr (sc, "feature") ? jstr (sc, "feature") : "", (int) jnum (sc, "steps", 0));
           }
         }
       cJSON_Delete (listed);
@@ -892,7 +950,8 @@ run_tests (struct session *s)
   for (int i = 0; i < o->n_scenarios; i++)
     if (!hit[i])
       {
-        early_failure (o, 1, "no scenario named \"%s\" in %s; the scenarios are:", o->scenarios[i], o->file);
+        early_failure (o, 1, "no scenario named \"%s\" in %s; the scenarios are:", o->scenarios[i],
+                       o->file);
         clean_tree (scenarios);
         cJSON_ArrayForEach (sc, scenarios)
         {
@@ -1197,28 +1256,32 @@ print_evaluation (const cJSON *e)
   printf ("  %-*s  %s\n", ewidth, "EVALUATOR", "PASSED");
   cJSON_ArrayForEach (ev, cJSON_GetObjectItemCaseSensitive (e, "evaluators"))
   {
-    int p = (int) jnum (ev, "passed", 0), f = (int) jnum (ev, "failed", 0), sk = (int) jnum (ev, "skipped", 0);
-    printf ("  %-*.*s  %d/%d", ewidth, ewidth, jstr (ev, "name") ? jstr (ev, "name") : "?", p, p + f);
+    int p = (int) jnum (ev, "passed", 0), f = (int) jnum (ev, "failed", 0),
+        sk = (int) jnum (ev, "skipped", 0);
+    printf ("  %-*.*s  %d/%d", ewidth, ewidth, jstr (ev, "name") ? jstr (ev, "name") : "?", p,
+            p + f);
     if (sk)
       printf ("  (%d skipped%s%s)", sk, jstr (ev, "skip_reason") ? ": " : "",
               jstr (ev, "skip_reason") ? jstr (ev, "skip_reason") : "");
     printf ("\n");
   }
-  printf ("  success rate %.0f%% (%d/%d runs)\n", jnum (e, "success_rate", 0) * 100, (int) jnum (e, "passed_runs", 0),
-          (int) jnum (e, "total_runs", 0));
+  printf ("  success rate %.0f%% (%d/%d runs)\n", jnum (e, "success_rate", 0) * 100,
+          (int) jnum (e, "passed_runs", 0), (int) jnum (e, "total_runs", 0));
   cJSON_ArrayForEach (t, cJSON_GetObjectItemCaseSensitive (e, "thresholds"))
   {
     bool ok = cJSON_IsTrue (cJSON_GetObjectItemCaseSensitive (t, "passed"));
     const char *name = jstr (t, "name") ? jstr (t, "name") : "?";
     if (cJSON_IsNumber (cJSON_GetObjectItemCaseSensitive (t, "actual")))
-      printf ("  %s %s: %.3g, limit %.3g", ok ? "✓" : "✗", name, jnum (t, "actual", 0), jnum (t, "limit", 0));
+      printf ("  %s %s: %.3g, limit %.3g", ok ? "✓" : "✗", name, jnum (t, "actual", 0),
+              jnum (t, "limit", 0));
     else
       printf ("  %s %s: unknown, limit %.3g", ok ? "✓" : "✗", name, jnum (t, "limit", 0));
     if (jstr (t, "note"))
       printf ("  (%s)", jstr (t, "note"));
     printf ("\n");
   }
-  printf ("  %s\n", cJSON_IsTrue (cJSON_GetObjectItemCaseSensitive (e, "passed")) ? "PASS" : "FAIL");
+  printf ("  %s\n",
+          cJSON_IsTrue (cJSON_GetObjectItemCaseSensitive (e, "passed")) ? "PASS" : "FAIL");
 }
 
 static int
@@ -1239,13 +1302,15 @@ run_eval (struct session *s)
   if (outcome_code (out) != 0)
     {
       code = outcome_code (out);
-      early_failure (o, code, "%s: %s", o->file, jstr (out, "message") ? jstr (out, "message") : "failed");
+      early_failure (o, code, "%s: %s", o->file,
+                     jstr (out, "message") ? jstr (out, "message") : "failed");
       cJSON_Delete (out);
       return code;
     }
   if (!o->json)
     clean_tree (out);
-  evals = cJSON_GetObjectItemCaseSensitive (cJSON_GetObjectItemCaseSensitive (out, "result"), "evaluations");
+  evals = cJSON_GetObjectItemCaseSensitive (cJSON_GetObjectItemCaseSensitive (out, "result"),
+                                            "evaluations");
   if (cJSON_GetArraySize (evals) == 0)
     {
       early_failure (o, 1, "%s has no Evaluation { dataset = ..., evaluators = ... }", o->file);
@@ -1328,7 +1393,8 @@ test_main (const char *cmd, int argc, char **argv)
   s.trace.human = o.verbose ? stderr : NULL;
   s.trace.verbose = o.verbose;
   if (o.no_sandbox || !s.cfg.sandbox_enabled)
-    fprintf (stderr, "tactus-run: WARNING: running WITHOUT the sandbox: the procedure has the same access as you\n");
+    fprintf (stderr, "tactus-run: WARNING: running WITHOUT the sandbox: the procedure has the same "
+                     "access as you\n");
   if (o.workers > MAX_WORKERS)
     o.workers = MAX_WORKERS;
   r = strcmp (cmd, "eval") == 0 ? run_eval (&s) : run_tests (&s);

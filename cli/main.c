@@ -14,22 +14,25 @@
 static void
 usage (FILE *out)
 {
-  fprintf (out,
-           "usage: tactus-run COMMAND [ARGS]\n"
-           "\n"
-           "commands:\n"
-           "  run FILE.tac [OPTIONS]        run a procedure in the sandbox (also: tactus-run FILE.tac)\n"
-           "  answer FILE.tac VALUE         answer the request a paused run waits for\n"
-           "  serve [--socket P] [--size N] a warm pool of prepared sandboxes (tactus-run-client)\n"
-           "  test FILE.tac [OPTIONS]       run the file's Specification scenarios, each in a fresh sandbox\n"
-           "  eval FILE.tac [OPTIONS]       run the file's Evaluations (datasets, evaluators, thresholds)\n"
-           "  sandbox status [--json]       what this host supports, layer by layer\n"
-           "  sandbox rebuild [--force]     check the built-in seccomp programs, drop old caches\n"
-           "  sandbox exec [OPTIONS] -- PROGRAM [ARGS]\n"
-           "                                run a native program in the cage\n"
-           "  version                       print the version\n"
-           "\n"
-           "Run 'tactus-run sandbox exec --help' for the sandbox options.\n");
+  fprintf (
+      out,
+      "usage: tactus-run COMMAND [ARGS]\n"
+      "\n"
+      "commands:\n"
+      "  run FILE.tac [OPTIONS]        run a procedure in the sandbox (also: tactus-run FILE.tac)\n"
+      "  answer FILE.tac VALUE         answer the request a paused run waits for\n"
+      "  serve [--socket P] [--size N] a warm pool of prepared sandboxes (tactus-run-client)\n"
+      "  test FILE.tac [OPTIONS]       run the file's Specification scenarios, each in a fresh "
+      "sandbox\n"
+      "  eval FILE.tac [OPTIONS]       run the file's Evaluations (datasets, evaluators, "
+      "thresholds)\n"
+      "  sandbox status [--json]       what this host supports, layer by layer\n"
+      "  sandbox rebuild [--force]     check the built-in seccomp programs, drop old caches\n"
+      "  sandbox exec [OPTIONS] -- PROGRAM [ARGS]\n"
+      "                                run a native program in the cage\n"
+      "  version                       print the version\n"
+      "\n"
+      "Run 'tactus-run sandbox exec --help' for the sandbox options.\n");
 }
 
 int
@@ -45,12 +48,14 @@ main (int argc, char **argv)
       usage (stderr);
       return 1;
     }
-  if (strcmp (argv[1], "--help") == 0 || strcmp (argv[1], "-h") == 0 || strcmp (argv[1], "help") == 0)
+  if (strcmp (argv[1], "--help") == 0 || strcmp (argv[1], "-h") == 0
+      || strcmp (argv[1], "help") == 0)
     {
       usage (stdout);
       return 0;
     }
-  if (strcmp (argv[1], "version") == 0 || strcmp (argv[1], "--version") == 0 || strcmp (argv[1], "-V") == 0)
+  if (strcmp (argv[1], "version") == 0 || strcmp (argv[1], "--version") == 0
+      || strcmp (argv[1], "-V") == 0)
     {
       printf ("tactus-run %s\n", TR_VERSION);
       return 0;

@@ -119,7 +119,9 @@ plain_ms_left (void *ctx)
   if (c->timeout <= 0)
     return -1;
   clock_gettime (CLOCK_MONOTONIC, &now);
-  left = c->timeout - ((double) (now.tv_sec - c->start.tv_sec) + (double) (now.tv_nsec - c->start.tv_nsec) / 1e9);
+  left = c->timeout
+         - ((double) (now.tv_sec - c->start.tv_sec)
+            + (double) (now.tv_nsec - c->start.tv_nsec) / 1e9);
   return left <= 0 ? 0 : (int) (left * 1000) + 1;
 }
 
@@ -142,7 +144,8 @@ plain_kill (void *ctx)
 }
 
 static int
-start_plain (struct vm_config *vm, double timeout, struct plain_child *c, int *fd, struct tr_error *err)
+start_plain (struct vm_config *vm, double timeout, struct plain_child *c, int *fd,
+             struct tr_error *err)
 {
   int sv[2];
 
@@ -194,14 +197,16 @@ decide (const struct broker_outcome *out, int vm_status, int vm_signal, bool vm_
   if (out->timed_out)
     {
       v->code = 124, v->status = "timeout";
-      snprintf (v->message, sizeof v->message, "the run passed its %.3g s deadline and was killed", timeout);
+      snprintf (v->message, sizeof v->message, "the run passed its %.3g s deadline and was killed",
+                timeout);
     }
   /* Before the memory checks: a VM that outlives the grace period after
    * SIGINT/SIGTERM is SIGKILLed (status 137), which is not an OOM.  */
   else if (out->interrupted)
     {
       v->code = out->stop_signal == SIGTERM ? 143 : 130, v->status = "interrupted";
-      snprintf (v->message, sizeof v->message, "interrupted by %s", out->stop_signal == SIGTERM ? "SIGTERM" : "SIGINT");
+      snprintf (v->message, sizeof v->message, "interrupted by %s",
+                out->stop_signal == SIGTERM ? "SIGTERM" : "SIGINT");
     }
   /* 137 means the memory cap when the VM exits with it (after a minimal
    * run.finish) or the cgroup counted an OOM kill; a SIGKILL from outside
@@ -214,15 +219,17 @@ decide (const struct broker_outcome *out, int vm_status, int vm_signal, bool vm_
   else if (out->killed_for_violations)
     {
       v->code = 1, v->status = "error";
-      snprintf (v->message, sizeof v->message,
-                "the sandbox broke the broker protocol (%d violation%s; the last: %s) and was killed",
-                out->violations, out->violations == 1 ? "" : "s",
-                out->violation[0] ? out->violation : "?");
+      snprintf (
+          v->message, sizeof v->message,
+          "the sandbox broke the broker protocol (%d violation%s; the last: %s) and was killed",
+          out->violations, out->violations == 1 ? "" : "s",
+          out->violation[0] ? out->violation : "?");
     }
   else if (vm_seccomp)
     {
       v->code = 1, v->status = "error";
-      snprintf (v->message, sizeof v->message, "the sandbox made a forbidden system call (seccomp) and was killed");
+      snprintf (v->message, sizeof v->message,
+                "the sandbox made a forbidden system call (seccomp) and was killed");
     }
   else if (st && strcmp (st, "success") == 0)
     v->code = 0, v->status = "success";
@@ -234,20 +241,24 @@ decide (const struct broker_outcome *out, int vm_status, int vm_signal, bool vm_
   else if (st)
     {
       v->code = 1, v->status = "error";
-      snprintf (v->message, sizeof v->message, "%s: %s", etype ? etype : "Error", emsg ? emsg : "(no message)");
+      snprintf (v->message, sizeof v->message, "%s: %s", etype ? etype : "Error",
+                emsg ? emsg : "(no message)");
     }
   else if (vm_signal)
     {
       const char *name = sigabbrev_np (vm_signal);
       v->code = 1, v->status = "error";
-      snprintf (v->message, sizeof v->message,
-                "the sandbox was killed by SIG%s before the procedure finished: the run is incomplete "
-                "(no result)", name ? name : "?");
+      snprintf (
+          v->message, sizeof v->message,
+          "the sandbox was killed by SIG%s before the procedure finished: the run is incomplete "
+          "(no result)",
+          name ? name : "?");
     }
   else
     {
       v->code = 1, v->status = "error";
-      snprintf (v->message, sizeof v->message, "the VM ended without a result (status %d)", vm_status);
+      snprintf (v->message, sizeof v->message, "the VM ended without a result (status %d)",
+                vm_status);
     }
 }
 
@@ -283,7 +294,9 @@ trace_summary (struct trace *t, const struct run_result *res, int64_t duration_m
   if (cJSON_IsArray (tu) || cJSON_IsObject (tu))
     for (const cJSON *x = tu->child; x && cJSON_GetArraySize (tools) < 1000; x = x->next)
       {
-        const char *name = cJSON_IsString (x) ? x->valuestring : cJSON_IsObject (tu) ? x->string : NULL;
+        const char *name = cJSON_IsString (x)    ? x->valuestring
+                           : cJSON_IsObject (tu) ? x->string
+                                                 : NULL;
         if (name)
           cJSON_AddItemToArray (tools, cJSON_CreateString (name));
       }
@@ -314,9 +327,10 @@ llm_base_url (const struct tr_config *cfg, char *buf, size_t size)
   const char *env = getenv ("OPENAI_BASE_URL");
   size_t n;
 
-  snprintf (buf, size, "%s", cfg->openai_base_url ? cfg->openai_base_url
-                             : env && *env       ? env
-                                                 : "https://api.openai.com/v1");
+  snprintf (buf, size, "%s",
+            cfg->openai_base_url ? cfg->openai_base_url
+            : env && *env        ? env
+                                 : "https://api.openai.com/v1");
   n = strlen (buf);
   while (n > 0 && buf[n - 1] == '/')
     buf[--n] = '\0';
@@ -340,7 +354,7 @@ fill_spec (struct sandbox_spec *spec, const struct tr_config *cfg, double timeou
   spec->workspace = cfg->workspace == CONFIG_WORKSPACE_OFF       ? SANDBOX_WORKSPACE_OFF
                     : cfg->workspace == CONFIG_WORKSPACE_RO      ? SANDBOX_WORKSPACE_RO
                     : cfg->workspace == CONFIG_WORKSPACE_OVERLAY ? SANDBOX_WORKSPACE_OVERLAY
-                                                            : SANDBOX_WORKSPACE_RW;
+                                                                 : SANDBOX_WORKSPACE_RW;
   for (size_t i = 0; i < cfg->n_volumes; i++)
     {
       binds[i].source = cfg->volumes[i].source;
@@ -361,7 +375,6 @@ fill_spec (struct sandbox_spec *spec, const struct tr_config *cfg, double timeou
   spec->limits.timeout_seconds = timeout;
 }
 
-
 /* Peak memory of the launcher (with the broker) and of the sandbox (its
  * largest process; the VM is alone in it), from getrusage.  */
 static void
@@ -374,10 +387,10 @@ add_resources (cJSON *r)
   getrusage (RUSAGE_CHILDREN, &children);
   cJSON_AddNumberToObject (res, "launcher_max_rss_kb", (double) self.ru_maxrss);
   cJSON_AddNumberToObject (res, "sandbox_max_rss_kb", (double) children.ru_maxrss);
-  cJSON_AddNumberToObject (res, "sandbox_cpu_ms", (double) children.ru_utime.tv_sec * 1e3
-                                                      + (double) children.ru_utime.tv_usec / 1e3
-                                                      + (double) children.ru_stime.tv_sec * 1e3
-                                                      + (double) children.ru_stime.tv_usec / 1e3);
+  cJSON_AddNumberToObject (
+      res, "sandbox_cpu_ms",
+      (double) children.ru_utime.tv_sec * 1e3 + (double) children.ru_utime.tv_usec / 1e3
+          + (double) children.ru_stime.tv_sec * 1e3 + (double) children.ru_stime.tv_usec / 1e3);
   cJSON_AddItemToObject (r, "resources", res);
 }
 
@@ -403,7 +416,9 @@ run_report (const struct run_report_opts *ro, const struct run_result *res, FILE
       if (v->message[0])
         cJSON_AddStringToObject (r, "message", v->message);
       if (bo->finish && cJSON_GetObjectItemCaseSensitive (bo->finish, "state"))
-        cJSON_AddItemToObject (r, "state", cJSON_Duplicate (cJSON_GetObjectItemCaseSensitive (bo->finish, "state"), 1));
+        cJSON_AddItemToObject (
+            r, "state",
+            cJSON_Duplicate (cJSON_GetObjectItemCaseSensitive (bo->finish, "state"), 1));
       s = cJSON_PrintUnformatted (r);
       fprintf (out, "%s\n", s ? s : "{}");
       cJSON_free (s);
@@ -413,11 +428,15 @@ run_report (const struct run_report_opts *ro, const struct run_result *res, FILE
   if (v->code == 0 && strcmp (v->status, "waiting") == 0)
     {
       if (ro->storage == STORAGE_FILE)
-        fprintf (out, "⏸ Paused, %s\n  Answer with: tactus-run answer %s VALUE\n  then continue with: "
-                "tactus-run run %s --storage file\n", v->message, ro->file, ro->file);
+        fprintf (out,
+                 "⏸ Paused, %s\n  Answer with: tactus-run answer %s VALUE\n  then continue with: "
+                 "tactus-run run %s --storage file\n",
+                 v->message, ro->file, ro->file);
       else
-        fprintf (out, "⏸ Paused, %s\n  Run with --storage file to be able to answer and resume, or "
-                "answer now with --approve all|none.\n", v->message);
+        fprintf (out,
+                 "⏸ Paused, %s\n  Run with --storage file to be able to answer and resume, or "
+                 "answer now with --approve all|none.\n",
+                 v->message);
       return;
     }
   if (v->code == 0)
@@ -439,7 +458,8 @@ run_prepare (const struct tr_config *cfg, struct sandbox **sb, struct tr_error *
 {
   struct sandbox_spec *spec = calloc (1, sizeof *spec);
   struct sandbox_bind *binds = calloc (cfg->n_volumes + 1, sizeof *binds);
-  struct vm_config vm = { .jit = cfg->jit, .memory_limit = cfg->memory ? cfg->memory : DEFAULT_VM_MEMORY };
+  struct vm_config vm
+      = { .jit = cfg->jit, .memory_limit = cfg->memory ? cfg->memory : DEFAULT_VM_MEMORY };
 
   if (spec == NULL || binds == NULL)
     {
@@ -463,7 +483,8 @@ run_load (const char *file, char **source, size_t *len, struct tr_config *cfg)
   *source = read_source (file, len, &err);
   /* LuaJIT has no bytecode verifier: only source text is ever loaded.  */
   if (*source && *len > 0 && (*source)[0] == 0x1b)
-    tr_fail (&err, 0, "%s: precompiled Lua bytecode is not accepted; pass the .tac source text", file);
+    tr_fail (&err, 0, "%s: precompiled Lua bytecode is not accepted; pass the .tac source text",
+             file);
   if (*source == NULL || (*len > 0 && (*source)[0] == 0x1b) || config_load (cfg, file, &err) < 0)
     {
       tr_error_print (&err);
@@ -586,9 +607,11 @@ run_execute (const struct run_job *job, struct run_result *res)
       fill_spec (&spec, cfg, timeout, &vm, binds);
       if (sandbox_start (&spec, &sb, &err) < 0)
         {
-          fprintf (stderr, "tactus-run: the sandbox could not be built: %s\n"
-                           "  (run 'tactus-run sandbox status' to see what this host supports; "
-                           "--no-sandbox runs without isolation)\n", err.msg);
+          fprintf (stderr,
+                   "tactus-run: the sandbox could not be built: %s\n"
+                   "  (run 'tactus-run sandbox status' to see what this host supports; "
+                   "--no-sandbox runs without isolation)\n",
+                   err.msg);
           return -1;
         }
       sandbox_peer (sb, &peer);

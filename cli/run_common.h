@@ -23,22 +23,22 @@ struct sandbox;
 
 struct run_job
 {
-  const char *file;             /* the .tac as given */
-  const char *source;           /* its text (run_load) */
+  const char *file;   /* the .tac as given */
+  const char *source; /* its text (run_load) */
   size_t source_len;
-  const struct tr_config *cfg;  /* its config (run_load) */
-  struct cJSON *params;         /* --param values (strings), or NULL */
-  struct cJSON *start_extra;    /* extra run.start fields (test/eval modes), or NULL */
+  const struct tr_config *cfg; /* its config (run_load) */
+  struct cJSON *params;        /* --param values (strings), or NULL */
+  struct cJSON *start_extra;   /* extra run.start fields (test/eval modes), or NULL */
   bool no_sandbox;
   bool mock_all;
   bool no_jit;
-  bool quiet_unsandboxed;       /* the caller already printed the --no-sandbox warning */
+  bool quiet_unsandboxed; /* the caller already printed the --no-sandbox warning */
   enum broker_storage storage;
-  const char *storage_path;     /* --storage-path, or NULL */
+  const char *storage_path; /* --storage-path, or NULL */
   enum broker_approve approve;
   bool approve_set;
-  double timeout;               /* seconds; 0: the config's */
-  uint64_t memory;              /* VM memory; 0: the config's, else 512 MiB */
+  double timeout;  /* seconds; 0: the config's */
+  uint64_t memory; /* VM memory; 0: the config's, else 512 MiB */
   struct trace *trace;
   /* A warm pool's run: a sandbox made by run_prepare, and where this run's
    * workspace and modules are (paths; "/proc/self/fd/N" works).  */
@@ -58,8 +58,8 @@ struct run_report_opts
 
 struct run_verdict
 {
-  int code;            /* the exit status of `run` */
-  const char *status;  /* success, waiting, error, timeout, oom, interrupted */
+  int code;           /* the exit status of `run` */
+  const char *status; /* success, waiting, error, timeout, oom, interrupted */
   char message[1200];
 };
 
@@ -84,7 +84,8 @@ int run_execute (const struct run_job *job, struct run_result *res);
 int run_prepare (const struct tr_config *cfg, struct sandbox **sb, struct tr_error *err);
 
 /* Print the result: human lines on OUT/ERR, or one JSON line on OUT.  */
-void run_report (const struct run_report_opts *o, const struct run_result *res, FILE *out, FILE *err);
+void run_report (const struct run_report_opts *o, const struct run_result *res, FILE *out,
+                 FILE *err);
 
 /* FINISH.a (or FINISH.a.b) when it is a string, else NULL.  */
 const char *run_finish_str (const struct cJSON *finish, const char *a, const char *b);

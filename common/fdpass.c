@@ -55,8 +55,8 @@ fd_recv (int sock, void *data, size_t len, int *fds, int maxfds, int *nfds)
 {
   struct iovec iov = { .iov_base = data, .iov_len = len };
   union fd_cmsg u;
-  struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
-                        .msg_controllen = sizeof u.buf };
+  struct msghdr msg
+      = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf };
   struct cmsghdr *c;
   ssize_t n;
 

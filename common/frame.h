@@ -30,10 +30,10 @@
 
 struct frame_asm
 {
-  char *buf;  /* the message being assembled, NUL-terminated when complete */
+  char *buf; /* the message being assembled, NUL-terminated when complete */
   size_t len;
   size_t cap;
-  size_t max; /* 0: FRAME_MAX_MESSAGE */
+  size_t max;  /* 0: FRAME_MAX_MESSAGE */
   bool binary; /* allow NUL bytes (the sandbox's own setup payload, not JSON) */
 };
 

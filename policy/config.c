@@ -20,8 +20,9 @@
 #define MAX_CONFIG_SIZE (1 << 20)
 
 /* Keys Tactus's Docker sandbox uses that mean nothing here.  */
-static const char *const docker_only_keys[] = { "image", "dev_mode", "broker_transport", "broker_host",
-                                                "broker_port", "mcp_servers_path", "rebuild", NULL };
+static const char *const docker_only_keys[]
+    = { "image",       "dev_mode",         "broker_transport", "broker_host",
+        "broker_port", "mcp_servers_path", "rebuild",          NULL };
 
 void
 config_init (struct tr_config *c)
@@ -53,17 +54,16 @@ config_free (struct tr_config *c)
 bool
 config_is_secret_env (const char *name)
 {
-  static const char *const names[] = { "OPENAI_API_KEY", "GOOGLE_API_KEY", "AWS_ACCESS_KEY_ID",
-                                        "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
-                                        "AZURE_OPENAI_API_KEY", "ANTHROPIC_API_KEY", NULL };
+  static const char *const names[]
+      = { "OPENAI_API_KEY",    "GOOGLE_API_KEY",       "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+          "AWS_SESSION_TOKEN", "AZURE_OPENAI_API_KEY", "ANTHROPIC_API_KEY", NULL };
   for (const char *const *n = names; *n; n++)
     if (strcmp (*n, name) == 0)
       return true;
   return ytree_is_secret_key (name);
 }
 
-static int
-bad (struct tr_error *err, const struct ynode *n, const char *path, const char *fmt, ...)
+static int bad (struct tr_error *err, const struct ynode *n, const char *path, const char *fmt, ...)
     __attribute__ ((format (printf, 4, 5)));
 
 static int
@@ -82,7 +82,8 @@ static int
 want_scalar (const struct ynode *n, const char *path, struct tr_error *err)
 {
   if (n->type != YNODE_SCALAR)
-    return bad (err, n, path, "expected a single value, not a %s", n->type == YNODE_MAP ? "map" : "list");
+    return bad (err, n, path, "expected a single value, not a %s",
+                n->type == YNODE_MAP ? "map" : "list");
   return 0;
 }
 
@@ -91,11 +92,13 @@ get_bool (const struct ynode *n, const char *path, bool *out, struct tr_error *e
 {
   if (want_scalar (n, path, err) < 0)
     return -1;
-  if (!n->quoted && (strcasecmp (n->value, "true") == 0 || strcasecmp (n->value, "yes") == 0
-                     || strcasecmp (n->value, "on") == 0))
+  if (!n->quoted
+      && (strcasecmp (n->value, "true") == 0 || strcasecmp (n->value, "yes") == 0
+          || strcasecmp (n->value, "on") == 0))
     *out = true;
-  else if (!n->quoted && (strcasecmp (n->value, "false") == 0 || strcasecmp (n->value, "no") == 0
-                          || strcasecmp (n->value, "off") == 0))
+  else if (!n->quoted
+           && (strcasecmp (n->value, "false") == 0 || strcasecmp (n->value, "no") == 0
+               || strcasecmp (n->value, "off") == 0))
     *out = false;
   else
     return bad (err, n, path, "'%s' is not a boolean (use true or false)", n->value);
@@ -136,10 +139,23 @@ get_size (const struct ynode *n, const char *path, uint64_t *out, struct tr_erro
     return bad (err, n, path, "'%s' is not a size (use 512m, 2g or a number of bytes)", n->value);
   switch (*end)
     {
-    case 'k': case 'K': mult = 1024; end++; break;
-    case 'm': case 'M': mult = 1024.0 * 1024; end++; break;
-    case 'g': case 'G': mult = 1024.0 * 1024 * 1024; end++; break;
-    default: break;
+    case 'k':
+    case 'K':
+      mult = 1024;
+      end++;
+      break;
+    case 'm':
+    case 'M':
+      mult = 1024.0 * 1024;
+      end++;
+      break;
+    case 'g':
+    case 'G':
+      mult = 1024.0 * 1024 * 1024;
+      end++;
+      break;
+    default:
+      break;
     }
   if (strcasecmp (end, "ib") == 0 || strcasecmp (end, "b") == 0)
     end += strlen (end);
@@ -223,12 +239,14 @@ add_volume (struct tr_config *c, const struct ynode *n, struct tr_error *err)
   dst = src ? strtok_r (NULL, ":", &save) : NULL;
   mode = dst ? strtok_r (NULL, ":", &save) : NULL;
   if (src == NULL || dst == NULL || dst[0] != '/' || strtok_r (NULL, ":", &save))
-    return bad (err, n, "sandbox.volumes", "'%s' is not HOST_PATH:/ABSOLUTE/TARGET[:ro|rw]", n->value);
+    return bad (err, n, "sandbox.volumes", "'%s' is not HOST_PATH:/ABSOLUTE/TARGET[:ro|rw]",
+                n->value);
   if (mode && strcmp (mode, "ro") == 0)
     writable = false;
   else if (mode && strcmp (mode, "rw") != 0)
     return bad (err, n, "sandbox.volumes", "mode '%s' must be ro or rw", mode);
-  if (strcmp (dst, "/workspace") == 0 || strncmp (dst, "/proc", 5) == 0 || strncmp (dst, "/dev", 4) == 0)
+  if (strcmp (dst, "/workspace") == 0 || strncmp (dst, "/proc", 5) == 0
+      || strncmp (dst, "/dev", 4) == 0)
     return bad (err, n, "sandbox.volumes", "target %s is reserved", dst);
   nv = realloc (c->volumes, (c->n_volumes + 1) * sizeof *nv);
   if (nv == NULL)
@@ -258,8 +276,9 @@ add_env (struct tr_config *c, const char *key, const char *value, const struct y
     return bad (err, n, "sandbox.env", "'%s' is not a variable name", key);
   if (config_is_secret_env (key))
     {
-      fprintf (stderr, "tactus-run: warning: %s:%d: sandbox.env.%s is a provider secret and is "
-                       "never passed into the sandbox (the broker makes model calls)\n",
+      fprintf (stderr,
+               "tactus-run: warning: %s:%d: sandbox.env.%s is a provider secret and is "
+               "never passed into the sandbox (the broker makes model calls)\n",
                n->file, n->line, key);
       return 0;
     }
@@ -344,10 +363,10 @@ read_workspace (struct tr_config *c, const struct ynode *n, struct tr_error *err
   bool b;
 
   if (n->type == YNODE_SCALAR && !n->quoted
-      && (strcmp (n->value, "ro") == 0 || strcmp (n->value, "rw") == 0 || strcmp (n->value, "off") == 0
-          || strcmp (n->value, "overlay") == 0))
+      && (strcmp (n->value, "ro") == 0 || strcmp (n->value, "rw") == 0
+          || strcmp (n->value, "off") == 0 || strcmp (n->value, "overlay") == 0))
     {
-      c->workspace = strcmp (n->value, "off") == 0     ? CONFIG_WORKSPACE_OFF
+      c->workspace = strcmp (n->value, "off") == 0       ? CONFIG_WORKSPACE_OFF
                      : strcmp (n->value, "ro") == 0      ? CONFIG_WORKSPACE_RO
                      : strcmp (n->value, "overlay") == 0 ? CONFIG_WORKSPACE_OVERLAY
                                                          : CONFIG_WORKSPACE_RW;
@@ -359,7 +378,8 @@ read_workspace (struct tr_config *c, const struct ynode *n, struct tr_error *err
     return bad (err, n, "sandbox.mount_current_dir",
                 "'%s' is not valid (use true or rw to mount the current directory read-write, ro "
                 "for read-only, overlay for writes that vanish with the run, false or off for "
-                "none)", n->value);
+                "none)",
+                n->value);
   c->workspace = b ? CONFIG_WORKSPACE_RW : CONFIG_WORKSPACE_OFF;
   return 0;
 }
@@ -380,7 +400,8 @@ read_sandbox (struct tr_config *c, const struct ynode *s, struct tr_error *err)
           if ((r = want_scalar (n, "sandbox.network", err)) == 0 && strcmp (n->value, "none") != 0)
             r = bad (err, n, "sandbox.network",
                      "'%s' is not supported: the sandbox is networkless (none); model calls go "
-                     "through the broker", n->value);
+                     "through the broker",
+                     n->value);
         }
       else if (strcmp (k, "mount_current_dir") == 0)
         r = read_workspace (c, n, err);
@@ -402,8 +423,10 @@ read_sandbox (struct tr_config *c, const struct ynode *s, struct tr_error *err)
       else if (is_docker_only (k))
         continue;
       else
-        r = bad (err, n, "sandbox", "unknown key '%s' (enabled, network, mount_current_dir, volumes, "
-                                    "env, limits, timeout, jit)", k);
+        r = bad (err, n, "sandbox",
+                 "unknown key '%s' (enabled, network, mount_current_dir, volumes, "
+                 "env, limits, timeout, jit)",
+                 k);
       if (r < 0)
         return -1;
     }
@@ -411,7 +434,8 @@ read_sandbox (struct tr_config *c, const struct ynode *s, struct tr_error *err)
 }
 
 static int
-read_policy_tool (struct tr_config *c, const struct ynode *n, const char *name, struct tr_error *err)
+read_policy_tool (struct tr_config *c, const struct ynode *n, const char *name,
+                  struct tr_error *err)
 {
   struct policy *p = &c->policy;
   struct policy_tool *nt, *t;
@@ -428,13 +452,15 @@ read_policy_tool (struct tr_config *c, const struct ynode *n, const char *name, 
   if (n == NULL || n->type == YNODE_SCALAR)
     return 0;
   if (n->type != YNODE_MAP)
-    return bad (err, n, "policy.tools", "'%s': expected a map (approval:, command:, timeout:)", name);
+    return bad (err, n, "policy.tools", "'%s': expected a map (approval:, command:, timeout:)",
+                name);
   for (const struct ynode *f = n->child; f; f = f->next)
     {
       int r;
       if (strcmp (f->key, "approval") == 0)
         {
-          if (f->type == YNODE_SCALAR && (strcmp (f->value, "required") == 0 || strcmp (f->value, "none") == 0))
+          if (f->type == YNODE_SCALAR
+              && (strcmp (f->value, "required") == 0 || strcmp (f->value, "none") == 0))
             {
               t->approval = f->value[0] == 'r';
               r = 0;
@@ -446,14 +472,16 @@ read_policy_tool (struct tr_config *c, const struct ynode *n, const char *name, 
         {
           r = get_strv (f, "policy.tools.command", &t->command, err);
           if (r == 0 && (t->command == NULL || t->command[0][0] != '/'))
-            r = bad (err, f, "policy.tools.command", "the command must start with an absolute path");
+            r = bad (err, f, "policy.tools.command",
+                     "the command must start with an absolute path");
         }
       else if (strcmp (f->key, "timeout") == 0)
         r = get_duration (f, "policy.tools.timeout", &t->timeout, err);
       else if (strcmp (f->key, "description") == 0)
         r = 0;
       else
-        r = bad (err, f, "policy.tools", "'%s': unknown key '%s' (approval, command, timeout)", name, f->key);
+        r = bad (err, f, "policy.tools", "'%s': unknown key '%s' (approval, command, timeout)",
+                 name, f->key);
       if (r < 0)
         return -1;
     }
@@ -521,7 +549,8 @@ read_policy (struct tr_config *c, const struct ynode *s, struct tr_error *err)
           p->max_tokens = (long) v;
         }
       else
-        r = bad (err, n, "policy", "unknown key '%s' (tools, stages, approve, models, max_tokens)", n->key);
+        r = bad (err, n, "policy", "unknown key '%s' (tools, stages, approve, models, max_tokens)",
+                 n->key);
       if (r < 0)
         return -1;
     }

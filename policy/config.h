@@ -35,17 +35,17 @@ struct tr_config
   enum config_workspace workspace;
   struct config_volume *volumes;
   size_t n_volumes;
-  char **env;            /* NULL-terminated "KEY=VALUE" */
-  uint64_t memory;       /* bytes, 0: default */
+  char **env;      /* NULL-terminated "KEY=VALUE" */
+  uint64_t memory; /* bytes, 0: default */
   double cpus;
   uint64_t pids;
-  double timeout;        /* seconds, 0: none */
+  double timeout; /* seconds, 0: none */
   bool jit;
   char *storage_dir;
   char *openai_base_url; /* no keys here: the broker reads keys itself */
   char *default_model;
   struct policy policy;
-  char **files;          /* the config files that were read, for messages */
+  char **files; /* the config files that were read, for messages */
 };
 
 /* Read every layer that exists for the procedure at TAC_PATH (NULL: no

@@ -9,16 +9,16 @@
 
 struct policy_tool
 {
-  char *name;          /* host.<name> */
-  char **command;      /* argv of a host command, NULL for a built-in tool */
-  double timeout;      /* seconds, for commands */
-  bool approval;       /* needs a human's approval for each call */
+  char *name;     /* host.<name> */
+  char **command; /* argv of a host command, NULL for a built-in tool */
+  double timeout; /* seconds, for commands */
+  bool approval;  /* needs a human's approval for each call */
 };
 
 struct policy_stage
 {
   char *name;
-  char **tools;        /* NULL-terminated */
+  char **tools; /* NULL-terminated */
 };
 
 struct policy

@@ -20,7 +20,8 @@ struct builder
 bool
 ytree_is_secret_key (const char *key)
 {
-  static const char *const suffixes[] = { "api_key", "_secret", "secret_access_key", "session_token", "password", "_token" };
+  static const char *const suffixes[]
+      = { "api_key", "_secret", "secret_access_key", "session_token", "password", "_token" };
   size_t klen;
 
   if (key == NULL)
@@ -77,7 +78,8 @@ next_event (struct builder *b, yaml_event_t *ev)
     {
       int line = (int) ev->start_mark.line + 1;
       yaml_event_delete (ev);
-      return tr_fail (b->err, 0, "%s:%d: YAML aliases (*name) are not supported in config", b->file, line);
+      return tr_fail (b->err, 0, "%s:%d: YAML aliases (*name) are not supported in config", b->file,
+                      line);
     }
   return 0;
 }
@@ -113,7 +115,8 @@ parse_collection (struct builder *b, struct ynode *n, int depth)
         {
           if (ev.type != YAML_SCALAR_EVENT)
             {
-              tr_fail (b->err, 0, "%s:%zu: map keys must be plain strings", b->file, ev.start_mark.line + 1);
+              tr_fail (b->err, 0, "%s:%zu: map keys must be plain strings", b->file,
+                       ev.start_mark.line + 1);
               yaml_event_delete (&ev);
               goto fail;
             }
@@ -160,8 +163,9 @@ parse_node (struct builder *b, yaml_event_t *ev, int depth, const char *key)
         {
           bool secret = !b->keep_secrets && ytree_is_secret_key (key);
           n->quoted = ev->data.scalar.style != YAML_PLAIN_SCALAR_STYLE;
-          n->value = secret ? strdup ("<redacted>")
-                            : strndup ((const char *) ev->data.scalar.value, ev->data.scalar.length);
+          n->value = secret
+                         ? strdup ("<redacted>")
+                         : strndup ((const char *) ev->data.scalar.value, ev->data.scalar.length);
           if (secret)
             wipe_event (ev);
         }
@@ -236,7 +240,8 @@ parse_document (struct builder *bp, const char *text, size_t len)
         case YAML_SCALAR_EVENT:
           if (root)
             {
-              tr_fail (err, 0, "%s:%zu: only one YAML document is allowed", file, ev.start_mark.line + 1);
+              tr_fail (err, 0, "%s:%zu: only one YAML document is allowed", file,
+                       ev.start_mark.line + 1);
               yaml_event_delete (&ev);
               goto fail;
             }
@@ -250,7 +255,8 @@ parse_document (struct builder *bp, const char *text, size_t len)
             }
           else if (root->type != YNODE_MAP)
             {
-              tr_fail (err, 0, "%s:%d: the config must be a map of keys (sandbox:, policy:, ...)", file, root->line);
+              tr_fail (err, 0, "%s:%d: the config must be a map of keys (sandbox:, policy:, ...)",
+                       file, root->line);
               goto fail;
             }
           break;

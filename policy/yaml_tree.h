@@ -21,9 +21,9 @@ enum ynode_type
 struct ynode
 {
   enum ynode_type type;
-  char *key;    /* set for the values of a map */
-  char *value;  /* scalars */
-  bool quoted;  /* the scalar was quoted: "true" is a string, not a boolean */
+  char *key;   /* set for the values of a map */
+  char *value; /* scalars */
+  bool quoted; /* the scalar was quoted: "true" is a string, not a boolean */
   const char *file;
   int line;
   struct ynode *child, *last, *next;

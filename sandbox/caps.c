@@ -118,8 +118,9 @@ caps_apply (const struct ct_caps *caps, struct tr_error *err)
         return tr_fail (err, 0, "capabilities: %s", caps_name (c));
     }
   if (capng_apply (CAPNG_SELECT_CAPS) < 0)
-    return tr_fail (err, errno, "capabilities: set effective, permitted, inheritable "
-                                "(a capability outside the bounding set?)");
+    return tr_fail (err, errno,
+                    "capabilities: set effective, permitted, inheritable "
+                    "(a capability outside the bounding set?)");
   if (prctl (PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0)
     return tr_fail (err, errno, "capabilities: PR_SET_KEEPCAPS");
   if (prctl (PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)

@@ -67,7 +67,7 @@ needed_controllers (const struct ct_resources *res, char *out, size_t size)
   do                                                                                               \
     {                                                                                              \
       if (!has_word (out, c))                                                                      \
-        snprintf (out + strlen (out), size - strlen (out), "%s%s", out[0] ? " " : "", c);        \
+        snprintf (out + strlen (out), size - strlen (out), "%s%s", out[0] ? " " : "", c);          \
     }                                                                                              \
   while (0)
   if (res->memory_limit || res->memory_reservation || res->memory_swap)
@@ -118,8 +118,10 @@ enable_in (int dirfd, const char *path, const char *ctrls, struct tr_error *err)
       if (has_word (sub, word))
         continue;
       if (!has_word (have, word))
-        return tr_fail (err, 0, "linux.resources: the %s controller is not available in cgroup v2 "
-                                "at %s (cgroup v1 is never used)", word, path);
+        return tr_fail (err, 0,
+                        "linux.resources: the %s controller is not available in cgroup v2 "
+                        "at %s (cgroup v1 is never used)",
+                        word, path);
       snprintf (cmd, sizeof cmd, "+%s", word);
       if (write_file_at (dirfd, "cgroup.subtree_control", cmd, err) < 0)
         return tr_wrap (err, "cgroup %s: enable the %s controller%s", path, word,
@@ -172,16 +174,17 @@ cgpath_create (const char *rel, const struct ct_resources *res, struct ct_cgroup
         return tr_fail (err, errno, "cgroup: open %s/%s", cg->path, comps[i]);
       close (cur);
       cur = next;
-      snprintf (cg->path + strlen (cg->path), sizeof cg->path - strlen (cg->path), "/%s",
-                comps[i]);
+      snprintf (cg->path + strlen (cg->path), sizeof cg->path - strlen (cg->path), "/%s", comps[i]);
     }
   {
     char procs[64];
     if (read_file_at (cur, "cgroup.procs", procs, sizeof procs, err) < 0)
       return tr_wrap (err, "cgroup %s", cg->path);
     if (procs[0])
-      return tr_fail (err, EBUSY, "cgroup %s already holds processes (linux.cgroupsPath must be "
-                                  "the container's own)", cg->path);
+      return tr_fail (err, EBUSY,
+                      "cgroup %s already holds processes (linux.cgroupsPath must be "
+                      "the container's own)",
+                      cg->path);
   }
   cg->dirfd = steal_fd (&cur);
   if (res && cgpath_apply (cg, res, err) < 0)
@@ -263,10 +266,11 @@ cgpath_apply (const struct ct_cgroup *cg, const struct ct_resources *res, struct
 
   if (cg->dirfd < 0)
     return 0;
-  if (res->memory_reservation && wr (cg, "memory.low", num_or_max (v, sizeof v,
-                                                                   res->memory_reservation), err) < 0)
+  if (res->memory_reservation
+      && wr (cg, "memory.low", num_or_max (v, sizeof v, res->memory_reservation), err) < 0)
     return -1;
-  if (res->memory_limit && wr (cg, "memory.max", num_or_max (v, sizeof v, res->memory_limit), err) < 0)
+  if (res->memory_limit
+      && wr (cg, "memory.max", num_or_max (v, sizeof v, res->memory_limit), err) < 0)
     return -1;
   if (res->memory_swap)
     {
@@ -360,8 +364,10 @@ cgpath_freeze (const struct ct_cgroup *cg, bool freeze, struct tr_error *err)
   if (cg->dirfd < 0)
     return tr_fail (err, 0, "the container has no cgroup (pause and resume need cgroup v2)");
   if (fstatat (cg->dirfd, "cgroup.freeze", &st, 0) < 0)
-    return tr_fail (err, errno, "cgroup %s has no cgroup.freeze (the cgroup v2 freezer needs "
-                                "Linux 5.2)", cg->path);
+    return tr_fail (err, errno,
+                    "cgroup %s has no cgroup.freeze (the cgroup v2 freezer needs "
+                    "Linux 5.2)",
+                    cg->path);
   if (wr (cg, "cgroup.freeze", freeze ? "1" : "0", err) < 0)
     return -1;
   /* Frozen is reached asynchronously; cgroup.events tells when.  */

@@ -121,7 +121,8 @@ limit_controllers (struct cgroup_info *info)
   read_file_at (AT_FDCWD, path, procs, sizeof procs, &e);
   root = strcmp (info->base, info->mount) == 0;
   empty = procs[0] == '\0';
-  info->memory = has_word (sub, "memory") || (has_word (info->controllers, "memory") && (root || empty));
+  info->memory
+      = has_word (sub, "memory") || (has_word (info->controllers, "memory") && (root || empty));
   info->pids = has_word (sub, "pids") || (has_word (info->controllers, "pids") && (root || empty));
   info->cpu = has_word (sub, "cpu") || (has_word (info->controllers, "cpu") && (root || empty));
   if (!(info->memory && info->pids && info->cpu))
@@ -129,9 +130,10 @@ limit_controllers (struct cgroup_info *info)
       bool offered = has_word (info->controllers, "memory") && has_word (info->controllers, "pids")
                      && has_word (info->controllers, "cpu");
       snprintf (info->limits_reason, sizeof info->limits_reason,
-                offered ? "%s holds processes, so its memory/pids/cpu controllers cannot be enabled "
-                          "for run cgroups (start tactus-run from a leaf of a delegated subtree)"
-                        : "%s does not offer the memory, pids and cpu controllers",
+                offered
+                    ? "%s holds processes, so its memory/pids/cpu controllers cannot be enabled "
+                      "for run cgroups (start tactus-run from a leaf of a delegated subtree)"
+                    : "%s does not offer the memory, pids and cpu controllers",
                 info->base);
     }
 }
@@ -183,7 +185,8 @@ enable_controller (int basefd, const char *ctrl)
   char buf[256], cmd[32];
   struct tr_error e;
 
-  if (read_file_at (basefd, "cgroup.subtree_control", buf, sizeof buf, &e) >= 0 && has_word (buf, ctrl))
+  if (read_file_at (basefd, "cgroup.subtree_control", buf, sizeof buf, &e) >= 0
+      && has_word (buf, ctrl))
     return true;
   if (read_file_at (basefd, "cgroup.controllers", buf, sizeof buf, &e) < 0 || !has_word (buf, ctrl))
     return false;
@@ -223,13 +226,15 @@ write_limits (struct sandbox_cgroup *cg, const struct sandbox_limits *lim, int b
         return tr_wrap (err, "cgroup %s", cg->path);
       cg->cpu = true;
     }
-  if (require && ((lim->memory_bytes && !cg->memory) || (lim->pids && !cg->pids)
-                  || (lim->cpus > 0 && !cg->cpu)))
+  if (require
+      && ((lim->memory_bytes && !cg->memory) || (lim->pids && !cg->pids)
+          || (lim->cpus > 0 && !cg->cpu)))
     {
       struct cgroup_info info;
       cgroup_inspect (&info);
       return tr_fail (err, 0, "cgroup limits: %s (or drop the requirement to fall back to rlimits)",
-                      info.limits_reason[0] ? info.limits_reason : "a controller could not be enabled");
+                      info.limits_reason[0] ? info.limits_reason
+                                            : "a controller could not be enabled");
     }
   return 0;
 }

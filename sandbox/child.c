@@ -126,7 +126,8 @@ arrange_fds (const struct sandbox_spec *spec, int *sync_fd, int broker_fd, int d
   /* Only the fds named by the spec survive; close_range is one syscall
    * however many fds the launcher had open.  */
   if (close_range (spec->broker ? SANDBOX_BROKER_FD + 1 : SANDBOX_BROKER_FD,
-                   (unsigned) high_sync - 1, 0) < 0
+                   (unsigned) high_sync - 1, 0)
+          < 0
       || close_range ((unsigned) high_sync + 1, ~0U, 0) < 0)
     return tr_fail (err, errno, "fds: close_range");
   return 0;

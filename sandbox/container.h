@@ -24,13 +24,13 @@
 
 struct ct_mount
 {
-  const char *destination; /* absolute, inside the container */
-  const char *type;        /* NULL or "bind" / "none" for binds */
-  const char *source;      /* host path for binds (absolute) */
-  bool bind, recursive;    /* bind / rbind */
-  uint64_t attr_set, attr_clr;     /* MOUNT_ATTR_* for the top mount */
-  uint64_t rattr_set, rattr_clr;   /* MOUNT_ATTR_* applied recursively (rro, rnosuid, ...) */
-  unsigned long propagation;       /* MS_PRIVATE, MS_SLAVE, ... (0: leave) */
+  const char *destination;       /* absolute, inside the container */
+  const char *type;              /* NULL or "bind" / "none" for binds */
+  const char *source;            /* host path for binds (absolute) */
+  bool bind, recursive;          /* bind / rbind */
+  uint64_t attr_set, attr_clr;   /* MOUNT_ATTR_* for the top mount */
+  uint64_t rattr_set, rattr_clr; /* MOUNT_ATTR_* applied recursively (rro, rnosuid, ...) */
+  unsigned long propagation;     /* MS_PRIVATE, MS_SLAVE, ... (0: leave) */
   bool prop_recursive;
   bool tmpcopyup;
   /* filesystem options as fsconfig key/value pairs (value NULL: a flag) */
@@ -42,10 +42,10 @@ struct ct_mount
 
 struct ct_device
 {
-  char type;          /* 'c', 'b', 'u' (== 'c'), 'p' */
-  const char *path;   /* absolute, under /dev */
+  char type;        /* 'c', 'b', 'u' (== 'c'), 'p' */
+  const char *path; /* absolute, under /dev */
   uint32_t major, minor;
-  mode_t mode;        /* permission bits */
+  mode_t mode; /* permission bits */
   bool has_mode;
   uid_t uid;
   gid_t gid;
@@ -54,7 +54,7 @@ struct ct_device
 
 struct ct_rootfs
 {
-  const char *rootfs;      /* absolute host path */
+  const char *rootfs; /* absolute host path */
   bool readonly;
   const struct ct_mount *mounts;
   size_t n_mounts;
@@ -67,11 +67,12 @@ struct ct_rootfs
   unsigned long propagation; /* rootfsPropagation (MS_*, with MS_REC for the r forms) for the
                               * container's / after pivot_root; 0: rslave */
   bool no_pivot;
-  bool userns;       /* device nodes cannot be made: bind the host's */
-  bool new_netns;    /* sysfs can be mounted fresh */
-  bool cgroupns;     /* a cgroup mount can be a fresh cgroup2 */
-  const char *cgroup_path; /* host path of the container's cgroup (for a cgroup mount without cgroupns) */
-  bool console;      /* a terminal was asked for: /dev/console will be bound */
+  bool userns;    /* device nodes cannot be made: bind the host's */
+  bool new_netns; /* sysfs can be mounted fresh */
+  bool cgroupns;  /* a cgroup mount can be a fresh cgroup2 */
+  const char
+      *cgroup_path; /* host path of the container's cgroup (for a cgroup mount without cgroupns) */
+  bool console;     /* a terminal was asked for: /dev/console will be bound */
 };
 
 /* PATH lexically cleaned into OUT as an absolute path: "/a/b" ("//x",
@@ -123,7 +124,7 @@ int devices_create (int rootfd, const struct ct_device *devs, size_t n, bool use
 struct ct_device_rule
 {
   bool allow;
-  char type;   /* 'a', 'c', 'b' */
+  char type;            /* 'a', 'c', 'b' */
   int64_t major, minor; /* -1: any */
   unsigned access;      /* bits: 1 r, 2 w, 4 m */
 };
@@ -175,15 +176,15 @@ struct ct_resources
   int64_t memory_swap;        /* memory+swap as OCI (v1) says; 0: unset, -1: max */
   bool has_swappiness;
   bool disable_oom_killer;
-  int64_t pids_limit;          /* 0: unset, <0: max */
+  int64_t pids_limit; /* 0: unset, <0: max */
   bool has_pids;
-  uint64_t cpu_shares;         /* 0: unset */
-  int64_t cpu_quota;           /* 0: unset, -1: max */
-  uint64_t cpu_period;         /* 0: unset */
+  uint64_t cpu_shares; /* 0: unset */
+  int64_t cpu_quota;   /* 0: unset, -1: max */
+  uint64_t cpu_period; /* 0: unset */
   bool has_cpu_idle;
   int64_t cpu_idle;
   const char *cpus, *mems;
-  uint16_t blkio_weight;       /* 0: unset */
+  uint16_t blkio_weight; /* 0: unset */
   const char **unified_keys, **unified_values;
   size_t n_unified;
   const struct ct_device_rule *devices;
@@ -192,9 +193,9 @@ struct ct_resources
 
 struct ct_cgroup
 {
-  int dirfd;          /* the container's cgroup directory; -1 when none */
-  char path[1024];    /* absolute host path */
-  char mount[256];    /* the cgroup2 mount */
+  int dirfd;       /* the container's cgroup directory; -1 when none */
+  char path[1024]; /* absolute host path */
+  char mount[256]; /* the cgroup2 mount */
 };
 
 /* Where cgroup2 is mounted (found by type in mountinfo; v1 is never used).  */

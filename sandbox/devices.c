@@ -49,8 +49,10 @@ bind_host_node (int dirfd, const char *base, const struct ct_device *d, struct t
 
   tree = open_tree (AT_FDCWD, d->path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
   if (tree < 0)
-    return tr_fail (err, errno, "%s: no node to bind from the host (a user namespace cannot "
-                                "mknod)", d->what);
+    return tr_fail (err, errno,
+                    "%s: no node to bind from the host (a user namespace cannot "
+                    "mknod)",
+                    d->what);
   if (fstat (tree, &st) < 0)
     return tr_fail (err, errno, "%s", d->what);
   if ((d->type == 'b' ? !S_ISBLK (st.st_mode) : !S_ISCHR (st.st_mode))
@@ -123,8 +125,10 @@ devices_create (int rootfd, const struct ct_device *devs, size_t n, bool userns,
                 struct tr_error *err)
 {
   static const char *const links[][2] = {
-    { "fd", "/proc/self/fd" },        { "stdin", "/proc/self/fd/0" },
-    { "stdout", "/proc/self/fd/1" },  { "stderr", "/proc/self/fd/2" },
+    { "fd", "/proc/self/fd" },
+    { "stdin", "/proc/self/fd/0" },
+    { "stdout", "/proc/self/fd/1" },
+    { "stderr", "/proc/self/fd/2" },
   };
   cleanup_close int devfd = -1;
   struct stat st;
@@ -245,10 +249,17 @@ devices_cgroup_filter (int cgfd, const struct ct_device_rule *rules, size_t n, s
 {
   /* What the default nodes and a pty need (runc's allow list).  */
   static const struct ct_device_rule defaults[] = {
-    { true, 'c', -1, -1, CT_DEV_MKNOD },       { true, 'b', -1, -1, CT_DEV_MKNOD },
-    { true, 'c', 1, 3, 7 },  { true, 'c', 1, 5, 7 },  { true, 'c', 1, 7, 7 },
-    { true, 'c', 1, 8, 7 },  { true, 'c', 1, 9, 7 },  { true, 'c', 5, 0, 7 },
-    { true, 'c', 5, 1, 7 },  { true, 'c', 5, 2, 7 },  { true, 'c', 136, -1, 7 },
+    { true, 'c', -1, -1, CT_DEV_MKNOD },
+    { true, 'b', -1, -1, CT_DEV_MKNOD },
+    { true, 'c', 1, 3, 7 },
+    { true, 'c', 1, 5, 7 },
+    { true, 'c', 1, 7, 7 },
+    { true, 'c', 1, 8, 7 },
+    { true, 'c', 1, 9, 7 },
+    { true, 'c', 5, 0, 7 },
+    { true, 'c', 5, 1, 7 },
+    { true, 'c', 5, 2, 7 },
+    { true, 'c', 136, -1, 7 },
     { true, 'c', 10, 200, 7 },
   };
   struct prog p = { 0 };

@@ -24,20 +24,20 @@
 /* ---- cgroup.c ---- */
 struct sandbox_cgroup
 {
-  int dirfd;        /* the run's cgroup directory, -1 when none */
-  char path[512];   /* absolute path, for messages */
+  int dirfd;              /* the run's cgroup directory, -1 when none */
+  char path[512];         /* absolute path, for messages */
   bool memory, pids, cpu; /* limits applied through the cgroup */
 };
 
 struct cgroup_info
 {
-  bool v2;              /* a cgroup2 hierarchy is mounted */
-  bool writable;        /* we can create a child cgroup in it */
-  char mount[256];      /* where cgroup2 is mounted */
-  char base[512];       /* the directory run cgroups are created in */
-  char controllers[256];/* controllers available to the run cgroups */
-  bool memory, pids, cpu; /* limits a run cgroup can get here */
-  char reason[256];     /* why not, when !v2 or !writable */
+  bool v2;                 /* a cgroup2 hierarchy is mounted */
+  bool writable;           /* we can create a child cgroup in it */
+  char mount[256];         /* where cgroup2 is mounted */
+  char base[512];          /* the directory run cgroups are created in */
+  char controllers[256];   /* controllers available to the run cgroups */
+  bool memory, pids, cpu;  /* limits a run cgroup can get here */
+  char reason[256];        /* why not, when !v2 or !writable */
   char limits_reason[300]; /* why some limit is unavailable */
 };
 
@@ -102,9 +102,9 @@ int net_loopback_up (struct tr_error *err);
 /* ---- mounts.c ---- */
 struct mounts_ctx
 {
-  int workspace_mnt;      /* a detached tree of it made by the parent, or -1 */
-  const char *ws_path;    /* else: the path to clone here, or NULL for none */
-  uint64_t ws_dev, ws_ino;/* the directory the parent opened */
+  int workspace_mnt;       /* a detached tree of it made by the parent, or -1 */
+  const char *ws_path;     /* else: the path to clone here, or NULL for none */
+  uint64_t ws_dev, ws_ino; /* the directory the parent opened */
 };
 int mounts_build_root (const struct sandbox_spec *spec, const struct mounts_ctx *ctx,
                        struct tr_error *err);
@@ -124,8 +124,8 @@ struct child_ctx
   bool root_caller;
   const struct seccomp_program *seccomp;
   bool cgroup_memory, cgroup_pids;
-  int devnull;        /* the host's /dev/null, opened before the mounts, for stdio */
-  void *payload;      /* the run's payload from the go message, or NULL */
+  int devnull;   /* the host's /dev/null, opened before the mounts, for stdio */
+  void *payload; /* the run's payload from the go message, or NULL */
   size_t payload_len;
 };
 _Noreturn void child_main (struct child_ctx *ctx);

@@ -39,8 +39,8 @@ struct sandbox
   pid_t pid;
   int pidfd;
   int broker_fd;
-  int sync_fd;         /* until the child is released */
-  uid_t host_uid;      /* what sandbox root maps to */
+  int sync_fd;    /* until the child is released */
+  uid_t host_uid; /* what sandbox root maps to */
   gid_t host_gid;
   struct sandbox_cgroup cg;
   struct seccomp_program seccomp;
@@ -108,7 +108,8 @@ clone_workspace_tree (int workspace_fd, bool for_idmap, struct tr_error *err)
   /* An idmapped clone is not recursive: every mount under it would have to
    * support idmapping too.  */
   int mnt = open_tree (workspace_fd, "",
-                       OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | (for_idmap ? 0 : AT_RECURSIVE));
+                       OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH
+                           | (for_idmap ? 0 : AT_RECURSIVE));
   if (mnt < 0)
     return tr_fail (err, errno, "workspace: clone the mount");
   return mnt;
@@ -261,8 +262,10 @@ open_workspace (const struct sandbox_spec *spec, const char *dir, struct stat *s
   fd = open (dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0)
     {
-      tr_fail (err, errno, "workspace %s: cannot open it (pass an existing directory, or turn the "
-                           "workspace off)", dir);
+      tr_fail (err, errno,
+               "workspace %s: cannot open it (pass an existing directory, or turn the "
+               "workspace off)",
+               dir);
       return -2;
     }
   if (fstat (fd, st) < 0)
@@ -335,8 +338,7 @@ sandbox_prepare (const struct sandbox_spec *spec, struct sandbox **out, struct t
     goto fail;
 
   if (socketpair (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sync_pair) < 0
-      || (spec->broker
-          && socketpair (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, broker_pair) < 0))
+      || (spec->broker && socketpair (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, broker_pair) < 0))
     {
       tr_fail (err, errno, "sandbox setup: socketpair");
       goto fail;
@@ -346,8 +348,9 @@ sandbox_prepare (const struct sandbox_spec *spec, struct sandbox **out, struct t
   if (pid < 0)
     {
       int e = errno;
-      tr_fail (err, e, "namespaces: clone3 with user, pid, mount, net, ipc, uts and cgroup "
-                       "namespaces%s",
+      tr_fail (err, e,
+               "namespaces: clone3 with user, pid, mount, net, ipc, uts and cgroup "
+               "namespaces%s",
                e == EPERM || e == ENOSPC ? " (unprivileged user namespaces must be enabled: "
                                            "sysctl user.max_user_namespaces)"
                                          : "");
@@ -441,7 +444,8 @@ sandbox_go (struct sandbox *sb, const struct sandbox_go *go, struct tr_error *er
   cleanup_close int ws_fd = -1;
   cleanup_close int tree = -1;
   struct stat st;
-  double timeout = go && go->timeout_seconds > 0 ? go->timeout_seconds : spec->limits.timeout_seconds;
+  double timeout
+      = go && go->timeout_seconds > 0 ? go->timeout_seconds : spec->limits.timeout_seconds;
 
   if (msg == NULL)
     return tr_fail (err, ENOMEM, "sandbox");

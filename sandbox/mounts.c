@@ -33,8 +33,9 @@
 
 /* Files under /proc that leak host information or control the host.  */
 static const char *const proc_masked_files[] = {
-  "kcore", "keys", "latency_stats", "timer_list", "timer_stats", "sched_debug", "sysrq-trigger",
-  "kallsyms", "kpagecount", "kpageflags", "kpagecgroup", "config.gz", "vmallocinfo",
+  "kcore",       "keys",          "latency_stats", "timer_list", "timer_stats",
+  "sched_debug", "sysrq-trigger", "kallsyms",      "kpagecount", "kpageflags",
+  "kpagecgroup", "config.gz",     "vmallocinfo",
 };
 static const char *const proc_masked_dirs[] = { "acpi", "asound", "scsi", "driver", "tty/driver" };
 static const char *const proc_readonly[] = { "sys", "bus", "fs", "irq" };
@@ -85,8 +86,10 @@ open_dir_in_root (int rootfd, const char *path, bool create, struct tr_error *er
         {
           int e = errno;
           close (cur);
-          return tr_fail (err, e, "mount target %s (component '%s' must be a directory, not a "
-                                  "symlink)", path, comp);
+          return tr_fail (err, e,
+                          "mount target %s (component '%s' must be a directory, not a "
+                          "symlink)",
+                          path, comp);
         }
       close (cur);
       cur = next;
@@ -118,7 +121,8 @@ open_file_in_root (int rootfd, const char *path, struct tr_error *err)
   dirfd = open_dir_in_root (rootfd, slash ? dir : "", true, err);
   if (dirfd < 0)
     return -1;
-  fd = sys_openat2 (dirfd, base, O_PATH | O_CLOEXEC | O_NOFOLLOW, RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS);
+  fd = sys_openat2 (dirfd, base, O_PATH | O_CLOEXEC | O_NOFOLLOW,
+                    RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS);
   if (fd < 0 && errno == ENOENT)
     {
       /* O_PATH cannot create; make the file first.  dirfd is O_PATH, so use
@@ -291,8 +295,10 @@ clone_workspace (const struct mounts_ctx *ctx, struct tr_error *err)
   if (fstat (tree, &got) < 0)
     return tr_fail (err, errno, "workspace %s: stat", ctx->ws_path);
   if ((uint64_t) got.st_dev != ctx->ws_dev || (uint64_t) got.st_ino != ctx->ws_ino)
-    return tr_fail (err, 0, "workspace %s: not the directory the launcher opened (replaced, or "
-                            "mounted after the sandbox was prepared)", ctx->ws_path);
+    return tr_fail (err, 0,
+                    "workspace %s: not the directory the launcher opened (replaced, or "
+                    "mounted after the sandbox was prepared)",
+                    ctx->ws_path);
   return steal_fd (&tree);
 }
 
@@ -319,7 +325,8 @@ mount_workspace_overlay (int rootfd, int ws_tree, int dst, uint64_t attrs,
   snprintf (size, sizeof size, "%llu",
             (unsigned long long) (lim->tmpfs_bytes ? lim->tmpfs_bytes : DEFAULT_TMP_SIZE));
   if (set_attrs (ws_tree, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, true,
-                 "/workspace (lower layer)", err) < 0
+                 "/workspace (lower layer)", err)
+          < 0
       || attach (ws_tree, dst, "/workspace (lower layer)", err) < 0)
     return -1;
   lowerfd = open_dir_in_root (rootfd, "/workspace", false, err);
@@ -335,8 +342,9 @@ mount_workspace_overlay (int rootfd, int ws_tree, int dst, uint64_t attrs,
   snprintf (work, sizeof work, "/proc/self/fd/%d/work", scratch);
   fs = fsopen ("overlay", FSOPEN_CLOEXEC);
   if (fs < 0)
-    return tr_fail (err, errno, "/workspace overlay: fsopen overlay (overlayfs in a user "
-                                "namespace needs Linux 5.11 or later; use workspace mode rw or ro)");
+    return tr_fail (err, errno,
+                    "/workspace overlay: fsopen overlay (overlayfs in a user "
+                    "namespace needs Linux 5.11 or later; use workspace mode rw or ro)");
   /* userxattr: a user namespace may only set user.* xattrs on the upper.  */
   if (fsconfig (fs, FSCONFIG_SET_STRING, "lowerdir", lower, 0) < 0
       || fsconfig (fs, FSCONFIG_SET_STRING, "upperdir", upper, 0) < 0
@@ -404,7 +412,8 @@ mask_proc (int rootfd, struct tr_error *err)
     }
   for (size_t i = 0; i < sizeof proc_masked_dirs / sizeof proc_masked_dirs[0]; i++)
     {
-      cleanup_close int t = openat (proc, proc_masked_dirs[i], O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+      cleanup_close int t
+          = openat (proc, proc_masked_dirs[i], O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
       cleanup_close int empty = -1;
       if (t < 0 && errno == ENOENT)
         continue; /* not on this kernel */
@@ -416,8 +425,8 @@ mask_proc (int rootfd, struct tr_error *err)
     }
   for (size_t i = 0; i < sizeof proc_readonly / sizeof proc_readonly[0]; i++)
     {
-      cleanup_close int tree = open_tree (proc, proc_readonly[i],
-                                          OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+      cleanup_close int tree
+          = open_tree (proc, proc_readonly[i], OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
       cleanup_close int t = -1;
       /* Only absence is tolerated: a /proc/sys we cannot make read-only
        * must stop the run, not leave it writable.  */
@@ -428,7 +437,8 @@ mask_proc (int rootfd, struct tr_error *err)
       t = openat (proc, proc_readonly[i], O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
       if (t < 0)
         return tr_fail (err, errno, "/proc/%s", proc_readonly[i]);
-      if (set_attrs (tree, ro, true, proc_readonly[i], err) < 0 || attach (tree, t, proc_readonly[i], err) < 0)
+      if (set_attrs (tree, ro, true, proc_readonly[i], err) < 0
+          || attach (tree, t, proc_readonly[i], err) < 0)
         return tr_wrap (err, "/proc: read-only %s", proc_readonly[i]);
     }
   return 0;
@@ -448,7 +458,8 @@ static int
 mount_dev (int rootfd, bool pts, struct tr_error *err)
 {
   static const char *const dev_opts[] = { "size", "64k", "mode", "0755", "nr_inodes", "64", NULL };
-  static const char *const pts_opts[] = { "newinstance", NULL, "ptmxmode", "0666", "mode", "0620", NULL };
+  static const char *const pts_opts[]
+      = { "newinstance", NULL, "ptmxmode", "0666", "mode", "0620", NULL };
   const uint64_t attrs = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC;
   char path[32];
 

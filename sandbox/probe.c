@@ -21,8 +21,7 @@
 #include "sandbox/internal.h"
 #include "sandbox/status.h"
 
-static void
-add (struct sandbox_status *st, const char *name, bool ok, const char *fmt, ...)
+static void add (struct sandbox_status *st, const char *name, bool ok, const char *fmt, ...)
     __attribute__ ((format (printf, 4, 5)));
 
 static void
@@ -73,9 +72,12 @@ probe_namespaces (struct sandbox_status *st)
     const char *name;
     int flag;
   } ns[] = {
-    { "user namespace", 0 },           { "pid namespace", CLONE_NEWPID },
-    { "mount namespace", CLONE_NEWNS }, { "network namespace", CLONE_NEWNET },
-    { "ipc namespace", CLONE_NEWIPC },  { "uts namespace", CLONE_NEWUTS },
+    { "user namespace", 0 },
+    { "pid namespace", CLONE_NEWPID },
+    { "mount namespace", CLONE_NEWNS },
+    { "network namespace", CLONE_NEWNET },
+    { "ipc namespace", CLONE_NEWIPC },
+    { "uts namespace", CLONE_NEWUTS },
     { "cgroup namespace", CLONE_NEWCGROUP },
   };
 
@@ -87,7 +89,8 @@ probe_namespaces (struct sandbox_status *st)
       else
         add (st, ns[i].name, false, "cannot be created: %s%s", strerror (e),
              ns[i].flag == 0 ? " (enable unprivileged user namespaces: sysctl "
-                               "user.max_user_namespaces)" : "");
+                               "user.max_user_namespaces)"
+                             : "");
     }
 }
 
@@ -113,8 +116,8 @@ probe_seccomp (struct sandbox_status *st)
       struct seccomp_check c;
       if (seccomp_builtin_verify ((enum sandbox_seccomp) w, &c, &e) < 0)
         {
-          add (st, "seccomp", false, "profile %s: %s", seccomp_profile_name ((enum sandbox_seccomp) w),
-               e.msg);
+          add (st, "seccomp", false, "profile %s: %s",
+               seccomp_profile_name ((enum sandbox_seccomp) w), e.msg);
           return;
         }
       differ += !c.match;
@@ -128,8 +131,8 @@ probe_seccomp (struct sandbox_status *st)
   /* A difference is not a failure: the built-in program is what the
    * profile compiled to when tactus-run was built, and it is what runs.  */
   add (st, "seccomp programs", true,
-       "built into the binary, none kept on disk (%s instructions); %s libseccomp %u.%u.%u",
-       sizes, differ ? "DIFFERENT from what the profiles compile to with" : "identical to a compile with",
+       "built into the binary, none kept on disk (%s instructions); %s libseccomp %u.%u.%u", sizes,
+       differ ? "DIFFERENT from what the profiles compile to with" : "identical to a compile with",
        seccomp_version ()->major, seccomp_version ()->minor, seccomp_version ()->micro);
 }
 
@@ -166,9 +169,10 @@ probe_rlimits (struct sandbox_status *st)
   if (waitpid (pid, &status, 0) < 0 || !WIFEXITED (status) || WEXITSTATUS (status) != 0)
     add (st, "rlimits", false, "the default limits could not be applied (%s)",
          WIFEXITED (status) && WEXITSTATUS (status) == 3 ? "soft != hard after setrlimit"
-                                                        : "setrlimit failed");
+                                                         : "setrlimit failed");
   else
-    add (st, "rlimits", true, "NPROC, NOFILE, FSIZE, CORE=0, CPU, memory applied and checked in a "
+    add (st, "rlimits", true,
+         "NPROC, NOFILE, FSIZE, CORE=0, CPU, memory applied and checked in a "
          "test process; soft == hard");
 }
 
@@ -181,7 +185,8 @@ probe_cgroup (struct sandbox_status *st)
   cgroup_inspect (&ci);
   if (!ci.v2)
     {
-      add (st, "cgroup v2", false, "%s; cgroup.kill and limits unavailable, rlimits only", ci.reason);
+      add (st, "cgroup v2", false, "%s; cgroup.kill and limits unavailable, rlimits only",
+           ci.reason);
       add (st, "limits", true, "rlimits only (no cgroup v2)");
       return;
     }
@@ -194,13 +199,15 @@ probe_cgroup (struct sandbox_status *st)
   mem = ci.memory;
   pids = ci.pids;
   cpu = ci.cpu;
-  add (st, "cgroup v2", true, "per-run cgroups under %s (cgroup.kill, freeze, cpu.stat); "
-       "controllers: %s", ci.base, ci.controllers[0] ? ci.controllers : "none");
+  add (st, "cgroup v2", true,
+       "per-run cgroups under %s (cgroup.kill, freeze, cpu.stat); "
+       "controllers: %s",
+       ci.base, ci.controllers[0] ? ci.controllers : "none");
   if (mem && pids && cpu)
     add (st, "limits", true, "cgroup v2 memory.max, pids.max, cpu.max; rlimits as well");
   else
-    add (st, "limits", true, "rlimits (RLIMIT_AS/NPROC/CPU...) for %s%s%s: %s", mem ? "" : "memory ",
-         pids ? "" : "pids ", cpu ? "" : "cpu", ci.limits_reason);
+    add (st, "limits", true, "rlimits (RLIMIT_AS/NPROC/CPU...) for %s%s%s: %s",
+         mem ? "" : "memory ", pids ? "" : "pids ", cpu ? "" : "cpu", ci.limits_reason);
 }
 
 static void
@@ -237,7 +244,8 @@ probe_cage (struct sandbox_status *st)
   clock_gettime (CLOCK_MONOTONIC, &t1);
   /* privs_drop_all verified the drop inside the cage (capget and every
    * bounding/ambient bit) or the cage would have failed.  */
-  add (st, "capabilities", true, "all dropped and verified in a test cage (bounding, ambient, "
+  add (st, "capabilities", true,
+       "all dropped and verified in a test cage (bounding, ambient, "
        "inheritable, permitted, effective); securebits locked");
   add (st, "no_new_privs", true, "set before seccomp");
   add (st, "sandbox", true, "a full cage was built and torn down in %.2f ms",
@@ -279,8 +287,10 @@ sandbox_rebuild (bool force, struct sandbox_rebuild_report *r, struct tr_error *
   if (rc < 0)
     return tr_fail (err, -rc, "remove the old seccomp cache in %s", r->legacy_dir);
   if (r->differ && !force)
-    return tr_fail (err, 0, "%d built-in seccomp program(s) differ from what this host's libseccomp "
+    return tr_fail (err, 0,
+                    "%d built-in seccomp program(s) differ from what this host's libseccomp "
                     "compiles the profiles to: rebuild tactus-run here (make) to pick them up, or "
-                    "pass --force to accept the built-in programs", r->differ);
+                    "pass --force to accept the built-in programs",
+                    r->differ);
   return 0;
 }

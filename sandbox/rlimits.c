@@ -113,8 +113,11 @@ rlimits_apply (const struct sandbox_limits *lim, bool cgroup_memory, bool cgroup
 {
   if (set_limit (RLIMIT_CORE, "RLIMIT_CORE", 0, err) < 0
       || set_limit (RLIMIT_NPROC, "RLIMIT_NPROC", nproc (lim, cgroup_pids), err) < 0
-      || set_limit (RLIMIT_NOFILE, "RLIMIT_NOFILE", lim->nofile ? lim->nofile : DEFAULT_NOFILE, err) < 0
-      || set_limit (RLIMIT_FSIZE, "RLIMIT_FSIZE", lim->fsize_bytes ? lim->fsize_bytes : DEFAULT_FSIZE, err) < 0
+      || set_limit (RLIMIT_NOFILE, "RLIMIT_NOFILE", lim->nofile ? lim->nofile : DEFAULT_NOFILE, err)
+             < 0
+      || set_limit (RLIMIT_FSIZE, "RLIMIT_FSIZE",
+                    lim->fsize_bytes ? lim->fsize_bytes : DEFAULT_FSIZE, err)
+             < 0
       || set_limit (RLIMIT_MEMLOCK, "RLIMIT_MEMLOCK", 0, err) < 0
       || set_limit (RLIMIT_MSGQUEUE, "RLIMIT_MSGQUEUE", 0, err) < 0
       || set_limit (RLIMIT_CPU, "RLIMIT_CPU", cpu_seconds (lim), err) < 0)
@@ -125,7 +128,8 @@ rlimits_apply (const struct sandbox_limits *lim, bool cgroup_memory, bool cgroup
   /* RLIMIT_DATA always: the asked memory limit, at least the default (the
    * cage starts as a copy of the launcher, whose own mappings count).  */
   if (set_limit (RLIMIT_DATA, "RLIMIT_DATA",
-                 lim->memory_bytes > DEFAULT_DATA ? lim->memory_bytes : DEFAULT_DATA, err) < 0)
+                 lim->memory_bytes > DEFAULT_DATA ? lim->memory_bytes : DEFAULT_DATA, err)
+      < 0)
     return -1;
   /* Without a cgroup memory controller the address-space limit is what
    * stops a memory bomb.  With one, memory.max is exact and RLIMIT_AS would

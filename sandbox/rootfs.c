@@ -103,13 +103,14 @@ ct_proc_dest (const char *clean_dest)
 {
   /* runc's validProcMounts: what lxcfs emulates (and ns_last_pid).  */
   static const char *const files[] = {
-    "/proc/cpuinfo", "/proc/diskstats", "/proc/meminfo", "/proc/stat",
-    "/proc/swaps",   "/proc/uptime",    "/proc/loadavg", "/proc/slabinfo",
+    "/proc/cpuinfo", "/proc/diskstats",
+    "/proc/meminfo", "/proc/stat",
+    "/proc/swaps",   "/proc/uptime",
+    "/proc/loadavg", "/proc/slabinfo",
     "/proc/net/dev", "/proc/sys/kernel/ns_last_pid",
   };
 
-  if (strncmp (clean_dest, "/proc", 5) != 0
-      || (clean_dest[5] != '\0' && clean_dest[5] != '/'))
+  if (strncmp (clean_dest, "/proc", 5) != 0 || (clean_dest[5] != '\0' && clean_dest[5] != '/'))
     return CT_PROC_OUTSIDE;
   if (clean_dest[5] == '\0')
     return CT_PROC_ROOT;
@@ -248,8 +249,8 @@ inroot_open (int rootfd, const char *path, int flags, bool create, bool dir, str
 int
 procfs_open_private (struct tr_error *err)
 {
-  cleanup_close int mnt = new_fs ("proc", NULL, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV
-                                                  | MOUNT_ATTR_NOEXEC, err);
+  cleanup_close int mnt
+      = new_fs ("proc", NULL, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, err);
   struct statfs sf;
 
   if (mnt < 0)
@@ -344,10 +345,12 @@ copy_tree (int src, int dst, int depth, struct tr_error *err)
           cleanup_close int d2 = -1;
           if (mkdirat (dst, e->d_name, st.st_mode & 07777) < 0 && errno != EEXIST)
             r = tr_fail (err, errno, "tmpcopyup: mkdir %s", e->d_name);
-          else if ((s2 = openat (dirfd (d), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW
-                                                           | O_CLOEXEC)) < 0
-                   || (d2 = openat (dst, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW
-                                                        | O_CLOEXEC)) < 0)
+          else if ((s2 = openat (dirfd (d), e->d_name,
+                                 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC))
+                       < 0
+                   || (d2
+                       = openat (dst, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC))
+                          < 0)
             r = tr_fail (err, errno, "tmpcopyup: open %s", e->d_name);
           else
             r = copy_tree (s2, d2, depth + 1, err);
@@ -445,8 +448,10 @@ mount_one (int rootfd, const struct ct_mount *m, const struct ct_rootfs *rs, str
   if (where == CT_PROC_REFUSED
       || (where == CT_PROC_ROOT && (bind || type == NULL || strcmp (type, "proc") != 0))
       || (where == CT_PROC_FILE && !bind))
-    return tr_fail (err, EPERM, "%s: %s cannot be mounted (only procfs on /proc, and binds of "
-                                "regular files over the files lxcfs emulates)", m->what, clean);
+    return tr_fail (err, EPERM,
+                    "%s: %s cannot be mounted (only procfs on /proc, and binds of "
+                    "regular files over the files lxcfs emulates)",
+                    m->what, clean);
 
   if (!bind && type && (strcmp (type, "cgroup") == 0 || strcmp (type, "cgroup2") == 0))
     {
@@ -465,8 +470,9 @@ mount_one (int rootfd, const struct ct_mount *m, const struct ct_rootfs *rs, str
         {
           /* No cgroup of its own: an empty read-only directory.  */
           static const char *const empty[] = { "size", "0", "mode", "0555", NULL };
-          tree = new_fs ("tmpfs", empty, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV
-                                             | MOUNT_ATTR_NOEXEC, err);
+          tree = new_fs (
+              "tmpfs", empty,
+              MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, err);
           if (tree < 0)
             return tr_wrap (err, "%s", m->what);
         }
@@ -491,8 +497,10 @@ mount_one (int rootfd, const struct ct_mount *m, const struct ct_rootfs *rs, str
         return tr_fail (err, errno, "%s: stat %s", m->what, source);
       is_dir = S_ISDIR (st.st_mode);
       if (where == CT_PROC_FILE && !S_ISREG (st.st_mode))
-        return tr_fail (err, EPERM, "%s: only a regular file can be bound over %s (%s is not "
-                                    "one)", m->what, clean, source);
+        return tr_fail (err, EPERM,
+                        "%s: only a regular file can be bound over %s (%s is not "
+                        "one)",
+                        m->what, clean, source);
       if (setattr (tree, set, clr, 0, false, m->what, err) < 0)
         return -1;
     }
@@ -580,8 +588,8 @@ rootfs_prepare (const struct ct_rootfs *rs, struct tr_error *err)
   if (rs->console)
     {
       /* The pty peer is bound here later (console.c).  */
-      cleanup_close int c = inroot_open (root_fd, "/dev/console", O_PATH | O_NOFOLLOW, true, false,
-                                         err);
+      cleanup_close int c
+          = inroot_open (root_fd, "/dev/console", O_PATH | O_NOFOLLOW, true, false, err);
       if (c < 0)
         return tr_wrap (err, "/dev/console");
     }
@@ -669,8 +677,9 @@ mask_path (int rootfd, int *null_fd, const char *path, struct tr_error *err)
   if (S_ISDIR (st.st_mode))
     {
       static const char *const empty[] = { "size", "0", "mode", "0555", NULL };
-      m = new_fs ("tmpfs", empty, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV
-                                      | MOUNT_ATTR_NOEXEC, err);
+      m = new_fs ("tmpfs", empty,
+                  MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
+                  err);
       if (m < 0)
         return tr_wrap (err, "maskedPaths: %s", path);
     }

@@ -29,9 +29,9 @@ enum sandbox_workspace
 
 enum sandbox_seccomp
 {
-  SANDBOX_SECCOMP_VM = 0,  /* the Lua VM: a few dozen syscalls, kill on anything else */
-  SANDBOX_SECCOMP_VM_JIT,  /* same, plus executable mappings for the JIT compiler */
-  SANDBOX_SECCOMP_NATIVE,  /* a native program: a container-like allowlist, EPERM otherwise */
+  SANDBOX_SECCOMP_VM = 0, /* the Lua VM: a few dozen syscalls, kill on anything else */
+  SANDBOX_SECCOMP_VM_JIT, /* same, plus executable mappings for the JIT compiler */
+  SANDBOX_SECCOMP_NATIVE, /* a native program: a container-like allowlist, EPERM otherwise */
   SANDBOX_SECCOMP__COUNT,
 };
 
@@ -86,10 +86,10 @@ struct sandbox_spec
   const char *cwd;   /* inside; NULL: /workspace when bound, else / */
   const char *hostname;
 
-  bool broker;       /* make a socketpair; the sandbox end is fd 3 inside */
-  bool keep_stdin;   /* pass fd 0 through; otherwise /dev/null */
-  bool keep_stdout;  /* pass fd 1 through; otherwise /dev/null */
-  bool keep_stderr;  /* pass fd 2 through; otherwise /dev/null */
+  bool broker;      /* make a socketpair; the sandbox end is fd 3 inside */
+  bool keep_stdin;  /* pass fd 0 through; otherwise /dev/null */
+  bool keep_stdout; /* pass fd 1 through; otherwise /dev/null */
+  bool keep_stderr; /* pass fd 2 through; otherwise /dev/null */
 
   /* For a root caller: the host uid/gid that sandbox root maps to.  -1 picks
    * the workspace owner when that is not root, else 65534.  Ignored for an
@@ -107,11 +107,11 @@ void sandbox_spec_init (struct sandbox_spec *spec);
 /* Why a sandbox ended.  */
 struct sandbox_result
 {
-  int exit_code;   /* the status to report, shell style: code, or 128+signal */
-  int signal;      /* the signal that ended PID 1, or 0 */
-  bool timed_out;  /* the wall-clock deadline fired */
-  bool oom;        /* the memory limit was hit (cgroup memory.events) */
-  bool seccomp;    /* killed by the seccomp filter (SIGSYS) */
+  int exit_code;     /* the status to report, shell style: code, or 128+signal */
+  int signal;        /* the signal that ended PID 1, or 0 */
+  bool timed_out;    /* the wall-clock deadline fired */
+  bool oom;          /* the memory limit was hit (cgroup memory.events) */
+  bool seccomp;      /* killed by the seccomp filter (SIGSYS) */
   uint64_t cpu_usec; /* cgroup cpu.stat usage, when a cgroup was used */
 };
 

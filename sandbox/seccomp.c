@@ -52,8 +52,10 @@ seccomp_program_get (enum sandbox_seccomp which, struct seccomp_program *out, st
       return tr_fail (err, EINVAL, "seccomp: unknown profile %d", (int) which);
     }
   if (end <= start || end - start > BPF_MAXINSNS)
-    return tr_fail (err, ENOEXEC, "seccomp: the built-in %s program is empty or too long "
-                                  "(rebuild tactus-run)", seccomp_profile_name (which));
+    return tr_fail (err, ENOEXEC,
+                    "seccomp: the built-in %s program is empty or too long "
+                    "(rebuild tactus-run)",
+                    seccomp_profile_name (which));
   /* The kernel copies the program; it is never written through this.  */
   out->prog.filter = (struct sock_filter *) start;
   out->prog.len = (unsigned short) (end - start);
@@ -80,9 +82,10 @@ seccomp_builtin_verify (enum sandbox_seccomp which, struct seccomp_check *out, s
     return -1;
   out->builtin_insns = built.prog.len;
   out->compiled_insns = now.prog.len;
-  out->match = built.prog.len == now.prog.len
-               && memcmp (built.prog.filter, now.prog.filter,
-                          built.prog.len * sizeof (struct sock_filter)) == 0;
+  out->match
+      = built.prog.len == now.prog.len
+        && memcmp (built.prog.filter, now.prog.filter, built.prog.len * sizeof (struct sock_filter))
+               == 0;
   seccomp_program_free (&now);
   return 0;
 }

@@ -46,29 +46,50 @@ struct named_value
 };
 
 static const struct named_value constants[] = {
-  { "PROT_READ", PROT_READ },         { "PROT_WRITE", PROT_WRITE },
-  { "PROT_EXEC", PROT_EXEC },         { "S_ISUID", S_ISUID },
-  { "S_ISGID", S_ISGID },             { "AF_UNIX", AF_UNIX },
-  { "AF_INET", AF_INET },             { "AF_INET6", AF_INET6 },
-  { "AF_NETLINK", AF_NETLINK },       { "AF_PACKET", AF_PACKET },
-  { "SOCK_STREAM", SOCK_STREAM },     { "SOCK_DGRAM", SOCK_DGRAM },
-  { "SOCK_RAW", SOCK_RAW },           { "CLONE_NEWNS", CLONE_NEWNS },
-  { "CLONE_NEWUTS", CLONE_NEWUTS },   { "CLONE_NEWIPC", CLONE_NEWIPC },
-  { "CLONE_NEWUSER", CLONE_NEWUSER }, { "CLONE_NEWPID", CLONE_NEWPID },
-  { "CLONE_NEWNET", CLONE_NEWNET },   { "CLONE_NEWCGROUP", CLONE_NEWCGROUP },
-  { "CLONE_NEWTIME", CLONE_NEWTIME }, { "TCGETS", TCGETS },
-  { "TCSETS", TCSETS },               { "TCSETSW", TCSETSW },
-  { "TCSETSF", TCSETSF },             { "TIOCGWINSZ", TIOCGWINSZ },
-  { "TIOCSWINSZ", TIOCSWINSZ },       { "TIOCGPGRP", TIOCGPGRP },
-  { "TIOCSPGRP", TIOCSPGRP },         { "TIOCSCTTY", TIOCSCTTY },
-  { "TIOCGPTN", TIOCGPTN },           { "TIOCSPTLCK", TIOCSPTLCK },
-  { "TIOCSTI", TIOCSTI },             { "FIONREAD", FIONREAD },
-  { "FIONBIO", FIONBIO },             { "FIOCLEX", FIOCLEX },
+  { "PROT_READ", PROT_READ },
+  { "PROT_WRITE", PROT_WRITE },
+  { "PROT_EXEC", PROT_EXEC },
+  { "S_ISUID", S_ISUID },
+  { "S_ISGID", S_ISGID },
+  { "AF_UNIX", AF_UNIX },
+  { "AF_INET", AF_INET },
+  { "AF_INET6", AF_INET6 },
+  { "AF_NETLINK", AF_NETLINK },
+  { "AF_PACKET", AF_PACKET },
+  { "SOCK_STREAM", SOCK_STREAM },
+  { "SOCK_DGRAM", SOCK_DGRAM },
+  { "SOCK_RAW", SOCK_RAW },
+  { "CLONE_NEWNS", CLONE_NEWNS },
+  { "CLONE_NEWUTS", CLONE_NEWUTS },
+  { "CLONE_NEWIPC", CLONE_NEWIPC },
+  { "CLONE_NEWUSER", CLONE_NEWUSER },
+  { "CLONE_NEWPID", CLONE_NEWPID },
+  { "CLONE_NEWNET", CLONE_NEWNET },
+  { "CLONE_NEWCGROUP", CLONE_NEWCGROUP },
+  { "CLONE_NEWTIME", CLONE_NEWTIME },
+  { "TCGETS", TCGETS },
+  { "TCSETS", TCSETS },
+  { "TCSETSW", TCSETSW },
+  { "TCSETSF", TCSETSF },
+  { "TIOCGWINSZ", TIOCGWINSZ },
+  { "TIOCSWINSZ", TIOCSWINSZ },
+  { "TIOCGPGRP", TIOCGPGRP },
+  { "TIOCSPGRP", TIOCSPGRP },
+  { "TIOCSCTTY", TIOCSCTTY },
+  { "TIOCGPTN", TIOCGPTN },
+  { "TIOCSPTLCK", TIOCSPTLCK },
+  { "TIOCSTI", TIOCSTI },
+  { "FIONREAD", FIONREAD },
+  { "FIONBIO", FIONBIO },
+  { "FIOCLEX", FIOCLEX },
   { "FIONCLEX", FIONCLEX },
 };
 
 static const struct named_value errnos[] = {
-  { "EPERM", EPERM }, { "EACCES", EACCES }, { "ENOSYS", ENOSYS }, { "EINVAL", EINVAL },
+  { "EPERM", EPERM },
+  { "EACCES", EACCES },
+  { "ENOSYS", ENOSYS },
+  { "EINVAL", EINVAL },
 };
 
 const char *
@@ -257,7 +278,8 @@ compile_line (scmp_filter_ctx ctx, char *line, const char *profile, int lineno, 
       return 0;
     }
   if (parse_action (tok[0], &action) < 0)
-    return tr_fail (err, 0, "seccomp profile %s line %d: unknown action '%s'", profile, lineno, tok[0]);
+    return tr_fail (err, 0, "seccomp profile %s line %d: unknown action '%s'", profile, lineno,
+                    tok[0]);
   for (int i = 1; i < n; i++)
     if (strcmp (tok[i], "if") == 0)
       {
@@ -277,8 +299,8 @@ compile_line (scmp_filter_ctx ctx, char *line, const char *profile, int lineno, 
       int nr = seccomp_syscall_resolve_name (tok[i]);
       int r;
       if (nr == __NR_SCMP_ERROR)
-        return tr_fail (err, 0, "seccomp profile %s line %d: unknown syscall '%s'", profile,
-                        lineno, tok[i]);
+        return tr_fail (err, 0, "seccomp profile %s line %d: unknown syscall '%s'", profile, lineno,
+                        tok[i]);
       if (nr < 0)
         continue; /* does not exist on this architecture */
       r = seccomp_rule_add_array (ctx, action, nr, (unsigned) nconds, conds);
@@ -315,7 +337,8 @@ default_action (const char *text, size_t len, uint32_t *action)
 
 /* Compile profile texts into CTX.  Exposed for the profile fuzzer/tests.  */
 static int
-compile_text (scmp_filter_ctx ctx, const char *name, const char *text, size_t len, struct tr_error *err)
+compile_text (scmp_filter_ctx ctx, const char *name, const char *text, size_t len,
+              struct tr_error *err)
 {
   cleanup_free char *copy = strndup (text, len);
   char *save = NULL, *line;

@@ -132,7 +132,7 @@ struct command
 {
   const char *name;
   int (*fn) (int argc, char **argv);
-  bool spawns; /* starts a process inside a container: CVE-2019-5736 protection */
+  bool spawns;  /* starts a process inside a container: CVE-2019-5736 protection */
   bool no_root; /* does not use the state directory */
   const char *help;
 };
@@ -158,9 +158,11 @@ static const struct command commands[] = {
 static void
 usage (FILE *out)
 {
-  fprintf (out, "usage: %s [global options] COMMAND [options] [arguments]\n\n"
-                "An OCI runtime with runc's command line (the same binary as tactus-run).\n\n"
-                "commands:\n", RUNC_NAME);
+  fprintf (out,
+           "usage: %s [global options] COMMAND [options] [arguments]\n\n"
+           "An OCI runtime with runc's command line (the same binary as tactus-run).\n\n"
+           "commands:\n",
+           RUNC_NAME);
   for (const struct command *c = commands; c->name; c++)
     fprintf (out, "  %-10s %s\n", c->name, c->help);
   fprintf (out, "\nglobal options:\n"
@@ -210,8 +212,9 @@ default_root (struct tr_error *err)
     return "/run/" RUNC_NAME;
   if (xdg && *xdg)
     return ar_printf ("%s/%s", xdg, RUNC_NAME);
-  tr_fail (err, 0, "no state directory: XDG_RUNTIME_DIR is not set for this non-root user (pass "
-                   "--root DIR)");
+  tr_fail (err, 0,
+           "no state directory: XDG_RUNTIME_DIR is not set for this non-root user (pass "
+           "--root DIR)");
   return NULL;
 }
 
@@ -219,8 +222,7 @@ int
 runc_main (int argc, char **argv)
 {
   struct tr_error err;
-  const char *root = NULL, *log_path = NULL, *log_format = NULL, *rootless = NULL,
-             *criu = NULL;
+  const char *root = NULL, *log_path = NULL, *log_format = NULL, *rootless = NULL, *criu = NULL;
   bool debug = false, systemd = false, show_version = false, help = false;
   const struct optdef globals[] = {
     { "root", 0, OPT_STR, &root },
@@ -246,8 +248,9 @@ runc_main (int argc, char **argv)
   for (int i = 1; i < argc; i++)
     if (strcmp (argv[i], "--rootless") == 0 || strcmp (argv[i], "-rootless") == 0)
       {
-        if (i + 1 < argc && (strcmp (argv[i + 1], "true") == 0 || strcmp (argv[i + 1], "false") == 0
-                             || strcmp (argv[i + 1], "auto") == 0))
+        if (i + 1 < argc
+            && (strcmp (argv[i + 1], "true") == 0 || strcmp (argv[i + 1], "false") == 0
+                || strcmp (argv[i + 1], "auto") == 0))
           break;
         argv[i] = (char *) "--rootless=true";
         break;

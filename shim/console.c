@@ -70,8 +70,9 @@ console_setup (bool bind_console, const struct oci_process *p, char *name, size_
   master = sys_openat2 (AT_FDCWD, "/dev/pts/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC,
                         RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
   if (master < 0)
-    return tr_fail (err, errno, "terminal: open /dev/pts/ptmx (a devpts mount at /dev/pts is "
-                                "needed for process.terminal)");
+    return tr_fail (err, errno,
+                    "terminal: open /dev/pts/ptmx (a devpts mount at /dev/pts is "
+                    "needed for process.terminal)");
   if (fstat (master, &st) < 0 || !S_ISCHR (st.st_mode) || major (st.st_rdev) != 5
       || minor (st.st_rdev) != 2 || fstatfs (master, &sf) < 0 || sf.f_type != DEVPTS_SUPER_MAGIC)
     return tr_fail (err, 0, "terminal: /dev/pts/ptmx is not a devpts ptmx");
@@ -89,8 +90,8 @@ console_setup (bool bind_console, const struct oci_process *p, char *name, size_
     }
   if (bind_console)
     {
-      cleanup_close int tree = open_tree (peer, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC
-                                                        | AT_EMPTY_PATH);
+      cleanup_close int tree
+          = open_tree (peer, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
       cleanup_close int dst = -1;
       if (tree < 0)
         return tr_fail (err, errno, "terminal: clone the pty peer for /dev/console");

@@ -228,8 +228,11 @@ static int
 proc_prepare (const struct oci_process *p, const struct oci_seccomp_prog *sc, bool setgroups_ok,
               struct proc_run *out, struct tr_error *err)
 {
-  struct ct_user user = { .uid = p->uid, .gid = p->gid, .groups = p->gids,
-                          .n_groups = p->n_gids, .set_groups = setgroups_ok };
+  struct ct_user user = { .uid = p->uid,
+                          .gid = p->gid,
+                          .groups = p->gids,
+                          .n_groups = p->n_gids,
+                          .set_groups = setgroups_ok };
   char cwd[4096];
   size_t n_env = 0;
 
@@ -577,8 +580,10 @@ open_ns (const struct oci_ns *ns, struct tr_error *err)
   if (type >= 0 && type != ns->flag)
     {
       close (fd);
-      return tr_fail (err, 0, "linux.namespaces: %s is not a namespace of the type its entry "
-                              "names", ns->path);
+      return tr_fail (err, 0,
+                      "linux.namespaces: %s is not a namespace of the type its entry "
+                      "names",
+                      ns->path);
     }
   return fd;
 }
@@ -609,27 +614,31 @@ container_create (const struct ct_launch *l, pid_t *pid_out, int *pidfd_out, int
       join_user = true;
   c.userns = (cfg->ns_flags & CLONE_NEWUSER) != 0;
   if (!c.userns && geteuid () != 0)
-    return tr_fail (err, 0, "rootless containers need a user namespace: add {\"type\": \"user\"} "
-                            "to linux.namespaces with uidMappings and gidMappings (see spec "
-                            "--rootless)");
+    return tr_fail (err, 0,
+                    "rootless containers need a user namespace: add {\"type\": \"user\"} "
+                    "to linux.namespaces with uidMappings and gidMappings (see spec "
+                    "--rootless)");
   c.setgroups_ok = geteuid () == 0 || !c.userns;
   if (join_user)
     {
       if (cfg->new_ns_flags & CLONE_NEWPID)
-        return tr_fail (err, 0, "linux.namespaces: a new pid namespace inside a user namespace "
-                                "joined by path is not supported");
+        return tr_fail (err, 0,
+                        "linux.namespaces: a new pid namespace inside a user namespace "
+                        "joined by path is not supported");
       flags = 0;
-      c.unshare_flags = cfg->new_ns_flags & ~(CLONE_NEWPID | CLONE_NEWUSER | CLONE_NEWCGROUP
-                                              | CLONE_NEWTIME);
+      c.unshare_flags
+          = cfg->new_ns_flags & ~(CLONE_NEWPID | CLONE_NEWUSER | CLONE_NEWCGROUP | CLONE_NEWTIME);
     }
   else
     {
       flags = (uint64_t) (cfg->new_ns_flags & ~CLONE_NEWCGROUP);
       if ((cfg->new_ns_flags & CLONE_NEWUSER))
         for (size_t i = 0; i < cfg->n_ns; i++)
-          if (cfg->ns[i].path && cfg->ns[i].flag != CLONE_NEWPID && cfg->ns[i].flag != CLONE_NEWTIME)
-            return tr_fail (err, 0, "linux.namespaces: joining a namespace by path together with "
-                                    "a new user namespace is not supported");
+          if (cfg->ns[i].path && cfg->ns[i].flag != CLONE_NEWPID
+              && cfg->ns[i].flag != CLONE_NEWTIME)
+            return tr_fail (err, 0,
+                            "linux.namespaces: joining a namespace by path together with "
+                            "a new user namespace is not supported");
     }
   /* Namespaces by path: pid and time apply to children, so this process
    * joins them before the clone; the init joins the others.  */
@@ -782,8 +791,8 @@ static const struct
   const char *name;
   int flag;
 } ns_files[] = {
-  { "user", CLONE_NEWUSER }, { "mnt", CLONE_NEWNS },   { "pid", CLONE_NEWPID },
-  { "net", CLONE_NEWNET },   { "ipc", CLONE_NEWIPC },  { "uts", CLONE_NEWUTS },
+  { "user", CLONE_NEWUSER },     { "mnt", CLONE_NEWNS },    { "pid", CLONE_NEWPID },
+  { "net", CLONE_NEWNET },       { "ipc", CLONE_NEWIPC },   { "uts", CLONE_NEWUTS },
   { "cgroup", CLONE_NEWCGROUP }, { "time", CLONE_NEWTIME },
 };
 
@@ -798,7 +807,8 @@ ns_to_join (pid_t pid)
       char p1[64], p2[64];
       snprintf (p1, sizeof p1, "/proc/self/ns/%s", ns_files[i].name);
       snprintf (p2, sizeof p2, "/proc/%d/ns/%s", (int) pid, ns_files[i].name);
-      if (stat (p1, &a) == 0 && stat (p2, &b) == 0 && (a.st_ino != b.st_ino || a.st_dev != b.st_dev))
+      if (stat (p1, &a) == 0 && stat (p2, &b) == 0
+          && (a.st_ino != b.st_ino || a.st_dev != b.st_dev))
         flags |= ns_files[i].flag;
     }
   return flags;

@@ -68,10 +68,9 @@ owner_name (void)
 static bool
 has_limits (const struct ct_resources *r)
 {
-  return r->memory_limit || r->memory_reservation || r->memory_swap || r->has_pids
-         || r->cpu_shares || r->cpu_quota || r->cpu_period || r->has_cpu_idle
-         || (r->cpus && r->cpus[0]) || (r->mems && r->mems[0]) || r->blkio_weight
-         || r->n_unified;
+  return r->memory_limit || r->memory_reservation || r->memory_swap || r->has_pids || r->cpu_shares
+         || r->cpu_quota || r->cpu_period || r->has_cpu_idle || (r->cpus && r->cpus[0])
+         || (r->mems && r->mems[0]) || r->blkio_weight || r->n_unified;
 }
 
 /* The cgroup path, or NULL for none; refuses systemd's slice:prefix:name.  */
@@ -81,14 +80,17 @@ cgroup_rel (const char *id, const struct oci_config *cfg, const char **out, stru
   const char *p = cfg->cgroups_path;
 
   if (p && p[0] && p[0] != '/' && strchr (p, ':'))
-    return tr_fail (err, 0, "config.json: linux.cgroupsPath \"%s\" is a systemd unit "
-                            "(slice:prefix:name), and the systemd cgroup driver is not supported: "
-                            "use a cgroupfs path (podman --cgroup-manager=cgroupfs, containerd "
-                            "SystemdCgroup = false)", p);
+    return tr_fail (err, 0,
+                    "config.json: linux.cgroupsPath \"%s\" is a systemd unit "
+                    "(slice:prefix:name), and the systemd cgroup driver is not supported: "
+                    "use a cgroupfs path (podman --cgroup-manager=cgroupfs, containerd "
+                    "SystemdCgroup = false)",
+                    p);
   if (runc_g.systemd_cgroup && !(p && p[0]))
-    return tr_fail (err, 0, "--systemd-cgroup: the systemd cgroup driver is not supported and "
-                            "linux.cgroupsPath is empty (give a cgroupfs path, or drop "
-                            "--systemd-cgroup)");
+    return tr_fail (err, 0,
+                    "--systemd-cgroup: the systemd cgroup driver is not supported and "
+                    "linux.cgroupsPath is empty (give a cgroupfs path, or drop "
+                    "--systemd-cgroup)");
   *out = p && p[0] ? p : ar_printf ("/%s", id);
   return 0;
 }
@@ -142,14 +144,16 @@ create_container (const char *id, const struct create_opts *o, pid_t *pid_out, i
   if (cfg.process.terminal && !o->console_socket && !o->want_master)
     {
       free (text);
-      return tr_fail (err, 0, "cannot allocate tty if " RUNC_NAME " will detach without setting "
-                              "console socket");
+      return tr_fail (err, 0,
+                      "cannot allocate tty if " RUNC_NAME " will detach without setting "
+                      "console socket");
     }
   if (!cfg.process.terminal && o->console_socket)
     {
       free (text);
-      return tr_fail (err, 0, "cannot use console socket if " RUNC_NAME " will not detach or "
-                              "allocate tty");
+      return tr_fail (err, 0,
+                      "cannot use console socket if " RUNC_NAME " will not detach or "
+                      "allocate tty");
     }
   want_master = cfg.process.terminal && !o->console_socket && o->want_master;
   if (stat (cfg.root_path, &sb) < 0 || !S_ISDIR (sb.st_mode))
@@ -161,9 +165,10 @@ create_container (const char *id, const struct create_opts *o, pid_t *pid_out, i
   if (!(cfg.ns_flags & CLONE_NEWUSER) && geteuid () != 0)
     {
       free (text);
-      return tr_fail (err, 0, "rootless containers need a user namespace: add {\"type\": "
-                              "\"user\"} to linux.namespaces with uidMappings and gidMappings "
-                              "(see spec --rootless)");
+      return tr_fail (err, 0,
+                      "rootless containers need a user namespace: add {\"type\": "
+                      "\"user\"} to linux.namespaces with uidMappings and gidMappings "
+                      "(see spec --rootless)");
     }
   if (cgroup_rel (id, &cfg, &rel, err) < 0)
     {

@@ -244,14 +244,16 @@ runc_cmd_exec (int argc, char **argv)
     }
   if (proc.terminal && detach && !console_socket)
     {
-      tr_fail (&err, 0, "cannot allocate tty if " RUNC_NAME " will detach without setting "
-                        "console socket");
+      tr_fail (&err, 0,
+               "cannot allocate tty if " RUNC_NAME " will detach without setting "
+               "console socket");
       return log_fail (&err);
     }
   if (!proc.terminal && console_socket)
     {
-      tr_fail (&err, 0, "cannot use console socket if " RUNC_NAME " will not detach or allocate "
-                        "tty");
+      tr_fail (&err, 0,
+               "cannot use console socket if " RUNC_NAME " will not detach or allocate "
+               "tty");
       return log_fail (&err);
     }
   if (cfg.seccomp && oci_seccomp_compile (cfg.seccomp, &sc, &err) < 0)

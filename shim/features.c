@@ -21,25 +21,27 @@ strings (const char *const *v, size_t n)
 int
 runc_cmd_features (int argc, char **argv)
 {
-  static const char *const hooks[] = { "prestart", "createRuntime", "createContainer",
-                                       "startContainer", "poststart", "poststop" };
+  static const char *const hooks[] = { "prestart",       "createRuntime", "createContainer",
+                                       "startContainer", "poststart",     "poststop" };
   static const char *const mount_opts[] = {
-    "async", "atime", "bind", "defaults", "dev", "diratime", "dirsync", "exec", "lazytime",
-    "mand", "noatime", "nodev", "nodiratime", "noexec", "nomand", "nosuid", "nosymfollow",
-    "private", "rbind", "relatime", "remount", "ro", "rprivate", "rshared", "rslave",
-    "runbindable", "rw", "shared", "slave", "strictatime", "suid", "symfollow", "sync",
-    "tmpcopyup", "unbindable", "rro", "rrw", "rnosuid", "rsuid", "rnodev", "rdev", "rnoexec",
-    "rexec", "rnoatime", "ratime", "rrelatime", "rstrictatime", "rnodiratime", "rdiratime",
-    "rnosymfollow", "rsymfollow",
+    "async",      "atime",        "bind",       "defaults",  "dev",          "diratime",
+    "dirsync",    "exec",         "lazytime",   "mand",      "noatime",      "nodev",
+    "nodiratime", "noexec",       "nomand",     "nosuid",    "nosymfollow",  "private",
+    "rbind",      "relatime",     "remount",    "ro",        "rprivate",     "rshared",
+    "rslave",     "runbindable",  "rw",         "shared",    "slave",        "strictatime",
+    "suid",       "symfollow",    "sync",       "tmpcopyup", "unbindable",   "rro",
+    "rrw",        "rnosuid",      "rsuid",      "rnodev",    "rdev",         "rnoexec",
+    "rexec",      "rnoatime",     "ratime",     "rrelatime", "rstrictatime", "rnodiratime",
+    "rdiratime",  "rnosymfollow", "rsymfollow",
   };
-  static const char *const namespaces[] = { "cgroup", "ipc", "mount", "network", "pid", "user",
-                                            "uts", "time" };
-  static const char *const actions[] = { "SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO", "SCMP_ACT_KILL",
-                                         "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_KILL_THREAD",
-                                         "SCMP_ACT_LOG", "SCMP_ACT_TRACE", "SCMP_ACT_TRAP" };
-  static const char *const operators[] = { "SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT",
-                                           "SCMP_CMP_LE", "SCMP_CMP_LT", "SCMP_CMP_MASKED_EQ",
-                                           "SCMP_CMP_NE" };
+  static const char *const namespaces[]
+      = { "cgroup", "ipc", "mount", "network", "pid", "user", "uts", "time" };
+  static const char *const actions[]
+      = { "SCMP_ACT_ALLOW",       "SCMP_ACT_ERRNO", "SCMP_ACT_KILL",  "SCMP_ACT_KILL_PROCESS",
+          "SCMP_ACT_KILL_THREAD", "SCMP_ACT_LOG",   "SCMP_ACT_TRACE", "SCMP_ACT_TRAP" };
+  static const char *const operators[]
+      = { "SCMP_CMP_EQ", "SCMP_CMP_GE",        "SCMP_CMP_GT", "SCMP_CMP_LE",
+          "SCMP_CMP_LT", "SCMP_CMP_MASKED_EQ", "SCMP_CMP_NE" };
   static const char *const archs[] = { "SCMP_ARCH_X86", "SCMP_ARCH_X86_64", "SCMP_ARCH_X32",
                                        "SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM" };
   static const char *const flags[] = { "SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_LOG",

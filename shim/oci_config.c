@@ -29,9 +29,8 @@
 #define CLONE_NEWTIME 0x00000080
 #endif
 
-const char *const hook_names[HOOK__COUNT] = { "prestart",       "createRuntime",
-                                              "createContainer", "startContainer",
-                                              "poststart",      "poststop" };
+const char *const hook_names[HOOK__COUNT]
+    = { "prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop" };
 
 static int
 bad (struct tr_error *err, const char *path, const char *fmt, ...)
@@ -182,23 +181,31 @@ static const struct
   const char *name;
   int resource;
 } rlimit_names[] = {
-  { "RLIMIT_AS", RLIMIT_AS },           { "RLIMIT_CORE", RLIMIT_CORE },
-  { "RLIMIT_CPU", RLIMIT_CPU },         { "RLIMIT_DATA", RLIMIT_DATA },
-  { "RLIMIT_FSIZE", RLIMIT_FSIZE },     { "RLIMIT_LOCKS", RLIMIT_LOCKS },
-  { "RLIMIT_MEMLOCK", RLIMIT_MEMLOCK }, { "RLIMIT_MSGQUEUE", RLIMIT_MSGQUEUE },
-  { "RLIMIT_NICE", RLIMIT_NICE },       { "RLIMIT_NOFILE", RLIMIT_NOFILE },
-  { "RLIMIT_NPROC", RLIMIT_NPROC },     { "RLIMIT_RSS", RLIMIT_RSS },
-  { "RLIMIT_RTPRIO", RLIMIT_RTPRIO },   { "RLIMIT_RTTIME", RLIMIT_RTTIME },
-  { "RLIMIT_SIGPENDING", RLIMIT_SIGPENDING }, { "RLIMIT_STACK", RLIMIT_STACK },
+  { "RLIMIT_AS", RLIMIT_AS },
+  { "RLIMIT_CORE", RLIMIT_CORE },
+  { "RLIMIT_CPU", RLIMIT_CPU },
+  { "RLIMIT_DATA", RLIMIT_DATA },
+  { "RLIMIT_FSIZE", RLIMIT_FSIZE },
+  { "RLIMIT_LOCKS", RLIMIT_LOCKS },
+  { "RLIMIT_MEMLOCK", RLIMIT_MEMLOCK },
+  { "RLIMIT_MSGQUEUE", RLIMIT_MSGQUEUE },
+  { "RLIMIT_NICE", RLIMIT_NICE },
+  { "RLIMIT_NOFILE", RLIMIT_NOFILE },
+  { "RLIMIT_NPROC", RLIMIT_NPROC },
+  { "RLIMIT_RSS", RLIMIT_RSS },
+  { "RLIMIT_RTPRIO", RLIMIT_RTPRIO },
+  { "RLIMIT_RTTIME", RLIMIT_RTTIME },
+  { "RLIMIT_SIGPENDING", RLIMIT_SIGPENDING },
+  { "RLIMIT_STACK", RLIMIT_STACK },
 };
 
 static int
 parse_caps (const cJSON *obj, const char *path, struct ct_caps *caps, struct tr_error *err)
 {
-  static const char *const sets[] = { "bounding", "effective", "inheritable", "permitted",
-                                      "ambient" };
-  uint64_t *dst[] = { &caps->bounding, &caps->effective, &caps->inheritable, &caps->permitted,
-                      &caps->ambient };
+  static const char *const sets[]
+      = { "bounding", "effective", "inheritable", "permitted", "ambient" };
+  uint64_t *dst[]
+      = { &caps->bounding, &caps->effective, &caps->inheritable, &caps->permitted, &caps->ambient };
 
   memset (caps, 0, sizeof *caps);
   for (size_t s = 0; s < 5; s++)
@@ -225,8 +232,7 @@ parse_caps (const cJSON *obj, const char *path, struct ct_caps *caps, struct tr_
 }
 
 int
-oci_process_parse (const cJSON *node, const char *path, struct oci_process *p,
-                   struct tr_error *err)
+oci_process_parse (const cJSON *node, const char *path, struct oci_process *p, struct tr_error *err)
 {
   const cJSON *o, *a, *it;
   int64_t v;
@@ -371,14 +377,21 @@ struct attr_opt
 };
 
 static const struct attr_opt attr_opts[] = {
-  { "ro", false, MOUNT_ATTR_RDONLY },        { "rw", true, MOUNT_ATTR_RDONLY },
-  { "nosuid", false, MOUNT_ATTR_NOSUID },    { "suid", true, MOUNT_ATTR_NOSUID },
-  { "nodev", false, MOUNT_ATTR_NODEV },      { "dev", true, MOUNT_ATTR_NODEV },
-  { "noexec", false, MOUNT_ATTR_NOEXEC },    { "exec", true, MOUNT_ATTR_NOEXEC },
-  { "noatime", false, MOUNT_ATTR_NOATIME },  { "atime", true, MOUNT_ATTR_NOATIME },
+  { "ro", false, MOUNT_ATTR_RDONLY },
+  { "rw", true, MOUNT_ATTR_RDONLY },
+  { "nosuid", false, MOUNT_ATTR_NOSUID },
+  { "suid", true, MOUNT_ATTR_NOSUID },
+  { "nodev", false, MOUNT_ATTR_NODEV },
+  { "dev", true, MOUNT_ATTR_NODEV },
+  { "noexec", false, MOUNT_ATTR_NOEXEC },
+  { "exec", true, MOUNT_ATTR_NOEXEC },
+  { "noatime", false, MOUNT_ATTR_NOATIME },
+  { "atime", true, MOUNT_ATTR_NOATIME },
   { "strictatime", false, MOUNT_ATTR_STRICTATIME },
-  { "relatime", false, MOUNT_ATTR_RELATIME }, { "nodiratime", false, MOUNT_ATTR_NODIRATIME },
-  { "diratime", true, MOUNT_ATTR_NODIRATIME }, { "nosymfollow", false, MOUNT_ATTR_NOSYMFOLLOW },
+  { "relatime", false, MOUNT_ATTR_RELATIME },
+  { "nodiratime", false, MOUNT_ATTR_NODIRATIME },
+  { "diratime", true, MOUNT_ATTR_NODIRATIME },
+  { "nosymfollow", false, MOUNT_ATTR_NOSYMFOLLOW },
   { "symfollow", true, MOUNT_ATTR_NOSYMFOLLOW },
 };
 
@@ -388,15 +401,15 @@ static const struct
   unsigned long flag;
   bool recursive;
 } prop_opts[] = {
-  { "private", MS_PRIVATE, false },     { "rprivate", MS_PRIVATE, true },
-  { "shared", MS_SHARED, false },       { "rshared", MS_SHARED, true },
-  { "slave", MS_SLAVE, false },         { "rslave", MS_SLAVE, true },
+  { "private", MS_PRIVATE, false },       { "rprivate", MS_PRIVATE, true },
+  { "shared", MS_SHARED, false },         { "rshared", MS_SHARED, true },
+  { "slave", MS_SLAVE, false },           { "rslave", MS_SLAVE, true },
   { "unbindable", MS_UNBINDABLE, false }, { "runbindable", MS_UNBINDABLE, true },
 };
 
-static const char *const ignored_opts[] = { "defaults", "async", "remount", "loud", "silent",
-                                            "nomand", "mand", "norelatime", "nostrictatime",
-                                            "iversion", "noiversion", "nolazytime" };
+static const char *const ignored_opts[]
+    = { "defaults", "async",      "remount",       "loud",     "silent",     "nomand",
+        "mand",     "norelatime", "nostrictatime", "iversion", "noiversion", "nolazytime" };
 
 static bool
 is_atime (uint64_t a)
@@ -454,8 +467,7 @@ parse_mount_options (struct ct_mount *m, const char **opts, size_t n, const char
             {
               /* atime: not noatime (mount(8)); the kernel's default,
                * relatime, unless strictatime was asked.  */
-              if (!(*clr & MOUNT_ATTR__ATIME)
-                  || (*set & MOUNT_ATTR__ATIME) == MOUNT_ATTR_NOATIME)
+              if (!(*clr & MOUNT_ATTR__ATIME) || (*set & MOUNT_ATTR__ATIME) == MOUNT_ATTR_NOATIME)
                 *set = (*set & ~(uint64_t) MOUNT_ATTR__ATIME) | MOUNT_ATTR_RELATIME;
               *clr |= MOUNT_ATTR__ATIME;
             }
@@ -577,7 +589,8 @@ parse_mounts (const cJSON *root, const char *bundle, struct oci_config *cfg, str
         return bad (err, P ("%sdestination", mp),
                     "%s is inside /proc: nothing may be mounted there (but binds of regular "
                     "files over /proc/cpuinfo, /proc/meminfo and the other files lxcfs "
-                    "emulates)", m->destination);
+                    "emulates)",
+                    m->destination);
       case CT_PROC_OUTSIDE:
         break;
       }
@@ -639,8 +652,8 @@ static const struct
   const char *name;
   int flag;
 } ns_names[] = {
-  { "pid", CLONE_NEWPID },   { "network", CLONE_NEWNET }, { "mount", CLONE_NEWNS },
-  { "ipc", CLONE_NEWIPC },   { "uts", CLONE_NEWUTS },     { "user", CLONE_NEWUSER },
+  { "pid", CLONE_NEWPID },       { "network", CLONE_NEWNET }, { "mount", CLONE_NEWNS },
+  { "ipc", CLONE_NEWIPC },       { "uts", CLONE_NEWUTS },     { "user", CLONE_NEWUSER },
   { "cgroup", CLONE_NEWCGROUP }, { "time", CLONE_NEWTIME },
 };
 
@@ -708,8 +721,7 @@ parse_devices (const cJSON *lin, struct oci_config *cfg, struct tr_error *err)
     if (d->type != 'p')
       {
         if (!field (it, "major") || !field (it, "minor"))
-          return bad (err, P ("%smajor", dp), "major and minor are required for type %c",
-                      d->type);
+          return bad (err, P ("%smajor", dp), "major and minor are required for type %c", d->type);
         if (get_int (it, "major", dp, 0, 4095, &v, err) < 0)
           return -1;
         d->major = (uint32_t) v;
@@ -921,9 +933,9 @@ oci_resources_parse (const cJSON *res, const char *path, struct ct_resources *r,
 static bool
 sysctl_namespaced (const char *key, int ns_flags, const char **why)
 {
-  static const char *const ipc_keys[] = { "kernel.msgmax", "kernel.msgmnb", "kernel.msgmni",
-                                          "kernel.sem",    "kernel.shmall", "kernel.shmmax",
-                                          "kernel.shmmni", "kernel.shm_rmid_forced" };
+  static const char *const ipc_keys[]
+      = { "kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem",
+          "kernel.shmall", "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced" };
   for (size_t i = 0; i < sizeof ipc_keys / sizeof ipc_keys[0]; i++)
     if (strcmp (key, ipc_keys[i]) == 0)
       {
@@ -999,8 +1011,9 @@ parse_linux (const cJSON *root, struct oci_config *cfg, struct tr_error *err)
       || parse_idmaps (lin, "gidMappings", cfg->gid_maps, &cfg->n_gid_maps, err) < 0)
     return -1;
   if ((cfg->n_uid_maps || cfg->n_gid_maps) && !(cfg->new_ns_flags & CLONE_NEWUSER))
-    return bad (err, "linux.uidMappings", "mappings need a new user namespace in "
-                                          "linux.namespaces");
+    return bad (err, "linux.uidMappings",
+                "mappings need a new user namespace in "
+                "linux.namespaces");
   if ((cfg->new_ns_flags & CLONE_NEWUSER) && (cfg->n_uid_maps == 0 || cfg->n_gid_maps == 0))
     return bad (err, "linux.uidMappings", "a new user namespace needs uidMappings and gidMappings");
 
@@ -1071,7 +1084,8 @@ parse_linux (const cJSON *root, struct oci_config *cfg, struct tr_error *err)
       if (!found)
         return bad (err, "linux.rootfsPropagation",
                     "must be shared, slave, private or unbindable, or their r forms (got "
-                    "\"%s\")", prop);
+                    "\"%s\")",
+                    prop);
     }
 
   o = field (lin, "seccomp");

@@ -26,8 +26,8 @@
 static int
 bad (struct tr_error *err, const char *path, const char *msg, const char *value)
 {
-  return tr_fail (err, 0, "config.json: linux.seccomp%s: %s%s%s%s", path, msg,
-                  value ? " (\"" : "", value ? value : "", value ? "\")" : "");
+  return tr_fail (err, 0, "config.json: linux.seccomp%s: %s%s%s%s", path, msg, value ? " (\"" : "",
+                  value ? value : "", value ? "\")" : "");
 }
 
 static int
@@ -62,9 +62,12 @@ parse_op (const char *name, enum scmp_compare *op)
     const char *name;
     enum scmp_compare op;
   } ops[] = {
-    { "SCMP_CMP_NE", SCMP_CMP_NE }, { "SCMP_CMP_LT", SCMP_CMP_LT },
-    { "SCMP_CMP_LE", SCMP_CMP_LE }, { "SCMP_CMP_EQ", SCMP_CMP_EQ },
-    { "SCMP_CMP_GE", SCMP_CMP_GE }, { "SCMP_CMP_GT", SCMP_CMP_GT },
+    { "SCMP_CMP_NE", SCMP_CMP_NE },
+    { "SCMP_CMP_LT", SCMP_CMP_LT },
+    { "SCMP_CMP_LE", SCMP_CMP_LE },
+    { "SCMP_CMP_EQ", SCMP_CMP_EQ },
+    { "SCMP_CMP_GE", SCMP_CMP_GE },
+    { "SCMP_CMP_GT", SCMP_CMP_GT },
     { "SCMP_CMP_MASKED_EQ", SCMP_CMP_MASKED_EQ },
   };
   for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
@@ -118,8 +121,7 @@ arch_name (const char *oci)
 
 static int
 add_rule (scmp_filter_ctx ctx, uint32_t action, int nr, unsigned n_args,
-          const struct scmp_arg_cmp *args, const char *path, const char *name,
-          struct tr_error *err)
+          const struct scmp_arg_cmp *args, const char *path, const char *name, struct tr_error *err)
 {
   int r = seccomp_rule_add_array (ctx, action, nr, n_args, args);
   if (r < 0)
@@ -248,8 +250,7 @@ oci_seccomp_compile (const cJSON *node, struct oci_seccomp_prog *out, struct tr_
     return bad (err, ".defaultErrnoRet", "must be an errno number", NULL);
   r = parse_action (def->valuestring, eret, &defact);
   if (r == -2)
-    return bad (err, ".defaultAction", "SCMP_ACT_NOTIFY (a seccomp agent) is not supported",
-                NULL);
+    return bad (err, ".defaultAction", "SCMP_ACT_NOTIFY (a seccomp agent) is not supported", NULL);
   if (r < 0)
     return bad (err, ".defaultAction", "unknown action", def->valuestring);
   if (cJSON_GetObjectItemCaseSensitive (node, "listenerPath")

@@ -28,8 +28,8 @@ freeze_cmd (const char *name, bool freeze, int argc, char **argv)
     return log_fail (&err);
   if (freeze && st.status != ST_RUNNING)
     {
-      tr_fail (&err, 0, st.status == ST_PAUSED ? "container already paused"
-                                               : "container not running");
+      tr_fail (&err, 0,
+               st.status == ST_PAUSED ? "container already paused" : "container not running");
       return log_fail (&err);
     }
   if (!freeze && st.status != ST_PAUSED)

@@ -104,8 +104,9 @@ reexec_protect (int argc, char **argv, struct tr_error *err)
     exec_fd (tree, argv);
   copy = sealed_copy (self, err);
   if (copy < 0)
-    return tr_wrap (err, "CVE-2019-5736 protection: no read-only bind of our binary (%s) and no "
-                         "sealed copy",
+    return tr_wrap (err,
+                    "CVE-2019-5736 protection: no read-only bind of our binary (%s) and no "
+                    "sealed copy",
                     tree < 0 ? strerror (errno) : "mount_setattr failed");
   exec_fd (copy, argv);
   return tr_fail (err, errno, "CVE-2019-5736 protection: exec the sealed copy of our binary");

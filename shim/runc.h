@@ -35,12 +35,12 @@
 /* ---- cli.c ---- */
 struct runc_globals
 {
-  const char *root;      /* the state root (resolved) */
+  const char *root; /* the state root (resolved) */
   const char *log_path;
   bool log_json;
   bool debug;
   bool systemd_cgroup;
-  int rootless;          /* -1 auto, 0, 1 */
+  int rootless; /* -1 auto, 0, 1 */
 };
 extern struct runc_globals runc_g;
 
@@ -48,18 +48,18 @@ int runc_main (int argc, char **argv);
 
 enum opt_kind
 {
-  OPT_BOOL,   /* --flag, --flag=true|false */
-  OPT_STR,    /* --opt VALUE, --opt=VALUE */
-  OPT_LIST,   /* repeatable --opt VALUE */
-  OPT_INT,    /* --opt N */
+  OPT_BOOL, /* --flag, --flag=true|false */
+  OPT_STR,  /* --opt VALUE, --opt=VALUE */
+  OPT_LIST, /* repeatable --opt VALUE */
+  OPT_INT,  /* --opt N */
 };
 
 struct optdef
 {
-  const char *name;  /* long name without dashes */
-  char short_name;   /* 0: none */
+  const char *name; /* long name without dashes */
+  char short_name;  /* 0: none */
   enum opt_kind kind;
-  void *dest;        /* bool*, const char**, struct strlist*, long* */
+  void *dest; /* bool*, const char**, struct strlist*, long* */
 };
 
 struct strlist
@@ -110,10 +110,10 @@ void log_line_fd (int fd, bool json, const char *level, const char *msg);
 void rfc3339_now (char *buf, size_t size);
 
 /* ---- util.c ---- */
-void *ar_alloc (size_t size);   /* zeroed; freed at exit */
+void *ar_alloc (size_t size); /* zeroed; freed at exit */
 char *ar_strdup (const char *s);
 char *ar_printf (const char *fmt, ...) __attribute__ ((format (printf, 1, 2)));
-void ar_track_json (cJSON *j);  /* cJSON_Delete at exit */
+void ar_track_json (cJSON *j); /* cJSON_Delete at exit */
 void ar_free_all (void);
 
 int validate_id (const char *id, struct tr_error *err);
@@ -185,8 +185,8 @@ struct oci_process
 
 struct oci_ns
 {
-  int flag;          /* CLONE_NEW* */
-  const char *path;  /* NULL: a new one */
+  int flag;         /* CLONE_NEW* */
+  const char *path; /* NULL: a new one */
 };
 
 struct oci_idmap
@@ -199,7 +199,7 @@ struct oci_idmap
 struct oci_config
 {
   cJSON *json;
-  const char *bundle;   /* absolute */
+  const char *bundle; /* absolute */
   const char *oci_version;
   bool has_process;
   struct oci_process process;
@@ -212,13 +212,13 @@ struct oci_config
   size_t n_hooks[HOOK__COUNT];
   struct oci_ns ns[16];
   size_t n_ns;
-  int ns_flags;       /* every namespace in the config (new or joined) */
-  int new_ns_flags;   /* the ones to create */
+  int ns_flags;     /* every namespace in the config (new or joined) */
+  int new_ns_flags; /* the ones to create */
   struct oci_idmap uid_maps[OCI_MAX_IDMAPS], gid_maps[OCI_MAX_IDMAPS];
   size_t n_uid_maps, n_gid_maps;
   struct ct_device *devices;
   size_t n_devices;
-  const char *cgroups_path;  /* NULL when absent */
+  const char *cgroups_path; /* NULL when absent */
   struct ct_resources res;
   bool has_resources;
   const char **masked;
@@ -228,8 +228,8 @@ struct oci_config
   const char **sysctl_keys, **sysctl_values;
   size_t n_sysctl;
   unsigned long rootfs_propagation;
-  cJSON *seccomp;      /* linux.seccomp, or NULL */
-  cJSON *annotations;  /* or NULL */
+  cJSON *seccomp;     /* linux.seccomp, or NULL */
+  cJSON *annotations; /* or NULL */
 };
 
 /* Read BUNDLE/config.json (or CONFIG_PATH when not NULL) and parse it.  */
@@ -269,18 +269,18 @@ extern const char *const status_names[];
 struct ct_state
 {
   const char *id;
-  const char *dir;        /* the state directory */
+  const char *dir; /* the state directory */
   const char *bundle;
   const char *rootfs;
   pid_t pid;
   unsigned long long start_time;
-  const char *created;    /* RFC 3339 */
+  const char *created; /* RFC 3339 */
   const char *owner;
-  const char *cgroup;     /* absolute host path, or "" */
+  const char *cgroup; /* absolute host path, or "" */
   bool cgroup_created;
   bool userns;
   cJSON *annotations;
-  enum ct_status status;  /* computed on load */
+  enum ct_status status; /* computed on load */
 };
 
 /* runc_g.root/ID */
@@ -336,10 +336,10 @@ struct ct_launch
   const struct oci_config *cfg;
   const char *id;
   const char *state_dir;
-  int fifo_fd;         /* exec fifo (O_RDWR) for the init to park on */
-  int console_fd;      /* connected console socket, -1 */
-  bool want_master;    /* no console socket: send the master back (run -t) */
-  int cgroup_fd;       /* -1: none */
+  int fifo_fd;      /* exec fifo (O_RDWR) for the init to park on */
+  int console_fd;   /* connected console socket, -1 */
+  bool want_master; /* no console socket: send the master back (run -t) */
+  int cgroup_fd;    /* -1: none */
   const char *cgroup_path;
   bool no_pivot;
   bool no_new_keyring;
@@ -356,14 +356,14 @@ int container_create (const struct ct_launch *l, pid_t *pid, int *pidfd, int *ma
 
 struct ct_exec
 {
-  const struct oci_config *cfg;     /* the container's saved config */
-  const struct oci_process *proc;   /* what to run */
+  const struct oci_config *cfg;   /* the container's saved config */
+  const struct oci_process *proc; /* what to run */
   const struct ct_state *state;
   int console_fd;
   bool want_master;
   int cgroup_fd;
   int preserve_fds;
-  bool subreaper;                   /* not detached: wait for the process */
+  bool subreaper; /* not detached: wait for the process */
   const struct oci_seccomp_prog *seccomp;
 };
 /* Start a process in a running container; *PID is its host pid.  */

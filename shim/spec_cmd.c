@@ -13,60 +13,62 @@
 
 #include "shim/runc.h"
 
-#define DEFAULT_SPEC "{\n" \
-"  \"ociVersion\": \"" OCI_VERSION "\",\n" \
-"  \"process\": {\n" \
-"    \"terminal\": true,\n" \
-"    \"user\": { \"uid\": 0, \"gid\": 0 },\n" \
-"    \"args\": [ \"sh\" ],\n" \
-"    \"env\": [\n" \
-"      \"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\",\n" \
-"      \"TERM=xterm\"\n" \
-"    ],\n" \
-"    \"cwd\": \"/\",\n" \
-"    \"capabilities\": {\n" \
-"      \"bounding\": [ \"CAP_AUDIT_WRITE\", \"CAP_KILL\", \"CAP_NET_BIND_SERVICE\" ],\n" \
-"      \"effective\": [ \"CAP_AUDIT_WRITE\", \"CAP_KILL\", \"CAP_NET_BIND_SERVICE\" ],\n" \
-"      \"permitted\": [ \"CAP_AUDIT_WRITE\", \"CAP_KILL\", \"CAP_NET_BIND_SERVICE\" ],\n" \
-"      \"ambient\": [ \"CAP_AUDIT_WRITE\", \"CAP_KILL\", \"CAP_NET_BIND_SERVICE\" ]\n" \
-"    },\n" \
-"    \"rlimits\": [ { \"type\": \"RLIMIT_NOFILE\", \"hard\": 1024, \"soft\": 1024 } ],\n" \
-"    \"noNewPrivileges\": true\n" \
-"  },\n" \
-"  \"root\": { \"path\": \"rootfs\", \"readonly\": true },\n" \
-"  \"hostname\": \"" RUNC_NAME "\",\n" \
-"  \"mounts\": [\n" \
-"    { \"destination\": \"/proc\", \"type\": \"proc\", \"source\": \"proc\" },\n" \
-"    { \"destination\": \"/dev\", \"type\": \"tmpfs\", \"source\": \"tmpfs\",\n" \
-"      \"options\": [ \"nosuid\", \"strictatime\", \"mode=755\", \"size=65536k\" ] },\n" \
-"    { \"destination\": \"/dev/pts\", \"type\": \"devpts\", \"source\": \"devpts\",\n" \
-"      \"options\": [ \"nosuid\", \"noexec\", \"newinstance\", \"ptmxmode=0666\", \"mode=0620\"%s ] },\n" \
-"    { \"destination\": \"/dev/shm\", \"type\": \"tmpfs\", \"source\": \"shm\",\n" \
-"      \"options\": [ \"nosuid\", \"noexec\", \"nodev\", \"mode=1777\", \"size=65536k\" ] },\n" \
-"    { \"destination\": \"/dev/mqueue\", \"type\": \"mqueue\", \"source\": \"mqueue\",\n" \
-"      \"options\": [ \"nosuid\", \"noexec\", \"nodev\" ] },\n" \
-"%s" \
-"  ],\n" \
-"  \"linux\": {\n" \
-"%s" \
-"    \"namespaces\": [\n" \
-"      { \"type\": \"pid\" },\n" \
-"%s" \
-"      { \"type\": \"ipc\" },\n" \
-"      { \"type\": \"uts\" },\n" \
-"      { \"type\": \"mount\" },\n" \
-"      { \"type\": \"cgroup\" }\n" \
-"    ],\n" \
-"    \"maskedPaths\": [\n" \
-"      \"/proc/acpi\", \"/proc/asound\", \"/proc/kcore\", \"/proc/keys\",\n" \
-"      \"/proc/latency_stats\", \"/proc/timer_list\", \"/proc/timer_stats\",\n" \
-"      \"/proc/sched_debug\", \"/sys/firmware\", \"/proc/scsi\"\n" \
-"    ],\n" \
-"    \"readonlyPaths\": [\n" \
-"      \"/proc/bus\", \"/proc/fs\", \"/proc/irq\", \"/proc/sys\", \"/proc/sysrq-trigger\"\n" \
-"    ]\n" \
-"  }\n" \
-"}\n"
+#define DEFAULT_SPEC                                                                               \
+  "{\n"                                                                                            \
+  "  \"ociVersion\": \"" OCI_VERSION "\",\n"                                                       \
+  "  \"process\": {\n"                                                                             \
+  "    \"terminal\": true,\n"                                                                      \
+  "    \"user\": { \"uid\": 0, \"gid\": 0 },\n"                                                    \
+  "    \"args\": [ \"sh\" ],\n"                                                                    \
+  "    \"env\": [\n"                                                                               \
+  "      \"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\",\n"                 \
+  "      \"TERM=xterm\"\n"                                                                         \
+  "    ],\n"                                                                                       \
+  "    \"cwd\": \"/\",\n"                                                                          \
+  "    \"capabilities\": {\n"                                                                      \
+  "      \"bounding\": [ \"CAP_AUDIT_WRITE\", \"CAP_KILL\", \"CAP_NET_BIND_SERVICE\" ],\n"         \
+  "      \"effective\": [ \"CAP_AUDIT_WRITE\", \"CAP_KILL\", \"CAP_NET_BIND_SERVICE\" ],\n"        \
+  "      \"permitted\": [ \"CAP_AUDIT_WRITE\", \"CAP_KILL\", \"CAP_NET_BIND_SERVICE\" ],\n"        \
+  "      \"ambient\": [ \"CAP_AUDIT_WRITE\", \"CAP_KILL\", \"CAP_NET_BIND_SERVICE\" ]\n"           \
+  "    },\n"                                                                                       \
+  "    \"rlimits\": [ { \"type\": \"RLIMIT_NOFILE\", \"hard\": 1024, \"soft\": 1024 } ],\n"        \
+  "    \"noNewPrivileges\": true\n"                                                                \
+  "  },\n"                                                                                         \
+  "  \"root\": { \"path\": \"rootfs\", \"readonly\": true },\n"                                    \
+  "  \"hostname\": \"" RUNC_NAME "\",\n"                                                           \
+  "  \"mounts\": [\n"                                                                              \
+  "    { \"destination\": \"/proc\", \"type\": \"proc\", \"source\": \"proc\" },\n"                \
+  "    { \"destination\": \"/dev\", \"type\": \"tmpfs\", \"source\": \"tmpfs\",\n"                 \
+  "      \"options\": [ \"nosuid\", \"strictatime\", \"mode=755\", \"size=65536k\" ] },\n"         \
+  "    { \"destination\": \"/dev/pts\", \"type\": \"devpts\", \"source\": \"devpts\",\n"           \
+  "      \"options\": [ \"nosuid\", \"noexec\", \"newinstance\", \"ptmxmode=0666\", "              \
+  "\"mode=0620\"%s ] },\n"                                                                         \
+  "    { \"destination\": \"/dev/shm\", \"type\": \"tmpfs\", \"source\": \"shm\",\n"               \
+  "      \"options\": [ \"nosuid\", \"noexec\", \"nodev\", \"mode=1777\", \"size=65536k\" ] },\n"  \
+  "    { \"destination\": \"/dev/mqueue\", \"type\": \"mqueue\", \"source\": \"mqueue\",\n"        \
+  "      \"options\": [ \"nosuid\", \"noexec\", \"nodev\" ] },\n"                                  \
+  "%s"                                                                                             \
+  "  ],\n"                                                                                         \
+  "  \"linux\": {\n"                                                                               \
+  "%s"                                                                                             \
+  "    \"namespaces\": [\n"                                                                        \
+  "      { \"type\": \"pid\" },\n"                                                                 \
+  "%s"                                                                                             \
+  "      { \"type\": \"ipc\" },\n"                                                                 \
+  "      { \"type\": \"uts\" },\n"                                                                 \
+  "      { \"type\": \"mount\" },\n"                                                               \
+  "      { \"type\": \"cgroup\" }\n"                                                               \
+  "    ],\n"                                                                                       \
+  "    \"maskedPaths\": [\n"                                                                       \
+  "      \"/proc/acpi\", \"/proc/asound\", \"/proc/kcore\", \"/proc/keys\",\n"                     \
+  "      \"/proc/latency_stats\", \"/proc/timer_list\", \"/proc/timer_stats\",\n"                  \
+  "      \"/proc/sched_debug\", \"/sys/firmware\", \"/proc/scsi\"\n"                               \
+  "    ],\n"                                                                                       \
+  "    \"readonlyPaths\": [\n"                                                                     \
+  "      \"/proc/bus\", \"/proc/fs\", \"/proc/irq\", \"/proc/sys\", \"/proc/sysrq-trigger\"\n"     \
+  "    ]\n"                                                                                        \
+  "  }\n"                                                                                          \
+  "}\n"
 
 int
 runc_cmd_spec (int argc, char **argv)
@@ -103,9 +105,10 @@ runc_cmd_spec (int argc, char **argv)
         DEFAULT_SPEC, "",
         "    { \"destination\": \"/sys\", \"type\": \"none\", \"source\": \"/sys\",\n"
         "      \"options\": [ \"rbind\", \"nosuid\", \"noexec\", \"nodev\", \"ro\" ] }\n",
-        ar_printf ("    \"uidMappings\": [ { \"containerID\": 0, \"hostID\": %u, \"size\": 1 } ],\n"
-                   "    \"gidMappings\": [ { \"containerID\": 0, \"hostID\": %u, \"size\": 1 } ],\n",
-                   (unsigned) geteuid (), (unsigned) getegid ()),
+        ar_printf (
+            "    \"uidMappings\": [ { \"containerID\": 0, \"hostID\": %u, \"size\": 1 } ],\n"
+            "    \"gidMappings\": [ { \"containerID\": 0, \"hostID\": %u, \"size\": 1 } ],\n",
+            (unsigned) geteuid (), (unsigned) getegid ()),
         "      { \"type\": \"user\" },\n");
   else
     text = ar_printf (

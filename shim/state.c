@@ -134,8 +134,10 @@ state_load (const char *id, struct ct_state *st, struct tr_error *err)
       if (err->errnum == ENOENT)
         {
           if (stat (dir, &sb) == 0)
-            return tr_fail (err, 0, "container %s is being created (or its create failed: "
-                                    "delete --force removes it)", id);
+            return tr_fail (err, 0,
+                            "container %s is being created (or its create failed: "
+                            "delete --force removes it)",
+                            id);
           return tr_fail (err, 0, "container does not exist");
         }
       return -1;

@@ -103,8 +103,9 @@ runc_cmd_update (int argc, char **argv)
     }
   if (kmem || kmem_tcp || rt_period || rt_runtime || l3 || mba)
     {
-      tr_fail (&err, 0, "update: kernel memory, realtime and Intel RDT limits do not exist in "
-                        "cgroup v2");
+      tr_fail (&err, 0,
+               "update: kernel memory, realtime and Intel RDT limits do not exist in "
+               "cgroup v2");
       return log_fail (&err);
     }
   if (resources)
@@ -139,7 +140,8 @@ runc_cmd_update (int argc, char **argv)
     }
   NUM (memory, "memory", true, (res.has_memory = true, res.memory_limit = v ? v : -1));
   NUM (swap, "memory-swap", true, (res.has_memory = true, res.memory_swap = v ? v : -1));
-  NUM (reservation, "memory-reservation", true, (res.has_memory = true, res.memory_reservation = v));
+  NUM (reservation, "memory-reservation", true,
+       (res.has_memory = true, res.memory_reservation = v));
   NUM (pids, "pids-limit", false, (res.has_pids = true, res.pids_limit = v <= 0 ? -1 : v));
   NUM (quota, "cpu-quota", false, res.cpu_quota = v ? v : -1);
   NUM (period, "cpu-period", false, res.cpu_period = (uint64_t) (v < 0 ? 0 : v));

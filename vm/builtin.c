@@ -2,8 +2,7 @@
 
 #include "vm/internal.h"
 
-#define BUILTIN(name)                                                                              \
-  extern const char tr_lua_##name[], tr_lua_##name##_end[];
+#define BUILTIN(name) extern const char tr_lua_##name[], tr_lua_##name##_end[];
 BUILTIN (prelude)
 BUILTIN (schema)
 BUILTIN (runtime)

@@ -36,8 +36,10 @@ check_path (lua_State *L, const char *op, const char *path, size_t len)
   if (len == 0 || memchr (path, '\0', len))
     return luaL_error (L, "%s: the path must be a non-empty string", op);
   if (path[0] == '/')
-    return luaL_error (L, "%s: '%s': absolute paths are not allowed; use a path relative to the "
-                          "workspace", op, path);
+    return luaL_error (L,
+                       "%s: '%s': absolute paths are not allowed; use a path relative to the "
+                       "workspace",
+                       op, path);
   while (*p)
     {
       size_t n = strcspn (p, "/");
@@ -347,9 +349,9 @@ int
 vm_open_library_files (lua_State *L, struct vm_runtime *rt)
 {
   static const luaL_Reg fns[] = {
-    { "read", l_read },     { "write", l_write },   { "exists", l_exists }, { "size", l_size },
-    { "is_dir", l_is_dir }, { "remove", l_remove }, { "mkdir", l_mkdir },   { "list", l_list },
-    { NULL, NULL },
+    { "read", l_read },   { "write", l_write },   { "exists", l_exists },
+    { "size", l_size },   { "is_dir", l_is_dir }, { "remove", l_remove },
+    { "mkdir", l_mkdir }, { "list", l_list },     { NULL, NULL },
   };
 
   lua_newtable (L);

@@ -26,7 +26,7 @@ void *vm_alloc_fn (void *ud, void *ptr, size_t osize, size_t nsize);
 struct vm_runtime
 {
   int broker_fd;
-  int workspace_fd;     /* -1 when no workspace */
+  int workspace_fd; /* -1 when no workspace */
   uint64_t next_id;
   const struct vm_config *cfg;
   struct vm_alloc *alloc;
@@ -42,7 +42,7 @@ int vm_broker_call (lua_State *L, struct vm_runtime *rt, const char *method, int
 void vm_broker_notify_exit (int fd, const char *status, const char *message);
 
 /* json.c: Lua values <-> JSON text (cJSON).  */
-int vm_json_encode (lua_State *L, int idx, bool pretty); /* pushes the string or raises */
+int vm_json_encode (lua_State *L, int idx, bool pretty);         /* pushes the string or raises */
 int vm_json_decode (lua_State *L, const char *text, size_t len); /* pushes the value or raises */
 /* The value at IDX as JSON text after PREFIX (malloc'd, *LEN bytes), or
  * NULL with *WHY.  INDENT > 0 pretty-prints.  Never raises.  */

@@ -120,13 +120,27 @@ put_string (struct out *o, const char *s, size_t len)
       esc[0] = '\\';
       switch (c)
         {
-        case '"': esc[1] = '"'; break;
-        case '\\': esc[1] = '\\'; break;
-        case '\n': esc[1] = 'n'; break;
-        case '\r': esc[1] = 'r'; break;
-        case '\t': esc[1] = 't'; break;
-        case '\b': esc[1] = 'b'; break;
-        case '\f': esc[1] = 'f'; break;
+        case '"':
+          esc[1] = '"';
+          break;
+        case '\\':
+          esc[1] = '\\';
+          break;
+        case '\n':
+          esc[1] = 'n';
+          break;
+        case '\r':
+          esc[1] = 'r';
+          break;
+        case '\t':
+          esc[1] = 't';
+          break;
+        case '\b':
+          esc[1] = 'b';
+          break;
+        case '\f':
+          esc[1] = 'f';
+          break;
         default:
           esc[1] = 'u', esc[2] = '0', esc[3] = '0', esc[4] = hex[c >> 4], esc[5] = hex[c & 15];
           if (!put (o, esc, 6))
@@ -150,7 +164,8 @@ array_length (lua_State *L, int idx, size_t *n)
     {
       lua_Number k;
       lua_pop (L, 1);
-      if (lua_type (L, -1) != LUA_TNUMBER || (k = lua_tonumber (L, -1)) < 1 || k != floor (k) || k > 1e9)
+      if (lua_type (L, -1) != LUA_TNUMBER || (k = lua_tonumber (L, -1)) < 1 || k != floor (k)
+          || k > 1e9)
         {
           lua_pop (L, 1);
           return false;

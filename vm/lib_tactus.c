@@ -66,8 +66,8 @@ encode_request (lua_State *L, uint64_t id, const char *method, int params_idx, s
       luaL_error (L, "broker request: bad method name");
       return NULL;
     }
-  snprintf (prefix, sizeof prefix, "{\"id\":%llu,\"method\":\"%s\",\"params\":",
-            (unsigned long long) id, method);
+  snprintf (prefix, sizeof prefix,
+            "{\"id\":%llu,\"method\":\"%s\",\"params\":", (unsigned long long) id, method);
   if (params_idx == 0 || lua_isnoneornil (L, params_idx))
     {
       lua_newtable (L);
@@ -169,7 +169,8 @@ vm_broker_call (lua_State *L, struct vm_runtime *rt, const char *method, int par
       lua_createtable (L, 0, 2);
       lua_pushstring (L, cJSON_IsString (type) ? type->valuestring : "BrokerError");
       lua_setfield (L, -2, "type");
-      lua_pushstring (L, cJSON_IsString (msg) ? msg->valuestring : "the broker refused the request");
+      lua_pushstring (L,
+                      cJSON_IsString (msg) ? msg->valuestring : "the broker refused the request");
       lua_setfield (L, -2, "message");
       cJSON_Delete (reply);
       return lua_error (L);
@@ -276,7 +277,8 @@ l_load (lua_State *L)
 
   luaL_checktype (L, 3, LUA_TTABLE);
   if (len > 0 && src[0] == 0x1b)
-    return raise_typed (L, "BytecodeRefused", "precompiled bytecode is not accepted; pass source text");
+    return raise_typed (L, "BytecodeRefused",
+                        "precompiled bytecode is not accepted; pass source text");
   if (luaL_loadbufferx (L, src, len, name, "t") != 0)
     {
       lua_pushnil (L);
@@ -344,10 +346,10 @@ void
 vm_push_primitives (lua_State *L, struct vm_runtime *rt)
 {
   static const luaL_Reg fns[] = {
-    { "call", l_call },           { "json_encode", l_json_encode }, { "json_decode", l_json_decode },
-    { "now", l_now },             { "monotonic", l_monotonic },     { "sleep", l_sleep },
-    { "where", l_where },         { "traceback", l_traceback },     { "load", l_load },
-    { "builtin", l_builtin },     { "memory", l_memory },           { "error_text", l_error_text },
+    { "call", l_call },       { "json_encode", l_json_encode }, { "json_decode", l_json_decode },
+    { "now", l_now },         { "monotonic", l_monotonic },     { "sleep", l_sleep },
+    { "where", l_where },     { "traceback", l_traceback },     { "load", l_load },
+    { "builtin", l_builtin }, { "memory", l_memory },           { "error_text", l_error_text },
     { NULL, NULL },
   };
 

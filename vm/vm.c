@@ -149,8 +149,10 @@ safe_collectgarbage (lua_State *L)
       lua_pushboolean (L, lua_gc (L, LUA_GCSTEP, (int) luaL_optinteger (L, 2, 0)));
       return 1;
     }
-  return luaL_error (L, "collectgarbage: option '%s' is not available in the sandbox "
-                        "(only count, collect, step)", opt);
+  return luaL_error (L,
+                     "collectgarbage: option '%s' is not available in the sandbox "
+                     "(only count, collect, step)",
+                     opt);
 }
 
 static void
@@ -165,8 +167,8 @@ static void
 strip_globals (lua_State *L)
 {
   static const char *const removed[] = {
-    "load", "loadstring", "loadfile", "dofile", "getfenv", "setfenv", "newproxy", "module",
-    "require", "gcinfo", "jit", "package", "io", "debug", "ffi", "os",
+    "load",    "loadstring", "loadfile", "dofile",  "getfenv", "setfenv", "newproxy", "module",
+    "require", "gcinfo",     "jit",      "package", "io",      "debug",   "ffi",      "os",
   };
 
   for (size_t i = 0; i < sizeof removed / sizeof removed[0]; i++)
@@ -319,7 +321,8 @@ struct packed_config
 int
 vm_config_pack (const struct vm_config *cfg, char **buf, size_t *len)
 {
-  struct packed_config h = { .magic = PACKED_MAGIC, .jit = cfg->jit,
+  struct packed_config h = { .magic = PACKED_MAGIC,
+                             .jit = cfg->jit,
                              .has_workspace = cfg->workspace != NULL,
                              .memory_limit = cfg->memory_limit };
   size_t off;

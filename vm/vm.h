@@ -13,7 +13,7 @@
 
 struct vm_config
 {
-  const char *source;    /* the .tac text */
+  const char *source; /* the .tac text */
   size_t source_len;
   const char *chunkname; /* shown in errors: the file name as given */
   bool jit;              /* open the JIT compiler (needs the vm-jit seccomp profile) */

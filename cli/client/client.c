@@ -109,12 +109,12 @@ read_file (const char *path, size_t *len)
   return p;
 }
 
-
 static int
 usage (void)
 {
   fputs ("usage: tactus-run-client [--socket PATH] FILE.tac [--param K=V]... [--json] "
-         "[--mock-all] [--approve all|none] [--timeout SECONDS] [-v]\n", stderr);
+         "[--mock-all] [--approve all|none] [--timeout SECONDS] [-v]\n",
+         stderr);
   return 1;
 }
 
@@ -182,7 +182,8 @@ main (int argc, char **argv)
       else if (xdg && *xdg == '/')
         snprintf (default_sock, sizeof default_sock, "%s/tactus-run.sock", xdg);
       else
-        snprintf (default_sock, sizeof default_sock, "/tmp/tactus-run-%u.sock", (unsigned) geteuid ());
+        snprintf (default_sock, sizeof default_sock, "/tmp/tactus-run-%u.sock",
+                  (unsigned) geteuid ());
       sock_path = default_sock;
     }
   puts_lit (&params, "}");

@@ -73,7 +73,7 @@
     {                                                                                              \
       if (!(cond))                                                                                 \
         {                                                                                          \
-          fprintf (stderr, "fuzz_broker: invariant failed: %s (line %d)\n", #cond, __LINE__);     \
+          fprintf (stderr, "fuzz_broker: invariant failed: %s (line %d)\n", #cond, __LINE__);      \
           abort ();                                                                                \
         }                                                                                          \
     }                                                                                              \
@@ -146,8 +146,8 @@ static const char sync_pkt[] = "\xffSYNC";
 static bool
 is_model_error (const char *type)
 {
-  static const char *const types[] = { "AuthenticationError", "UnknownModel", "ModelError",
-                                       "MalformedResponse", "ResponseTooLarge", NULL };
+  static const char *const types[] = { "AuthenticationError", "UnknownModel",     "ModelError",
+                                       "MalformedResponse",   "ResponseTooLarge", NULL };
   for (const char *const *t = types; *t; t++)
     if (strcmp (*t, type) == 0)
       return true;
@@ -324,9 +324,9 @@ header (const struct fake_easy *e, const char *name)
 static bool
 check_request (const struct fake_easy *e)
 {
-  static const char *const allowed[] = { "model", "messages", "tools", "tool_choice", "temperature",
-                                         "top_p", "response_format", "stop", "max_tokens",
-                                         "stream", "stream_options", NULL };
+  static const char *const allowed[]
+      = { "model",           "messages", "tools",      "tool_choice", "temperature",    "top_p",
+          "response_format", "stop",     "max_tokens", "stream",      "stream_options", NULL };
   cJSON *body;
   const cJSON *k, *model, *stream, *mt;
   const char *accept, *auth;
@@ -338,15 +338,16 @@ check_request (const struct fake_easy *e)
   body = cJSON_Parse (e->body);
   CHECK (cJSON_IsObject (body));
   cJSON_ArrayForEach (k, body)
-    {
-      const char *const *a = allowed;
-      while (*a && strcmp (*a, k->string) != 0)
-        a++;
-      CHECK (*a != NULL);
-    }
+  {
+    const char *const *a = allowed;
+    while (*a && strcmp (*a, k->string) != 0)
+      a++;
+    CHECK (*a != NULL);
+  }
   model = cJSON_GetObjectItemCaseSensitive (body, "model");
   CHECK (cJSON_IsString (model) && strncmp (model->valuestring, "openai/", 7) != 0);
-  CHECK (strcmp (model->valuestring, "gpt-4o-mini") == 0 || strcmp (model->valuestring, "gpt-test") == 0);
+  CHECK (strcmp (model->valuestring, "gpt-4o-mini") == 0
+         || strcmp (model->valuestring, "gpt-test") == 0);
   CHECK (cJSON_IsArray (cJSON_GetObjectItemCaseSensitive (body, "messages")));
   stream = cJSON_GetObjectItemCaseSensitive (body, "stream");
   CHECK (cJSON_IsBool (stream));
@@ -389,8 +390,9 @@ deliver (struct fake_easy *e, const char *data, size_t len, size_t chunk)
 static CURLcode
 fake_perform (CURL *curl)
 {
-  static const char sse_ok[] = "data: {\"choices\":[{\"delta\":{\"content\":\"ok\"}}]}\n\n"
-                               "data: {\"choices\":[],\"usage\":{\"total_tokens\":3}}\n\ndata: [DONE]\n\n";
+  static const char sse_ok[]
+      = "data: {\"choices\":[{\"delta\":{\"content\":\"ok\"}}]}\n\n"
+        "data: {\"choices\":[],\"usage\":{\"total_tokens\":3}}\n\ndata: [DONE]\n\n";
   static const char json_ok[] = "{\"choices\":[{\"message\":{\"content\":\"ok\"}}],"
                                 "\"usage\":{\"total_tokens\":3}}";
   struct fake_easy *e = curl;
@@ -404,14 +406,15 @@ fake_perform (CURL *curl)
   if (next_response < n_responses)
     r = responses[next_response++];
   else
-    r = (struct response) { 200, 1, streaming ? sse_ok : json_ok,
-                            streaming ? sizeof sse_ok - 1 : sizeof json_ok - 1 };
+    r = (struct response){ 200, 1, streaming ? sse_ok : json_ok,
+                           streaming ? sizeof sse_ok - 1 : sizeof json_ok - 1 };
   if (e->progress (e->progress_data, 0, 0, 0, 0) != 0)
     return CURLE_ABORTED_BY_CALLBACK;
   if (r.status == 0)
     {
-      static const CURLcode errors[] = { CURLE_COULDNT_CONNECT, CURLE_OPERATION_TIMEDOUT,
-                                         CURLE_RECV_ERROR, CURLE_GOT_NOTHING, CURLE_SSL_CONNECT_ERROR };
+      static const CURLcode errors[]
+          = { CURLE_COULDNT_CONNECT, CURLE_OPERATION_TIMEDOUT, CURLE_RECV_ERROR, CURLE_GOT_NOTHING,
+              CURLE_SSL_CONNECT_ERROR };
       return errors[r.chunk % (sizeof errors / sizeof errors[0])];
     }
   /* The body as sent: 0x1e is '\n', "@KEY@" the key.  */

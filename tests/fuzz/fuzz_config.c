@@ -20,7 +20,7 @@
     {                                                                                              \
       if (!(cond))                                                                                 \
         {                                                                                          \
-          fprintf (stderr, "fuzz_config: invariant failed: %s (line %d)\n", #cond, __LINE__);     \
+          fprintf (stderr, "fuzz_config: invariant failed: %s (line %d)\n", #cond, __LINE__);      \
           abort ();                                                                                \
         }                                                                                          \
     }                                                                                              \

@@ -33,7 +33,7 @@
     {                                                                                              \
       if (!(cond))                                                                                 \
         {                                                                                          \
-          fprintf (stderr, "fuzz_frame: invariant failed: %s (line %d)\n", #cond, __LINE__);      \
+          fprintf (stderr, "fuzz_frame: invariant failed: %s (line %d)\n", #cond, __LINE__);       \
           abort ();                                                                                \
         }                                                                                          \
     }                                                                                              \

@@ -31,7 +31,7 @@
     {                                                                                              \
       if (!(cond))                                                                                 \
         {                                                                                          \
-          fprintf (stderr, "fuzz_json: invariant failed: %s (line %d)\n", #cond, __LINE__);       \
+          fprintf (stderr, "fuzz_json: invariant failed: %s (line %d)\n", #cond, __LINE__);        \
           abort ();                                                                                \
         }                                                                                          \
     }                                                                                              \
@@ -40,14 +40,14 @@
 static lua_State *L;
 static int equal_ref;
 
-static const char deep_equal[] =
-  "local function eq(a, b)\n"
-  "  if type(a) ~= 'table' or type(b) ~= 'table' then return a == b end\n"
-  "  for k, v in pairs(a) do if not eq(v, b[k]) then return false end end\n"
-  "  for k in pairs(b) do if a[k] == nil then return false end end\n"
-  "  return true\n"
-  "end\n"
-  "return eq\n";
+static const char deep_equal[]
+    = "local function eq(a, b)\n"
+      "  if type(a) ~= 'table' or type(b) ~= 'table' then return a == b end\n"
+      "  for k, v in pairs(a) do if not eq(v, b[k]) then return false end end\n"
+      "  for k in pairs(b) do if a[k] == nil then return false end end\n"
+      "  return true\n"
+      "end\n"
+      "return eq\n";
 
 static int
 do_decode (lua_State *l)
@@ -104,12 +104,12 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   pretty = data[0] & 1;
   lua_settop (L, 0);
   lua_pushlstring (L, (const char *) data + 1, size - 1); /* 1: text */
-  if (!call (do_decode, 1, 0))                              /* 2: t1 */
+  if (!call (do_decode, 1, 0))                            /* 2: t1 */
     goto out;
   if (!call (do_encode, 2, pretty)) /* 3: j1 */
     goto out;
   CHECK (lua_type (L, 3) == LUA_TSTRING);
-  CHECK (call (do_decode, 3, 0)); /* 4: t2 */
+  CHECK (call (do_decode, 3, 0));      /* 4: t2 */
   CHECK (call (do_encode, 4, pretty)); /* 5: j2 */
   j1 = lua_tolstring (L, 3, &l1);
   j2 = lua_tolstring (L, 5, &l2);

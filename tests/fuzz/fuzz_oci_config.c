@@ -18,7 +18,7 @@
     {                                                                                              \
       if (!(cond))                                                                                 \
         {                                                                                          \
-          fprintf (stderr, "fuzz_oci_config: invariant failed: %s (line %d)\n", #cond, __LINE__); \
+          fprintf (stderr, "fuzz_oci_config: invariant failed: %s (line %d)\n", #cond, __LINE__);  \
           abort ();                                                                                \
         }                                                                                          \
     }                                                                                              \
@@ -41,7 +41,8 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     {
       /* "process" may be absent (create refuses that, not the reader). */
       if (cfg.has_process)
-        CHECK (cfg.process.args != NULL && cfg.process.args[0] != NULL && cfg.process.cwd[0] == '/');
+        CHECK (cfg.process.args != NULL && cfg.process.args[0] != NULL
+               && cfg.process.cwd[0] == '/');
       for (size_t i = 0; i < cfg.n_masked; i++)
         CHECK (cfg.masked[i] != NULL && cfg.masked[i][0] == '/');
       if (cfg.seccomp)

@@ -37,46 +37,50 @@
     {                                                                                              \
       if (!(cond))                                                                                 \
         {                                                                                          \
-          fprintf (stderr, "fuzz_param: invariant failed: %s (line %d)\n", #cond, __LINE__);      \
+          fprintf (stderr, "fuzz_param: invariant failed: %s (line %d)\n", #cond, __LINE__);       \
           abort ();                                                                                \
         }                                                                                          \
     }                                                                                              \
   while (0)
 
-static const char harness[] =
-  "local schema_chunk, json_decode = ...\n"
-  "local ctx = { G = {}, T = { json_decode = json_decode }, params = {}, names = {},\n"
-  "  procedures = {}, unnamed = {}, state = {}, emit = function() end }\n"
-  "schema_chunk(ctx)\n"
-  "local field = ctx.G.field\n"
-  "local SCHEMA = {\n"
-  "  s = field.string {}, n = field.number {}, i = field.integer {}, b = field.boolean {},\n"
-  "  a = field.array {}, o = field.object {}, e = field.string { enum = { 'red', 'green' } },\n"
-  "  d = field.number { default = 3 }, r = field.string { required = true },\n"
-  "}\n"
-  "local huge, floor = math.huge, math.floor\n"
-  "local function finite(v) return type(v) == 'number' and v == v and v ~= huge and v ~= -huge end\n"
-  "return function(params)\n"
-  "  local ok, out = pcall(ctx.validate_input, SCHEMA, params, 'input')\n"
-  "  if not ok then\n"
-  "    if type(out) ~= 'table' or out.type ~= 'InputError' or type(out.message) ~= 'string' then\n"
-  "      return 'not an InputError: ' .. tostring(out)\n"
-  "    end\n"
-  "    return nil\n"
-  "  end\n"
-  "  if type(out.r) ~= 'string' then return 'r (required) missing' end\n"
-  "  if out.d == nil then return 'd (default) missing' end\n"
-  "  if out.s ~= nil and type(out.s) ~= 'string' then return 's is ' .. type(out.s) end\n"
-  "  if out.n ~= nil and not finite(out.n) then return 'n is not a finite number: ' .. tostring(out.n) end\n"
-  "  if out.i ~= nil and not (finite(out.i) and out.i == floor(out.i)) then\n"
-  "    return 'i is not a finite integer: ' .. tostring(out.i)\n"
-  "  end\n"
-  "  if out.b ~= nil and type(out.b) ~= 'boolean' then return 'b is ' .. type(out.b) end\n"
-  "  if out.a ~= nil and type(out.a) ~= 'table' then return 'a is ' .. type(out.a) end\n"
-  "  if out.o ~= nil and type(out.o) ~= 'table' then return 'o is ' .. type(out.o) end\n"
-  "  if out.e ~= nil and out.e ~= 'red' and out.e ~= 'green' then return 'e is ' .. tostring(out.e) end\n"
-  "  return nil\n"
-  "end\n";
+static const char harness[]
+    = "local schema_chunk, json_decode = ...\n"
+      "local ctx = { G = {}, T = { json_decode = json_decode }, params = {}, names = {},\n"
+      "  procedures = {}, unnamed = {}, state = {}, emit = function() end }\n"
+      "schema_chunk(ctx)\n"
+      "local field = ctx.G.field\n"
+      "local SCHEMA = {\n"
+      "  s = field.string {}, n = field.number {}, i = field.integer {}, b = field.boolean {},\n"
+      "  a = field.array {}, o = field.object {}, e = field.string { enum = { 'red', 'green' } },\n"
+      "  d = field.number { default = 3 }, r = field.string { required = true },\n"
+      "}\n"
+      "local huge, floor = math.huge, math.floor\n"
+      "local function finite(v) return type(v) == 'number' and v == v and v ~= huge and v ~= -huge "
+      "end\n"
+      "return function(params)\n"
+      "  local ok, out = pcall(ctx.validate_input, SCHEMA, params, 'input')\n"
+      "  if not ok then\n"
+      "    if type(out) ~= 'table' or out.type ~= 'InputError' or type(out.message) ~= 'string' "
+      "then\n"
+      "      return 'not an InputError: ' .. tostring(out)\n"
+      "    end\n"
+      "    return nil\n"
+      "  end\n"
+      "  if type(out.r) ~= 'string' then return 'r (required) missing' end\n"
+      "  if out.d == nil then return 'd (default) missing' end\n"
+      "  if out.s ~= nil and type(out.s) ~= 'string' then return 's is ' .. type(out.s) end\n"
+      "  if out.n ~= nil and not finite(out.n) then return 'n is not a finite number: ' .. "
+      "tostring(out.n) end\n"
+      "  if out.i ~= nil and not (finite(out.i) and out.i == floor(out.i)) then\n"
+      "    return 'i is not a finite integer: ' .. tostring(out.i)\n"
+      "  end\n"
+      "  if out.b ~= nil and type(out.b) ~= 'boolean' then return 'b is ' .. type(out.b) end\n"
+      "  if out.a ~= nil and type(out.a) ~= 'table' then return 'a is ' .. type(out.a) end\n"
+      "  if out.o ~= nil and type(out.o) ~= 'table' then return 'o is ' .. type(out.o) end\n"
+      "  if out.e ~= nil and out.e ~= 'red' and out.e ~= 'green' then return 'e is ' .. "
+      "tostring(out.e) end\n"
+      "  return nil\n"
+      "end\n";
 
 static lua_State *L;
 static int validate_ref;

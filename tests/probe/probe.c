@@ -162,13 +162,13 @@ expect_eperm (const char *name, long rc, int e)
 
 /* errno is read in a statement of its own, after the call: the order in
  * which C evaluates a function's arguments is unspecified.  */
-#define EXPECT_EPERM(name, call)                                                                 \
-  do                                                                                             \
-    {                                                                                            \
-      long rc_ = (long) (call);                                                                  \
-      int e_ = errno;                                                                            \
-      expect_eperm (name, rc_, e_);                                                              \
-    }                                                                                            \
+#define EXPECT_EPERM(name, call)                                                                   \
+  do                                                                                               \
+    {                                                                                              \
+      long rc_ = (long) (call);                                                                    \
+      int e_ = errno;                                                                              \
+      expect_eperm (name, rc_, e_);                                                                \
+    }                                                                                              \
   while (0)
 
 /* ------------------------------------------------------------------ */
@@ -466,8 +466,8 @@ check_status (void)
 
 /* What sandbox/privs.c sets, every "lock" included: uid 0 never regains
  * capabilities on exec or setuid, and ambient ones can never be raised.  */
-#define WANT_SECUREBITS                                                                          \
-  (SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP | SECBIT_NO_SETUID_FIXUP_LOCKED \
+#define WANT_SECUREBITS                                                                            \
+  (SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP | SECBIT_NO_SETUID_FIXUP_LOCKED   \
    | SECBIT_KEEP_CAPS_LOCKED | SECBIT_NO_CAP_AMBIENT_RAISE | SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED)
 
 /* In a child: a success would change the probe's own securebits.  */
@@ -504,8 +504,10 @@ check_securebits (void)
     escaped ("securebits-locked", "securebits 0x%lx lack 0x%lx", (unsigned long) bits,
              (unsigned long) (WANT_SECUREBITS & ~bits));
   else
-    denied ("securebits-locked", "securebits 0x%lx: NOROOT, NO_SETUID_FIXUP, NO_CAP_AMBIENT_RAISE "
-            "set and locked, KEEP_CAPS locked", (unsigned long) bits);
+    denied ("securebits-locked",
+            "securebits 0x%lx: NOROOT, NO_SETUID_FIXUP, NO_CAP_AMBIENT_RAISE "
+            "set and locked, KEEP_CAPS locked",
+            (unsigned long) bits);
   attempt_in_child ("securebits-clear", clear_securebits_child, NULL);
   attempt_in_child ("securebits-keepcaps", keepcaps_child, NULL);
 }
@@ -527,10 +529,10 @@ i386_write (int fd, const char *buf, size_t n)
 {
   long rc = 4; /* __NR_write on i386 */
 
-  __asm__ volatile ("int $0x80"
-                    : "+a"(rc)
-                    : "b"(fd), "c"((unsigned) (uintptr_t) buf), "d"((unsigned) n)
-                    : "memory", "cc", "r8", "r9", "r10", "r11");
+  __asm__ volatile("int $0x80"
+                   : "+a"(rc)
+                   : "b"(fd), "c"((unsigned) (uintptr_t) buf), "d"((unsigned) n)
+                   : "memory", "cc", "r8", "r9", "r10", "r11");
   return rc;
 }
 
@@ -596,16 +598,19 @@ try_foreign_syscall (const char *name, long (*call) (int, const char *, size_t),
   waitpid (pid, &status, 0);
   munmap (buf, 4096);
   if (strstr (got, FOREIGN_MARKER))
-    escaped (name, "the call ran: the marker reached the pipe %s", strchr (got, '(') ? strchr (got, '(') : "");
+    escaped (name, "the call ran: the marker reached the pipe %s",
+             strchr (got, '(') ? strchr (got, '(') : "");
   else if (WIFSIGNALED (status) && WTERMSIG (status) == SIGSYS && len == 0)
     denied (name, "killed by SIGSYS, nothing written");
   else if (i386 && WIFSIGNALED (status) && WTERMSIG (status) == SIGSEGV && len == 0)
     skipped (name, "no i386 emulation in this kernel (int $0x80 faults with SIGSEGV), so the "
-             "filter's bad-arch action cannot be observed");
+                   "filter's bad-arch action cannot be observed");
   else if (WIFSIGNALED (status))
-    escaped (name, "killed by signal %d (want SIGSYS)%s%s", WTERMSIG (status), len ? ": " : "", got);
+    escaped (name, "killed by signal %d (want SIGSYS)%s%s", WTERMSIG (status), len ? ": " : "",
+             got);
   else
-    escaped (name, "not killed (exit %d): %s", WEXITSTATUS (status), got[0] ? got + 1 : "no output");
+    escaped (name, "not killed (exit %d): %s", WEXITSTATUS (status),
+             got[0] ? got + 1 : "no output");
 }
 
 static void
@@ -829,8 +834,9 @@ static void
 check_proc_masked_files (void)
 {
   static const char *const files[] = {
-    "kcore", "keys", "latency_stats", "timer_list", "timer_stats", "sched_debug", "sysrq-trigger",
-    "kallsyms", "kpagecount", "kpageflags", "kpagecgroup", "config.gz", "vmallocinfo",
+    "kcore",       "keys",          "latency_stats", "timer_list", "timer_stats",
+    "sched_debug", "sysrq-trigger", "kallsyms",      "kpagecount", "kpageflags",
+    "kpagecgroup", "config.gz",     "vmallocinfo",
   };
   char path[64], name[64], buf[64];
   struct stat st;
@@ -927,22 +933,26 @@ check_proc_masked_dirs (void)
 struct dev_entry
 {
   const char *name;
-  mode_t type;          /* S_IFCHR, S_IFLNK or S_IFDIR */
-  unsigned maj, min;    /* S_IFCHR */
-  const char *target;   /* S_IFLNK */
-  bool pts;             /* only with --dev-pts */
+  mode_t type;        /* S_IFCHR, S_IFLNK or S_IFDIR */
+  unsigned maj, min;  /* S_IFCHR */
+  const char *target; /* S_IFLNK */
+  bool pts;           /* only with --dev-pts */
 };
 
 /* Exactly what the sandbox's minimal /dev holds (sandbox/mounts.c).  */
 static const struct dev_entry dev_entries[] = {
-  { "null", S_IFCHR, 1, 3, NULL, false },    { "zero", S_IFCHR, 1, 5, NULL, false },
-  { "full", S_IFCHR, 1, 7, NULL, false },    { "random", S_IFCHR, 1, 8, NULL, false },
-  { "urandom", S_IFCHR, 1, 9, NULL, false }, { "tty", S_IFCHR, 5, 0, NULL, false },
+  { "null", S_IFCHR, 1, 3, NULL, false },
+  { "zero", S_IFCHR, 1, 5, NULL, false },
+  { "full", S_IFCHR, 1, 7, NULL, false },
+  { "random", S_IFCHR, 1, 8, NULL, false },
+  { "urandom", S_IFCHR, 1, 9, NULL, false },
+  { "tty", S_IFCHR, 5, 0, NULL, false },
   { "fd", S_IFLNK, 0, 0, "/proc/self/fd", false },
   { "stdin", S_IFLNK, 0, 0, "/proc/self/fd/0", false },
   { "stdout", S_IFLNK, 0, 0, "/proc/self/fd/1", false },
   { "stderr", S_IFLNK, 0, 0, "/proc/self/fd/2", false },
-  { "pts", S_IFDIR, 0, 0, NULL, true },      { "ptmx", S_IFLNK, 0, 0, "pts/ptmx", true },
+  { "pts", S_IFDIR, 0, 0, NULL, true },
+  { "ptmx", S_IFLNK, 0, 0, "pts/ptmx", true },
 };
 #define N_DEV_ENTRIES (sizeof dev_entries / sizeof dev_entries[0])
 
@@ -966,7 +976,8 @@ dev_entry_ok (const struct dev_entry *want, char *why, size_t size)
     case S_IFCHR:
       if (major (st.st_rdev) != want->maj || minor (st.st_rdev) != want->min)
         return snprintf (why, size, "%s is device %u:%u, want %u:%u", path, major (st.st_rdev),
-                         minor (st.st_rdev), want->maj, want->min), false;
+                         minor (st.st_rdev), want->maj, want->min),
+               false;
       return true;
     case S_IFLNK:
       n = readlink (path, target, sizeof target - 1);
@@ -1016,9 +1027,11 @@ check_dev (bool dev_pts)
   closedir (d);
   for (size_t i = 0; i < N_DEV_ENTRIES; i++)
     if (!seen[i] && (!dev_entries[i].pts || dev_pts) && blen < sizeof bad)
-      blen += (size_t) snprintf (bad + blen, sizeof bad - blen, " [missing %s]", dev_entries[i].name);
+      blen += (size_t) snprintf (bad + blen, sizeof bad - blen, " [missing %s]",
+                                 dev_entries[i].name);
   if (elen || blen)
-    escaped ("dev-contents", "/dev is not the minimal one:%s%s%s", elen ? " extra:" : "", extra, bad);
+    escaped ("dev-contents", "/dev is not the minimal one:%s%s%s", elen ? " extra:" : "", extra,
+             bad);
   else
     denied ("dev-contents", "exactly null zero full random urandom tty (+ fd, stdio links)%s",
             dev_pts ? " + pts, ptmx" : "");
@@ -1038,13 +1051,13 @@ check_proc_dev (bool dev_pts)
 /* ------------------------------------------------------------------ */
 
 /* A call that returned 0 only escaped if the bit really landed.  */
-#define EXPECT_NO_SUID(name, call, path, bit)                                                    \
-  do                                                                                             \
-    {                                                                                            \
-      long rc_ = (long) (call);                                                                  \
-      int e_ = errno;                                                                            \
-      expect_no_suid (name, rc_, e_, path, bit);                                                 \
-    }                                                                                            \
+#define EXPECT_NO_SUID(name, call, path, bit)                                                      \
+  do                                                                                               \
+    {                                                                                              \
+      long rc_ = (long) (call);                                                                    \
+      int e_ = errno;                                                                              \
+      expect_no_suid (name, rc_, e_, path, bit);                                                   \
+    }                                                                                              \
   while (0)
 
 static void
@@ -1239,9 +1252,9 @@ struct ns_flag
 };
 
 static const struct ns_flag ns_flags[] = {
-  { "CLONE_NEWNS", CLONE_NEWNS },       { "CLONE_NEWUTS", CLONE_NEWUTS },
-  { "CLONE_NEWIPC", CLONE_NEWIPC },     { "CLONE_NEWUSER", CLONE_NEWUSER },
-  { "CLONE_NEWPID", CLONE_NEWPID },     { "CLONE_NEWNET", CLONE_NEWNET },
+  { "CLONE_NEWNS", CLONE_NEWNS },         { "CLONE_NEWUTS", CLONE_NEWUTS },
+  { "CLONE_NEWIPC", CLONE_NEWIPC },       { "CLONE_NEWUSER", CLONE_NEWUSER },
+  { "CLONE_NEWPID", CLONE_NEWPID },       { "CLONE_NEWNET", CLONE_NEWNET },
   { "CLONE_NEWCGROUP", CLONE_NEWCGROUP }, { "CLONE_NEWTIME", 0x80 },
 };
 #define N_NS_FLAGS (sizeof ns_flags / sizeof ns_flags[0])
@@ -1323,7 +1336,8 @@ try_clone_flag (const struct ns_flag *f)
 static void
 check_namespace_calls (const char *secret)
 {
-  static const char *const setns_types[] = { "mnt", "uts", "ipc", "net", "pid", "user", "cgroup", "time" };
+  static const char *const setns_types[]
+      = { "mnt", "uts", "ipc", "net", "pid", "user", "cgroup", "time" };
   char name[64];
 
   attempt_in_child ("chroot", chroot_child, NULL);
@@ -1478,9 +1492,9 @@ try_host_loopback (int port)
   /* Abstract unix sockets belong to the network namespace; the test's
    * listener binds this name on the host too.  */
   snprintf (su.sun_path + 1, sizeof su.sun_path - 1, "tr-probe-host-%d", port);
-  e = connect_to (AF_UNIX, SOCK_STREAM, (struct sockaddr *) &su,
-                  (socklen_t) (offsetof (struct sockaddr_un, sun_path) + 1 + strlen (su.sun_path + 1)),
-                  2000);
+  e = connect_to (
+      AF_UNIX, SOCK_STREAM, (struct sockaddr *) &su,
+      (socklen_t) (offsetof (struct sockaddr_un, sun_path) + 1 + strlen (su.sun_path + 1)), 2000);
   if (e == 0)
     escaped ("connect-host-abstract-unix", "connected to @%s", su.sun_path + 1);
   else
@@ -1490,7 +1504,8 @@ try_host_loopback (int port)
 /* There is no route out: the error must be ENETUNREACH, and at once (a
  * timeout would mean packets went somewhere).  */
 static void
-expect_unreachable (const char *name, int family, int type, const struct sockaddr *sa, socklen_t len)
+expect_unreachable (const char *name, int family, int type, const struct sockaddr *sa,
+                    socklen_t len)
 {
   int64_t start = now_ms ();
   int e = connect_to (family, type, sa, len, 3000);
@@ -1526,7 +1541,8 @@ try_outside (void)
     expect_fail ("udp-1.1.1.1:53", rc, e);
   inet_pton (AF_INET, "10.0.2.2", &a.sin_addr);
   a.sin_port = htons (80);
-  expect_unreachable ("connect-10.0.2.2:80", AF_INET, SOCK_STREAM, (struct sockaddr *) &a, sizeof a);
+  expect_unreachable ("connect-10.0.2.2:80", AF_INET, SOCK_STREAM, (struct sockaddr *) &a,
+                      sizeof a);
   inet_pton (AF_INET6, "2606:4700:4700::1111", &a6.sin6_addr);
   expect_unreachable ("connect-[2606:4700:4700::1111]:53", AF_INET6, SOCK_STREAM,
                       (struct sockaddr *) &a6, sizeof a6);
@@ -1687,7 +1703,8 @@ try_reboot (void)
     }
   /* Unreadable: assume the kernel default (1, reboot at once).  */
   cmd = (v[0] == '\0' || atoi (v) == 1) ? LINUX_REBOOT_CMD_CAD_ON : LINUX_REBOOT_CMD_CAD_OFF;
-  EXPECT_EPERM ("reboot", syscall (SYS_reboot, LINUX_REBOOT_MAGIC1, LINUX_REBOOT_MAGIC2, cmd, NULL));
+  EXPECT_EPERM ("reboot",
+                syscall (SYS_reboot, LINUX_REBOOT_MAGIC1, LINUX_REBOOT_MAGIC2, cmd, NULL));
 }
 
 /* TIOCSTI with a NULL argument: a permitted call fails with EFAULT before a
@@ -1764,12 +1781,13 @@ struct escape_args
 static int
 usage (void)
 {
-  fprintf (stderr,
-           "usage: tr-probe escape --host-ns mnt=ID,uts=ID,pid=ID[,net=ID,ipc=ID,user=ID,cgroup=ID]\n"
-           "                       --host-pid PID --secret PATH --port N [--expect-fds 0,1,2]\n"
-           "                       [--dev-pts]\n"
-           "       tr-probe forkbomb | membomb [MAX_MIB] | mapbomb [MAX_GIB] | cpuloop | diskfill DIR\n"
-           "                | fdbomb\n");
+  fprintf (
+      stderr,
+      "usage: tr-probe escape --host-ns mnt=ID,uts=ID,pid=ID[,net=ID,ipc=ID,user=ID,cgroup=ID]\n"
+      "                       --host-pid PID --secret PATH --port N [--expect-fds 0,1,2]\n"
+      "                       [--dev-pts]\n"
+      "       tr-probe forkbomb | membomb [MAX_MIB] | mapbomb [MAX_GIB] | cpuloop | diskfill DIR\n"
+      "                | fdbomb\n");
   return 2;
 }
 
@@ -1777,9 +1795,12 @@ static int
 parse_escape_args (int argc, char **argv, struct escape_args *a)
 {
   static const struct option opts[] = {
-    { "host-ns", required_argument, 0, 'n' }, { "host-pid", required_argument, 0, 'p' },
-    { "secret", required_argument, 0, 's' },  { "port", required_argument, 0, 'P' },
-    { "expect-fds", required_argument, 0, 'f' }, { "dev-pts", no_argument, 0, 'D' },
+    { "host-ns", required_argument, 0, 'n' },
+    { "host-pid", required_argument, 0, 'p' },
+    { "secret", required_argument, 0, 's' },
+    { "port", required_argument, 0, 'P' },
+    { "expect-fds", required_argument, 0, 'f' },
+    { "dev-pts", no_argument, 0, 'D' },
     { 0, 0, 0, 0 },
   };
   bool have_ns = false;
@@ -1790,13 +1811,28 @@ parse_escape_args (int argc, char **argv, struct escape_args *a)
   while ((c = getopt_long (argc, argv, "", opts, NULL)) != -1)
     switch (c)
       {
-      case 'n': if (parse_host_ns (optarg, a->host_ns) < 0) return -1; have_ns = true; break;
-      case 'p': a->host_pid = (pid_t) atoi (optarg); break;
-      case 's': a->secret = optarg; break;
-      case 'P': a->port = atoi (optarg); break;
-      case 'f': parse_fd_list (optarg, a->expect_fds); break;
-      case 'D': a->dev_pts = true; break;
-      default: return -1;
+      case 'n':
+        if (parse_host_ns (optarg, a->host_ns) < 0)
+          return -1;
+        have_ns = true;
+        break;
+      case 'p':
+        a->host_pid = (pid_t) atoi (optarg);
+        break;
+      case 's':
+        a->secret = optarg;
+        break;
+      case 'P':
+        a->port = atoi (optarg);
+        break;
+      case 'f':
+        parse_fd_list (optarg, a->expect_fds);
+        break;
+      case 'D':
+        a->dev_pts = true;
+        break;
+      default:
+        return -1;
       }
   if (!have_ns || a->host_pid <= 0 || a->secret == NULL || a->secret[0] != '/' || a->port <= 0
       || a->port > 65535 || optind != argc)

@@ -39,7 +39,8 @@ on_alarm (int sig)
   int n;
 
   (void) sig;
-  n = snprintf (msg, sizeof msg, "FAIL: %s: broker_serve did not return (wedged on the VM)\n", current);
+  n = snprintf (msg, sizeof msg, "FAIL: %s: broker_serve did not return (wedged on the VM)\n",
+                current);
   if (n > 0 && write (1, msg, (size_t) n) < 0)
     _exit (2);
   _exit (1);
@@ -98,9 +99,11 @@ fake_vm (int fd, enum vm_kind kind)
     vm_await (fd);
   for (unsigned long id = 2;; id++)
     {
-      snprintf (msg, sizeof msg,
-                "{\"id\":%lu,\"method\":\"events.emit\",\"params\":{\"event\":{\"event_type\":\"log\","
-                "\"level\":\"DEBUG\",\"message\":\"flood %lu\"}}}", id, id);
+      snprintf (
+          msg, sizeof msg,
+          "{\"id\":%lu,\"method\":\"events.emit\",\"params\":{\"event\":{\"event_type\":\"log\","
+          "\"level\":\"DEBUG\",\"message\":\"flood %lu\"}}}",
+          id, id);
       vm_send (fd, msg);
       if (kind == VM_BUSY_READER)
         vm_await (fd);
@@ -225,12 +228,13 @@ main (void)
   alarm (20);
   r = serve_fake (VM_FLOOD, 8000, 16, &out, &ms, &kills);
   alarm (0);
-  report (r == 0 && out.killed_for_violations && kills >= 1 && ms < 6000 && !out.timed_out, current,
-          "serve %d, killed_for_violations %d, kills %d, violations %d, timed_out %d, after %lld ms",
-          r, out.killed_for_violations, kills, out.violations, out.timed_out, (long long) ms);
+  report (
+      r == 0 && out.killed_for_violations && kills >= 1 && ms < 6000 && !out.timed_out, current,
+      "serve %d, killed_for_violations %d, kills %d, violations %d, timed_out %d, after %lld ms", r,
+      out.killed_for_violations, kills, out.violations, out.timed_out, (long long) ms);
   report (strstr (out.violation, "before the replies to the previous one were read") != NULL,
-          "broker flood: the violation says the VM did not read its replies", "last violation: '%s'",
-          out.violation);
+          "broker flood: the violation says the VM did not read its replies",
+          "last violation: '%s'", out.violation);
   broker_outcome_free (&out);
 
   /* 2. The same VM with no violation limit: the queue stays bounded and
@@ -239,8 +243,8 @@ main (void)
   alarm (20);
   r = serve_fake (VM_FLOOD, 1000, INT_MAX, &out, &ms, &kills);
   alarm (0);
-  report (r == 0 && (out.timed_out || out.killed_for_violations) && kills >= 1 && ms < 3000, current,
-          "serve %d, timed_out %d, killed_for_violations %d, kills %d, after %lld ms", r,
+  report (r == 0 && (out.timed_out || out.killed_for_violations) && kills >= 1 && ms < 3000,
+          current, "serve %d, timed_out %d, killed_for_violations %d, kills %d, after %lld ms", r,
           out.timed_out, out.killed_for_violations, kills, (long long) ms);
   broker_outcome_free (&out);
 
@@ -253,8 +257,8 @@ main (void)
   alarm (0);
   report (r == 0 && out.timed_out && !out.killed_for_violations && out.violations == 0 && kills >= 1
               && ms < 3000 && out.requests > 10,
-          current, "serve %d, timed_out %d, violations %d, requests %ld, kills %d, after %lld ms", r,
-          out.timed_out, out.violations, out.requests, kills, (long long) ms);
+          current, "serve %d, timed_out %d, violations %d, requests %ld, kills %d, after %lld ms",
+          r, out.timed_out, out.violations, out.requests, kills, (long long) ms);
   broker_outcome_free (&out);
 
   return failures ? 1 : 0;

@@ -26,7 +26,6 @@
 #include "common/frame.h"
 #include "tests/unit/unit.h"
 
-
 static void
 on_alarm (int sig)
 {
@@ -57,7 +56,8 @@ call (int fd, const char *text, char *event, char *type, size_t size)
       frame_asm_reset (&a);
       ev = cJSON_GetObjectItemCaseSensitive (r, "event");
       t = cJSON_GetObjectItemCaseSensitive (cJSON_GetObjectItemCaseSensitive (r, "error"), "type");
-      if (cJSON_IsString (ev) && (strcmp (ev->valuestring, "done") == 0 || strcmp (ev->valuestring, "error") == 0))
+      if (cJSON_IsString (ev)
+          && (strcmp (ev->valuestring, "done") == 0 || strcmp (ev->valuestring, "error") == 0))
         {
           snprintf (event, size, "%s", ev->valuestring);
           snprintf (type, size, "%s", cJSON_IsString (t) ? t->valuestring : "");
@@ -95,8 +95,9 @@ fake_vm (int fd)
           wrong++;
         }
     }
-  call (fd, "{\"id\":7,\"method\":\"checkpoint.save\",\"params\":{\"position\":3,\"value\":\"ok\"}}", event,
-        type, sizeof event);
+  call (fd,
+        "{\"id\":7,\"method\":\"checkpoint.save\",\"params\":{\"position\":3,\"value\":\"ok\"}}",
+        event, type, sizeof event);
   wrong += strcmp (event, "done") != 0;
   call (fd, "{\"id\":8,\"method\":\"run.finish\",\"params\":{\"status\":\"success\"}}", event, type,
         sizeof event);
@@ -157,8 +158,8 @@ main (void)
   report (out.violations == 5 && !out.killed_for_violations && strcmp (out.status, "success") == 0
               && strstr (out.violation, "checkpoint.save needs params.position") != NULL,
           "broker requests: each bad checkpoint.save counts as a protocol violation",
-          "violations %d, killed %d, status %s, last '%s'", out.violations, out.killed_for_violations,
-          out.status, out.violation);
+          "violations %d, killed %d, status %s, last '%s'", out.violations,
+          out.killed_for_violations, out.status, out.violation);
   broker_outcome_free (&out);
   close (pidfd);
   close (sv[0]);

@@ -132,8 +132,9 @@ fake_vm (int fd, int out)
   if (frame_recv (fd, &a, &err) <= 0)
     _exit (101);
   frame_asm_reset (&a);
-  vm_send (fd, "{\"id\":2,\"method\":\"llm.chat\",\"params\":{\"model\":\"gpt-4o-mini\",\"stream\":true,"
-               "\"messages\":[{\"role\":\"user\",\"content\":\"flood me\"}]}}");
+  vm_send (
+      fd, "{\"id\":2,\"method\":\"llm.chat\",\"params\":{\"model\":\"gpt-4o-mini\",\"stream\":true,"
+          "\"messages\":[{\"role\":\"user\",\"content\":\"flood me\"}]}}");
   sleep (4); /* starved: the broker gets the whole stream meanwhile */
   for (;;)
     {
@@ -187,12 +188,14 @@ main (void)
   port = start_server ();
   if (port < 0)
     {
-      printf ("SKIP: broker stream: the fake model server (python3 tests/lib/fake_openai.py) did not start\n");
+      printf ("SKIP: broker stream: the fake model server (python3 tests/lib/fake_openai.py) did "
+              "not start\n");
       return 0;
     }
   snprintf (url, sizeof url, "http://127.0.0.1:%d/v1", port);
   setenv ("OPENAI_API_KEY", "sk-test-broker-stream", 1);
-  if (socketpair (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0 || pipe2 (pipefd, O_CLOEXEC) < 0)
+  if (socketpair (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0
+      || pipe2 (pipefd, O_CLOEXEC) < 0)
     return 1;
   pid = fork ();
   if (pid == 0)
@@ -227,12 +230,13 @@ main (void)
   waitpid (pid, &status, 0);
   if (read (pipefd[0], buf, sizeof buf - 1) > 0)
     sscanf (buf, "%ld %ld %31s %ld", &deltas, &delta_bytes, final, &text_len);
-  report (r == 0 && WIFEXITED (status) && WEXITSTATUS (status) == 0 && strcmp (final, "done") == 0
-              && text_len == TEXT_LEN,
-          "broker stream: a VM that sleeps through a 4 MB stream still gets the final reply with the "
-          "whole text",
-          "serve %d, VM status 0x%x, final '%s', text %ld bytes (want %d)", r, status, final, text_len,
-          TEXT_LEN);
+  report (
+      r == 0 && WIFEXITED (status) && WEXITSTATUS (status) == 0 && strcmp (final, "done") == 0
+          && text_len == TEXT_LEN,
+      "broker stream: a VM that sleeps through a 4 MB stream still gets the final reply with the "
+      "whole text",
+      "serve %d, VM status 0x%x, final '%s', text %ld bytes (want %d)", r, status, final, text_len,
+      TEXT_LEN);
   report (deltas > 0 && delta_bytes > 0 && delta_bytes < 2 * (1 << 20),
           "broker stream: deltas stop once the VM is 1 MiB behind (the queue stays bounded)",
           "%ld deltas, %ld bytes of delta text (the stream had %d)", deltas, delta_bytes, TEXT_LEN);

@@ -17,7 +17,6 @@
 #include "common/frame.h"
 #include "tests/unit/unit.h"
 
-
 static void
 on_alarm (int sig)
 {
@@ -176,7 +175,8 @@ run_bad (int n, struct verdict *v, struct tr_error *err)
     }
   sandbox_destroy (sb);
   v->res.vm_status = v->sres.timed_out ? 124 : v->sres.exit_code;
-  decide (&v->res.out, v->res.vm_status, v->sres.signal, v->sres.seccomp, v->sres.oom, 10, &v->res.v);
+  decide (&v->res.out, v->res.vm_status, v->sres.signal, v->sres.seccomp, v->sres.oom, 10,
+          &v->res.v);
   return 0;
 }
 
@@ -201,13 +201,15 @@ main (void)
           "killed_for_violations %d, violations %d, timed_out %d", v.res.out.killed_for_violations,
           v.res.out.violations, v.res.out.timed_out);
   report (v.exited_before_wait && v.sres.signal == SIGKILL && v.ms < 5000,
-          "broker violations: PID 1 is dead (SIGKILL) when the broker returns, well before the deadline",
+          "broker violations: PID 1 is dead (SIGKILL) when the broker returns, well before the "
+          "deadline",
           "exited %d, signal %d, exit %d, after %lld ms", v.exited_before_wait, v.sres.signal,
           v.sres.exit_code, (long long) v.ms);
   report (v.res.v.code == 1 && strcmp (v.res.v.status, "error") == 0
               && strstr (v.res.v.message, "broke the broker protocol (16 violations") != NULL
               && strstr (v.res.v.message, "and was killed") != NULL,
-          "broker violations: the run fails with \"the sandbox broke the broker protocol ... and was killed\"",
+          "broker violations: the run fails with \"the sandbox broke the broker protocol ... and "
+          "was killed\"",
           "exit %d, status %s, message '%s'", v.res.v.code, v.res.v.status, v.res.v.message);
   broker_outcome_free (&v.res.out);
 

@@ -24,7 +24,6 @@
 #define RUNS 200
 #define ENTRY_EXIT_CODE 7
 
-
 /* What one run could leak into the launcher.  */
 struct footprint
 {
@@ -106,11 +105,11 @@ compare (const char *what, struct footprint before)
   snprintf (name, sizeof name, "%s: no child left", what);
   report (no_children (), name, "a child process (or zombie) is left");
   snprintf (name, sizeof name, "%s: no mount left", what);
-  report (after.mounts == before.mounts, name, "%d mountinfo lines before, %d after",
-          before.mounts, after.mounts);
+  report (after.mounts == before.mounts, name, "%d mountinfo lines before, %d after", before.mounts,
+          after.mounts);
   snprintf (name, sizeof name, "%s: no cgroup left", what);
-  report (after.cgroups == before.cgroups, name, "%d run cgroups before, %d after",
-          before.cgroups, after.cgroups);
+  report (after.cgroups == before.cgroups, name, "%d run cgroups before, %d after", before.cgroups,
+          after.cgroups);
 }
 
 static int
@@ -196,7 +195,8 @@ static void
 test_bad_specs (const char *scratch)
 {
   static char *const argv[] = { "/bin/true", NULL };
-  static const struct sandbox_bind relative = { .source = "/usr", .target = "usr", .writable = false };
+  static const struct sandbox_bind relative
+      = { .source = "/usr", .target = "usr", .writable = false };
   struct sandbox_spec spec;
   char missing[512], file[512];
   FILE *f;

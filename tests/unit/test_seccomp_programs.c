@@ -98,13 +98,26 @@ run_bpf (const struct sock_fprog *prog, const struct seccomp_data *d)
         {
           switch (BPF_OP (f->code))
             {
-            case BPF_AND: a &= src; continue;
-            case BPF_OR: a |= src; continue;
-            case BPF_ADD: a += src; continue;
-            case BPF_SUB: a -= src; continue;
-            case BPF_RSH: a >>= src; continue;
-            case BPF_LSH: a <<= src; continue;
-            default: return 0xdeadbeef;
+            case BPF_AND:
+              a &= src;
+              continue;
+            case BPF_OR:
+              a |= src;
+              continue;
+            case BPF_ADD:
+              a += src;
+              continue;
+            case BPF_SUB:
+              a -= src;
+              continue;
+            case BPF_RSH:
+              a >>= src;
+              continue;
+            case BPF_LSH:
+              a <<= src;
+              continue;
+            default:
+              return 0xdeadbeef;
             }
         }
       if (BPF_CLASS (f->code) == BPF_JMP)
@@ -112,11 +125,20 @@ run_bpf (const struct sock_fprog *prog, const struct seccomp_data *d)
           bool t;
           switch (BPF_OP (f->code))
             {
-            case BPF_JEQ: t = a == src; break;
-            case BPF_JGT: t = a > src; break;
-            case BPF_JGE: t = a >= src; break;
-            case BPF_JSET: t = (a & src) != 0; break;
-            default: return 0xdeadbeef;
+            case BPF_JEQ:
+              t = a == src;
+              break;
+            case BPF_JGT:
+              t = a > src;
+              break;
+            case BPF_JGE:
+              t = a >= src;
+              break;
+            case BPF_JSET:
+              t = (a & src) != 0;
+              break;
+            default:
+              return 0xdeadbeef;
             }
           pc += t ? f->jt : f->jf;
           continue;
@@ -188,9 +210,9 @@ absent_list (char names[][32], int max)
 int
 main (void)
 {
-  static const char *vm_extra[] = { "socket", "socketpair", "connect", "ioctl", "execve",
-                                    "execveat", "clone", "clone3", "fork", "vfork", "ptrace",
-                                    "prctl", "seccomp", NULL };
+  static const char *vm_extra[]
+      = { "socket", "socketpair", "connect", "ioctl",  "execve", "execveat", "clone",
+          "clone3", "fork",       "vfork",   "ptrace", "prctl",  "seccomp",  NULL };
   char names[128][32];
   int n = absent_list (names, 128);
   struct tr_error err;

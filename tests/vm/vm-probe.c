@@ -73,8 +73,8 @@ forkbomb (int hold_s, long cap)
   if (n >= cap)
     printf ("forkbomb: not stopped at %ld children\n", n);
   else
-    printf ("forkbomb: %ld children, then fork: %s (%s)\n", n,
-            e == EAGAIN ? "EAGAIN" : "other", strerror (e));
+    printf ("forkbomb: %ld children, then fork: %s (%s)\n", n, e == EAGAIN ? "EAGAIN" : "other",
+            strerror (e));
   fflush (stdout);
   sleep ((unsigned) hold_s);
   /* The children die with us: we are PID 1 of the sandbox, or the run's
@@ -117,6 +117,7 @@ main (int argc, char **argv)
     return forkbomb (argc > 2 ? atoi (argv[2]) : 2, argc > 3 ? atol (argv[3]) : 4096);
   if (argc >= 2 && strcmp (argv[1], "cpuloop") == 0)
     return cpuloop (argc > 2 ? atof (argv[2]) : 0);
-  fprintf (stderr, "usage: vm-probe membomb [CAP_MIB] | forkbomb [HOLD_S] [CAP] | cpuloop [SECONDS]\n");
+  fprintf (stderr,
+           "usage: vm-probe membomb [CAP_MIB] | forkbomb [HOLD_S] [CAP] | cpuloop [SECONDS]\n");
   return 64;
 }
