@@ -24,6 +24,19 @@ scratch_dir() {
   echo "$d"
 }
 
+# probe_workspace DIR OWNER [NAME]: a new workspace under DIR holding the
+# containment probe ($TR_PROBE) as NAME (default tr-probe), owned by the
+# user the run is for (root or nobody); prints its path.  A native program
+# may execute files from /workspace.
+probe_workspace() {
+  local ws owner="$2" name="${3:-tr-probe}"
+  ws=$(mktemp -d "$1/ws.XXXXXX")
+  cp "$TR_PROBE" "$ws/$name"
+  chmod 0755 "$ws/$name"
+  if [ "$owner" = nobody ]; then chown -R 65534:65534 "$ws"; chmod 0700 "$ws"; else chmod 0777 "$ws"; fi
+  echo "$ws"
+}
+
 as_nobody() {
   setpriv --reuid 65534 --regid 65534 --clear-groups --inh-caps=-all -- "$@"
 }

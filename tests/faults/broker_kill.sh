@@ -16,8 +16,7 @@ FAULT_UID=64980
 scratch=$(scratch_dir)
 # Whatever happens, nothing we started outlives the test.
 cleanup() {
-  local pid st
-  [ -s "$scratch/own" ] && while read -r pid st; do kill_own "$pid" "$st"; done <"$scratch/own"
+  kill_all_own "$scratch/own"
   rm -rf "$scratch"
 }
 trap cleanup EXIT

@@ -16,9 +16,8 @@ FAULT_UID=64982
 scratch=$(scratch_dir)
 LAUNCHER=""
 cleanup() {
-  local pid st
   [ -n "$LAUNCHER" ] && kill -CONT "$LAUNCHER" 2>/dev/null
-  [ -s "$scratch/own" ] && while read -r pid st; do kill_own "$pid" "$st"; done <"$scratch/own"
+  kill_all_own "$scratch/own"
   rm -rf "$scratch"
 }
 trap cleanup EXIT

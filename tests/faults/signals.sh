@@ -13,8 +13,7 @@ source "$TESTS_DIR/lib/own_leftovers.sh"
 FAULT_UID=64985
 scratch=$(scratch_dir)
 cleanup() {
-  local pid st
-  [ -s "$scratch/own" ] && while read -r pid st; do kill_own "$pid" "$st"; done <"$scratch/own"
+  kill_all_own "$scratch/own"
   rm -rf "$scratch"
 }
 trap cleanup EXIT

@@ -25,15 +25,6 @@ trap 'rm -rf "$scratch"' EXIT
 bomb_name="trbomb$$"
 bomb_name=${bomb_name:0:15}
 
-make_workspace() {
-  local ws owner="$1"
-  ws=$(mktemp -d "$scratch/ws.XXXXXX")
-  cp "$TR_PROBE" "$ws/$bomb_name"
-  chmod 0755 "$ws/$bomb_name"
-  if [ "$owner" = nobody ]; then chown -R 65534:65534 "$ws"; chmod 0700 "$ws"; else chmod 0777 "$ws"; fi
-  echo "$ws"
-}
-
 # bomb WHO [TACTUS FLAGS...] -- PROBE ARGS...
 # Sets: out (stdout+stderr), rc, took (seconds, 0.01 resolution), ws.
 bomb() {
@@ -43,7 +34,7 @@ bomb() {
   [ "$who" = nobody ] && runner=(as_nobody)
   while [ $# -gt 0 ] && [ "$1" != -- ]; do flags+=("$1"); shift; done
   shift
-  ws=$(make_workspace "$who")
+  ws=$(probe_workspace "$scratch" "$who" "$bomb_name")
   start=$(date +%s%N)
   # timeout(1) is only a backstop for the test itself; every run has its
   # own --timeout.

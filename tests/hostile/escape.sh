@@ -94,17 +94,7 @@ fi
 
 # ---- the probe in the cage -------------------------------------------------
 
-# A workspace per run, owned by the user the run is for.  The probe is
-# copied into it (a native program may execute files from /workspace).
-make_workspace() {
-  local ws owner="$1"
-  ws=$(mktemp -d "$scratch/ws.XXXXXX")
-  cp "$TR_PROBE" "$ws/tr-probe"
-  chmod 0755 "$ws/tr-probe"
-  if [ "$owner" = nobody ]; then chown -R 65534:65534 "$ws"; chmod 0700 "$ws"; else chmod 0777 "$ws"; fi
-  echo "$ws"
-}
-
+# A workspace per run (probe_workspace, tests/lib.sh).
 workspaces=()
 # run_escape LABEL root|nobody [TACTUS FLAGS...]
 run_escape() {
@@ -114,7 +104,7 @@ run_escape() {
   [ "$who" = nobody ] && runner=(as_nobody)
   # The probe checks /dev holds pts and ptmx exactly when the cage has them.
   [[ " $* " == *" --dev-pts "* ]] && extra=(--dev-pts)
-  ws=$(make_workspace "$who")
+  ws=$(probe_workspace "$scratch" "$who")
   workspaces+=("$ws")
   out=$(cd "$scratch" && "${runner[@]}" "$TR" sandbox exec --workspace "$ws" "$@" -- \
           /workspace/tr-probe "${probe_args[@]}" "${extra[@]}" 2>&1 </dev/null); rc=$?

@@ -16,15 +16,6 @@ fi
 scratch=$(scratch_dir)
 trap 'rm -rf "$scratch"' EXIT
 
-make_workspace() {
-  local ws owner="$1"
-  ws=$(mktemp -d "$scratch/ws.XXXXXX")
-  cp "$TR_PROBE" "$ws/tr-probe"
-  chmod 0755 "$ws/tr-probe"
-  if [ "$owner" = nobody ]; then chown -R 65534:65534 "$ws"; chmod 0700 "$ws"; else chmod 0777 "$ws"; fi
-  echo "$ws"
-}
-
 # in_cage WHO [FLAGS...] -- CMD...: sets out and rc.
 in_cage() {
   local who="$1" ws
@@ -33,7 +24,7 @@ in_cage() {
   [ "$who" = nobody ] && runner=(as_nobody)
   while [ $# -gt 0 ] && [ "$1" != -- ]; do flags+=("$1"); shift; done
   shift
-  ws=$(make_workspace "$who")
+  ws=$(probe_workspace "$scratch" "$who")
   out=$(cd "$scratch" && "${runner[@]}" timeout -k 5 60 "$TR" sandbox exec --workspace "$ws" \
           "${flags[@]}" -- "$@" 2>&1 </dev/null)
   rc=$?

@@ -41,32 +41,8 @@ run() {
   if [ "$(stat -c %s "$scratch/err")" -lt 1000000 ]; then err=$(cat "$scratch/err"); else err="(large)"; fi
 }
 
-# q FILE EXPR: a Python expression over the JSON lines of FILE:
-#   ev (all parsed lines), r (the last), types (their event_types),
-#   of(t) (the events of type t).  Strings print raw, the rest as JSON.
-cat >"$scratch/q.py" <<'EOF'
-import json, sys
-ev = []
-for line in open(sys.argv[1], errors="replace"):
-    line = line.strip()
-    if line:
-        try:
-            ev.append(json.loads(line))
-        except ValueError:
-            pass
-r = ev[-1] if ev else {}
-types = [e.get("event_type") for e in ev if isinstance(e, dict)]
-# The events that are not an agent turn's (a run's own, and logs).
-NOT_TURN = {"result", "log", "execution_summary"}
-def of(t):
-    return [e for e in ev if isinstance(e, dict) and e.get("event_type") == t]
-try:
-    v = eval(sys.argv[2])
-except Exception as e:
-    v = "ERROR: %s: %s" % (type(e).__name__, e)
-print(v if isinstance(v, str) else json.dumps(v, sort_keys=True))
-EOF
-q() { python3 "$scratch/q.py" "$1" "$2"; }
+# q FILE EXPR: tests/lib/jsonl_query.py over FILE (ev, r, types, of(t)).
+q() { python3 "$TESTS_DIR/lib/jsonl_query.py" "$1" "$2"; }
 qo() { q "$scratch/out" "$1"; }
 
 # check NAME GOT WANT [CONTEXT]

@@ -29,28 +29,9 @@ run() {
   rc=$?
 }
 
-# q FILE EXPR: a Python expression over the JSON lines of FILE: ev (all),
+# q FILE EXPR: tests/lib/jsonl_query.py over FILE: ev (all),
 # r (the last), of(t) (the events of type t).  Strings print raw.
-cat >"$scratch/q.py" <<'EOF'
-import json, sys
-ev = []
-for line in open(sys.argv[1], errors="replace"):
-    line = line.strip()
-    if line:
-        try:
-            ev.append(json.loads(line))
-        except ValueError:
-            pass
-r = ev[-1] if ev else {}
-def of(t):
-    return [e for e in ev if isinstance(e, dict) and e.get("event_type") == t]
-try:
-    v = eval(sys.argv[2])
-except Exception as e:
-    v = "ERROR: %s: %s" % (type(e).__name__, e)
-print(v if isinstance(v, str) else json.dumps(v, sort_keys=True))
-EOF
-q() { python3 "$scratch/q.py" "$1" "$2"; }
+q() { python3 "$TESTS_DIR/lib/jsonl_query.py" "$1" "$2"; }
 qo() { q "$scratch/out" "$1"; }
 check() {
   if [ "$2" = "$3" ]; then pass "$1"; else fail "$1" "got $2, want $3${4:+ ($4)}"; fi

@@ -26,6 +26,8 @@
 #                                under DIR
 #   fd_count PID                 open fds of PID
 #   vmrss_kb PID                 VmRSS of PID in kB
+#   kill_own PID STARTTIME       SIGKILL it if it is still that process
+#   kill_all_own PIDFILE         kill_own every process in PIDFILE
 
 starttime_of() { awk '{ sub(/.*\) /, ""); print $20 }' "/proc/$1/stat" 2>/dev/null; }
 
@@ -154,6 +156,13 @@ proc_gone() {
 # kill_own PID STARTTIME: SIGKILL that process if it is still the one we
 # started (same start time).
 kill_own() { [ -n "$1" ] && [ "$(starttime_of "$1")" = "$2" ] && kill -KILL "$1" 2>/dev/null; return 0; }
+
+# kill_all_own PIDFILE: kill_own every process recorded in PIDFILE.
+kill_all_own() {
+  local pid st
+  [ -s "$1" ] || return 0
+  while read -r pid st; do kill_own "$pid" "$st"; done <"$1"
+}
 
 # run_cgroups_of PID: the run cgroups named after launcher PID (read-only).
 run_cgroups_of() {

@@ -178,18 +178,9 @@ serve_fake (enum vm_kind kind, int deadline_ms, int max_violations, struct broke
       close (sv[0]);
       return -1;
     }
-  o.procedure_path = "flood.tac";
-  o.procedure_dir = ".";
-  o.procedure_name = "flood";
-  o.storage = STORAGE_MEMORY;
-  o.approve = APPROVE_NONE;
-  o.approve_set = true;
-  o.policy = &pol;
+  test_broker_options (&o, "flood.tac", "flood", &pol);
   o.trace = NULL;
   o.max_violations = max_violations;
-  o.llm_base_url = "http://127.0.0.1:9";
-  o.llm_timeout = 1;
-  o.grace_seconds = 1;
   peer.fd = sv[0];
   peer.pidfd = c.pidfd;
   peer.pid = c.pid;

@@ -130,24 +130,8 @@ main (void)
     }
   close (sv[1]);
   pidfd = pidfd_open (pid, 0);
-  o.procedure_path = "requests.tac";
-  o.procedure_dir = ".";
-  o.procedure_name = "requests";
-  o.storage = STORAGE_MEMORY;
-  o.approve = APPROVE_NONE;
-  o.approve_set = true;
-  o.policy = &pol;
-  o.max_violations = 16;
-  o.llm_base_url = "http://127.0.0.1:9";
-  o.llm_timeout = 1;
-  o.grace_seconds = 1;
-  peer.fd = sv[0];
-  peer.pidfd = pidfd;
-  peer.pid = pid;
-  peer.ctx = &pidfd;
-  peer.ms_left = peer_no_deadline;
-  peer.kill = peer_kill_child;
-  peer.signal = peer_signal_child;
+  test_broker_options (&o, "requests.tac", "requests", &pol);
+  test_child_peer (&peer, sv[0], pid, &pidfd);
   r = broker_serve (&o, &peer, &out, &err);
   waitpid (pid, &status, 0);
   report (r == 0 && WIFEXITED (status) && WEXITSTATUS (status) == 0,

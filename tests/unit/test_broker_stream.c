@@ -208,24 +208,10 @@ main (void)
   close (sv[1]);
   close (pipefd[1]);
   pidfd = pidfd_open (pid, 0);
-  o.procedure_path = "stream.tac";
-  o.procedure_dir = ".";
-  o.procedure_name = "stream";
-  o.storage = STORAGE_MEMORY;
-  o.approve = APPROVE_NONE;
-  o.approve_set = true;
-  o.policy = &pol;
-  o.max_violations = 16;
+  test_broker_options (&o, "stream.tac", "stream", &pol);
   o.llm_base_url = url;
   o.llm_timeout = 30;
-  o.grace_seconds = 1;
-  peer.fd = sv[0];
-  peer.pidfd = pidfd;
-  peer.pid = pid;
-  peer.ctx = &pidfd;
-  peer.ms_left = peer_no_deadline;
-  peer.kill = peer_kill_child;
-  peer.signal = peer_signal_child;
+  test_child_peer (&peer, sv[0], pid, &pidfd);
   r = broker_serve (&o, &peer, &out, &err);
   waitpid (pid, &status, 0);
   if (read (pipefd[0], buf, sizeof buf - 1) > 0)

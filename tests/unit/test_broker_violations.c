@@ -143,16 +143,7 @@ run_bad (int n, struct verdict *v, struct tr_error *err)
   if (sandbox_start (&spec, &sb, err) < 0)
     return -1;
   sandbox_peer (sb, &peer);
-  bo.procedure_path = "bad.tac";
-  bo.procedure_dir = ".";
-  bo.procedure_name = "bad";
-  bo.storage = STORAGE_MEMORY;
-  bo.approve = APPROVE_NONE;
-  bo.approve_set = true;
-  bo.policy = &pol;
-  bo.max_violations = 16; /* as run_execute */
-  bo.llm_base_url = "http://127.0.0.1:9";
-  bo.llm_timeout = 1;
+  test_broker_options (&bo, "bad.tac", "bad", &pol);
   bo.grace_seconds = 2.0;
   clock_gettime (CLOCK_MONOTONIC, &t0);
   if (broker_serve (&bo, &peer, &v->res.out, err) < 0)

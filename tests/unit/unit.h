@@ -1,6 +1,6 @@
 /* Shared by the unit tests (each tests/unit/NAME.c is its own program): the
- * PASS/FAIL lines every lane prints, and the broker_peer callbacks for a
- * fake VM that is a forked child whose pidfd is the context.  */
+ * PASS/FAIL lines every lane prints, the broker options a test run uses,
+ * and the broker_peer of a fake VM that is a forked child.  */
 #ifndef TR_TESTS_UNIT_H
 #define TR_TESTS_UNIT_H
 
@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+
+#include "broker/broker.h"
 
 static int failures;
 
@@ -53,6 +55,39 @@ static __attribute__ ((unused)) int
 peer_signal_child (void *ctx, int sig)
 {
   return (int) syscall (SYS_pidfd_send_signal, *(int *) ctx, sig, NULL, 0);
+}
+
+/* Broker options for a test run of procedure NAME (NAME.tac, in memory, no
+ * approvals, model calls to a closed port unless the test sets one).  */
+static __attribute__ ((unused)) void
+test_broker_options (struct broker_options *o, const char *path, const char *name,
+                     const struct policy *pol)
+{
+  o->procedure_path = path;
+  o->procedure_dir = ".";
+  o->procedure_name = name;
+  o->storage = STORAGE_MEMORY;
+  o->approve = APPROVE_NONE;
+  o->approve_set = true;
+  o->policy = pol;
+  o->max_violations = 16; /* as run_execute */
+  o->llm_base_url = "http://127.0.0.1:9";
+  o->llm_timeout = 1;
+  o->grace_seconds = 1;
+}
+
+/* The peer of a fake VM that is the child PID (PIDFD) on FD, with no
+ * deadline.  */
+static __attribute__ ((unused)) void
+test_child_peer (struct broker_peer *peer, int fd, pid_t pid, int *pidfd)
+{
+  peer->fd = fd;
+  peer->pidfd = *pidfd;
+  peer->pid = pid;
+  peer->ctx = pidfd;
+  peer->ms_left = peer_no_deadline;
+  peer->kill = peer_kill_child;
+  peer->signal = peer_signal_child;
 }
 
 #endif
