@@ -512,11 +512,31 @@ clone3_ (uint64_t flags, int cgroup_fd, int *pidfd)
   return (pid_t) syscall (SYS_clone3, &a, sizeof a);
 }
 
+/* One of PID's id maps (FILE: uid_map or gid_map) from MAPS.  */
+static int
+write_id_map (pid_t pid, const char *file, const struct oci_idmap *maps, size_t n_maps,
+              const char *field, const char *kind, struct tr_error *err)
+{
+  char path[64], buf[OCI_MAX_IDMAPS * 40] = "";
+  size_t n = 0;
+
+  for (size_t i = 0; i < n_maps; i++)
+    n += (size_t) snprintf (buf + n, sizeof buf - n, "%u %u %u\n", maps[i].container_id,
+                            maps[i].host_id, maps[i].size);
+  snprintf (path, sizeof path, "/proc/%d/%s", (int) pid, file);
+  if (write_file_at (AT_FDCWD, path, buf, err) < 0)
+    {
+      if (geteuid () == 0)
+        return tr_wrap (err, "linux.%s", field);
+      return tr_wrap (err, "linux.%s (without root, only your own %s can be mapped)", field, kind);
+    }
+  return 0;
+}
+
 static int
 write_maps (pid_t pid, const struct oci_config *cfg, struct tr_error *err)
 {
-  char path[64], buf[OCI_MAX_IDMAPS * 40];
-  size_t n;
+  char path[64];
 
   if (geteuid () != 0)
     {
@@ -524,23 +544,9 @@ write_maps (pid_t pid, const struct oci_config *cfg, struct tr_error *err)
       if (write_file_at (AT_FDCWD, path, "deny", err) < 0)
         return tr_wrap (err, "user namespace: setgroups");
     }
-  n = 0;
-  for (size_t i = 0; i < cfg->n_uid_maps; i++)
-    n += (size_t) snprintf (buf + n, sizeof buf - n, "%u %u %u\n", cfg->uid_maps[i].container_id,
-                            cfg->uid_maps[i].host_id, cfg->uid_maps[i].size);
-  snprintf (path, sizeof path, "/proc/%d/uid_map", (int) pid);
-  if (write_file_at (AT_FDCWD, path, buf, err) < 0)
-    return tr_wrap (err, "linux.uidMappings%s",
-                    geteuid () != 0 ? " (without root, only your own uid can be mapped)" : "");
-  n = 0;
-  for (size_t i = 0; i < cfg->n_gid_maps; i++)
-    n += (size_t) snprintf (buf + n, sizeof buf - n, "%u %u %u\n", cfg->gid_maps[i].container_id,
-                            cfg->gid_maps[i].host_id, cfg->gid_maps[i].size);
-  snprintf (path, sizeof path, "/proc/%d/gid_map", (int) pid);
-  if (write_file_at (AT_FDCWD, path, buf, err) < 0)
-    return tr_wrap (err, "linux.gidMappings%s",
-                    geteuid () != 0 ? " (without root, only your own gid can be mapped)" : "");
-  return 0;
+  if (write_id_map (pid, "uid_map", cfg->uid_maps, cfg->n_uid_maps, "uidMappings", "uid", err) < 0)
+    return -1;
+  return write_id_map (pid, "gid_map", cfg->gid_maps, cfg->n_gid_maps, "gidMappings", "gid", err);
 }
 
 static void
