@@ -104,14 +104,23 @@ $(BUILD)/vm/lua/%.bc: vm/lua/%.lua Makefile
 	@mkdir -p $(@D)
 	luajit -e 'local f = assert(loadstring(io.read("*a"), "=tactus/$*")); io.write(string.dump(f))' <$< >$@
 
-# One symbol pair per module: tr_lua_<name> .. tr_lua_<name>_end.
+# One symbol pair per module (tr_lua_<name> .. tr_lua_<name>_end) and an
+# index of them all, {name, start, end} rows ending in a zero row
+# (vm/builtin.c): a new vm/lua/*.lua file needs no other edit.
 $(BUILD)/vm/lua_bc.S: $(LUA_BC) Makefile
 	@mkdir -p $(@D)
 	@{ echo '  .section .rodata'; \
 	  for f in $(LUA_BC); do n=$$(basename $$f .bc); \
-	    echo "  .global tr_lua_$$n"; echo "  .global tr_lua_$${n}_end"; echo '  .balign 8'; \
-	    echo "tr_lua_$$n:"; echo "  .incbin \"$$f\""; echo "tr_lua_$${n}_end:"; echo '  .byte 0'; \
-	  done; echo '  .section .note.GNU-stack, "", @progbits'; } > $@
+	    echo "  .balign 8"; echo "tr_lua_$$n:"; echo "  .incbin \"$$f\""; \
+	    echo "tr_lua_$${n}_end:"; echo '  .byte 0'; \
+	    echo "tr_lua_name_$$n:"; echo "  .asciz \"$$n\""; \
+	  done; \
+	  echo '  .section .data.rel.ro'; echo '  .global tr_lua_index'; echo '  .balign 8'; \
+	  echo 'tr_lua_index:'; \
+	  for f in $(LUA_BC); do n=$$(basename $$f .bc); \
+	    echo "  .quad tr_lua_name_$$n, tr_lua_$$n, tr_lua_$${n}_end"; \
+	  done; echo '  .quad 0, 0, 0'; \
+	  echo '  .section .note.GNU-stack, "", @progbits'; } > $@
 
 $(BUILD)/vm/lua_bc.o: $(BUILD)/vm/lua_bc.S
 	$(CC) -c -o $@ $<

@@ -153,8 +153,8 @@ check "spec: exactly N times with arguments: the count of matching calls, and al
 check "spec: at least N times with a quoted argument" 'msg("at least with arguments") == "the add tool was called 1 time with a=\"2\", expected at least 2 times (all its calls: {\"a\":1,\"b\":1}, {\"a\":1,\"b\":2}, {\"a\":2,\"b\":2})"'
 check "spec: at most N times with arguments" 'msg("at most with arguments").startswith("the add tool was called 2 times with a=1, expected at most 1 time (")'
 check "spec: a count with arguments on a tool never called" 'msg("never called, with arguments") == "the unused tool was called 0 times with x=1, expected exactly 1 time (it was not called)"'
-check "spec: the whole output fuzzy match gives the similarity" 'msg("fuzzy whole output") == "the output is \"Hello, world!\", 8% similar to \"Goodbye, moon\"; expected at least 80%"'
-check "spec: fuzzy any of names the closest candidate with its score" 'msg("fuzzy any of") == "the output is \"Hello, world!\", not 80% similar to any of 3 texts; the closest is \"Hello, there\", 54% similar"'
+check "spec: the whole output fuzzy match gives the similarity" 'msg("fuzzy whole output") == "the output is \"Hello, world!\", 26% similar to \"Goodbye, moon\"; expected at least 80%"'
+check "spec: fuzzy any of names the closest candidate with its score" 'msg("fuzzy any of") == "the output is \"Hello, world!\", not 80% similar to any of 3 texts; the closest is \"Hello, there\", 64% similar"'
 
 # ---- selecting, listing, options --------------------------------------------------------
 

@@ -114,7 +114,7 @@ Feature: Built-in steps
     And the output done_called should be true
     And the output done_called should be True
     And the output approved should be true
-    And the output city should be ""
+    And the output city should be "test input"
     And the output mood should be neutral
     And the output reply should be "Mock response from helper."
     And the output message should be nil

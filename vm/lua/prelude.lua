@@ -139,6 +139,19 @@ local function make_env(ctx)
   return env
 end
 
+-- Library modules of vm/lua that hold no run state (value, literal,
+-- similarity, regex, gherkin, luascan): each is loaded once, called with
+-- (T, lib), and shared by every runtime of the VM.
+local libs = {}
+local function lib(name)
+  local m = libs[name]
+  if m == nil then
+    m = T.builtin(name)(T, lib)
+    libs[name] = m
+  end
+  return m
+end
+
 local new_context
 
 -- Build a runtime: the shared context of the DSL modules and the globals.
@@ -147,7 +160,7 @@ local new_context
 new_context = function(params, shared, usage)
   local ctx = {
     usage = usage or { prompt_tokens = 0, completion_tokens = 0, total_tokens = 0, cost = 0, calls = 0 },
-    T = T, emit = emit, G = {}, params = params or {},
+    T = T, lib = lib, emit = emit, G = {}, params = params or {},
     procedures = {}, unnamed = {}, tools = {}, mocks = {}, specs = {}, steps = {},
     evaluations = {}, state = {}, iterations = 0, tools_used = {},
     mock_all = shared.mock_all, checkpoints = shared.checkpoints,

@@ -251,10 +251,15 @@ local function blocking(request_type, opts, key)
   return checkpoint(function() return control(request_type, opts, key) end)
 end
 
+-- An answer to an approval as the boolean Human.approve returns.
+function ctx.approval_value(v)
+  if type(v) == "string" then v = v:lower() end
+  return v == true or v == "true" or v == "yes" or v == "y" or v == "approve" or v == "approved"
+end
+
 G.Human = {
   approve = function(opts, overrides)
-    local v = blocking("approval", opts, overrides)
-    return v == true or v == "true" or v == "yes" or v == "y" or v == "approve" or v == "approved"
+    return ctx.approval_value(blocking("approval", opts, overrides))
   end,
   input = function(opts)
     local v = blocking("input", opts)
