@@ -176,7 +176,7 @@ check "agents: tool-using agent completes (done called, sum from the Lua tool)" 
   "$rc $(qo '[r["result"]["done"], r["result"]["reason"], r["result"]["sum"]]')" '0 [true, "5", 5]' "$(short "$err")"
 check "agents: tool_call events with args and results" \
   "$(qo '[(e["tool_name"], e["tool_args"], e["tool_result"]) for e in of("tool_call")]')" \
-  '[["add", {"a": 2, "b": 3}, {"sum": 5}], ["done", {"reason": "5"}, {"done": true, "reason": "5"}]]'
+  '[["add", {"a": 2, "b": 3}, {"sum": 5}], ["done", {"reason": "5"}, {"reason": "5", "status": "completed", "tool": "done"}]]'
 check "agents: tool run --json has agent_turn, agent_stream_chunk, tool_call and cost" \
   "$(qo 'sorted(set(types) - NOT_TURN)')" '["agent_stream_chunk", "agent_turn", "cost", "tool_call"]'
 check "agents: the model was offered the tools with JSON schemas" \
@@ -245,9 +245,9 @@ check "agents: structured output parsed from JSON text (plain and fenced)" \
 # ---- mock mode: no request leaves -----------------------------------------------------
 start_fake '[{"text": "the network was used"}]'
 run chat.tac --mock-all --json
-check "agents: --mock-all (default mock): no request, same event types" \
+check "agents: --mock-all (default mock): no request; the first turn calls done, as in Tactus" \
   "$rc $(nreq) $(qo '[r["result"]["text"], sorted(set(types) - NOT_TURN), [e["provider"] for e in of("cost")]]')" \
-  '0 0 ["Mock response from streamer.", ["agent_stream_chunk", "agent_turn", "cost"], ["mock"]]' "$(short "$err")"
+  '0 0 ["Mock response from streamer.", ["agent_stream_chunk", "agent_turn", "cost", "tool_call"], ["mock"]]' "$(short "$err")"
 run tools.tac --mock-all --json
 check "agents: --mock-all with Mocks { calc = { message, tool_calls } }: tools run, done, no request" \
   "$rc $(nreq) $(qo '[r["result"]["text"], r["result"]["sum"], r["result"]["done"], r["result"]["reason"]]')" \
@@ -256,7 +256,7 @@ check "agents: mock turn has the same event types as a model turn" \
   "$(qo 'sorted(set(types) - NOT_TURN)')" '["agent_stream_chunk", "agent_turn", "cost", "tool_call"]'
 check "agents: mock tool_call events" \
   "$(qo '[(e["tool_name"], e["tool_result"]) for e in of("tool_call")]')" \
-  '[["add", {"sum": 5}], ["done", {"done": true, "reason": "5"}]]'
+  '[["add", {"sum": 5}], ["done", {"reason": "5", "status": "completed", "tool": "done"}]]'
 # As in Tactus, a Mocks entry alone does not mock the agent: the model is called.
 start_fake '[{"text": "real", "tool_calls": [{"name": "done", "arguments": {"reason": "real"}}]}]'
 run tools.tac --json

@@ -13,8 +13,8 @@
 -- mock an agent: without --mock-all the model is called.
 local ctx = ...
 local G, T = ctx.G, ctx.T
-local type, pairs, ipairs, tostring, error, pcall, setmetatable, rawget =
-  type, pairs, ipairs, tostring, error, pcall, setmetatable, rawget
+local type, pairs, ipairs, tostring, error, pcall, setmetatable, rawget, select =
+  type, pairs, ipairs, tostring, error, pcall, setmetatable, rawget, select
 -- (pcall here is the VM's own; user code gets one that cannot catch a pause.)
 
 local AGENT = {}         -- handle -> agent record
@@ -144,10 +144,10 @@ local function count_usage(u, cost)
   ctx.usage.calls = ctx.usage.calls + 1
 end
 
-local function user_message(agent, opts)
+local function user_message(agent, opts, injected)
   local text = opts.message
   if text == nil and agent.turns == 0 then text = agent.spec.initial_message end
-  if text == nil and agent.turns == 0 then text = "Start." end
+  if text == nil and agent.turns == 0 and not injected then text = "Start." end
   if text == nil then return nil end
   text = render(text)
   if type(opts.context) == "table" then
@@ -165,15 +165,26 @@ local function mock_turn(agent, tools, usage)
     local list = m.temporal
     m = list[agent.turns + 1] or list[#list]
   end
-  local message, calls
+  local message, calls, data
   if type(m) == "table" then
-    message, calls = m.message or m.response, m.tool_calls
+    message, calls, data = m.message or m.response, m.tool_calls, m.data
   elseif type(m) == "string" then
     message = m
   end
-  if message == nil and calls == nil then
+  if message == nil and calls == nil and data == nil then
     message = "Mock response from " .. agent.name .. "."
-    if tools.done then calls = { { tool = "done", args = { reason = message } } } end
+    -- As Tactus's mock agents: every agent calls done on its first turn,
+    -- whether or not done is among its tools (and, here, on every turn
+    -- when it is, so a loop until done.called() ends).  A Classify's own
+    -- agent does not.
+    if not agent.spec.internal and (tools.done or agent.turns == 0) then
+      calls = { { tool = "done", args = { reason = message } } }
+      if not tools.done then
+        local with_done = { done = ctx.done_tool() }
+        for k, v in pairs(tools) do with_done[k] = v end
+        tools = with_done
+      end
+    end
   end
   if message then
     ctx.emit("agent_stream_chunk", { agent_name = agent.name, chunk_text = message, accumulated_text = message })
@@ -187,7 +198,7 @@ local function mock_turn(agent, tools, usage)
   count_usage(nil, 0)
   ctx.emit("cost", { agent_name = agent.name, model = agent.spec.model, provider = "mock",
     prompt_tokens = 0, completion_tokens = 0, total_tokens = 0, total_cost = 0, cost_reported = true, latency_ms = 0 })
-  return message or "", results, usage
+  return message or "", results, usage, data
 end
 
 -- opts: the call's overrides of temperature, max_tokens, top_p (Tactus).
@@ -262,14 +273,18 @@ local function turn(agent, opts)
   opts = opts or {}
   local tools, order = resolve_tools(opts.tools or agent.spec.tools)
   local start_len = #agent.history
-  local msg = user_message(agent, opts)
+  -- What the procedure put in MessageHistory since this agent's last turn.
+  local pending
+  pending, agent.seen_history = ctx.history_pending(agent.seen_history)
+  for _, m in ipairs(pending) do agent.history[#agent.history + 1] = m end
+  local msg = user_message(agent, opts, #pending > 0)
   if msg then agent.history[#agent.history + 1] = msg end
   ctx.emit("agent_turn", { agent_name = agent.name, stage = "started" })
   local t0 = T.monotonic()
   local usage = new_usage()
   -- ctx.scenario_mocks: names a `tactus-run test` Given step mocks (spec.lua).
   local mocked = ctx.mock_all or (ctx.scenario_mocks and ctx.scenario_mocks[agent.name])
-  local ok, text, results = pcall(function()
+  local ok, text, results, _, data = pcall(function()
     if mocked then return mock_turn(agent, tools, usage) end
     return model_turn(agent, tools, order, usage, opts)
   end)
@@ -288,8 +303,12 @@ local function turn(agent, opts)
   ctx.emit("agent_turn", { agent_name = agent.name, stage = "completed", status = "ok",
     duration_ms = (T.monotonic() - t0) * 1000 })
   local new = {}
-  for i = start_len + 1, #agent.history do new[#new + 1] = agent.history[i] end
-  local result = { output = structured(agent, text), text = text, usage = usage, tool_calls = results }
+  for i = start_len + 1 + #pending, #agent.history do new[#new + 1] = agent.history[i] end
+  ctx.history_record(agent.name, new)
+  agent.seen_history = select(2, ctx.history_pending(agent.seen_history))
+  local output = data
+  if output == nil then output = structured(agent, text) end
+  local result = { output = output, text = text, usage = usage, tool_calls = results }
   result.cost = function()
     return { prompt_tokens = usage.prompt_tokens, completion_tokens = usage.completion_tokens,
              total_tokens = usage.total_tokens, total_cost = usage.cost }
@@ -313,6 +332,20 @@ local function declare_agent(spec, level)
       if k == "history" then return function() return agent.history end end
       if k == "turns" then return function() return agent.turns end end
       if k == "reset" then return function() agent.history, agent.turns = {}, 0 end end
+      -- x.turn(opts): the method form Tactus's agent handles still have
+      -- (opts.inject is the message).
+      if k == "turn" then
+        return function(opts)
+          if type(opts) == "table" and opts.inject ~= nil and opts.message == nil then
+            local o = {}
+            for key, v in pairs(opts) do o[key] = v end
+            o.message = opts.inject
+            opts = o
+          end
+          if agent.name == nil then agent.name = "agent" end
+          return turn(agent, opts)
+        end
+      end
     end,
     __call = function(_, opts)
       if agent.name == nil then agent.name = "agent" end
@@ -324,6 +357,10 @@ local function declare_agent(spec, level)
   if agent.name then by_name[agent.name] = handle end
   return handle
 end
+
+-- An agent of the runtime's own (Classify's): spec.internal set.
+function ctx.make_agent(spec) return declare_agent(spec, 1) end
+function ctx.agent_named(name) return by_name[name] end
 
 G.Agent = setmetatable({}, {
   __call = function(_, spec)

@@ -114,6 +114,9 @@ end
 
 local stdlib = {
   ["tactus.tools.done"] = function() return ctx.done_tool() end,
+  ["tactus.tools.log"] = function() return ctx.log_tool() end,
+  ["tactus.classify"] = function() return ctx.classify_module() end,
+  ["tactus.text.classify"] = function() return ctx.classify_module() end,
   ["tactus.io.file"] = function()
     return { read = G.File.read, write = G.File.write, exists = G.File.exists, size = G.File.size,
              append = G.File.append, list = G.File.list, remove = G.File.remove }

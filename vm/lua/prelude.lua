@@ -122,10 +122,17 @@ end
 -- assigning a DSL handle to a global (x = Tool {...}) names it.
 local function make_env(ctx)
   local G = ctx.G
-  local env = setmetatable({}, {
+  local env
+  env = setmetatable({}, {
     __index = function(_, k)
       local v = G[k]
-      if v == nil then error("unknown global '" .. tostring(k) .. "'", 2) end
+      if v == nil then
+        local known = {}
+        for name in pairs(G) do known[#known + 1] = name end
+        for name in pairs(env) do known[#known + 1] = name end
+        table.sort(known, function(a, b) return tostring(a) < tostring(b) end)
+        error(ctx.unknown_global(k, known), 2)
+      end
       return v
     end,
     __newindex = function(t, k, v)
@@ -181,9 +188,10 @@ new_context = function(params, shared, usage)
     }
   end
   install_builtins(ctx, ctx.G)
-  for _, name in ipairs({ "schema", "runtime", "tools", "modules", "agent" }) do
+  for _, name in ipairs({ "schema", "runtime", "tools", "modules", "agent", "classify", "history", "compat" }) do
     T.builtin(name)(ctx)
   end
+  ctx.make_strict()
   ctx.env = make_env(ctx)
   -- Run a loaded chunk as a procedure; returns its result or raises.
   function ctx.execute(chunk)

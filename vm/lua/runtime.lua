@@ -294,15 +294,23 @@ G.Host = {
 }
 
 -- Stage: the broker's policy may allow host tools per stage ------------------
+-- ctx.stage_history: every stage set, in order (the transition step).
 local current_stage
+ctx.stage_history = {}
+local transitions = {}
 G.Stage = {
   set = function(name)
     if type(name) ~= "string" then error("Stage.set: expected a stage name", 2) end
     T.call("stage.set", { name = name })
+    transitions[#transitions + 1] = { from_stage = current_stage, to_stage = name, timestamp = T.now() }
     current_stage = name
+    ctx.stage_history[#ctx.stage_history + 1] = name
   end,
   current = function() return current_stage end,
   is = function(name) return current_stage == name end,
+  history = function() return ctx.deep_copy(transitions) end,
+  count = function() return #transitions end,
+  clear_history = function() transitions = {} end,
 }
 
 -- Mocks ----------------------------------------------------------------------

@@ -15,7 +15,7 @@ local W = {
   loaded = false, ran = false, runs = 0,
   given_params = {}, given_mocks = {},
   agent_entries = {}, human = {}, human_by_message = {}, human_calls = {},
-  host_calls = {}, agent_turns = {}, logs = {}, stages = {},
+  host_calls = {}, agent_turns = {}, logs = {}, stages = ctx.stage_history,
 }
 S.W = W
 
@@ -87,7 +87,7 @@ function S.install_hooks()
     rec.result = v
     return v
   end
-  -- Agent turns, logs and stages, from the events the runtime emits.
+  -- Agent turns and logs, from the events the runtime emits.
   local emit = ctx.emit
   ctx.emit = function(event_type, fields)
     if type(fields) == "table" then
@@ -96,8 +96,6 @@ function S.install_hooks()
         W.agent_turns[name] = (W.agent_turns[name] or 0) + 1
       elseif event_type == "log" and #W.logs < 1000 then
         W.logs[#W.logs + 1] = tostring(fields.message)
-      elseif event_type == "stage" and #W.stages < 1000 then
-        W.stages[#W.stages + 1] = fields.to_stage
       end
     end
     return emit(event_type, fields)

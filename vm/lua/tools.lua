@@ -3,8 +3,8 @@
 -- tool, and Tool.called/last_call/last_result(name).
 local ctx = ...
 local G, T = ctx.G, ctx.T
-local type, pairs, tostring, error, pcall, setmetatable, rawget =
-  type, pairs, tostring, error, pcall, setmetatable, rawget
+local type, pairs, ipairs, tostring, error, pcall, setmetatable, rawget =
+  type, pairs, ipairs, tostring, error, pcall, setmetatable, rawget
 
 local HANDLE = {} -- marks tool handles: handle -> tool record
 
@@ -92,6 +92,7 @@ end
 
 function ctx.tool_record(handle) return HANDLE[handle] end
 
+
 local function declare_tool(spec, level)
   if type(spec) ~= "table" then
     error("Tool expects a table: x = Tool { description = ..., input = {...}, function(args) ... end }", level + 1)
@@ -119,6 +120,14 @@ G.Tool = setmetatable({
   last_call = function(name) local h = ctx.tools[name]; return h and h.last_call() end,
   last_result = function(name) local h = ctx.tools[name]; return h and h.last_result() end,
   get = function(name) return ctx.tools[name] end,
+  reset = function(name)
+    if name == nil then
+      for _, h in pairs(ctx.tools) do h.reset() end
+      return
+    end
+    local h = ctx.tools[name]
+    if h then h.reset() end
+  end,
 }, {
   __call = function(_, spec)
     if type(spec) == "string" then
@@ -131,9 +140,24 @@ G.Tool = setmetatable({
 
 -- Toolset "name" { tools = {...} } or x = Toolset { tools = {...} }
 local toolsets = {}
+-- A tool written inline in a toolset ({ name =, description =, input =,
+-- handler = }) is a Tool named <toolset>_<name>, as in Tactus.
 local function declare_toolset(name, spec, level)
   if type(spec) ~= "table" then error("Toolset expects a table", level + 1) end
-  local set = { name = name, tools = spec.tools or {}, use = spec.use }
+  local list = {}
+  for i, t in ipairs(spec.tools or {}) do
+    if type(t) == "table" and not HANDLE[t] then
+      if type(t.name) ~= "string" then
+        error("Toolset " .. tostring(name) .. ": tools[" .. i .. "] needs a name", level + 1)
+      end
+      local def = {}
+      for k, v in pairs(t) do def[k] = v end
+      def.name = name and (name .. "_" .. t.name) or t.name
+      t = declare_tool(def, level + 1)
+    end
+    list[#list + 1] = t
+  end
+  local set = { name = name, tools = list, use = spec.use, description = spec.description }
   if name then toolsets[name] = set end
   return set
 end
@@ -153,7 +177,8 @@ function ctx.done_tool()
   if done_handle == nil then
     local tool = { name = "done", description = "Signal that the task is complete, with the reason or final answer.",
       input = { reason = G.field.string { required = false, description = "why the task is done / the answer" } },
-      fn = function(args) return { done = true, reason = args.reason } end, calls = {} }
+      fn = function(args) return { status = "completed", reason = args.reason or "Task completed", tool = "done" } end,
+      calls = {} }
     done_handle = new_handle(tool)
     ctx.tools.done = done_handle
   end
@@ -173,6 +198,9 @@ function ctx.on_assign(name, value)
   end
   if ctx.on_assign_agent and ctx.on_assign_agent(name, value) then return end
   local proc = ctx.names[value]
+  -- main = Procedure { ... } is the main procedure (current Tactus's entry
+  -- form), not a sub-procedure named main.
+  if proc and name == "main" then return end
   if proc and proc.name == nil then
     proc.name = name
     for i = #ctx.unnamed, 1, -1 do
@@ -185,4 +213,24 @@ function ctx.on_assign(name, value)
     rawset(value, "name", name)
     ctx.models[name] = value
   end
+end
+
+-- The log tool (require("tactus.tools.log")): an agent logs a message.
+local log_handle
+function ctx.log_tool()
+  if log_handle == nil then
+    local f = G.field
+    log_handle = declare_tool({ name = "log", description = "Log a message during the procedure's execution",
+      input = { message = f.string { required = true, description = "Message to log" },
+                level = f.string { required = false, description = "debug, info, warn or error" },
+                data = f.object { required = false, description = "Data to include" } },
+      handler = function(args)
+        local level = args.level or "info"
+        local log = ({ debug = G.Log.debug, warn = G.Log.warn, warning = G.Log.warn, error = G.Log.error })[level]
+          or G.Log.info
+        log(args.message, args.data or {})
+        return { logged = true, level = level, message = args.message }
+      end }, 1)
+  end
+  return log_handle
 end
