@@ -262,6 +262,34 @@ decide (const struct broker_outcome *out, int vm_status, int vm_signal, bool vm_
     }
 }
 
+static void
+cjson_deletep (cJSON **p)
+{
+  cJSON_Delete (*p);
+}
+
+/* The procedure's directory as a path relative to the workspace ("" for
+ * the workspace itself), for the VM's path rule (vm/lua/paths.lua): -1
+ * when it lies outside the workspace, or either cannot be resolved.  */
+static int
+procedure_dir_in_workspace (const char *workspace, const char *procedure_dir, char *buf,
+                            size_t size)
+{
+  cleanup_free char *ws = realpath (workspace, NULL);
+  cleanup_free char *pd = realpath (procedure_dir, NULL);
+  size_t n;
+
+  if (ws == NULL || pd == NULL)
+    return -1;
+  n = strlen (ws);
+  if (strcmp (ws, "/") == 0)
+    n = 0;
+  if (strncmp (pd, ws, n) != 0 || (pd[n] != '\0' && pd[n] != '/'))
+    return -1;
+  snprintf (buf, size, "%s", pd[n] == '/' ? pd + n + 1 : pd + n);
+  return 0;
+}
+
 static int64_t
 elapsed_ms (const struct timespec *t0)
 {
@@ -503,7 +531,8 @@ run_execute (const struct run_job *job, struct run_result *res)
   struct tr_error err;
   cleanup_free char *dir_copy = NULL, *base_copy = NULL;
   cleanup_free struct sandbox_bind *binds = NULL;
-  char cwd[PATH_MAX], storage_dir[PATH_MAX + 32], name[256], base_url[1024];
+  char cwd[PATH_MAX], storage_dir[PATH_MAX + 32], name[256], base_url[1024], rel_dir[PATH_MAX];
+  __attribute__ ((cleanup (cjson_deletep))) cJSON *start_extra = NULL;
   struct vm_config vm = { 0 };
   struct broker_options bo = { 0 };
   struct broker_peer peer = { 0 };
@@ -558,9 +587,21 @@ run_execute (const struct run_job *job, struct run_result *res)
 
   bo.procedure_path = job->file;
   bo.procedure_dir = job->procedure_dir ? job->procedure_dir : dirname (dir_copy);
+  /* run.start tells the VM where the procedure is in its workspace.  */
+  start_extra = job->start_extra ? cJSON_Duplicate (job->start_extra, 1) : cJSON_CreateObject ();
+  if (start_extra == NULL)
+    {
+      fprintf (stderr, "tactus-run: out of memory\n");
+      return -1;
+    }
+  if (cfg->workspace != CONFIG_WORKSPACE_OFF
+      && procedure_dir_in_workspace (job->workspace_dir ? job->workspace_dir : cwd, bo.procedure_dir,
+                                     rel_dir, sizeof rel_dir)
+             == 0)
+    cJSON_AddStringToObject (start_extra, "procedure_dir", rel_dir);
   bo.procedure_name = name;
   bo.params = job->params;
-  bo.start_extra = job->start_extra;
+  bo.start_extra = start_extra;
   bo.mock_all = job->mock_all;
   bo.storage = job->storage;
   bo.storage_dir = storage_dir;

@@ -291,14 +291,64 @@ l_remove (lua_State *L)
   return 0;
 }
 
+/* files.mkdir(path[, parents]): with PARENTS, every missing directory on
+ * the way is made too (mkdir -p), one component at a time from the
+ * workspace fd, never following a symlink.  */
 static int
 l_mkdir (lua_State *L)
 {
   size_t len;
   const char *path = checked (L, "File.mkdir", &len), *base;
-  int dir = open_parent (L, "File.mkdir", path, &base);
-  int r = mkdirat (dir, base, 0755), e = errno;
+  bool parents = lua_toboolean (L, 2);
+  int dir, r, e;
 
+  if (parents)
+    {
+      struct vm_runtime *rt = runtime (L);
+      char comp[256];
+      const char *p = path;
+
+      if (rt->workspace_fd < 0)
+        return luaL_error (L, "File.mkdir: no workspace is mounted (sandbox.mount_current_dir is off)");
+      dir = fcntl (rt->workspace_fd, F_DUPFD_CLOEXEC, 0);
+      if (dir < 0)
+        return fail_errno (L, "File.mkdir", path, errno);
+      while (*p)
+        {
+          size_t n = strcspn (p, "/");
+          int next;
+          if (n >= sizeof comp)
+            {
+              close (dir);
+              return luaL_error (L, "File.mkdir: '%s': path component too long", path);
+            }
+          memcpy (comp, p, n);
+          comp[n] = '\0';
+          if (mkdirat (dir, comp, 0755) < 0 && errno != EEXIST)
+            {
+              e = errno;
+              close (dir);
+              return fail_errno (L, "File.mkdir", path, e);
+            }
+          next = openat (dir, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+          e = errno;
+          close (dir);
+          if (next < 0)
+            return luaL_error (L, "File.mkdir: '%s': %s", path,
+                               e == ENOTDIR || e == ELOOP ? "a directory in the path is a symlink "
+                                                            "or not a directory (symlinks are not "
+                                                            "followed)"
+                                                          : strerror (e));
+          dir = next;
+          p += n;
+          if (*p == '/')
+            p++;
+        }
+      close (dir);
+      return 0;
+    }
+  dir = open_parent (L, "File.mkdir", path, &base);
+  r = mkdirat (dir, base, 0755), e = errno;
   close (dir);
   if (r < 0 && e != EEXIST)
     return fail_errno (L, "File.mkdir", path, e);

@@ -218,8 +218,8 @@ for mode in sandbox no-sandbox; do
   expect "primitives: File ($mode): a path inside the workspace reads" "$(json_get 'r["result"]["ok"]')" '"ok: in sub\n"'
   expect_in "primitives: File ($mode): an absolute path is refused" "$(json_get 'r["result"]["absolute"]')" \
     "confine.tac:" "File.read: '/etc/passwd': absolute paths are not allowed"
-  expect_in "primitives: File ($mode): '..' is refused" "$(json_get 'r["result"]["dotdot"]')" "'..' and empty path components are not allowed"
-  expect_in "primitives: File ($mode): '..' inside a path is refused" "$(json_get 'r["result"]["inner dotdot"]')" "'..' and empty path components are not allowed"
+  expect_in "primitives: File ($mode): '..' is refused" "$(json_get 'r["result"]["dotdot"]')" "'..' is not allowed: paths stay inside"
+  expect_in "primitives: File ($mode): '..' inside a path is refused" "$(json_get 'r["result"]["inner dotdot"]')" "'..' is not allowed: paths stay inside"
   expect_in "primitives: File ($mode): a symlink pointing out is refused" "$(json_get 'r["result"]["symlink out"]')" "'link-out': is a symlink (symlinks are not followed)"
   expect_in "primitives: File ($mode): a symlinked directory component (pointing out) is refused" "$(json_get 'r["result"]["symlinked dir out"]')" "a directory in the path is a symlink"
   expect_in "primitives: File ($mode): a symlinked directory component (pointing in) is refused too" "$(json_get 'r["result"]["symlinked dir in"]')" "a directory in the path is a symlink"

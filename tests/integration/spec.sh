@@ -353,7 +353,7 @@ has "eval: ... naming the file and the line" "dataset_file cases.jsonl, line 2: 
 rm -f "$scratch/ws/cases.jsonl"
 t eval "$spec/eval_dataset.tac"
 rc_is "eval: a missing dataset_file exits 1" 1
-has "eval: ... naming the file" "dataset_file cases.jsonl: " "(paths are relative to the workspace, the current directory)"
+has "eval: ... naming the file" "dataset_file cases.jsonl: " "(paths are relative to the workspace, the current directory (the procedure lies outside it))"
 
 # ---- without the sandbox, and unprivileged ------------------------------------------------
 

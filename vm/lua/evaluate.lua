@@ -271,10 +271,10 @@ local function apply_evaluator(e, run, case)
 end
 
 local function load_dataset_file(path)
-  local ok, text = pcall(ctx.files.read, path)
+  local ok, text = pcall(ctx.fs.read, path, "dataset_file")
   if not ok then
     error({ type = "DatasetError", message = "dataset_file " .. path .. ": " .. T.error_text(text)
-      .. " (paths are relative to the workspace, the current directory)" }, 0)
+      .. " (paths are relative to " .. ctx.path_base() .. ")" }, 0)
   end
   local cases = {}
   local okj, whole = pcall(T.json_decode, text)

@@ -4,9 +4,9 @@
 -- Procedure.run(name_or_path, params) for sub-procedures.
 local ctx = ...
 local G, T = ctx.G, ctx.T
-local type, pairs, ipairs, tostring, error, setmetatable =
-  type, pairs, ipairs, tostring, error, setmetatable
-local files = ctx.files -- File primitives whose errors name the user's line
+local type, pairs, ipairs, tostring, error, setmetatable, pcall =
+  type, pairs, ipairs, tostring, error, setmetatable, pcall
+local fs = ctx.fs -- File primitives on user paths (paths.lua), errors at the user's line
 
 -- Delimited text: RFC 4180 quoting for CSV (a quoted field may hold the
 -- separator, "" and newlines); TSV has no quoting.  Blank lines are skipped.
@@ -66,7 +66,7 @@ end
 
 local function delimited(sep, quoted, what)
   local function read(path)
-    local records = parse_records(files.read(path), sep, quoted, what)
+    local records = parse_records(fs.read(path, what .. ".read"), sep, quoted, what)
     local rows, headers = {}, records[1]
     for r = 2, #records do
       local rec, row = records[r], {}
@@ -106,7 +106,7 @@ local function delimited(sep, quoted, what)
       for i, h in ipairs(headers) do line[i] = quote(row[h]) end
       out[#out + 1] = table.concat(line, sep)
     end
-    files.write(path, table.concat(out, "\n") .. "\n", false)
+    fs.write(path, table.concat(out, "\n") .. "\n", false, what .. ".write")
     return true
   end
   return { read = read, write = write }
@@ -123,9 +123,9 @@ local stdlib = {
   end,
   ["tactus.io.json"] = function()
     return {
-      read = function(path) return T.json_decode(files.read(path)) end,
+      read = function(path) return T.json_decode(fs.read(path, "json.read")) end,
       write = function(path, value, opts)
-        files.write(path, T.json_encode(value, opts and opts.pretty), false)
+        fs.write(path, T.json_encode(value, opts and opts.pretty), false, "json.write")
         return true
       end,
     }
@@ -174,8 +174,34 @@ G.require = function(name)
 end
 
 -- Procedure.run(name_or_path, params): a named procedure declared in this
--- file, or another .tac file beside this one, run in its own globals.
+-- file, or another .tac file run in its own globals.  A path is looked up
+-- as Tactus does: in the working directory (the workspace) first, then
+-- beside the procedure (the broker's module.load).  The sub-procedure's
+-- own relative paths are then relative to its directory.
 local depth = 0
+
+local function find_procedure_file(target)
+  local path = ctx.workspace_path(target, "workspace", "Procedure.run")
+  local ok, exists = pcall(ctx.files.exists, path)
+  if ok and exists then
+    local source = ctx.files.read(path)
+    return source, path, ctx.parent_dir(path) or ""
+  end
+  local lok, reply = pcall(T.call, "module.load", { name = (target:gsub("%.tac$", "")) })
+  if lok then
+    local dir = ctx.parent_dir(target)
+    local base = ctx.procedure_dir
+    local sub_dir
+    if type(base) == "string" then
+      sub_dir = dir and ((base ~= "" and base ~= ".") and (base .. "/" .. dir) or dir) or base
+    end
+    return reply.source, reply.path, sub_dir
+  end
+  local src, line = T.where()
+  error({ type = "NotFound", message = (src and (src .. ":" .. tostring(line) .. ": ") or "") .. "Procedure.run: '"
+    .. target .. "' is neither in the working directory nor beside the procedure (" .. T.error_text(reply) .. ")" }, 0)
+end
+
 G.Procedure.run = function(target, params)
   if type(target) ~= "string" then error("Procedure.run: expected a procedure name or a .tac path", 2) end
   local proc = ctx.procedures[target]
@@ -186,9 +212,9 @@ G.Procedure.run = function(target, params)
   end
   if depth >= 5 then error("Procedure.run: sub-procedures nested deeper than 5", 2) end
   return ctx.checkpoint(function()
-    local reply = T.call("module.load", { name = target:gsub("%.tac$", "") })
-    local sub = ctx.sub_runtime(true)
-    local chunk, err = T.load(reply.source, "@" .. reply.path, sub.env)
+    local source, path, dir = find_procedure_file(target)
+    local sub = ctx.sub_runtime(true, dir)
+    local chunk, err = T.load(source, "@" .. path, sub.env)
     if not chunk then error({ type = "SyntaxError", message = err }, 0) end
     depth = depth + 1
     local ok, result = pcall(sub.run, chunk, params or {})

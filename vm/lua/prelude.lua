@@ -171,13 +171,20 @@ new_context = function(params, shared, usage)
     procedures = {}, unnamed = {}, tools = {}, mocks = {}, specs = {}, steps = {},
     evaluations = {}, state = {}, iterations = 0, tools_used = {},
     mock_all = shared.mock_all, checkpoints = shared.checkpoints,
-    procedure_name = shared.procedure_name,
+    procedure_name = shared.procedure_name, procedure_dir = shared.procedure_dir,
     names = setmetatable({}, { __mode = "k" }),
     protected = setmetatable({}, { __mode = "k" }),
     is_waiting = is_waiting,
   }
-  function ctx.sub_runtime(share_usage)
-    local sub = new_context(nil, shared, share_usage and ctx.usage or nil)
+  -- procedure_dir: the sub-procedure's directory in the workspace (its
+  -- relative paths' base), when it comes from another file.
+  function ctx.sub_runtime(share_usage, procedure_dir)
+    local sub_shared = shared
+    if procedure_dir ~= nil then
+      sub_shared = copy(shared)
+      sub_shared.procedure_dir = procedure_dir
+    end
+    local sub = new_context(nil, sub_shared, share_usage and ctx.usage or nil)
     return {
       env = sub.env,
       usage = function() return sub.usage end,
@@ -188,7 +195,7 @@ new_context = function(params, shared, usage)
     }
   end
   install_builtins(ctx, ctx.G)
-  for _, name in ipairs({ "schema", "runtime", "tools", "modules", "agent", "classify", "history", "compat" }) do
+  for _, name in ipairs({ "paths", "schema", "runtime", "tools", "modules", "agent", "classify", "history", "compat" }) do
     T.builtin(name)(ctx)
   end
   ctx.make_strict()
@@ -236,6 +243,7 @@ local function main()
     mock_all = start.mock_all and true or false,
     checkpoints = start.checkpoints or {},
     procedure_name = start.procedure_name,
+    procedure_dir = start.procedure_dir,
   })
 
   local chunk, lerr = T.load(T.source, "@" .. T.chunkname, ctx.env)

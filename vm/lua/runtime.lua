@@ -134,28 +134,46 @@ G.Json = {
   end,
 }
 
--- File: confined to /workspace (vm/files.c) ---------------------------------
+-- File: confined to the workspace (vm/files.c); user paths are resolved
+-- by ctx.workspace_path (paths.lua): relative to the procedure's directory.
 local files = {}
 for name, fn in pairs(T.files) do files[name] = primitive(fn) end
 ctx.files = files
+local fs = {}
+function fs.read(path, what) return files.read(ctx.workspace_path(path, nil, what or "File.read")) end
+-- As Tactus's File.write (and its tactus.io writers), missing parent
+-- directories are made.
+function fs.write(path, content, append, what)
+  local p = ctx.workspace_path(path, nil, what or "File.write")
+  local parent = ctx.parent_dir(p)
+  if parent then files.mkdir(parent, true) end
+  files.write(p, content, append)
+end
+function fs.exists(path) return files.exists(ctx.workspace_path(path, nil, "File.exists")) end
+function fs.size(path) return files.size(ctx.workspace_path(path, nil, "File.size")) end
+function fs.is_dir(path) return files.is_dir(ctx.workspace_path(path, nil, "File.is_dir")) end
+function fs.list(path)
+  local names = files.list(ctx.workspace_path(path or ".", nil, "File.list"))
+  table.sort(names)
+  return names
+end
+function fs.remove(path) files.remove(ctx.workspace_path(path, nil, "File.remove")) end
+function fs.mkdir(path) files.mkdir(ctx.workspace_path(path, nil, "File.mkdir"), true) end
+ctx.fs = fs
 G.File = {
-  read = function(path) return files.read(path) end,
+  read = function(path) return fs.read(path) end,
   write = function(path, content)
     if type(content) ~= "string" then content = tostring(content) end
-    files.write(path, content, false)
+    fs.write(path, content, false)
     return true
   end,
-  append = function(path, content) files.write(path, tostring(content), true); return true end,
-  exists = function(path) return files.exists(path) end,
-  size = function(path) return files.size(path) end,
-  list = function(path)
-    local names = files.list(path)
-    table.sort(names)
-    return names
-  end,
-  remove = function(path) files.remove(path); return true end,
-  mkdir = function(path) files.mkdir(path); return true end,
-  is_dir = function(path) return files.is_dir(path) end,
+  append = function(path, content) fs.write(path, tostring(content), true, "File.append"); return true end,
+  exists = function(path) return fs.exists(path) end,
+  size = function(path) return fs.size(path) end,
+  list = function(path) return fs.list(path) end,
+  remove = function(path) fs.remove(path); return true end,
+  mkdir = function(path) fs.mkdir(path); return true end,
+  is_dir = function(path) return fs.is_dir(path) end,
 }
 
 -- checkpoint / Step.checkpoint: run once, replay from storage by position ----
