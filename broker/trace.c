@@ -4,6 +4,7 @@
 #include <cJSON.h>
 #include <stdarg.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 static const char *
@@ -41,6 +42,22 @@ iso_time (char *buf, size_t size)
             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
 }
 
+int
+trace_level_number (const char *name)
+{
+  static const struct
+  {
+    const char *name;
+    int n;
+  } levels[] = { { "debug", 10 }, { "info", 20 },  { "warning", 30 },
+                 { "warn", 30 },  { "error", 40 }, { "critical", 50 } };
+
+  for (size_t i = 0; name && i < sizeof levels / sizeof levels[0]; i++)
+    if (strcasecmp (name, levels[i].name) == 0)
+      return levels[i].n;
+  return -1;
+}
+
 static void
 human_line (struct trace *t, const cJSON *ev)
 {
@@ -64,7 +81,9 @@ human_line (struct trace *t, const cJSON *ev)
     }
   if (strcmp (type, "log") == 0)
     {
-      if (!t->verbose && level && strcmp (level, "DEBUG") == 0)
+      int min = t->log_level > 0 ? t->log_level : t->verbose ? 10 : 20;
+      int n = trace_level_number (level ? level : "INFO");
+      if (n < 0 ? 20 < min : n < min)
         return;
       /* Readable lines are for people: a huge message is cut (the JSON
        * Lines sinks keep it whole).  */
@@ -136,7 +155,7 @@ trace_event (struct trace *t, cJSON *event)
 {
   if (t == NULL || !cJSON_IsObject (event))
     return;
-  if (t->jsonl || t->file)
+  if (t->jsonl || t->file || t->store)
     {
       char *s;
       if (!cJSON_HasObjectItem (event, "timestamp"))
@@ -146,9 +165,9 @@ trace_event (struct trace *t, cJSON *event)
           cJSON_AddStringToObject (event, "timestamp", ts);
         }
       s = cJSON_PrintUnformatted (event);
-      for (int i = 0; s && i < 2; i++)
+      for (int i = 0; s && i < 3; i++)
         {
-          FILE *f = i == 0 ? t->jsonl : t->file;
+          FILE *f = i == 0 ? t->jsonl : i == 1 ? t->file : t->store;
           if (f)
             {
               fprintf (f, "%s\n", s);

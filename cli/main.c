@@ -26,6 +26,10 @@ usage (FILE *out)
       "sandbox\n"
       "  eval FILE.tac [OPTIONS]       run the file's Evaluations (datasets, evaluators, "
       "thresholds)\n"
+      "  validate FILE.tac [OPTIONS]   check the file without running it (in the sandbox)\n"
+      "  info FILE.tac [OPTIONS]       its inputs, outputs, agents, tools, scenarios\n"
+      "  trace list|show RUN|export RUN OUT\n"
+      "                                the traces runs with --storage file keep\n"
       "  sandbox status [--json]       what this host supports, layer by layer\n"
       "  sandbox rebuild [--force]     check the built-in seccomp programs, drop old caches\n"
       "  sandbox exec [OPTIONS] -- PROGRAM [ARGS]\n"
@@ -72,6 +76,13 @@ main (int argc, char **argv)
     return cmd_test (argc - 1, argv + 1);
   if (strcmp (argv[1], "eval") == 0)
     return cmd_eval (argc - 1, argv + 1);
+  if (strcmp (argv[1], "validate") == 0)
+    return cmd_validate (argc - 1, argv + 1);
+  if (strcmp (argv[1], "info") == 0)
+    return cmd_info (argc - 1, argv + 1);
+  if (strcmp (argv[1], "trace") == 0 || strcmp (argv[1], "trace-list") == 0
+      || strcmp (argv[1], "trace-show") == 0 || strcmp (argv[1], "trace-export") == 0)
+    return cmd_trace (argc - 1, argv + 1);
   /* tactus-run FILE.tac is short for tactus-run run FILE.tac */
   if (strlen (argv[1]) > 4 && strcmp (argv[1] + strlen (argv[1]) - 4, ".tac") == 0)
     return cmd_run (argc, argv);

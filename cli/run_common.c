@@ -524,6 +524,23 @@ run_load (const char *file, char **source, size_t *len, struct tr_config *cfg)
   return 0;
 }
 
+void
+run_storage_dir (const struct tr_config *cfg, const char *storage_path, char *buf, size_t size)
+{
+  char cwd[PATH_MAX];
+
+  if (storage_path)
+    snprintf (buf, size, "%s", storage_path);
+  else if (cfg->storage_dir)
+    snprintf (buf, size, "%s", cfg->storage_dir);
+  else
+    {
+      if (getcwd (cwd, sizeof cwd) == NULL)
+        strcpy (cwd, ".");
+      snprintf (buf, size, "%s/.tactus/storage", cwd);
+    }
+}
+
 int
 run_execute (const struct run_job *job, struct run_result *res)
 {
@@ -570,12 +587,7 @@ run_execute (const struct run_job *job, struct run_result *res)
   vm.memory_limit = job->memory ? job->memory : cfg->memory ? cfg->memory : DEFAULT_VM_MEMORY;
   vm.workspace = cfg->workspace == CONFIG_WORKSPACE_OFF ? NULL : sandboxed ? "/workspace" : cwd;
 
-  if (job->storage_path)
-    snprintf (storage_dir, sizeof storage_dir, "%s", job->storage_path);
-  else if (cfg->storage_dir)
-    snprintf (storage_dir, sizeof storage_dir, "%s", cfg->storage_dir);
-  else
-    snprintf (storage_dir, sizeof storage_dir, "%s/.tactus/storage", cwd);
+  run_storage_dir (cfg, job->storage_path, storage_dir, sizeof storage_dir);
   /* The default storage lives in ./.tactus, made on first use; a path given
    * with --storage-path or storage_path leaves the current directory alone.  */
   if (job->storage == STORAGE_FILE && !job->storage_path && !cfg->storage_dir)

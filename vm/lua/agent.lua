@@ -361,6 +361,15 @@ end
 -- An agent of the runtime's own (Classify's): spec.internal set.
 function ctx.make_agent(spec) return declare_agent(spec, 1) end
 function ctx.agent_named(name) return by_name[name] end
+-- Every agent the file declared ({name, spec}), for validate / info.
+function ctx.agent_list()
+  local out = {}
+  for _, a in pairs(AGENT) do
+    if not a.spec.internal then out[#out + 1] = { name = a.name, spec = a.spec } end
+  end
+  table.sort(out, function(x, y) return tostring(x.name) < tostring(y.name) end)
+  return out
+end
 
 G.Agent = setmetatable({}, {
   __call = function(_, spec)

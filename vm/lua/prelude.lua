@@ -252,8 +252,10 @@ local function main()
   end
   -- `tactus-run test` / `eval` run the file in another mode (vm/lua/spec.lua):
   -- list the scenarios, or run one scenario, and report through run.finish.
+  -- `validate` / `info`: what the file declares, run dry (inspect.lua).
   if start.mode and start.mode ~= "run" then
-    local ok, result = xpcall(function() return T.builtin("spec")(ctx, chunk, start) end,
+    local module = start.mode == "inspect" and "inspect" or "spec"
+    local ok, result = xpcall(function() return T.builtin(module)(ctx, chunk, start) end,
       function(e) return type(e) == "string" and T.traceback(e, 2) or e end)
     if ok then return finish(ctx, "success", result) end
     return finish(ctx, "error", nil, result)

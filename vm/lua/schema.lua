@@ -225,7 +225,19 @@ function ctx.run_main(proc)
 end
 
 -- A named procedure assigned to a global learns its name: x = Procedure {...}
+-- Procedure "name" { ... }, the curried form Tactus's own docs still show,
+-- is the same as Procedure { name = "name", ... }.
 local function procedure_call(_, spec)
+  if type(spec) == "string" then
+    local name = spec
+    return function(body)
+      if type(body) ~= "table" then
+        error("Procedure \"" .. name .. "\" expects a table: Procedure \"" .. name .. "\" { function(input) ... end }", 2)
+      end
+      if body.name == nil then body.name = name end
+      return declare_procedure(body, 2)
+    end
+  end
   return declare_procedure(spec, 2)
 end
 G.Procedure = setmetatable({}, { __call = procedure_call })
@@ -240,13 +252,14 @@ setmetatable(input_table, {
   -- runtime is built first), so reads fall back to the current params.
   __index = function(_, k) return ctx.params[k] end,
   __call = function(_, schema)
+    ctx.script_input = schema
     local values = ctx.validate_input(schema, ctx.params, "input")
     for k, v in pairs(values) do rawset(input_table, k, v) end
     return input_table
   end,
 })
 G.input = input_table
-G.output = function(schema) script_output = schema; return schema end
+G.output = function(schema) script_output = schema; ctx.script_output = schema; return schema end
 function ctx.finish_script(result)
   ctx.check_output(script_output, result)
   return result
