@@ -73,7 +73,8 @@ inspect_run (const char *file, const struct inspect_options *io, cJSON **report,
           rc = 0;
         }
       else
-        snprintf (why, why_size, "%s", res.v.message[0] ? res.v.message : "the file could not be read");
+        snprintf (why, why_size, "%s",
+                  res.v.message[0] ? res.v.message : "the file could not be read");
       broker_outcome_free (&res.out);
     }
   else
@@ -257,8 +258,8 @@ print_info (const char *file, const cJSON *report, const struct tr_config *cfg)
       cJSON_ArrayForEach (x, cJSON_GetObjectItemCaseSensitive (report, "evaluations"))
       {
         printf ("  %-20s %d cases%s%s, %d evaluators\n",
-                ujson_str (x, "name") ? ujson_str (x, "name") : "?", (int) ujson_num (x, "cases", 0),
-                ujson_str (x, "dataset_file") ? " + " : "",
+                ujson_str (x, "name") ? ujson_str (x, "name") : "?",
+                (int) ujson_num (x, "cases", 0), ujson_str (x, "dataset_file") ? " + " : "",
                 ujson_str (x, "dataset_file") ? ujson_str (x, "dataset_file") : "",
                 (int) ujson_num (x, "evaluators", 0));
       }
@@ -314,9 +315,9 @@ parse_inspect_args (int argc, char **argv, struct inspect_cmd *c)
     O_HELP
   };
   static const struct option opts[] = {
-    { "json", no_argument, 0, O_JSON },       { "no-sandbox", no_argument, 0, O_NOSB },
-    { "no-jit", no_argument, 0, O_NOJIT },    { "verbose", no_argument, 0, 'v' },
-    { "help", no_argument, 0, O_HELP },       { 0, 0, 0, 0 },
+    { "json", no_argument, 0, O_JSON },    { "no-sandbox", no_argument, 0, O_NOSB },
+    { "no-jit", no_argument, 0, O_NOJIT }, { "verbose", no_argument, 0, 'v' },
+    { "help", no_argument, 0, O_HELP },    { 0, 0, 0, 0 },
   };
   int o;
 
@@ -343,7 +344,8 @@ parse_inspect_args (int argc, char **argv, struct inspect_cmd *c)
         inspect_usage (stdout, c->cmd);
         exit (0);
       default:
-        fprintf (stderr, "tactus-run %s: unknown or incomplete option '%s'\n(see tactus-run %s --help)\n",
+        fprintf (stderr,
+                 "tactus-run %s: unknown or incomplete option '%s'\n(see tactus-run %s --help)\n",
                  c->cmd, argv[optind - 1], c->cmd);
         return 1;
       }
@@ -355,8 +357,8 @@ parse_inspect_args (int argc, char **argv, struct inspect_cmd *c)
     }
   if (optind + 1 < argc)
     {
-      fprintf (stderr, "tactus-run %s: unexpected argument '%s' (one .tac file at a time)\n", c->cmd,
-               argv[optind + 1]);
+      fprintf (stderr, "tactus-run %s: unexpected argument '%s' (one .tac file at a time)\n",
+               c->cmd, argv[optind + 1]);
       return 1;
     }
   c->file = argv[optind];
@@ -424,10 +426,10 @@ inspect_main (const char *cmd, int argc, char **argv)
     {
       int ns = count (report, "scenarios"), na = count (report, "agents"),
           nt = count (report, "tools");
-      printf ("✓ %s is valid: %d %s, %d %s, %d %s, %d %s, %d %s\n", c.file, count (report, "inputs"),
-              plural (count (report, "inputs"), "input", "inputs"), count (report, "outputs"),
-              plural (count (report, "outputs"), "output", "outputs"), na,
-              plural (na, "agent", "agents"), nt, plural (nt, "tool", "tools"), ns,
+      printf ("✓ %s is valid: %d %s, %d %s, %d %s, %d %s, %d %s\n", c.file,
+              count (report, "inputs"), plural (count (report, "inputs"), "input", "inputs"),
+              count (report, "outputs"), plural (count (report, "outputs"), "output", "outputs"),
+              na, plural (na, "agent", "agents"), nt, plural (nt, "tool", "tools"), ns,
               plural (ns, "scenario", "scenarios"));
     }
   else

@@ -28,7 +28,10 @@
 #include "broker/broker.h"
 #include "broker/trace.h"
 #include "cli/cli.h"
+#include "cli/inspect.h"
 #include "cli/run_common.h"
+#include "cli/trace_store.h"
+#include "cli/untrusted.h"
 #include "common/cleanup.h"
 #include "policy/config.h"
 #include "sandbox/sandbox.h"
@@ -40,6 +43,11 @@ struct run_options
   cJSON *params;
   bool no_sandbox;
   bool mock_all;
+  bool real_all;
+  cJSON *mock; /* --mock NAME: names mocked (an array) */
+  cJSON *real; /* --real NAME: names never mocked */
+  bool interactive;
+  int log_level;
   bool json;
   bool verbose;
   bool no_jit;
@@ -55,24 +63,32 @@ struct run_options
 static void
 run_usage (FILE *f)
 {
-  fprintf (f,
-           "usage: tactus-run run FILE.tac [OPTIONS]   (or: tactus-run FILE.tac [OPTIONS])\n"
-           "\n"
-           "  --param KEY=VALUE     an input value (typed by the procedure's input schema)\n"
-           "  --no-sandbox          run the VM without the sandbox (NOT isolated)\n"
-           "  --mock-all            mock every host tool and agent (no network, no side effects)\n"
-           "  --storage memory|file keep checkpoints in memory (default) or in files, for replay\n"
-           "  --storage-path DIR    where file storage lives (default .tactus/storage)\n"
-           "  --timeout SECONDS     wall-clock limit; exit 124 when it fires\n"
-           "  --memory SIZE         memory limit of the VM (default 512m)\n"
-           "  --approve all|none|ask  answer approvals without asking\n"
-           "  --trace FILE          write every event as JSON Lines to FILE\n"
-           "  --json                JSON Lines on stdout (events, then the result)\n"
-           "  --no-jit              run the Lua interpreter only\n"
-           "  -v, --verbose         show debug logs\n"
-           "\n"
-           "exit status: 0 success (or paused waiting for a human), 1 failure, 124 timeout,\n"
-           "137 memory limit, 130 interrupted (SIGINT), 143 terminated (SIGTERM)\n");
+  fprintf (
+      f,
+      "usage: tactus-run run FILE.tac [OPTIONS]   (or: tactus-run FILE.tac [OPTIONS])\n"
+      "\n"
+      "  --param KEY=VALUE     an input value (typed by the procedure's input schema)\n"
+      "  --no-sandbox          run the VM without the sandbox (NOT isolated)\n"
+      "  --mock-all            mock every host tool and agent (no network, no side effects)\n"
+      "  --mock NAME           mock this tool, agent or model (may be repeated)\n"
+      "  --real NAME           never mock this one, even with --mock-all (may be repeated)\n"
+      "  --real-all            mock nothing (the default; refuses --mock and --mock-all)\n"
+      "  -i, --interactive     ask for every input on the terminal (missing required inputs\n"
+      "                        are asked for anyway when stdin is a terminal)\n"
+      "  --log-level LEVEL     show logs of LEVEL and up: debug, info, warning, error, critical\n"
+      "  --storage memory|file keep checkpoints in memory (default) or in files, for replay;\n"
+      "                        file also keeps the trace (tactus-run trace list)\n"
+      "  --storage-path DIR    where file storage lives (default .tactus/storage)\n"
+      "  --timeout SECONDS     wall-clock limit; exit 124 when it fires\n"
+      "  --memory SIZE         memory limit of the VM (default 512m)\n"
+      "  --approve all|none|ask  answer approvals without asking\n"
+      "  --trace FILE          write every event as JSON Lines to FILE\n"
+      "  --json                JSON Lines on stdout (events, then the result)\n"
+      "  --no-jit              run the Lua interpreter only\n"
+      "  -v, --verbose         show debug logs\n"
+      "\n"
+      "exit status: 0 success (or paused waiting for a human), 1 failure, 124 timeout,\n"
+      "137 memory limit, 130 interrupted (SIGINT), 143 terminated (SIGTERM)\n");
 }
 
 static int usage_error (const char *fmt, ...) __attribute__ ((format (printf, 1, 2)));
@@ -106,12 +122,21 @@ parse_run_args (int argc, char **argv, struct run_options *ro)
     O_TRACE,
     O_JSON,
     O_NOJIT,
+    O_MOCK_ONE,
+    O_REAL_ONE,
+    O_REAL_ALL,
+    O_LOGLEVEL,
     O_HELP
   };
   static const struct option opts[] = {
     { "param", required_argument, 0, O_PARAM },
     { "no-sandbox", no_argument, 0, O_NOSB },
     { "mock-all", no_argument, 0, O_MOCK },
+    { "mock", required_argument, 0, O_MOCK_ONE },
+    { "real", required_argument, 0, O_REAL_ONE },
+    { "real-all", no_argument, 0, O_REAL_ALL },
+    { "interactive", no_argument, 0, 'i' },
+    { "log-level", required_argument, 0, O_LOGLEVEL },
     { "storage", required_argument, 0, O_STORAGE },
     { "storage-path", required_argument, 0, O_SPATH },
     { "timeout", required_argument, 0, O_TIMEOUT },
@@ -126,9 +151,11 @@ parse_run_args (int argc, char **argv, struct run_options *ro)
   };
   int c;
 
+  if (cli_exact_options ("run", argc, argv, opts) < 0)
+    return 1;
   optind = 1;
   opterr = 0;
-  while ((c = getopt_long (argc, argv, "v", opts, NULL)) != -1)
+  while ((c = getopt_long (argc, argv, ":vi", opts, NULL)) != -1)
     switch (c)
       {
       case O_PARAM:
@@ -140,6 +167,25 @@ parse_run_args (int argc, char **argv, struct run_options *ro)
         break;
       case O_MOCK:
         ro->mock_all = true;
+        break;
+      case O_MOCK_ONE:
+      case O_REAL_ONE:
+        if (*optarg == '\0' || strlen (optarg) > 200)
+          return usage_error ("--%s: expected a tool, agent or model name",
+                              c == O_MOCK_ONE ? "mock" : "real");
+        cJSON_AddItemToArray (c == O_MOCK_ONE ? ro->mock : ro->real, cJSON_CreateString (optarg));
+        break;
+      case O_REAL_ALL:
+        ro->real_all = true;
+        break;
+      case 'i':
+        ro->interactive = true;
+        break;
+      case O_LOGLEVEL:
+        ro->log_level = trace_level_number (optarg);
+        if (ro->log_level < 0)
+          return usage_error ("--log-level '%s': expected debug, info, warning, error or critical",
+                              optarg);
         break;
       case O_STORAGE:
         if (strcmp (optarg, "memory") == 0)
@@ -187,15 +233,141 @@ parse_run_args (int argc, char **argv, struct run_options *ro)
       case O_HELP:
         run_usage (stdout);
         exit (0);
+      case ':':
+        if (strcmp (argv[optind - 1], "--mock") == 0)
+          return usage_error ("%s", "--mock needs a tool, agent or model name (--mock NAME); "
+                                    "--mock-all mocks them all");
+        return usage_error ("option '%s' needs a value", argv[optind - 1]);
       default:
         return usage_error ("unknown or incomplete option '%s'", argv[optind - 1]);
       }
+  if (ro->real_all && (ro->mock_all || cJSON_GetArraySize (ro->mock) > 0))
+    return usage_error ("%s", "--real-all mocks nothing: it cannot go with --mock-all or --mock");
+  for (const cJSON *m = ro->mock->child; m; m = m->next)
+    for (const cJSON *r = ro->real->child; r; r = r->next)
+      if (strcmp (m->valuestring, r->valuestring) == 0)
+        return usage_error ("'%s' is given to both --mock and --real", m->valuestring);
   if (optind >= argc)
     return usage_error ("%s", "no procedure file given (tactus-run run FILE.tac)");
   if (optind + 1 < argc)
     return usage_error ("unexpected argument '%s' (one .tac file per run)", argv[optind + 1]);
   ro->file = argv[optind];
   return 0;
+}
+
+/* ---- inputs asked on the terminal (-i, or missing required ones) ---- */
+
+/* One line from the terminal, without its newline; NULL at end of input.  */
+static char *
+read_answer (FILE *tty, char *buf, size_t size)
+{
+  size_t n;
+
+  if (fgets (buf, (int) size, tty) == NULL)
+    return NULL;
+  n = strlen (buf);
+  while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+    buf[--n] = '\0';
+  return buf;
+}
+
+/* Ask on the terminal for the inputs of the file's schema (read dry in
+ * the sandbox, cli/cmd_inspect.c): every one with -i, else the required
+ * ones without a default and without a --param.  Answers are text, typed
+ * by the schema in the VM as --param values are.  */
+static int
+ask_inputs (struct run_options *ro, bool all)
+{
+  struct inspect_options io
+      = { .no_sandbox = ro->no_sandbox, .no_jit = ro->no_jit, .quiet_unsandboxed = true };
+  cJSON *report = NULL, *f;
+  char why[1300], line[4096];
+  FILE *tty;
+  int rc = 0;
+
+  if (inspect_run (ro->file, &io, &report, why, sizeof why) < 0)
+    {
+      fprintf (stderr, "tactus-run run: the inputs could not be read from %s: %s\n", ro->file, why);
+      return 1;
+    }
+  untrusted_clean_tree (report);
+  tty = fopen ("/dev/tty", "r+e");
+  /* The required inputs first, then the others (each group by name).  */
+  for (int pass = 0; pass < 2 && rc == 0; pass++)
+    cJSON_ArrayForEach (f, cJSON_GetObjectItemCaseSensitive (report, "inputs"))
+    {
+      const char *name = ujson_str (f, "name"), *type = ujson_str (f, "type");
+      const cJSON *def = cJSON_GetObjectItemCaseSensitive (f, "default");
+      const cJSON *en = cJSON_GetObjectItemCaseSensitive (f, "enum");
+      bool required
+          = cJSON_IsTrue (cJSON_GetObjectItemCaseSensitive (f, "required")) && def == NULL;
+      if (name == NULL || cJSON_HasObjectItem (ro->params, name) || !(all || required)
+          || required != (pass == 0))
+        continue;
+      if (tty == NULL)
+        {
+          fprintf (stderr,
+                   "tactus-run run: input '%s' is required and there is no terminal to ask "
+                   "(pass --param %s=VALUE)\n",
+                   name, name);
+          rc = 1;
+          break;
+        }
+      for (;;)
+        {
+          char *d = def ? cJSON_PrintUnformatted (def) : NULL,
+               *e = en ? cJSON_PrintUnformatted (en) : NULL;
+          if (ujson_str (f, "description"))
+            fprintf (tty, "%s\n", ujson_str (f, "description"));
+          fprintf (tty, "%s (%s%s%s%s%s%s): ", name, type ? type : "any",
+                   required ? ", required" : "", e ? ", one of " : "", e ? e : "",
+                   d ? ", default " : "", d ? d : "");
+          fflush (tty);
+          cJSON_free (d);
+          cJSON_free (e);
+          if (read_answer (tty, line, sizeof line) == NULL)
+            {
+              fprintf (stderr, "\ntactus-run run: no value for input '%s'\n", name);
+              rc = 1;
+              break;
+            }
+          if (line[0] != '\0')
+            {
+              cJSON_AddStringToObject (ro->params, name, line);
+              break;
+            }
+          if (!required)
+            break; /* keep the default */
+        }
+      if (rc)
+        break;
+    }
+  if (tty)
+    fclose (tty);
+  cJSON_Delete (report);
+  return rc;
+}
+
+/* Whether the file may declare a required input: a cheap look at its text
+ * decides if the terminal is worth a dry read before the run.  */
+static bool
+may_require_inputs (const char *source)
+{
+  return strstr (source, "required") != NULL;
+}
+
+/* FILE's base name without .tac, in BUF.  */
+static const char *
+basename_tac (const char *file, char *buf, size_t size)
+{
+  const char *b = strrchr (file, '/');
+  size_t n;
+
+  snprintf (buf, size, "%s", b ? b + 1 : file);
+  n = strlen (buf);
+  if (n > 4 && strcmp (buf + n - 4, ".tac") == 0)
+    buf[n - 4] = '\0';
+  return buf;
 }
 
 static int
@@ -207,10 +379,18 @@ run_procedure (struct run_options *ro)
   struct run_job job = { 0 };
   struct run_result res;
   FILE *trace_file = NULL;
+  cJSON *extra = NULL;
+  char run_id[160] = "", name[96];
   size_t len;
 
   if (run_load (ro->file, &source, &len, &cfg) < 0)
     return 1;
+  if (ro->interactive || (!ro->json && isatty (STDIN_FILENO) && may_require_inputs (source)))
+    if (ask_inputs (ro, ro->interactive) != 0)
+      {
+        config_free (&cfg);
+        return 1;
+      }
   if (ro->trace_path)
     {
       trace_file = fopen (ro->trace_path, "we");
@@ -221,7 +401,21 @@ run_procedure (struct run_options *ro)
           return 1;
         }
     }
+  /* --storage file keeps the run's trace too (tactus-run trace list).  */
+  if (ro->storage == STORAGE_FILE)
+    {
+      char storage_dir[PATH_MAX + 32];
+      struct tr_error err;
+      tr_error_clear (&err);
+      run_storage_dir (&cfg, ro->storage_path, storage_dir, sizeof storage_dir);
+      trace.store = trace_store_create (
+          storage_dir, ro->file ? basename_tac (ro->file, name, sizeof name) : "main", run_id,
+          sizeof run_id, &err);
+      if (trace.store == NULL)
+        fprintf (stderr, "tactus-run: the trace is not kept: %s\n", err.msg);
+    }
   trace.human = ro->json ? NULL : stderr;
+  trace.log_level = ro->log_level;
   trace.jsonl = ro->json ? stdout : NULL;
   trace.file = trace_file;
   trace.verbose = ro->verbose;
@@ -233,6 +427,13 @@ run_procedure (struct run_options *ro)
   job.params = ro->params;
   job.no_sandbox = ro->no_sandbox;
   job.mock_all = ro->mock_all;
+  if (cJSON_GetArraySize (ro->mock) > 0 || cJSON_GetArraySize (ro->real) > 0)
+    {
+      extra = cJSON_CreateObject ();
+      cJSON_AddItemToObject (extra, "mock", cJSON_Duplicate (ro->mock, 1));
+      cJSON_AddItemToObject (extra, "real", cJSON_Duplicate (ro->real, 1));
+      job.start_extra = extra;
+    }
   job.no_jit = ro->no_jit;
   job.storage = ro->storage;
   job.storage_path = ro->storage_path;
@@ -256,6 +457,13 @@ run_procedure (struct run_options *ro)
   broker_outcome_free (&res.out);
   if (trace_file)
     fclose (trace_file);
+  if (trace.store)
+    {
+      fclose (trace.store);
+      if (!ro->json)
+        fprintf (stderr, "trace kept: tactus-run trace show %s\n", run_id);
+    }
+  cJSON_Delete (extra);
   config_free (&cfg);
   return res.v.code;
 }
@@ -267,9 +475,13 @@ cmd_run (int argc, char **argv)
   int r;
 
   ro.params = cJSON_CreateObject ();
+  ro.mock = cJSON_CreateArray ();
+  ro.real = cJSON_CreateArray ();
   r = parse_run_args (argc, argv, &ro);
   if (r == 0)
     r = run_procedure (&ro);
   cJSON_Delete (ro.params);
+  cJSON_Delete (ro.mock);
+  cJSON_Delete (ro.real);
   return r;
 }

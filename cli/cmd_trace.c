@@ -45,20 +45,21 @@ struct trace_options
 static void
 trace_usage (FILE *f)
 {
-  fprintf (f,
-           "usage: tactus-run trace list [--storage-path DIR] [--json]\n"
-           "       tactus-run trace show RUN [--position N] [--storage-path DIR] [--json]\n"
-           "       tactus-run trace export RUN OUT [--format json|jsonl] [--storage-path DIR]\n"
-           "       (also spelled trace-list, trace-show, trace-export, as in Tactus)\n"
-           "\n"
-           "The traces of runs made with --storage file (kept in STORAGE_DIR/traces), or a\n"
-           "JSON Lines file written by --trace FILE.  RUN is a run id (or its start), or a path.\n"
-           "\n"
-           "  --storage-path DIR    the storage directory (default: the config's storage_path,\n"
-           "                        else .tactus/storage)\n"
-           "  --position N          show: only the checkpoint made at position N\n"
-           "  --format json|jsonl   export: one JSON array (default) or JSON Lines; OUT '-' is stdout\n"
-           "  --json                list / show: JSON instead of readable lines\n");
+  fprintf (
+      f,
+      "usage: tactus-run trace list [--storage-path DIR] [--json]\n"
+      "       tactus-run trace show RUN [--position N] [--storage-path DIR] [--json]\n"
+      "       tactus-run trace export RUN OUT [--format json|jsonl] [--storage-path DIR]\n"
+      "       (also spelled trace-list, trace-show, trace-export, as in Tactus)\n"
+      "\n"
+      "The traces of runs made with --storage file (kept in STORAGE_DIR/traces), or a\n"
+      "JSON Lines file written by --trace FILE.  RUN is a run id (or its start), or a path.\n"
+      "\n"
+      "  --storage-path DIR    the storage directory (default: the config's storage_path,\n"
+      "                        else .tactus/storage)\n"
+      "  --position N          show: only the checkpoint made at position N\n"
+      "  --format json|jsonl   export: one JSON array (default) or JSON Lines; OUT '-' is stdout\n"
+      "  --json                list / show: JSON instead of readable lines\n");
 }
 
 static int
@@ -81,9 +82,12 @@ parse_trace_args (int argc, char **argv, struct trace_options *o)
     O_HELP
   };
   static const struct option opts[] = {
-    { "storage-path", required_argument, 0, O_SPATH }, { "json", no_argument, 0, O_JSON },
-    { "format", required_argument, 0, O_FORMAT },       { "position", required_argument, 0, O_POS },
-    { "help", no_argument, 0, O_HELP },                 { 0, 0, 0, 0 },
+    { "storage-path", required_argument, 0, O_SPATH },
+    { "json", no_argument, 0, O_JSON },
+    { "format", required_argument, 0, O_FORMAT },
+    { "position", required_argument, 0, O_POS },
+    { "help", no_argument, 0, O_HELP },
+    { 0, 0, 0, 0 },
   };
   const char *pos[3];
   int n = 0, c;
@@ -109,7 +113,8 @@ parse_trace_args (int argc, char **argv, struct trace_options *o)
         break;
       case O_POS:
         if (parse_uint (optarg, &v) < 0 || v < 1 || v > 1000000)
-          return usage_error ("--position: expected a checkpoint position (1 or more), not", optarg);
+          return usage_error ("--position: expected a checkpoint position (1 or more), not",
+                              optarg);
         o->position = (long) v;
         break;
       case O_HELP:
@@ -140,7 +145,8 @@ parse_trace_args (int argc, char **argv, struct trace_options *o)
       o->out = pos[2];
       return 0;
     }
-  if (strcmp (o->sub, "list") != 0 && strcmp (o->sub, "show") != 0 && strcmp (o->sub, "export") != 0)
+  if (strcmp (o->sub, "list") != 0 && strcmp (o->sub, "show") != 0
+      && strcmp (o->sub, "export") != 0)
     return usage_error ("unknown subcommand (list, show, export):", o->sub);
   return usage_error ("wrong number of arguments for", o->sub);
 }
@@ -352,8 +358,8 @@ trace_list (const struct trace_options *o, const char *storage_dir)
           cJSON_AddStringToObject (r, "run_id", names[i]);
           if (ujson_str (first, "timestamp"))
             cJSON_AddStringToObject (r, "started", ujson_str (first, "timestamp"));
-          cJSON_AddStringToObject (r, "status",
-                                   ujson_str (sum, "status") ? ujson_str (sum, "status") : "unfinished");
+          cJSON_AddStringToObject (
+              r, "status", ujson_str (sum, "status") ? ujson_str (sum, "status") : "unfinished");
           if (sum)
             {
               cJSON_AddNumberToObject (r, "exit_code", ujson_num (sum, "exit_code", -1));
@@ -444,7 +450,8 @@ trace_show_or_export (const struct trace_options *o, const char *storage_dir)
       if (f != stdout && fclose (f) != 0)
         code = 1;
       if (f != stdout)
-        fprintf (stderr, "exported %d events of %s to %s\n", cJSON_GetArraySize (events), id, o->out);
+        fprintf (stderr, "exported %d events of %s to %s\n", cJSON_GetArraySize (events), id,
+                 o->out);
       cJSON_Delete (events);
       return code;
     }
@@ -474,7 +481,8 @@ trace_show_or_export (const struct trace_options *o, const char *storage_dir)
     }
     if (o->position > 0 && shown == 0)
       {
-        fprintf (stderr, "tactus-run trace: %s has no checkpoint at position %ld\n", id, o->position);
+        fprintf (stderr, "tactus-run trace: %s has no checkpoint at position %ld\n", id,
+                 o->position);
         code = 1;
       }
   }

@@ -32,7 +32,8 @@ cli_exact_options (const char *cmd, int argc, char **argv, const struct option *
         continue;
       eq = strchr (a + 2, '=');
       len = eq ? (size_t) (eq - a - 2) : strlen (a + 2);
-      snprintf (name, sizeof name, "%.*s", (int) (len < sizeof name ? len : sizeof name - 1), a + 2);
+      snprintf (name, sizeof name, "%.*s", (int) (len < sizeof name ? len : sizeof name - 1),
+                a + 2);
       for (const struct option *o = opts; o->name; o++)
         if (strlen (o->name) == len && strncmp (o->name, a + 2, len) == 0)
           hit = o;

@@ -607,8 +607,8 @@ run_execute (const struct run_job *job, struct run_result *res)
       return -1;
     }
   if (cfg->workspace != CONFIG_WORKSPACE_OFF
-      && procedure_dir_in_workspace (job->workspace_dir ? job->workspace_dir : cwd, bo.procedure_dir,
-                                     rel_dir, sizeof rel_dir)
+      && procedure_dir_in_workspace (job->workspace_dir ? job->workspace_dir : cwd,
+                                     bo.procedure_dir, rel_dir, sizeof rel_dir)
              == 0)
     cJSON_AddStringToObject (start_extra, "procedure_dir", rel_dir);
   bo.procedure_name = name;

@@ -23,8 +23,9 @@
 static int
 open_no_symlinks (int dirfd, const char *path)
 {
-  struct open_how how = { .flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC,
-                          .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS };
+  struct open_how how
+      = { .flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC,
+          .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS };
   return (int) syscall (SYS_openat2, dirfd, path, &how, sizeof how);
 }
 
@@ -106,7 +107,8 @@ trace_store_dir (const char *storage_dir, bool create, struct tr_error *err)
       if (base >= 0)
         close (base);
       return tr_fail (err, e, "%s%s", path,
-                      e == ELOOP || e == EXDEV ? " (a symlink in the path; it is not followed)" : "");
+                      e == ELOOP || e == EXDEV ? " (a symlink in the path; it is not followed)"
+                                               : "");
     }
   close (base);
   return fd;
@@ -129,8 +131,8 @@ trace_store_create (const char *storage_dir, const char *procedure, char *run_id
   for (i = 0; procedure && procedure[i] && i < 64; i++)
     {
       char c = procedure[i];
-      name[i] = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-'
-                        || c == '_'
+      name[i] = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
+                        || c == '-' || c == '_'
                     ? c
                     : '_';
     }
@@ -139,8 +141,8 @@ trace_store_create (const char *storage_dir, const char *procedure, char *run_id
     snprintf (name, sizeof name, "main");
   clock_gettime (CLOCK_REALTIME, &ts);
   gmtime_r (&ts.tv_sec, &tm);
-  snprintf (run_id, size, "%s-%04d%02d%02d-%02d%02d%02d-%04lx", name, tm.tm_year + 1900, tm.tm_mon + 1,
-            tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+  snprintf (run_id, size, "%s-%04d%02d%02d-%02d%02d%02d-%04lx", name, tm.tm_year + 1900,
+            tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
             (unsigned long) ((ts.tv_nsec / 1000) ^ getpid ()) & 0xffff);
   snprintf (file, sizeof file, "%s.jsonl", run_id);
   fd = openat (dir, file, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);

@@ -309,7 +309,8 @@ l_mkdir (lua_State *L)
       const char *p = path;
 
       if (rt->workspace_fd < 0)
-        return luaL_error (L, "File.mkdir: no workspace is mounted (sandbox.mount_current_dir is off)");
+        return luaL_error (
+            L, "File.mkdir: no workspace is mounted (sandbox.mount_current_dir is off)");
       dir = fcntl (rt->workspace_fd, F_DUPFD_CLOEXEC, 0);
       if (dir < 0)
         return fail_errno (L, "File.mkdir", path, errno);

@@ -13,15 +13,15 @@ expect (const char *word, const char *const *cands, size_t n, const char *want)
   char name[256];
 
   snprintf (name, sizeof name, "suggest: '%s' -> %s", word, want ? want : "nothing");
-  report ((got == NULL && want == NULL) || (got && want && strcmp (got, want) == 0), name,
-          "got %s", got ? got : "nothing");
+  report ((got == NULL && want == NULL) || (got && want && strcmp (got, want) == 0), name, "got %s",
+          got ? got : "nothing");
 }
 
 int
 main (void)
 {
-  static const char *const opts[] = { "mock-all", "mock", "real", "real-all", "json", "param",
-                                      "no-sandbox", "interactive", "log-level" };
+  static const char *const opts[] = { "mock-all", "mock",       "real",        "real-all", "json",
+                                      "param",    "no-sandbox", "interactive", "log-level" };
   static const char *const keys[] = { "timeout", "memory", "sandbox", "workspace", "storage_path" };
   size_t no = sizeof opts / sizeof opts[0], nk = sizeof keys / sizeof keys[0];
 

@@ -282,8 +282,7 @@ local function turn(agent, opts)
   ctx.emit("agent_turn", { agent_name = agent.name, stage = "started" })
   local t0 = T.monotonic()
   local usage = new_usage()
-  -- ctx.scenario_mocks: names a `tactus-run test` Given step mocks (spec.lua).
-  local mocked = ctx.mock_all or (ctx.scenario_mocks and ctx.scenario_mocks[agent.name])
+  local mocked = ctx.is_mocked(agent.name)
   local ok, text, results, _, data = pcall(function()
     if mocked then return mock_turn(agent, tools, usage) end
     return model_turn(agent, tools, order, usage, opts)

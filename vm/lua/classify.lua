@@ -190,7 +190,7 @@ local function llm_classifier(cfg)
   -- 'the agent "NAME" responds with' makes) is left to the agent.
   local function result_mock(mname)
     local m = mname and ctx.mocks[mname]
-    if m == nil or not (ctx.mock_all or (ctx.scenario_mocks and ctx.scenario_mocks[mname])) then return false end
+    if m == nil or not ctx.is_mocked(mname) then return false end
     local probe = m
     if type(m) == "table" then
       if m.temporal then probe = m.temporal[1] elseif m.returns ~= nil then probe = m.returns end

@@ -171,6 +171,7 @@ new_context = function(params, shared, usage)
     procedures = {}, unnamed = {}, tools = {}, mocks = {}, specs = {}, steps = {},
     evaluations = {}, state = {}, iterations = 0, tools_used = {},
     mock_all = shared.mock_all, checkpoints = shared.checkpoints,
+    mock_names = shared.mock_names, real_names = shared.real_names,
     procedure_name = shared.procedure_name, procedure_dir = shared.procedure_dir,
     names = setmetatable({}, { __mode = "k" }),
     protected = setmetatable({}, { __mode = "k" }),
@@ -237,10 +238,20 @@ local function finish(ctx, status, result, err, trace)
   return 1
 end
 
+local function set_of(list)
+  local set = {}
+  if type(list) == "table" then
+    for _, name in ipairs(list) do if type(name) == "string" then set[name] = true end end
+  end
+  return set
+end
+
 local function main()
   local start = T.call("run.start", {})
   local ctx = new_context(start.params, {
     mock_all = start.mock_all and true or false,
+    -- run --mock NAME / --real NAME: names mocked, names never mocked.
+    mock_names = set_of(start.mock), real_names = set_of(start.real),
     checkpoints = start.checkpoints or {},
     procedure_name = start.procedure_name,
     procedure_dir = start.procedure_dir,

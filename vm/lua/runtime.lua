@@ -337,6 +337,21 @@ G.Mocks = function(spec)
   for name, m in pairs(spec) do ctx.mocks[name] = m end
 end
 
+-- Whether calls of NAME (a tool, agent, model or classifier) are mocked:
+-- --real NAME never; --mock-all, --mock NAME and a `tactus-run test`
+-- Given step (ctx.scenario_mocks, spec.lua) do.
+function ctx.is_mocked(name)
+  if ctx.real_names[name] then return false end
+  return ctx.mock_all or ctx.mock_names[name] ~= nil
+    or (ctx.scenario_mocks ~= nil and ctx.scenario_mocks[name] ~= nil)
+end
+
+-- The answer of `run --mock NAME` for a tool no Mocks entry answers (as
+-- Tactus's CLI registers it).
+function ctx.mock_placeholder(name)
+  return { mocked = true, tool = name, message = "Mock response for " .. tostring(name) }
+end
+
 -- The answer of a mock entry for a call with ARGS; nil when none applies.
 function ctx.mock_answer(name, args)
   local m = ctx.mocks[name]
@@ -374,9 +389,9 @@ local function model_handle(name, spec)
       -- x = Model {...} renames the handle (ctx.on_assign): mocks use that name.
       local ok, v
       local mname = rawget(self, "name") or name
-      -- ctx.scenario_mocks: names a `tactus-run test` Given step mocks (spec.lua).
-      if ctx.mock_all or (ctx.scenario_mocks and ctx.scenario_mocks[mname]) then
+      if ctx.is_mocked(mname) then
         ok, v = ctx.mock_answer(mname, input)
+        if not ok and ctx.mock_names[mname] then ok, v = true, ctx.mock_placeholder(mname) end
       end
       if ok then return { output = v } end
       if spec.type == "mock" then

@@ -66,6 +66,20 @@ end
 S.install_human = install_human
 
 function S.install_hooks()
+  -- test --mock-config FILE.json: {"name": value} answers NAME with VALUE
+  -- (or, when VALUE has returns / temporal / conditional, is its Mocks
+  -- entry), ahead of the file's own Mocks {}.
+  if type(start.mock_config) == "table" then
+    for name, v in pairs(start.mock_config) do
+      if type(name) == "string" then
+        local entry = v
+        if not (type(v) == "table" and (v.returns ~= nil or v.temporal ~= nil or v.conditional ~= nil)) then
+          entry = { returns = v }
+        end
+        S.set_mock(name, entry)
+      end
+    end
+  end
   -- Given mocks win over the file's Mocks {}.
   local mocks = G.Mocks
   G.Mocks = function(spec)

@@ -19,9 +19,10 @@ end
 
 -- Host tools run in the broker, which enforces the policy (deny by default).
 function ctx.call_host_tool(name, args)
-  if ctx.mock_all then
+  if ctx.is_mocked(name) then
     local ok, v = ctx.mock_answer(name, args)
     if ok then return v end
+    if ctx.mock_names[name] then return ctx.mock_placeholder(name) end
     return { mocked = true, tool = name }
   end
   local reply = T.call("tool.call", { name = name, args = args })
@@ -39,11 +40,11 @@ local function invoke(tool, args)
   local t0 = T.monotonic()
   local result
   local ok, mocked = false, nil
-  -- Mocks {} entries apply in mock mode only (--mock-all, tactus-run test
-  -- --mock), as in Tactus; a plain run calls the real tool.
-  -- ctx.scenario_mocks: names a `tactus-run test` Given step mocks (spec.lua).
-  if ctx.mock_all or (ctx.scenario_mocks and ctx.scenario_mocks[tool.name]) then
+  -- Mocks {} entries apply in mock mode only (--mock-all, --mock NAME,
+  -- tactus-run test --mock), as in Tactus; a plain run calls the real tool.
+  if ctx.is_mocked(tool.name) then
     ok, mocked = ctx.mock_answer(tool.name, args)
+    if not ok and ctx.mock_names[tool.name] then ok, mocked = true, ctx.mock_placeholder(tool.name) end
   end
   if ok then
     result = mocked
