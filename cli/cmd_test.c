@@ -8,8 +8,9 @@
  *
  *   list      one sandboxed run: the scenarios of every Specification
  *   scenario  one FRESH sandbox per scenario and per --runs repetition
- *             (memory storage, nothing shared), up to --workers at once,
- *             each in a worker process that sends its verdict back on a pipe
+ *             (memory storage, nothing shared), up to --workers at once:
+ *             the worker pool (cli/test_pool.c); the reporter prints them
+ *             in scenario order as they complete (cli/test_report.c)
  *   eval      one sandboxed run: every Evaluation's dataset through the
  *             procedure, evaluators and thresholds applied
  *
@@ -20,26 +21,27 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "broker/broker.h"
 #include "broker/trace.h"
 #include "cli/cli.h"
 #include "cli/run_common.h"
+#include "cli/test_pool.h"
+#include "cli/test_report.h"
+#include "cli/untrusted.h"
 #include "common/cleanup.h"
 #include "policy/config.h"
 
 #define TEST_DEFAULT_TIMEOUT 120.0 /* seconds per scenario run, unless --timeout or config */
 #define EVAL_DEFAULT_TIMEOUT 600.0 /* seconds for the whole eval run */
-#define MAX_WORKERS 64
+#define MAX_WORKERS TEST_POOL_MAX_WORKERS
+#define MAX_MOCK_CONFIG (4 << 20)
 #define MAX_RUNS 1000
 #define MAX_SCENARIO_ARGS 64
 #define MAX_SCENARIOS 100000 /* times --runs (at most 1000) stays an int */
@@ -55,6 +57,8 @@ struct test_options
   bool runs_set;
   unsigned workers;
   bool mock;
+  const char *mock_config; /* --mock-config FILE.json */
+  cJSON *mock_answers;     /* its contents */
   bool json;
   bool verbose;
   bool list_only;
@@ -75,30 +79,6 @@ struct session
   struct tr_config cfg;
   struct trace trace;
 };
-
-static volatile sig_atomic_t stop_signal;
-static volatile sig_atomic_t stop_from_tty;
-
-/* The parent: stop starting runs, let the running ones end.  A signal
- * from the terminal reached the workers too (same process group); one
- * sent to this process alone is forwarded to them.  */
-static void
-on_stop (int sig, siginfo_t *si, void *uc)
-{
-  (void) uc;
-  stop_signal = sig;
-  stop_from_tty = si && si->si_code == SI_KERNEL;
-}
-
-/* A worker: remembered until its broker takes over the signals (after
- * that they go to the broker's signalfd and end the run gracefully).  */
-static volatile sig_atomic_t worker_signal;
-
-static void
-on_worker_stop (int sig)
-{
-  worker_signal = sig;
-}
 
 static void
 test_usage (FILE *f, const char *cmd)
@@ -131,6 +111,8 @@ test_usage (FILE *f, const char *cmd)
            "Run the Gherkin scenarios of FILE's Specification blocks, each in a fresh sandbox.\n"
            "\n"
            "  --mock                mock agents, models, host tools and humans (no network)\n"
+           "  --mock-config FILE    a JSON object {\"name\": answer} mocking those tools, agents\n"
+           "                        and models (implies --mock)\n"
            "  --scenario NAME       run only this scenario (or every example of this outline);\n"
            "                        may be repeated\n"
            "  --runs N              run each scenario N times and report flaky ones (default 1)\n"
@@ -190,12 +172,14 @@ parse_test_args (int argc, char **argv, struct test_options *o)
     O_NOSB,
     O_NOJIT,
     O_APPROVE,
+    O_MOCKCFG,
     O_HELP
   };
   static const struct option opts[] = {
     { "param", required_argument, 0, O_PARAM },
     { "mock", no_argument, 0, O_MOCK },
     { "mock-all", no_argument, 0, O_MOCK },
+    { "mock-config", required_argument, 0, O_MOCKCFG },
     { "scenario", required_argument, 0, O_SCEN },
     { "runs", required_argument, 0, O_RUNS },
     { "workers", required_argument, 0, O_WORKERS },
@@ -214,9 +198,11 @@ parse_test_args (int argc, char **argv, struct test_options *o)
   uint64_t n;
   int c;
 
+  if (cli_exact_options (o->cmd, argc, argv, opts) < 0)
+    return 1;
   optind = 1;
   opterr = 0;
-  while ((c = getopt_long (argc, argv, "v", opts, NULL)) != -1)
+  while ((c = getopt_long (argc, argv, ":v", opts, NULL)) != -1)
     switch (c)
       {
       case O_PARAM:
@@ -224,6 +210,12 @@ parse_test_args (int argc, char **argv, struct test_options *o)
           return usage_error (o->cmd, "--param '%s': expected KEY=VALUE", optarg);
         break;
       case O_MOCK:
+        o->mock = true;
+        break;
+      case O_MOCKCFG:
+        if (eval)
+          return usage_error (o->cmd, "--mock-config is an option of tactus-run test");
+        o->mock_config = optarg;
         o->mock = true;
         break;
       case O_SCEN:
@@ -287,6 +279,8 @@ parse_test_args (int argc, char **argv, struct test_options *o)
       case O_HELP:
         test_usage (stdout, o->cmd);
         exit (0);
+      case ':':
+        return usage_error (o->cmd, "option '%s' needs a value", argv[optind - 1]);
       default:
         return usage_error (o->cmd, "unknown or incomplete option '%s'", argv[optind - 1]);
       }
@@ -333,6 +327,8 @@ mode_extra (const struct test_options *o, const char *mode)
   cJSON *x = cJSON_CreateObject ();
   cJSON_AddStringToObject (x, "mode", mode);
   cJSON_AddBoolToObject (x, "mock", o->mock);
+  if (o->mock_answers)
+    cJSON_AddItemToObject (x, "mock_config", cJSON_Duplicate (o->mock_answers, 1));
   return x;
 }
 
@@ -374,469 +370,39 @@ outcome_code (const cJSON *r)
   return cJSON_IsNumber (c) ? c->valueint : 1;
 }
 
-static const char *
-jstr (const cJSON *o, const char *key)
-{
-  const cJSON *v = cJSON_GetObjectItemCaseSensitive (o, key);
-  return cJSON_IsString (v) ? v->valuestring : NULL;
-}
+#define jstr ujson_str
+#define jnum ujson_num
 
-static double
-jnum (const cJSON *o, const char *key, double def)
-{
-  const cJSON *v = cJSON_GetObjectItemCaseSensitive (o, key);
-  return cJSON_IsNumber (v) ? v->valuedouble : def;
-}
-
-/* Text from the VM is as untrusted as the .tac: in human output, control
- * characters (an ESC starting a terminal sequence, say) become '?'.  */
-static void
-clean_text (char *t)
-{
-  for (unsigned char *p = (unsigned char *) t; p && *p; p++)
-    if ((*p < 0x20 && *p != '\n' && *p != '\t') || *p == 0x7f)
-      *p = '?';
-}
-
-static void
-clean_tree (cJSON *x)
-{
-  for (; x; x = x->next)
-    {
-      if (cJSON_IsString (x))
-        clean_text (x->valuestring);
-      clean_tree (x->child);
-    }
-}
-
-static char *
-clean_dup (const char *t)
-{
-  char *c = t ? strdup (t) : NULL;
-  clean_text (c);
-  return c;
-}
-
-/* ---- workers: one forked process per scenario run ---- */
-
-struct job
-{
-  int scenario; /* index into the selected scenarios */
-  int run;      /* 0-based */
-};
-
-struct slot
-{
-  pid_t pid;
-  int fd;
-  int job;
-  char *buf;
-  size_t len, cap;
-};
-
+/* --mock-config FILE: a JSON object (the host reads it: the file is the
+ * user's, not the procedure's).  */
 static int
-write_all (int fd, const char *p, size_t n)
+load_mock_config (struct test_options *o)
 {
-  while (n > 0)
+  FILE *f = fopen (o->mock_config, "re");
+  char *text = NULL;
+  size_t cap = 0;
+  ssize_t n;
+
+  if (f == NULL)
+    return usage_error (o->cmd, "--mock-config %s: %s", o->mock_config, strerror (errno));
+  n = getdelim (&text, &cap, '\0', f);
+  fclose (f);
+  if (n > MAX_MOCK_CONFIG)
     {
-      ssize_t w = write (fd, p, n);
-      if (w < 0 && errno == EINTR)
-        continue;
-      if (w <= 0)
-        return -1;
-      p += w;
-      n -= (size_t) w;
+      free (text);
+      return usage_error (o->cmd, "--mock-config %s: larger than 4 MiB", o->mock_config);
+    }
+  o->mock_answers = n >= 0 ? cJSON_ParseWithLength (text, (size_t) n) : NULL;
+  free (text);
+  if (!cJSON_IsObject (o->mock_answers))
+    {
+      cJSON_Delete (o->mock_answers);
+      o->mock_answers = NULL;
+      return usage_error (o->cmd,
+                          "--mock-config %s: expected a JSON object {\"tool name\": answer, ...}",
+                          o->mock_config);
     }
   return 0;
-}
-
-static int
-start_worker (struct session *s, const char *scenario, struct slot *slot)
-{
-  int p[2];
-  pid_t pid;
-
-  if (pipe2 (p, O_CLOEXEC) < 0)
-    return -1;
-  fflush (stdout);
-  fflush (stderr);
-  pid = fork ();
-  if (pid < 0)
-    {
-      close (p[0]);
-      close (p[1]);
-      return -1;
-    }
-  if (pid == 0)
-    {
-      cJSON *extra, *r;
-      char *text;
-
-      struct sigaction wa = { 0 };
-
-      close (p[0]);
-      wa.sa_handler = on_worker_stop;
-      sigemptyset (&wa.sa_mask);
-      sigaction (SIGINT, &wa, NULL);
-      sigaction (SIGTERM, &wa, NULL);
-      signal (SIGPIPE, SIG_DFL);
-      prctl (PR_SET_PDEATHSIG, SIGTERM);
-      extra = mode_extra (s->o, "scenario");
-      cJSON_AddStringToObject (extra, "scenario", scenario);
-      r = worker_signal ? NULL : run_here (s, extra, TEST_DEFAULT_TIMEOUT);
-      if (worker_signal && (r == NULL || outcome_code (r) < 128))
-        {
-          /* Stopped before the broker could see the signal.  */
-          cJSON_Delete (r);
-          r = cJSON_CreateObject ();
-          cJSON_AddNumberToObject (r, "code", 128 + worker_signal);
-          cJSON_AddStringToObject (r, "status", "interrupted");
-          cJSON_AddStringToObject (r, "message",
-                                   worker_signal == SIGTERM ? "interrupted by SIGTERM"
-                                                            : "interrupted by SIGINT");
-        }
-      text = r ? cJSON_PrintUnformatted (r) : NULL;
-      if (text)
-        write_all (p[1], text, strlen (text));
-      _exit (text ? 0 : 1);
-    }
-  close (p[1]);
-  slot->pid = pid;
-  slot->fd = p[0];
-  slot->len = 0;
-  return 0;
-}
-
-/* Read what is there; 1 at end of file, 0 for more, -1 on error.  */
-static int
-slot_read (struct slot *slot)
-{
-  char tmp[65536];
-  ssize_t n = read (slot->fd, tmp, sizeof tmp);
-
-  if (n < 0)
-    return errno == EINTR || errno == EAGAIN ? 0 : -1;
-  if (n == 0)
-    return 1;
-  if (slot->len + (size_t) n + 1 > slot->cap)
-    {
-      size_t cap = (slot->cap ? slot->cap * 2 : 65536);
-      char *b;
-      while (cap < slot->len + (size_t) n + 1)
-        cap *= 2;
-      b = realloc (slot->buf, cap);
-      if (b == NULL)
-        return -1;
-      slot->buf = b;
-      slot->cap = cap;
-    }
-  memcpy (slot->buf + slot->len, tmp, (size_t) n);
-  slot->len += (size_t) n;
-  slot->buf[slot->len] = '\0';
-  return 0;
-}
-
-static cJSON *
-slot_finish (struct slot *slot)
-{
-  int status = 0;
-  cJSON *r = NULL;
-
-  close (slot->fd);
-  slot->fd = -1;
-  while (waitpid (slot->pid, &status, 0) < 0 && errno == EINTR)
-    ;
-  if (slot->len > 0)
-    r = cJSON_Parse (slot->buf);
-  if (r == NULL)
-    {
-      char msg[256];
-      r = cJSON_CreateObject ();
-      if (WIFSIGNALED (status))
-        snprintf (msg, sizeof msg, "the scenario's worker was killed by signal %d",
-                  WTERMSIG (status));
-      else
-        snprintf (msg, sizeof msg, "the scenario could not be run (worker exit status %d)",
-                  WIFEXITED (status) ? WEXITSTATUS (status) : -1);
-      cJSON_AddNumberToObject (
-          r, "code",
-          WIFSIGNALED (status) && (WTERMSIG (status) == SIGINT || WTERMSIG (status) == SIGTERM)
-              ? 128 + WTERMSIG (status)
-              : 1);
-      cJSON_AddStringToObject (r, "status", "error");
-      cJSON_AddStringToObject (r, "message", msg);
-    }
-  slot->len = 0;
-  return r;
-}
-
-/* ---- reporting ---- */
-
-struct scenario_report
-{
-  const char *name; /* as the VM named it (sent back to select it) */
-  char *shown;      /* the name and feature for the terminal */
-  char *shown_feature;
-  const char *feature;
-  cJSON *runs; /* array of outcomes, in run order */
-  int passed, failed;
-  bool consistent;
-  const char *status; /* passed, failed, flaky */
-  bool printed;
-};
-
-static bool
-run_passed (const cJSON *r)
-{
-  const cJSON *res = cJSON_GetObjectItemCaseSensitive (r, "result");
-  const char *st = jstr (res, "status");
-  return outcome_code (r) == 0 && st && strcmp (st, "passed") == 0;
-}
-
-/* A run's shape, to compare runs: each step's status, or the VM's status.  */
-static void
-run_signature (const cJSON *r, char *buf, size_t size)
-{
-  const cJSON *steps
-      = cJSON_GetObjectItemCaseSensitive (cJSON_GetObjectItemCaseSensitive (r, "result"), "steps");
-  const cJSON *st;
-  size_t n = 0;
-
-  if (outcome_code (r) != 0 || steps == NULL)
-    {
-      snprintf (buf, size, "vm:%s", jstr (r, "status") ? jstr (r, "status") : "?");
-      return;
-    }
-  buf[0] = '\0';
-  cJSON_ArrayForEach (st, steps)
-  {
-    const char *s = jstr (st, "status");
-    if (n + 2 >= size)
-      break;
-    buf[n++] = s ? s[0] : '?';
-    buf[n] = '\0';
-  }
-}
-
-/* The first failing step of run R: "Then the x ..." and why.  */
-static void
-run_failure (const cJSON *r, const char **keyword, const char **step, const char **why, int *line)
-{
-  const cJSON *res = cJSON_GetObjectItemCaseSensitive (r, "result");
-  const cJSON *steps = cJSON_GetObjectItemCaseSensitive (res, "steps");
-  const cJSON *st;
-
-  *keyword = *step = NULL;
-  *line = 0;
-  *why = jstr (r, "message");
-  if (outcome_code (r) != 0 || steps == NULL)
-    return;
-  cJSON_ArrayForEach (st, steps)
-  {
-    const char *s = jstr (st, "status");
-    if (s && strcmp (s, "passed") != 0 && strcmp (s, "skipped") != 0)
-      {
-        *keyword = jstr (st, "keyword");
-        *step = jstr (st, "step");
-        *why = jstr (st, "message");
-        *line = (int) jnum (st, "line", 0);
-        return;
-      }
-  }
-}
-
-static void
-finalize_scenario (struct scenario_report *sc)
-{
-  char first[512] = "", sig[512];
-  const cJSON *r;
-  bool have = false;
-
-  sc->passed = sc->failed = 0;
-  sc->consistent = true;
-  cJSON_ArrayForEach (r, sc->runs)
-  {
-    if (run_passed (r))
-      sc->passed++;
-    else
-      sc->failed++;
-    run_signature (r, sig, sizeof sig);
-    if (!have)
-      snprintf (first, sizeof first, "%s", sig), have = true;
-    else if (strcmp (first, sig) != 0)
-      sc->consistent = false;
-  }
-  if (!sc->consistent)
-    sc->status = "flaky";
-  else
-    sc->status = sc->failed == 0 ? "passed" : "failed";
-}
-
-static void
-print_steps (const cJSON *r)
-{
-  const cJSON *steps
-      = cJSON_GetObjectItemCaseSensitive (cJSON_GetObjectItemCaseSensitive (r, "result"), "steps");
-  const cJSON *st;
-
-  cJSON_ArrayForEach (st, steps)
-  {
-    const char *s = jstr (st, "status");
-    const char *mark = !s                           ? "?"
-                       : strcmp (s, "passed") == 0  ? "✓"
-                       : strcmp (s, "skipped") == 0 ? "-"
-                                                    : "✗";
-    bool plain = s && (strcmp (s, "passed") == 0 || strcmp (s, "failed") == 0);
-    printf ("        %s %s %s%s%s%s\n", mark, jstr (st, "keyword") ? jstr (st, "keyword") : "",
-            jstr (st, "step") ? jstr (st, "step") : "", plain ? "" : "  (",
-            plain ? "" : (s ? s : "?"), plain ? "" : ")");
-  }
-}
-
-static void
-print_failure_of (const cJSON *r, const char *prefix)
-{
-  const char *kw, *step, *why;
-  int line;
-
-  run_failure (r, &kw, &step, &why, &line);
-  if (step)
-    printf ("      %s%s %s", prefix, kw ? kw : "", step);
-  else
-    printf ("      %sthe scenario's run failed", prefix);
-  if (line > 0)
-    printf ("   (spec line %d)", line);
-  printf ("\n");
-  if (why && *why)
-    {
-      /* indent continuation lines too */
-      const char *p = why;
-      while (*p)
-        {
-          const char *nl = strchr (p, '\n');
-          int n = nl ? (int) (nl - p) : (int) strlen (p);
-          printf ("        %.*s\n", n, p);
-          p += n;
-          if (*p == '\n')
-            p++;
-        }
-    }
-}
-
-static void
-print_scenario (const struct test_options *o, struct scenario_report *sc, const char **last_feature)
-{
-  const cJSON *r;
-  int i = 0;
-
-  if (sc->shown_feature
-      && (*last_feature == NULL || strcmp (*last_feature, sc->shown_feature) != 0))
-    {
-      printf ("Feature: %s\n", sc->shown_feature);
-      *last_feature = sc->shown_feature;
-    }
-  if (strcmp (sc->status, "passed") == 0)
-    {
-      if (o->runs > 1)
-        printf ("  PASS  %s  (%d/%d runs)\n", sc->shown, sc->passed, sc->passed + sc->failed);
-      else
-        printf ("  PASS  %s\n", sc->shown);
-      if (o->verbose)
-        print_steps (cJSON_GetArrayItem (sc->runs, 0));
-      return;
-    }
-  if (strcmp (sc->status, "flaky") == 0)
-    {
-      const cJSON *q;
-      int shown = 0;
-      printf ("  FAIL  %s  (flaky: %d of %d runs passed; the runs do not agree)\n", sc->shown,
-              sc->passed, sc->passed + sc->failed);
-      /* Each distinct failure once, with the runs that had it.  */
-      cJSON_ArrayForEach (r, sc->runs)
-      {
-        const char *kw, *step, *why, *kw2, *step2, *why2;
-        int line, line2, j = 0, seen = 0;
-        char prefix[512];
-        size_t n;
-        i++;
-        if (run_passed (r))
-          continue;
-        run_failure (r, &kw, &step, &why, &line);
-        cJSON_ArrayForEach (q, sc->runs)
-        {
-          if (++j >= i)
-            break;
-          if (run_passed (q))
-            continue;
-          run_failure (q, &kw2, &step2, &why2, &line2);
-          if (line == line2 && (why == why2 || (why && why2 && strcmp (why, why2) == 0)))
-            seen = 1;
-        }
-        if (seen)
-          continue;
-        if (++shown > 5)
-          {
-            printf ("      ... and more failures\n");
-            break;
-          }
-        n = (size_t) snprintf (prefix, sizeof prefix, "run");
-        j = 0;
-        cJSON_ArrayForEach (q, sc->runs)
-        {
-          j++;
-          if (run_passed (q))
-            continue;
-          run_failure (q, &kw2, &step2, &why2, &line2);
-          if (line == line2 && (why == why2 || (why && why2 && strcmp (why, why2) == 0))
-              && n < sizeof prefix - 16)
-            n += (size_t) snprintf (prefix + n, sizeof prefix - n, "%s %d", n > 3 ? "," : "", j);
-        }
-        snprintf (prefix + n, sizeof prefix - n, ": ");
-        print_failure_of (r, prefix);
-        if (o->verbose)
-          print_steps (r);
-      }
-      return;
-    }
-  if (o->runs > 1)
-    printf ("  FAIL  %s  (0/%d runs)\n", sc->shown, sc->passed + sc->failed);
-  else
-    printf ("  FAIL  %s\n", sc->shown);
-  r = cJSON_GetArrayItem (sc->runs, 0);
-  print_failure_of (r, "");
-  if (o->verbose)
-    print_steps (r);
-}
-
-/* A failure before any report: the reason on stderr, and with --json a
- * JSON document on stdout too ({file, error, exit_code}).  Returns CODE.  */
-static int early_failure (const struct test_options *o, int code, const char *fmt, ...)
-    __attribute__ ((format (printf, 3, 4)));
-
-static int
-early_failure (const struct test_options *o, int code, const char *fmt, ...)
-{
-  char msg[4096];
-  va_list ap;
-
-  va_start (ap, fmt);
-  vsnprintf (msg, sizeof msg, fmt, ap);
-  va_end (ap);
-  clean_text (msg);
-  fprintf (stderr, "tactus-run %s: %s\n", o->cmd, msg);
-  if (o->json)
-    {
-      cJSON *r = cJSON_CreateObject ();
-      char *t;
-      cJSON_AddStringToObject (r, "file", o->file);
-      cJSON_AddStringToObject (r, "error", msg);
-      cJSON_AddNumberToObject (r, "exit_code", code);
-      t = cJSON_PrintUnformatted (r);
-      printf ("%s\n", t ? t : "{}");
-      cJSON_free (t);
-      cJSON_Delete (r);
-    }
-  return code;
 }
 
 /* ---- test ---- */
@@ -858,28 +424,93 @@ selected (const struct test_options *o, const cJSON *sc, bool *hit)
   return false;
 }
 
-static int
-interrupted_code (void)
+/* The selected scenarios, their runs as pool jobs (job k is scenario
+ * k / runs, run k % runs), and what is printed so far.  */
+struct test_run
 {
-  return stop_signal == SIGTERM ? 143 : 130;
+  struct session *s;
+  struct test_report_opts ro;
+  struct scenario_report *reports;
+  int n_sel;
+  int printed;
+  const char *last_feature;
+};
+
+static cJSON *
+pool_run (void *ctx, int job)
+{
+  struct test_run *t = ctx;
+  cJSON *extra = mode_extra (t->s->o, "scenario"), *r;
+
+  cJSON_AddStringToObject (extra, "scenario", t->reports[job / (int) t->s->o->runs].name);
+  r = run_here (t->s, extra, TEST_DEFAULT_TIMEOUT);
+  cJSON_Delete (extra);
+  return r;
+}
+
+static void
+pool_done (void *ctx, int job, cJSON *outcome)
+{
+  struct test_run *t = ctx;
+  int runs = (int) t->s->o->runs;
+
+  if (!t->ro.json)
+    untrusted_clean_tree (outcome);
+  cJSON_ReplaceItemInArray (t->reports[job / runs].runs, job % runs, outcome);
+}
+
+/* Print the scenarios whose runs are all in, in order.  */
+static void
+pool_ready (void *ctx)
+{
+  struct test_run *t = ctx;
+
+  while (t->printed < t->n_sel)
+    {
+      struct scenario_report *r = &t->reports[t->printed];
+      const cJSON *x;
+      bool complete = true;
+      cJSON_ArrayForEach (x, r->runs)
+      {
+        if (cJSON_IsNull (x))
+          complete = false;
+      }
+      if (!complete)
+        break;
+      scenario_finalize (r);
+      if (!t->ro.json)
+        {
+          scenario_print (&t->ro, r, &t->last_feature);
+          fflush (stdout);
+        }
+      r->printed = true;
+      t->printed++;
+    }
+}
+
+static void
+free_reports (struct scenario_report *reports, int n)
+{
+  for (int i = 0; i < n; i++)
+    {
+      cJSON_Delete (reports[i].runs);
+      free (reports[i].shown);
+      free (reports[i].shown_feature);
+    }
+  free (reports);
 }
 
 static int
-run_tests (struct session *s)
+run_tests (struct session *s, const struct test_report_opts *ro)
 {
   const struct test_options *o = s->o;
   cJSON *extra = mode_extra (o, "list");
   cJSON *listed = run_here (s, extra, TEST_DEFAULT_TIMEOUT);
-  cJSON *scenarios, *sc, *report;
-  struct scenario_report *reports = NULL;
-  struct job *jobs = NULL;
-  struct slot slots[MAX_WORKERS];
+  cJSON *scenarios, *sc;
+  struct test_run t = { .s = s, .ro = *ro };
+  struct test_pool pool = { 0 };
   bool hit[MAX_SCENARIO_ARGS] = { false };
-  int n_sel = 0, n_jobs, next = 0, active = 0, done = 0, printed = 0, passed = 0, failed = 0,
-      not_run = 0, code;
-  const char *last_feature = NULL;
-  struct sigaction sa = { 0 }, old_int, old_term;
-  bool forwarded = false;
+  int done = 0, code, stop;
 
   cJSON_Delete (extra);
   if (listed == NULL)
@@ -887,8 +518,8 @@ run_tests (struct session *s)
   if (outcome_code (listed) != 0)
     {
       code = outcome_code (listed);
-      early_failure (o, code, "%s: the specifications could not be read: %s", o->file,
-                     jstr (listed, "message") ? jstr (listed, "message") : "unknown error");
+      test_report_early (ro, code, "%s: the specifications could not be read: %s", o->file,
+                         jstr (listed, "message") ? jstr (listed, "message") : "unknown error");
       cJSON_Delete (listed);
       return code;
     }
@@ -896,8 +527,8 @@ run_tests (struct session *s)
                                                 "scenarios");
   if (cJSON_GetArraySize (scenarios) == 0)
     {
-      early_failure (o, 1, "%s has no scenarios (no Specification([[ Feature: ... ]]) block)",
-                     o->file);
+      test_report_early (ro, 1, "%s has no scenarios (no Specification([[ Feature: ... ]]) block)",
+                         o->file);
       cJSON_Delete (listed);
       return 1;
     }
@@ -905,13 +536,13 @@ run_tests (struct session *s)
     {
       if (o->json)
         {
-          char *t = cJSON_PrintUnformatted (cJSON_GetObjectItemCaseSensitive (listed, "result"));
-          printf ("%s\n", t ? t : "{}");
-          cJSON_free (t);
+          char *txt = cJSON_PrintUnformatted (cJSON_GetObjectItemCaseSensitive (listed, "result"));
+          printf ("%s\n", txt ? txt : "{}");
+          cJSON_free (txt);
         }
       else
         {
-          clean_tree (scenarios);
+          untrusted_clean_tree (scenarios);
           cJSON_ArrayForEach (sc, scenarios)
           {
             printf ("%s  (%s, %d steps)\n", jstr (sc, "name"),
@@ -921,371 +552,74 @@ run_tests (struct session *s)
       cJSON_Delete (listed);
       return 0;
     }
-
   if (cJSON_GetArraySize (scenarios) > MAX_SCENARIOS)
     {
-      code = early_failure (o, 1, "%s declares %d scenarios; at most %d are run", o->file,
-                            cJSON_GetArraySize (scenarios), MAX_SCENARIOS);
+      code = test_report_early (ro, 1, "%s declares %d scenarios; at most %d are run", o->file,
+                                cJSON_GetArraySize (scenarios), MAX_SCENARIOS);
       cJSON_Delete (listed);
       return code;
     }
-  reports = calloc ((size_t) cJSON_GetArraySize (scenarios) + 1, sizeof *reports);
-  if (reports == NULL)
+  t.reports = calloc ((size_t) cJSON_GetArraySize (scenarios) + 1, sizeof *t.reports);
+  if (t.reports == NULL)
     {
       cJSON_Delete (listed);
-      return early_failure (o, 1, "out of memory");
+      return test_report_early (ro, 1, "out of memory");
     }
   cJSON_ArrayForEach (sc, scenarios)
   {
     /* The reply comes from the sandbox: only well-formed entries count.  */
+    struct scenario_report *r = &t.reports[t.n_sel];
     if (jstr (sc, "name") == NULL || !selected (o, sc, hit))
       continue;
-    reports[n_sel].name = jstr (sc, "name");
-    reports[n_sel].feature = jstr (sc, "feature");
-    reports[n_sel].shown = clean_dup (jstr (sc, "name"));
-    reports[n_sel].shown_feature = clean_dup (jstr (sc, "feature"));
-    reports[n_sel].runs = cJSON_CreateArray ();
-    n_sel++;
+    r->name = jstr (sc, "name");
+    r->feature = jstr (sc, "feature");
+    r->shown = untrusted_clean_dup (jstr (sc, "name"));
+    r->shown_feature = untrusted_clean_dup (jstr (sc, "feature"));
+    r->runs = cJSON_CreateArray ();
+    /* Results arrive out of order; each run has its place.  */
+    for (unsigned k = 0; k < o->runs; k++)
+      cJSON_AddItemToArray (r->runs, cJSON_CreateNull ());
+    t.n_sel++;
   }
   for (int i = 0; i < o->n_scenarios; i++)
     if (!hit[i])
       {
-        early_failure (o, 1, "no scenario named \"%s\" in %s; the scenarios are:", o->scenarios[i],
-                       o->file);
-        clean_tree (scenarios);
+        test_report_early (
+            ro, 1, "no scenario named \"%s\" in %s; the scenarios are:", o->scenarios[i], o->file);
+        untrusted_clean_tree (scenarios);
         cJSON_ArrayForEach (sc, scenarios)
         {
           fprintf (stderr, "  %s\n", jstr (sc, "name"));
         }
-        for (int j = 0; j < n_sel; j++)
-          {
-            cJSON_Delete (reports[j].runs);
-            free (reports[j].shown);
-            free (reports[j].shown_feature);
-          }
-        free (reports);
+        free_reports (t.reports, t.n_sel);
         cJSON_Delete (listed);
         return 1;
       }
-
-  if (n_sel == 0)
+  if (t.n_sel == 0)
     {
-      free (reports);
+      free_reports (t.reports, t.n_sel);
       cJSON_Delete (listed);
-      return early_failure (o, 1, "%s: no scenario could be read from the specifications", o->file);
+      return test_report_early (ro, 1, "%s: no scenario could be read from the specifications",
+                                o->file);
     }
-  n_jobs = n_sel * (int) o->runs;
-  jobs = calloc ((size_t) n_jobs + 1, sizeof *jobs);
-  if (jobs == NULL)
-    {
-      for (int i = 0; i < n_sel; i++)
-        {
-          cJSON_Delete (reports[i].runs);
-          free (reports[i].shown);
-          free (reports[i].shown_feature);
-        }
-      free (reports);
-      cJSON_Delete (listed);
-      return early_failure (o, 1, "out of memory");
-    }
-  for (int i = 0, k = 0; i < n_sel; i++)
-    for (unsigned r = 0; r < o->runs; r++, k++)
-      jobs[k].scenario = i, jobs[k].run = (int) r;
-  /* Results arrive out of order; each run has its place.  */
-  for (int i = 0; i < n_sel; i++)
-    for (unsigned r = 0; r < o->runs; r++)
-      cJSON_AddItemToArray (reports[i].runs, cJSON_CreateNull ());
 
-  sa.sa_sigaction = on_stop;
-  sa.sa_flags = SA_SIGINFO;
-  sigemptyset (&sa.sa_mask);
-  sigaction (SIGINT, &sa, &old_int);
-  sigaction (SIGTERM, &sa, &old_term);
-  for (unsigned i = 0; i < MAX_WORKERS; i++)
-    slots[i].fd = -1, slots[i].buf = NULL, slots[i].cap = 0;
-
-  while (done < n_jobs)
-    {
-      struct pollfd pfd[MAX_WORKERS];
-      int map[MAX_WORKERS], np = 0;
-
-      for (unsigned i = 0; i < o->workers && next < n_jobs && !stop_signal; i++)
-        if (slots[i].fd < 0)
-          {
-            if (start_worker (s, reports[jobs[next].scenario].name, &slots[i]) < 0)
-              {
-                fprintf (stderr, "tactus-run test: cannot start a worker: %s\n", strerror (errno));
-                stop_signal = SIGTERM;
-                break;
-              }
-            slots[i].job = next++;
-            active++;
-          }
-      if (active == 0)
-        break;
-      if (stop_signal && !forwarded)
-        {
-          forwarded = true;
-          if (!stop_from_tty)
-            for (unsigned i = 0; i < o->workers; i++)
-              if (slots[i].fd >= 0)
-                kill (slots[i].pid, stop_signal);
-        }
-      for (unsigned i = 0; i < o->workers; i++)
-        if (slots[i].fd >= 0)
-          {
-            pfd[np].fd = slots[i].fd;
-            pfd[np].events = POLLIN;
-            map[np++] = (int) i;
-          }
-      if (poll (pfd, (nfds_t) np, -1) < 0)
-        {
-          if (errno == EINTR)
-            continue;
-          break;
-        }
-      for (int k = 0; k < np; k++)
-        {
-          struct slot *slot = &slots[map[k]];
-          int rr;
-          if (!(pfd[k].revents & (POLLIN | POLLHUP | POLLERR)))
-            continue;
-          rr = slot_read (slot);
-          if (rr != 0)
-            {
-              cJSON *res = slot_finish (slot);
-              struct job *j = &jobs[slot->job];
-              if (!o->json)
-                clean_tree (res);
-              cJSON_ReplaceItemInArray (reports[j->scenario].runs, j->run, res);
-              active--;
-              done++;
-            }
-        }
-      /* Print the scenarios whose runs are all in, in order.  */
-      while (printed < n_sel)
-        {
-          struct scenario_report *r = &reports[printed];
-          const cJSON *x;
-          bool complete = true;
-          cJSON_ArrayForEach (x, r->runs)
-          {
-            if (cJSON_IsNull (x))
-              complete = false;
-          }
-          if (!complete)
-            break;
-          finalize_scenario (r);
-          if (!o->json)
-            {
-              print_scenario (o, r, &last_feature);
-              fflush (stdout);
-            }
-          r->printed = true;
-          printed++;
-        }
-    }
-  sigaction (SIGINT, &old_int, NULL);
-  sigaction (SIGTERM, &old_term, NULL);
-  for (unsigned i = 0; i < MAX_WORKERS; i++)
-    free (slots[i].buf);
-
-  report = cJSON_CreateObject ();
-  cJSON_AddStringToObject (report, "file", o->file);
-  cJSON_AddBoolToObject (report, "mock", o->mock);
-  cJSON_AddNumberToObject (report, "runs", o->runs);
-  {
-    cJSON *arr = cJSON_AddArrayToObject (report, "scenarios");
-    cJSON *flaky = cJSON_CreateArray ();
-    for (int i = 0; i < n_sel; i++)
-      {
-        struct scenario_report *r = &reports[i];
-        cJSON *x = cJSON_CreateObject ();
-        const char *kw, *step, *why;
-        int line;
-        if (!r->printed)
-          {
-            r->status = "not run";
-            not_run++;
-          }
-        else if (strcmp (r->status, "passed") == 0)
-          passed++;
-        else
-          failed++;
-        if (r->printed && strcmp (r->status, "flaky") == 0)
-          cJSON_AddItemToArray (flaky, cJSON_CreateString (r->name));
-        cJSON_AddStringToObject (x, "name", r->name);
-        if (r->feature)
-          cJSON_AddStringToObject (x, "feature", r->feature);
-        cJSON_AddStringToObject (x, "status", r->status);
-        cJSON_AddNumberToObject (x, "passed_runs", r->passed);
-        cJSON_AddNumberToObject (x, "failed_runs", r->failed);
-        if (r->printed && strcmp (r->status, "passed") != 0)
-          {
-            const cJSON *fr = NULL, *y;
-            cJSON_ArrayForEach (y, r->runs)
-            {
-              if (!run_passed (y))
-                {
-                  fr = y;
-                  break;
-                }
-            }
-            if (fr)
-              {
-                cJSON *f = cJSON_AddObjectToObject (x, "failure");
-                run_failure (fr, &kw, &step, &why, &line);
-                if (step)
-                  {
-                    char full[2048];
-                    snprintf (full, sizeof full, "%s %s", kw ? kw : "", step);
-                    cJSON_AddStringToObject (f, "step", full);
-                    cJSON_AddNumberToObject (f, "line", line);
-                  }
-                cJSON_AddStringToObject (f, "message", why ? why : "");
-              }
-          }
-        cJSON_AddItemToObject (x, "runs", r->runs);
-        r->runs = NULL;
-        cJSON_AddItemToArray (arr, x);
-      }
-    cJSON_AddNumberToObject (report, "passed", passed);
-    cJSON_AddNumberToObject (report, "failed", failed);
-    cJSON_AddNumberToObject (report, "not_run", not_run);
-    cJSON_AddItemToObject (report, "flaky", flaky);
-    code = stop_signal ? interrupted_code () : failed + not_run > 0 ? 1 : 0;
-    cJSON_AddNumberToObject (report, "exit_code", code);
-    if (stop_signal)
-      cJSON_AddBoolToObject (report, "interrupted", true);
-    if (o->json)
-      {
-        char *t = cJSON_PrintUnformatted (report);
-        printf ("%s\n", t ? t : "{}");
-        cJSON_free (t);
-      }
-    else
-      {
-        if (cJSON_GetArraySize (flaky) > 0)
-          {
-            const cJSON *f;
-            printf ("flaky (the runs did not agree):");
-            cJSON_ArrayForEach (f, flaky)
-            {
-              char *c = clean_dup (f->valuestring);
-              printf (" \"%s\"", c ? c : "");
-              free (c);
-            }
-            printf ("\n");
-          }
-        if (stop_signal)
-          printf ("interrupted: %d of %d scenario runs finished\n", done, n_jobs);
-        if (not_run)
-          printf ("%d passed, %d failed, %d not run\n", passed, failed, not_run);
-        else
-          printf ("%d passed, %d failed\n", passed, failed);
-      }
-  }
-  cJSON_Delete (report);
-  for (int i = 0; i < n_sel; i++)
-    {
-      free (reports[i].shown);
-      free (reports[i].shown_feature);
-    }
-  free (jobs);
-  free (reports);
+  pool.workers = o->workers;
+  pool.n_jobs = t.n_sel * (int) o->runs;
+  pool.run = pool_run;
+  pool.done = pool_done;
+  pool.ready = pool_ready;
+  pool.ctx = &t;
+  stop = test_pool_run (&pool, &done);
+  code = test_report_finish (ro, t.reports, t.n_sel, stop, done, pool.n_jobs);
+  free_reports (t.reports, t.n_sel);
   cJSON_Delete (listed);
   return code;
 }
 
 /* ---- eval ---- */
 
-static void
-print_evaluation (const cJSON *e)
-{
-  const cJSON *cases = cJSON_GetObjectItemCaseSensitive (e, "cases");
-  const cJSON *c, *t, *ev;
-  int width = 4, ewidth = 9;
-
-  printf ("Evaluation: %s  (%d cases x %d runs)\n", jstr (e, "name") ? jstr (e, "name") : "?",
-          cJSON_GetArraySize (cases), (int) jnum (e, "runs_per_case", 1));
-  cJSON_ArrayForEach (c, cases)
-  {
-    const char *n = jstr (c, "name");
-    if (n && (int) strlen (n) > width)
-      width = (int) strlen (n) > 40 ? 40 : (int) strlen (n);
-  }
-  printf ("  %-*s  %-7s  %s\n", width, "CASE", "PASSED", "WHY (the first run that failed)");
-  cJSON_ArrayForEach (c, cases)
-  {
-    const cJSON *runs = cJSON_GetObjectItemCaseSensitive (c, "runs"), *r, *bad = NULL;
-    char frac[32];
-    snprintf (frac, sizeof frac, "%d/%d", (int) jnum (c, "passed", 0), (int) jnum (c, "total", 0));
-    cJSON_ArrayForEach (r, runs)
-    {
-      if (!cJSON_IsTrue (cJSON_GetObjectItemCaseSensitive (r, "passed")))
-        {
-          bad = r;
-          break;
-        }
-    }
-    printf ("  %-*.*s  %-7s ", width, width, jstr (c, "name") ? jstr (c, "name") : "?", frac);
-    if (bad == NULL)
-      printf (" ✓");
-    else if (!cJSON_IsTrue (cJSON_GetObjectItemCaseSensitive (bad, "ok")))
-      printf (" the procedure failed: %s", jstr (bad, "error") ? jstr (bad, "error") : "?");
-    else
-      {
-        const char *sep = " ";
-        cJSON_ArrayForEach (ev, cJSON_GetObjectItemCaseSensitive (bad, "evaluators"))
-        {
-          if (!cJSON_IsFalse (cJSON_GetObjectItemCaseSensitive (ev, "passed")))
-            continue;
-          printf ("%s✗ %s: %s", sep, jstr (ev, "name") ? jstr (ev, "name") : "?",
-                  jstr (ev, "reason") ? jstr (ev, "reason") : "failed");
-          sep = "; ";
-        }
-      }
-    printf ("\n");
-  }
-  cJSON_ArrayForEach (ev, cJSON_GetObjectItemCaseSensitive (e, "evaluators"))
-  {
-    const char *n = jstr (ev, "name");
-    if (n && (int) strlen (n) > ewidth)
-      ewidth = (int) strlen (n) > 50 ? 50 : (int) strlen (n);
-  }
-  printf ("  %-*s  %s\n", ewidth, "EVALUATOR", "PASSED");
-  cJSON_ArrayForEach (ev, cJSON_GetObjectItemCaseSensitive (e, "evaluators"))
-  {
-    int p = (int) jnum (ev, "passed", 0), f = (int) jnum (ev, "failed", 0),
-        sk = (int) jnum (ev, "skipped", 0);
-    printf ("  %-*.*s  %d/%d", ewidth, ewidth, jstr (ev, "name") ? jstr (ev, "name") : "?", p,
-            p + f);
-    if (sk)
-      printf ("  (%d skipped%s%s)", sk, jstr (ev, "skip_reason") ? ": " : "",
-              jstr (ev, "skip_reason") ? jstr (ev, "skip_reason") : "");
-    printf ("\n");
-  }
-  printf ("  success rate %.0f%% (%d/%d runs)\n", jnum (e, "success_rate", 0) * 100,
-          (int) jnum (e, "passed_runs", 0), (int) jnum (e, "total_runs", 0));
-  cJSON_ArrayForEach (t, cJSON_GetObjectItemCaseSensitive (e, "thresholds"))
-  {
-    bool ok = cJSON_IsTrue (cJSON_GetObjectItemCaseSensitive (t, "passed"));
-    const char *name = jstr (t, "name") ? jstr (t, "name") : "?";
-    if (cJSON_IsNumber (cJSON_GetObjectItemCaseSensitive (t, "actual")))
-      printf ("  %s %s: %.3g, limit %.3g", ok ? "✓" : "✗", name, jnum (t, "actual", 0),
-              jnum (t, "limit", 0));
-    else
-      printf ("  %s %s: unknown, limit %.3g", ok ? "✓" : "✗", name, jnum (t, "limit", 0));
-    if (jstr (t, "note"))
-      printf ("  (%s)", jstr (t, "note"));
-    printf ("\n");
-  }
-  printf ("  %s\n",
-          cJSON_IsTrue (cJSON_GetObjectItemCaseSensitive (e, "passed")) ? "PASS" : "FAIL");
-}
-
 static int
-run_eval (struct session *s)
+run_eval (struct session *s, const struct test_report_opts *ro)
 {
   const struct test_options *o = s->o;
   cJSON *extra = mode_extra (o, "eval");
@@ -1302,18 +636,19 @@ run_eval (struct session *s)
   if (outcome_code (out) != 0)
     {
       code = outcome_code (out);
-      early_failure (o, code, "%s: %s", o->file,
-                     jstr (out, "message") ? jstr (out, "message") : "failed");
+      test_report_early (ro, code, "%s: %s", o->file,
+                         jstr (out, "message") ? jstr (out, "message") : "failed");
       cJSON_Delete (out);
       return code;
     }
   if (!o->json)
-    clean_tree (out);
+    untrusted_clean_tree (out);
   evals = cJSON_GetObjectItemCaseSensitive (cJSON_GetObjectItemCaseSensitive (out, "result"),
                                             "evaluations");
   if (cJSON_GetArraySize (evals) == 0)
     {
-      early_failure (o, 1, "%s has no Evaluation { dataset = ..., evaluators = ... }", o->file);
+      test_report_early (ro, 1, "%s has no Evaluation { dataset = ..., evaluators = ... }",
+                         o->file);
       cJSON_Delete (out);
       return 1;
     }
@@ -1333,7 +668,7 @@ run_eval (struct session *s)
     cJSON_AddBoolToObject (x, "passed", ok);
     cJSON_AddItemToArray (list, x);
     if (!o->json)
-      print_evaluation (e);
+      evaluation_print (e);
   }
   cJSON_AddBoolToObject (summary, "passed", all);
   code = all ? 0 : 1;
@@ -1378,10 +713,16 @@ test_main (const char *cmd, int argc, char **argv)
       cJSON_Delete (o.params);
       return r;
     }
+  if (o.mock_config && load_mock_config (&o) != 0)
+    {
+      cJSON_Delete (o.params);
+      return 1;
+    }
   s.o = &o;
   if (run_load (o.file, &s.source, &s.len, &s.cfg) < 0)
     {
       cJSON_Delete (o.params);
+      cJSON_Delete (o.mock_answers);
       return 1;
     }
   /* Scenarios and evaluation cases must not see each other's files: each
@@ -1397,10 +738,19 @@ test_main (const char *cmd, int argc, char **argv)
                      "access as you\n");
   if (o.workers > MAX_WORKERS)
     o.workers = MAX_WORKERS;
-  r = strcmp (cmd, "eval") == 0 ? run_eval (&s) : run_tests (&s);
+  {
+    struct test_report_opts ro = { .cmd = cmd,
+                                   .file = o.file,
+                                   .runs = o.runs,
+                                   .mock = o.mock,
+                                   .json = o.json,
+                                   .verbose = o.verbose };
+    r = strcmp (cmd, "eval") == 0 ? run_eval (&s, &ro) : run_tests (&s, &ro);
+  }
   free (s.source);
   config_free (&s.cfg);
   cJSON_Delete (o.params);
+  cJSON_Delete (o.mock_answers);
   return r;
 }
 

@@ -18,7 +18,7 @@ int trace_store_dir (const char *storage_dir, bool create, struct tr_error *err)
 
 /* A new trace file for a run of PROCEDURE (O_EXCL, 0600, never through a
  * symlink); its run id in RUN_ID.  NULL with ERR.  */
-FILE *trace_store_create (const char *storage_dir, const char *procedure, char *run_id,
-                          size_t size, struct tr_error *err);
+FILE *trace_store_create (const char *storage_dir, const char *procedure, char *run_id, size_t size,
+                          struct tr_error *err);
 
 #endif
