@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Hostile lane: the trace `run --storage file` keeps is written by the host
+# into the default storage, ./.tactus/storage/traces -- inside the
+# workspace, which the cage can write.  A cage that plants a symlink there
+# (.tactus/storage/traces -> a directory of the user's) must not make the
+# next run's host write through it, nor `trace list` read through it.
+#
+# The symlink is planted from inside a real cage (sandbox exec), as root
+# and as uid 65534.  Positive control: without the symlink the same run
+# keeps its trace, so the check can see a write.
+source "$TESTS_DIR/lib.sh"
+
+scratch=$(scratch_dir)
+trap 'rm -rf "$scratch"' EXIT
+# An empty HOME: no user config layer (and /root is unreadable as uid 65534).
+export HOME="$scratch/home"
+mkdir -m 0755 "$HOME"
+
+cat >"$scratch/t.tac" <<'EOF'
+Procedure { function() Log.info("traced") return { ok = true } end }
+EOF
+chmod 0644 "$scratch/t.tac"
+
+for who in root nobody; do
+  runner=()
+  [ "$who" = nobody ] && runner=(as_nobody)
+  victim=$(mktemp -d "$scratch/victim.XXXXXX")
+  chmod 0777 "$victim"
+  printf '{"event_type":"log","message":"PLANTED-%s"}\n' "$RANDOM" >"$victim/planted.jsonl"
+  chmod 0666 "$victim/planted.jsonl"
+  before=$(cd "$victim" && find . -printf '%p %s\n' | sort | sha256sum)
+
+  # Positive control: a clean workspace keeps the trace.
+  ws=$(mktemp -d "$scratch/ws.XXXXXX")
+  cp "$scratch/t.tac" "$ws/"
+  [ "$who" = nobody ] && chown -R 65534:65534 "$ws"
+  out=$(cd "$ws" && "${runner[@]}" "$TR" run t.tac --storage file 2>&1 </dev/null)
+  if ls "$ws/.tactus/storage/traces/"t-*.jsonl >/dev/null 2>&1; then
+    pass "trace store ($who): control: a run with --storage file keeps its trace"
+  else
+    fail "trace store ($who): control: the trace is kept" "$(printf '%s' "$out" | tail -3 | tr '\n' ' ')"
+  fi
+
+  # The cage plants the symlink.
+  ws=$(mktemp -d "$scratch/ws.XXXXXX")
+  cp "$scratch/t.tac" "$ws/"
+  [ "$who" = nobody ] && chown -R 65534:65534 "$ws"
+  (cd "$scratch" && "${runner[@]}" "$TR" sandbox exec --workspace "$ws" -- /bin/sh -c \
+    "mkdir -p .tactus/storage && ln -s '$victim' .tactus/storage/traces" >/dev/null 2>&1 </dev/null)
+  if [ ! -L "$ws/.tactus/storage/traces" ]; then
+    fail "trace store ($who): the cage planted the symlink" "no symlink (the test could not set up)"
+    continue
+  fi
+  out=$(cd "$ws" && "${runner[@]}" "$TR" run t.tac --storage file 2>&1 </dev/null)
+  rc=$?
+  after=$(cd "$victim" && find . -printf '%p %s\n' | sort | sha256sum)
+  if [ "$before" = "$after" ]; then
+    pass "trace store ($who): a planted symlink is not written through"
+  else
+    fail "trace store ($who): a planted symlink is not written through" "$(ls -la "$victim" | tr '\n' ' ')"
+  fi
+  if [ "$rc" = 0 ] && [[ "$out" == *"the trace is not kept"*"symlink"* ]]; then
+    pass "trace store ($who): ... the run goes on and says the trace is not kept"
+  else
+    fail "trace store ($who): ... says the trace is not kept" "exit $rc: $(printf '%s' "$out" | tail -3 | tr '\n' ' ')"
+  fi
+  out=$(cd "$ws" && "${runner[@]}" "$TR" trace list 2>&1 </dev/null)
+  if [[ "$out" != *planted* && "$out" != *PLANTED* ]]; then
+    pass "trace store ($who): trace list does not read through the symlink"
+  else
+    fail "trace store ($who): trace list does not read through the symlink" "$out"
+  fi
+done
