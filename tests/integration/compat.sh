@@ -339,3 +339,13 @@ t trace show "$scratch/t.jsonl" --json
 jq_is "compat: trace show FILE: a --trace file" 'r["event_type"] == "execution_summary"'
 t trace show no-such-run
 rc_is "compat: trace show: an unknown run exits 1" 1
+
+# ---- the standard modules ---------------------------------------------------------------
+older "compat: an unsupported standard module says why" 'require("tactus.io.parquet")' \
+  "require: 'tactus.io.parquet' is not available in tactus-run: Parquet files need pyarrow" "(available: tactus.classify"
+printf 'local s = require("tactus.classify.similarity")\nreturn { r = s.calculate_similarity("Hello", "hello!", "ratio"), t = s.calculate_similarity("b a", "a b", "token_sort_ratio") }\n' >"$ws/sim.tac"
+t run sim.tac --json
+jq_is "compat: tactus.classify.similarity: rapidfuzz's scores, lower-cased" 'abs(r["result"]["r"] - 10/11) < 1e-9 and r["result"]["t"] == 1'
+printf 'local log = require("tactus.tools.log")\nreturn log({ message = "from the tool", level = "warn" })\n' >"$ws/logtool.tac"
+t run logtool.tac --json
+jq_is "compat: tactus.tools.log logs through Log" 'r["result"] == {"logged": True, "level": "warn", "message": "from the tool"}'

@@ -147,7 +147,7 @@ for _, k in ipairs({ "spawn", "status", "wait", "inject", "cancel", "wait_any", 
 end
 function ctx.make_strict()
   for _, name in ipairs({ "Log", "State", "Iterations", "Stop", "Json", "File", "Human", "System", "Host",
-      "Checkpoint", "Retry", "MessageHistory" }) do
+      "Checkpoint", "Retry", "MessageHistory", "Session" }) do
     if type(rawget(G, name)) == "table" then ctx.strict(name, G[name]) end
   end
   ctx.strict("Stage", G.Stage, {
@@ -155,5 +155,8 @@ function ctx.make_strict()
   })
   ctx.strict("Procedure", G.Procedure, PROC_MISSING)
   ctx.strict("Tool", G.Tool)
-  ctx.strict("Toolset", G.Toolset)
+  ctx.strict("Toolset", G.Toolset, {
+    define = "write Toolset \"name\" { tools = {...} }", combine = "list the tools in one Toolset { tools = {...} }",
+    filter = "list the tools an agent may use in its tools = {...}",
+  })
 end

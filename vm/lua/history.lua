@@ -150,6 +150,10 @@ G.MessageHistory = {
   end,
 }
 
+-- Session: the older Tactus name of the same primitive (history() is get()).
+G.Session = { append = G.MessageHistory.append, inject_system = G.MessageHistory.inject_system,
+              clear = G.MessageHistory.clear, history = G.MessageHistory.get }
+
 -- A turn of AGENT_NAME: its messages (role/content tables) join the record.
 function ctx.history_record(agent_name, messages)
   for _, m in ipairs(messages) do

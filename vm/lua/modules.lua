@@ -117,6 +117,12 @@ local stdlib = {
   ["tactus.tools.log"] = function() return ctx.log_tool() end,
   ["tactus.classify"] = function() return ctx.classify_module() end,
   ["tactus.text.classify"] = function() return ctx.classify_module() end,
+  ["tactus.classify.llm"] = function() return { LLMClassifier = ctx.classify_module().LLMClassifier } end,
+  ["tactus.classify.fuzzy"] = function() return { FuzzyMatchClassifier = ctx.classify_module().FuzzyMatchClassifier } end,
+  ["tactus.classify.similarity"] = function()
+    local sim = ctx.lib("similarity")
+    return { calculate_similarity = function(a, b, algorithm) return sim.classify(a, b, algorithm) end }
+  end,
   ["tactus.io.file"] = function()
     return { read = G.File.read, write = G.File.write, exists = G.File.exists, size = G.File.size,
              append = G.File.append, list = G.File.list, remove = G.File.remove }
@@ -136,6 +142,36 @@ local stdlib = {
     return { list_dir = G.File.list, exists = G.File.exists, is_dir = G.File.is_dir }
   end,
 }
+
+-- Tactus standard modules tactus-run does not have, and why (docs/compat.md).
+local NO_PYTHON = "it is Python code in Tactus, and the sandboxed VM has no Python"
+local UNSUPPORTED_MODULES = {
+  ["tactus.io.parquet"] = "Parquet files need pyarrow: " .. NO_PYTHON,
+  ["tactus.io.hdf5"] = "HDF5 files need h5py: " .. NO_PYTHON,
+  ["tactus.io.excel"] = "Excel files need openpyxl: " .. NO_PYTHON,
+  ["tactus.web"] = "the cage has no network; call a host tool the policy allows (Host.call)",
+  ["tactus.http"] = "the cage has no network; call a host tool the policy allows (Host.call)",
+  ["tactus.deepgram"] = "the cage has no network, and the speech API needs Python",
+  ["tactus.biblicus"] = NO_PYTHON,
+  ["tactus.extract"] = "LLM extraction is not provided; ask an agent with output = { ... } fields",
+  ["tactus.text.extract"] = "LLM extraction is not provided; ask an agent with output = { ... } fields",
+  ["tactus.generate"] = "LLM generation helpers are not provided; call an agent",
+}
+local UNSUPPORTED_PREFIXES = {
+  { "tactus.classify.naive_bayes", "trained classifiers need scikit-learn: " .. NO_PYTHON },
+  { "tactus.text.classify.naive_bayes", "trained classifiers need scikit-learn: " .. NO_PYTHON },
+  { "tactus.classify.base", "the classifier base class is not provided; use Classify { ... }" },
+  { "tactus.models", "trained and hosted models (Model types other than mock) need Python: " .. NO_PYTHON },
+  { "tactus.retrievers", "retrieval needs Python (embeddings, SQLite FTS): " .. NO_PYTHON },
+  { "tactus.corpora", "corpora need Python: " .. NO_PYTHON },
+}
+local function unsupported_module(name)
+  if UNSUPPORTED_MODULES[name] then return UNSUPPORTED_MODULES[name] end
+  for _, p in ipairs(UNSUPPORTED_PREFIXES) do
+    if name == p[1] or name:sub(1, #p[1] + 1) == p[1] .. "." then return p[2] end
+  end
+  return nil
+end
 
 local loaded = {}
 local loading = {}
@@ -158,8 +194,12 @@ G.require = function(name)
   if stdlib[name] then
     value = stdlib[name]()
   elseif name:match("^tactus%.") then
-    error("require: '" .. name .. "' is not available in tactus-run (available: tactus.tools.done, "
-      .. "tactus.io.file, tactus.io.json, tactus.io.csv, tactus.io.tsv, tactus.io.fs)", 2)
+    local names = {}
+    for n in pairs(stdlib) do names[#names + 1] = n end
+    table.sort(names)
+    local why = unsupported_module(name)
+    error("require: '" .. name .. "' is not available in tactus-run" .. (why and (": " .. why) or "")
+      .. " (available: " .. table.concat(names, ", ") .. ")", 2)
   elseif name:find("%.%.") or name:sub(1, 1) == "/" or name:find("[^%w_%-%./]") then
     error("require: '" .. name .. "': only modules beside the procedure may be loaded "
       .. "(no absolute paths, no '..')", 2)

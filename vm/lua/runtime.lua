@@ -3,8 +3,8 @@
 -- declarations that only `tactus-run test` / `eval` use.
 local ctx = ...
 local G, T = ctx.G, ctx.T
-local type, pairs, ipairs, tostring, error, pcall, setmetatable, select =
-  type, pairs, ipairs, tostring, error, pcall, setmetatable, select
+local type, pairs, ipairs, tostring, tonumber, error, pcall, setmetatable, select =
+  type, pairs, ipairs, tostring, tonumber, error, pcall, setmetatable, select
 
 -- Errors of primitives name the user's file and line (the innermost frame
 -- of a .tac chunk), not the runtime's own code.
@@ -63,6 +63,7 @@ G.State = {
     return v
   end,
   set = function(key, value) state[key] = value end,
+  clear = function() for k in pairs(state) do state[k] = nil end end,
 }
 
 -- Iterations / Stop ------------------------------------------------------
@@ -214,6 +215,17 @@ G.Checkpoint = {
   get = function(pos)
     local s = ctx.checkpoints[pos] or ctx.checkpoints[tostring(pos)]
     return s and s.value
+  end,
+  -- Forget recorded checkpoints (all, or those after position POS): the
+  -- rest of this run runs their code again instead of replaying.  The
+  -- storage file keeps its entries until the run completes.
+  clear_all = function()
+    for k in pairs(ctx.checkpoints) do ctx.checkpoints[k] = nil end
+  end,
+  clear_after = function(pos)
+    for k in pairs(ctx.checkpoints) do
+      if (tonumber(k) or 0) > (tonumber(pos) or 0) then ctx.checkpoints[k] = nil end
+    end
   end,
 }
 
