@@ -321,7 +321,7 @@ parse_inspect_args (int argc, char **argv, struct inspect_cmd *c)
   };
   int o;
 
-  if (cli_exact_options (c->cmd, argc, argv, opts) < 0)
+  if (cli_exact_options (c->cmd, argc, argv, opts, false) < 0)
     return 1;
   optind = 1;
   opterr = 0;

@@ -151,7 +151,7 @@ parse_run_args (int argc, char **argv, struct run_options *ro)
   };
   int c;
 
-  if (cli_exact_options ("run", argc, argv, opts) < 0)
+  if (cli_exact_options ("run", argc, argv, opts, false) < 0)
     return 1;
   optind = 1;
   opterr = 0;

@@ -232,6 +232,8 @@ sandbox_exec_cmd (int argc, char **argv)
   spec.seccomp = SANDBOX_SECCOMP_NATIVE;
   spec.system_binds = true;
   spec.keep_stdin = true;
+  if (cli_exact_options ("sandbox exec", argc, argv, opts, true) < 0)
+    return 1;
   optind = 1;
   opterr = 0;
   while ((c = getopt_long (argc, argv, "+", opts, NULL)) != -1)

@@ -346,6 +346,8 @@ cmd_serve (int argc, char **argv)
   sigset_t set;
 
   pool_default_socket (path, sizeof path);
+  if (cli_exact_options ("serve", argc, argv, opts, false) < 0)
+    return 1;
   optind = 1;
   opterr = 0;
   while ((c = getopt_long (argc, argv, "", opts, NULL)) != -1)

@@ -198,7 +198,7 @@ parse_test_args (int argc, char **argv, struct test_options *o)
   uint64_t n;
   int c;
 
-  if (cli_exact_options (o->cmd, argc, argv, opts) < 0)
+  if (cli_exact_options (o->cmd, argc, argv, opts, false) < 0)
     return 1;
   optind = 1;
   opterr = 0;

@@ -93,7 +93,7 @@ parse_trace_args (int argc, char **argv, struct trace_options *o)
   int n = 0, c;
   uint64_t v;
 
-  if (cli_exact_options ("trace", argc, argv, opts) < 0)
+  if (cli_exact_options ("trace", argc, argv, opts, false) < 0)
     return 1;
   optind = 1;
   opterr = 0;

@@ -5,6 +5,7 @@
  * refuses any long option that is not one of OPTS, with a suggestion from
  * common/suggest.c.  */
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -12,7 +13,8 @@
 #include "common/suggest.h"
 
 int
-cli_exact_options (const char *cmd, int argc, char **argv, const struct option *opts)
+cli_exact_options (const char *cmd, int argc, char **argv, const struct option *opts,
+                   bool stop_at_operand)
 {
   const char *names[128];
   size_t n = 0;
@@ -29,7 +31,11 @@ cli_exact_options (const char *cmd, int argc, char **argv, const struct option *
       if (strcmp (a, "--") == 0)
         break;
       if (strncmp (a, "--", 2) != 0)
-        continue;
+        {
+          if (stop_at_operand && a[0] != '-')
+            break;
+          continue;
+        }
       eq = strchr (a + 2, '=');
       len = eq ? (size_t) (eq - a - 2) : strlen (a + 2);
       snprintf (name, sizeof name, "%.*s", (int) (len < sizeof name ? len : sizeof name - 1),
