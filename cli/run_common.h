@@ -85,7 +85,8 @@ int run_prepare (const struct tr_config *cfg, struct sandbox **sb, struct tr_err
 
 /* Where file storage lives: STORAGE_PATH (--storage-path), else the
  * config's storage_path, else ./.tactus/storage.  */
-void run_storage_dir (const struct tr_config *cfg, const char *storage_path, char *buf, size_t size);
+void run_storage_dir (const struct tr_config *cfg, const char *storage_path, char *buf,
+                      size_t size);
 
 /* Print the result: human lines on OUT/ERR, or one JSON line on OUT.  */
 void run_report (const struct run_report_opts *o, const struct run_result *res, FILE *out,
