@@ -11,6 +11,7 @@
 int cmd_sandbox (int argc, char **argv);
 int cmd_run (int argc, char **argv);
 int cmd_answer (int argc, char **argv);
+int cmd_trust (int argc, char **argv);
 int cmd_serve (int argc, char **argv);
 void pool_default_socket (char *buf, size_t size);
 int cmd_test (int argc, char **argv);

@@ -1,5 +1,6 @@
 /* tactus-run: entry point and command dispatch.  Invoked as tactus-runc
  * (a link to the same binary) it speaks the runc command line instead.  */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,8 @@ usage (FILE *out)
       "commands:\n"
       "  run FILE.tac [OPTIONS]        run a procedure in the sandbox (also: tactus-run FILE.tac)\n"
       "  answer FILE.tac VALUE         answer the request a paused run waits for\n"
+      "  trust FILE [--list|--remove]  trust a project-local config (NAME.tac.yml, "
+      ".tactus/config.yml)\n"
       "  serve [--socket P] [--size N] a warm pool of prepared sandboxes (tactus-run-client)\n"
       "  test FILE.tac [OPTIONS]       run the file's Specification scenarios, each in a fresh "
       "sandbox\n"
@@ -39,6 +42,17 @@ usage (FILE *out)
       "Run 'tactus-run sandbox exec --help' for the sandbox options.\n");
 }
 
+/* SIGPIPE would end the launcher (and its broker) with 141 and no result
+ * when a host tool exits without reading its input, or a client of the
+ * pool goes away: writes get EPIPE instead.  A handler, not SIG_IGN: an
+ * ignored disposition is inherited across exec by every program we start
+ * (host tools, `sandbox exec`), a handler is reset to the default.  */
+static void
+on_sigpipe (int sig)
+{
+  (void) sig;
+}
+
 int
 main (int argc, char **argv)
 {
@@ -47,6 +61,11 @@ main (int argc, char **argv)
   base = base ? base + 1 : (argc > 0 && argv[0] ? argv[0] : "");
   if (strcmp (base, RUNC_NAME) == 0)
     return runc_main (argc, argv);
+  {
+    struct sigaction sa = { .sa_handler = on_sigpipe, .sa_flags = SA_RESTART };
+    sigemptyset (&sa.sa_mask);
+    sigaction (SIGPIPE, &sa, NULL);
+  }
   if (argc < 2)
     {
       usage (stderr);
@@ -70,6 +89,8 @@ main (int argc, char **argv)
     return cmd_run (argc - 1, argv + 1);
   if (strcmp (argv[1], "answer") == 0)
     return cmd_answer (argc - 1, argv + 1);
+  if (strcmp (argv[1], "trust") == 0)
+    return cmd_trust (argc - 1, argv + 1);
   if (strcmp (argv[1], "serve") == 0)
     return cmd_serve (argc - 1, argv + 1);
   if (strcmp (argv[1], "test") == 0)

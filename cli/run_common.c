@@ -30,7 +30,7 @@
 #include "vm/vm.h"
 
 #define MAX_SOURCE (4 << 20)
-#define DEFAULT_VM_MEMORY (512ull << 20)
+#define DEFAULT_VM_MEMORY CONFIG_DEFAULT_MEMORY
 
 static char *
 read_source (const char *path, size_t *len, struct tr_error *err)
@@ -397,7 +397,7 @@ fill_spec (struct sandbox_spec *spec, const struct tr_config *cfg, double timeou
    * (cgroup or RLIMIT_AS) is the backstop for everything else, with room
    * for the runtime's code and the JIT.  */
   spec->limits.memory_bytes = vm->memory_limit + (256ull << 20);
-  spec->limits.pids = cfg->pids ? cfg->pids : 16;
+  spec->limits.pids = cfg->pids ? cfg->pids : CONFIG_DEFAULT_PIDS;
   spec->limits.cpus = cfg->cpus;
   spec->limits.nofile = 64;
   spec->limits.timeout_seconds = timeout;
@@ -504,7 +504,15 @@ run_prepare (const struct tr_config *cfg, struct sandbox **sb, struct tr_error *
 int
 run_load (const char *file, char **source, size_t *len, struct tr_config *cfg)
 {
+  return run_load_config (file, NULL, source, len, cfg);
+}
+
+int
+run_load_config (const char *file, const char *config_file, char **source, size_t *len,
+                 struct tr_config *cfg)
+{
   struct tr_error err;
+  struct config_request req = { .procedure = file, .explicit_file = config_file };
 
   tr_error_clear (&err);
   config_init (cfg);
@@ -513,7 +521,10 @@ run_load (const char *file, char **source, size_t *len, struct tr_config *cfg)
   if (*source && *len > 0 && (*source)[0] == 0x1b)
     tr_fail (&err, 0, "%s: precompiled Lua bytecode is not accepted; pass the .tac source text",
              file);
-  if (*source == NULL || (*len > 0 && (*source)[0] == 0x1b) || config_load (cfg, file, &err) < 0)
+  req.source = *source;
+  req.source_len = *len;
+  if (*source == NULL || (*len > 0 && (*source)[0] == 0x1b)
+      || config_load_request (cfg, &req, &err) < 0)
     {
       tr_error_print (&err);
       config_free (cfg);

@@ -73,6 +73,9 @@ struct run_result
 /* Read FILE (source text only: no bytecode, at most 4 MiB) and its config.
  * On failure prints why and returns -1 (CFG is then freed).  */
 int run_load (const char *file, char **source, size_t *len, struct tr_config *cfg);
+/* The same with --config FILE as the last layer (NULL: none).  */
+int run_load_config (const char *file, const char *config_file, char **source, size_t *len,
+                     struct tr_config *cfg);
 
 /* Run JOB to the end.  Returns -1 when the run could not be started (the
  * reason is printed on stderr); else 0 with RES filled.  */

@@ -2,9 +2,16 @@
  * turned into plain values the CLI maps onto a sandbox spec and a broker.
  *
  * Layers, later ones winning: /etc/tactus/config.yml, ~/.tactus/config.yml,
- * ./.tactus/config.yml, the sidecar NAME.tac.yml, then CLI flags.  Scalars
- * override, lists concatenate, maps merge.  An invalid value is an error
- * naming the file, the line and the key.  */
+ * ./.tactus/config.yml, the sidecar NAME.tac.yml, --config FILE, then CLI
+ * flags.  Scalars override, lists concatenate, maps merge.  An invalid
+ * value is an error naming the file, the line and the key.
+ *
+ * The two project-local layers (./.tactus/config.yml, the sidecar) may
+ * have been written by a run or come with a cloned repository: each is
+ * honoured only when it grants nothing (policy/grants.h) or the user
+ * trusted its exact content (policy/trust.h); otherwise loading fails with
+ * the file, what it grants and the `tactus-run trust` command.  API keys
+ * are never read from them.  */
 #ifndef TR_CONFIG_H
 #define TR_CONFIG_H
 
@@ -29,6 +36,10 @@ struct config_volume
   bool writable;
 };
 
+/* What a run gets when no layer says otherwise.  */
+#define CONFIG_DEFAULT_MEMORY (512ull << 20) /* the VM's memory */
+#define CONFIG_DEFAULT_PIDS 16
+
 struct tr_config
 {
   bool sandbox_enabled;
@@ -48,9 +59,26 @@ struct tr_config
   char **files; /* the config files that were read, for messages */
 };
 
-/* Read every layer that exists for the procedure at TAC_PATH (NULL: no
- * procedure, so no sidecar).  */
+/* What a run's config is read for.  */
+struct config_request
+{
+  const char *procedure; /* the .tac as given; NULL: no procedure, so no sidecar */
+  /* Its bytes as the run will execute them (a trusted sidecar is bound to
+   * them); NULL: read the file when a sidecar needs the check.  */
+  const char *source;
+  size_t source_len;
+  const char *explicit_file; /* --config FILE (needs no trust), or NULL */
+};
+
+int config_load_request (struct tr_config *c, const struct config_request *req,
+                         struct tr_error *err);
+/* Every layer that exists for the procedure at TAC_PATH (NULL: none).  */
 int config_load (struct tr_config *c, const char *tac_path, struct tr_error *err);
+/* For `tactus-run trust`: validate the layer PATH holding TEXT and list
+ * what it grants beyond /etc/tactus and ~/.tactus (policy/grants.h); the
+ * count, or -1.  */
+int config_layer_grants (const char *path, const char *text, size_t len, char ***grants,
+                         struct tr_error *err);
 /* Parse one YAML document (for tests and the fuzzer): NAME is used in messages.  */
 int config_load_text (struct tr_config *c, const char *name, const char *text, size_t len,
                       struct tr_error *err);
@@ -60,6 +88,9 @@ void config_free (struct tr_config *c);
 /* The host config's openai_api_key, read only when the broker needs it
  * (after the sandbox exists).  A malloc'd string, or NULL.  */
 char *config_read_openai_key (const char *tac_path);
+
+/* Keys of Tactus's Docker sandbox that mean nothing here (ignored).  */
+bool config_is_ignored_key (const char *key);
 
 /* True for environment variable names that hold provider secrets.  */
 bool config_is_secret_env (const char *name);
