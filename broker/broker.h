@@ -14,6 +14,7 @@
 
 struct cJSON;
 struct trace;
+struct checkpoint_store;
 
 enum broker_approve
 {
@@ -39,7 +40,11 @@ struct broker_options
   struct cJSON *start_extra;
   bool mock_all;
   enum broker_storage storage;
-  const char *storage_dir; /* for STORAGE_FILE */
+  const char *storage_dir;        /* STORAGE_FILE: where the records are, for messages */
+  struct checkpoint_store *store; /* STORAGE_FILE: broker/checkpoint_store.h */
+  /* STORAGE_FILE: the record read and verified before the sandbox
+   * started (so a forged one stops the run before it begins), or NULL.  */
+  const struct cJSON *stored;
   enum broker_approve approve;
   bool approve_set; /* --approve given: overrides the policy */
   const struct policy *policy;
@@ -81,9 +86,9 @@ struct broker_outcome
   long prompt_tokens, completion_tokens, total_tokens;
 };
 
-/* Storage files (--storage file), shared with `tactus-run answer`.  */
-void storage_file_path (const char *dir, const char *procedure_name, char *buf, size_t size);
-int storage_answer (const char *dir, const char *procedure_name, const char *answer, char *question,
+/* `tactus-run answer`: record ANSWER for the request the paused run in
+ * STORE waits for; its question in QUESTION.  */
+int storage_answer (struct checkpoint_store *store, const char *answer, char *question,
                     size_t qsize, struct tr_error *err);
 
 int broker_serve (const struct broker_options *o, struct broker_peer *peer,

@@ -1,7 +1,8 @@
 /* Checkpoint storage.  With --storage file, each checkpoint is written to
- * STORAGE_DIR/<procedure>.json as soon as it is made; a later run of the
+ * the procedure's record (broker/checkpoint_store.h: outside the
+ * workspace, authenticated) as soon as it is made; a later run of the
  * same procedure replays them by position instead of running the code
- * again.  A run that completes successfully clears its file.  */
+ * again.  A run that completes successfully clears its record.  */
 #define _GNU_SOURCE
 #include <cJSON.h>
 #include <errno.h>
@@ -13,57 +14,32 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "broker/checkpoint_store.h"
 #include "broker/internal.h"
 #include "broker/trace.h"
-
-void
-storage_file_path (const char *dir, const char *procedure_name, char *buf, size_t size)
-{
-  char name[200];
-  const char *src = procedure_name ? procedure_name : "main";
-  size_t i;
-
-  for (i = 0; src[i] && i < sizeof name - 1; i++)
-    name[i] = (src[i] == '/' || src[i] == '.') ? '_' : src[i];
-  name[i] = '\0';
-  snprintf (buf, size, "%s/%s.json", dir, name);
-}
-
-static void
-storage_path (const struct broker_state *b, char *buf, size_t size)
-{
-  storage_file_path (b->o->storage_dir, b->o->procedure_name, buf, size);
-}
 
 /* Answer the request a paused run waits for: the answer becomes the
  * checkpoint at the request's position, so the re-run replays to it.  */
 int
-storage_answer (const char *dir, const char *procedure_name, const char *answer, char *question,
-                size_t qsize, struct tr_error *err)
+storage_answer (struct checkpoint_store *store, const char *answer, char *question, size_t qsize,
+                struct tr_error *err)
 {
-  char path[1024], tmp[1100];
-  FILE *f;
-  char *text = NULL;
-  size_t cap = 0;
   cJSON *doc, *pending, *pos, *msg, *value, *entry, *cps;
   char key[32];
+  int r;
 
-  storage_file_path (dir, procedure_name, path, sizeof path);
-  f = fopen (path, "re");
-  if (f == NULL)
-    return tr_fail (err, errno, "%s (no paused run of %s: run it with --storage file first)", path,
-                    procedure_name);
-  if (getdelim (&text, &cap, '\0', f) < 0)
-    text = NULL;
-  fclose (f);
-  doc = text ? cJSON_Parse (text) : NULL;
-  free (text);
+  if (checkpoint_store_load (store, &doc, err) < 0)
+    return -1;
+  if (doc == NULL)
+    return tr_fail (err, ENOENT, "%s/%s (no paused run of %s: run it with --storage file first)",
+                    store->dir, store->name, store->procedure);
   pending = cJSON_GetObjectItemCaseSensitive (doc, "pending");
   pos = cJSON_GetObjectItemCaseSensitive (pending, "position");
   if (!cJSON_IsNumber (pos))
     {
       cJSON_Delete (doc);
-      return tr_fail (err, 0, "%s: the run is not waiting for an answer", path);
+      return tr_fail (err, 0, "%s/%s: the run is not waiting for an answer", store->dir,
+                      store->name);
     }
   msg = cJSON_GetObjectItemCaseSensitive (pending, "message");
   snprintf (question, qsize, "%s", cJSON_IsString (msg) ? msg->valuestring : "(no message)");
@@ -91,17 +67,9 @@ storage_answer (const char *dir, const char *procedure_name, const char *answer,
   cJSON_DeleteItemFromObjectCaseSensitive (cps, key);
   cJSON_AddItemToObject (cps, key, entry);
   cJSON_DeleteItemFromObjectCaseSensitive (doc, "pending");
-  text = cJSON_Print (doc);
+  r = checkpoint_store_save (store, doc, err);
   cJSON_Delete (doc);
-  snprintf (tmp, sizeof tmp, "%s.%d.tmp", path, (int) getpid ());
-  f = text ? fopen (tmp, "we") : NULL;
-  if (f == NULL || fputs (text, f) < 0 || fclose (f) != 0 || rename (tmp, path) < 0)
-    {
-      cJSON_free (text);
-      return tr_fail (err, errno, "write %s", path);
-    }
-  cJSON_free (text);
-  return 0;
+  return r;
 }
 
 /* What an entry costs the broker: its JSON text plus the nodes and key.  */
@@ -118,79 +86,46 @@ entry_cost (const cJSON *entry)
 void
 broker_storage_open (struct broker_state *b)
 {
-  char path[1024];
-  FILE *f;
-  char *text = NULL;
-  size_t cap = 0;
-  ssize_t n;
-  cJSON *doc;
+  const cJSON *doc = b->o->stored;
 
   b->checkpoints = cJSON_CreateObject ();
-  if (b->o->storage != STORAGE_FILE)
+  if (b->o->storage != STORAGE_FILE || doc == NULL)
     return;
-  storage_path (b, path, sizeof path);
-  f = fopen (path, "re");
-  if (f == NULL)
-    return;
-  n = getdelim (&text, &cap, '\0', f);
-  fclose (f);
-  doc = n > 0 ? cJSON_Parse (text) : NULL;
-  free (text);
-  if (doc && cJSON_IsObject (cJSON_GetObjectItemCaseSensitive (doc, "pending")))
-    b->pending = cJSON_DetachItemFromObjectCaseSensitive (doc, "pending");
-  if (doc && cJSON_IsObject (cJSON_GetObjectItemCaseSensitive (doc, "checkpoints")))
+  if (cJSON_IsObject (cJSON_GetObjectItemCaseSensitive (doc, "pending")))
+    b->pending = cJSON_Duplicate (cJSON_GetObjectItemCaseSensitive (doc, "pending"), 1);
+  if (cJSON_IsObject (cJSON_GetObjectItemCaseSensitive (doc, "checkpoints")))
     {
       cJSON_Delete (b->checkpoints);
-      b->checkpoints = cJSON_DetachItemFromObjectCaseSensitive (doc, "checkpoints");
+      b->checkpoints = cJSON_Duplicate (cJSON_GetObjectItemCaseSensitive (doc, "checkpoints"), 1);
       for (const cJSON *c = b->checkpoints->child; c; c = c->next)
         b->checkpoint_bytes += entry_cost (c);
-      trace_note (b->o->trace, "log", "INFO", "replaying %d checkpoint(s) from %s",
-                  cJSON_GetArraySize (b->checkpoints), path);
+      trace_note (b->o->trace, "log", "INFO", "replaying %d checkpoint(s) from %s/%s",
+                  cJSON_GetArraySize (b->checkpoints), b->o->store->dir, b->o->store->name);
     }
-  else if (n > 0)
-    trace_note (b->o->trace, "log", "WARNING", "%s is not a checkpoint file; starting fresh", path);
-  cJSON_Delete (doc);
 }
 
-/* Write the checkpoints (and the pending request) to their file: a
- * temporary file renamed into place.  On failure (a full disk...) the
- * temporary file is removed, the reason traced and -1 returned with errno
- * set.  */
+/* Write the checkpoints (and the pending request) to their file
+ * (broker/checkpoint_store.c).  On failure (a full disk...) the reason is
+ * traced and -1 returned with errno set.  */
 static int
 write_file (struct broker_state *b)
 {
-  char path[1024], tmp[1100];
   cJSON *doc = cJSON_CreateObject ();
-  char *text;
-  FILE *f;
-  bool ok;
-  int e = 0;
+  struct tr_error err;
+  int r;
 
-  mkdir (b->o->storage_dir, 0700);
-  storage_path (b, path, sizeof path);
-  snprintf (tmp, sizeof tmp, "%s.%d.tmp", path, (int) getpid ());
-  cJSON_AddStringToObject (doc, "procedure", b->o->procedure_path ? b->o->procedure_path : "");
+  tr_error_clear (&err);
+  cJSON_AddStringToObject (doc, "procedure", b->o->store->procedure);
   cJSON_AddItemReferenceToObject (doc, "checkpoints", b->checkpoints);
   if (b->pending)
     cJSON_AddItemReferenceToObject (doc, "pending", b->pending);
-  text = cJSON_Print (doc);
+  r = checkpoint_store_save (b->o->store, doc, &err);
   cJSON_Delete (doc);
-  f = text ? fopen (tmp, "we") : NULL;
-  ok = f != NULL && fputs (text, f) >= 0;
-  if (!ok)
-    e = text ? errno : ENOMEM;
-  if (f != NULL && fclose (f) != 0 && ok)
-    ok = false, e = errno;
-  if (ok && rename (tmp, path) < 0)
-    ok = false, e = errno;
-  cJSON_free (text);
-  if (ok)
+  if (r == 0)
     return 0;
-  if (f != NULL)
-    unlink (tmp);
-  trace_note (b->o->trace, "log", "ERROR", "cannot write checkpoints to %s: %s", path,
-              e == ENOSPC || e == EDQUOT ? "the disk is full" : strerror (e));
-  errno = e;
+  trace_note (b->o->trace, "log", "ERROR", "cannot write checkpoints: %s",
+              err.errnum == ENOSPC || err.errnum == EDQUOT ? "the disk is full" : err.msg);
+  errno = err.errnum ? err.errnum : EIO;
   return -1;
 }
 
@@ -252,13 +187,11 @@ broker_storage_pending (struct broker_state *b, const cJSON *request)
 void
 broker_storage_close (struct broker_state *b)
 {
-  char path[1024];
+  struct tr_error err;
 
-  if (b->o->storage == STORAGE_FILE && strcmp (b->out->status, "success") == 0)
-    {
-      storage_path (b, path, sizeof path);
-      unlink (path);
-    }
+  if (b->o->storage == STORAGE_FILE && strcmp (b->out->status, "success") == 0
+      && checkpoint_store_clear (b->o->store, &err) < 0)
+    trace_note (b->o->trace, "log", "WARNING", "%s", err.msg);
   cJSON_Delete (b->checkpoints);
   cJSON_Delete (b->pending);
   b->checkpoints = b->pending = NULL;

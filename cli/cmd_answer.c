@@ -7,9 +7,9 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "broker/broker.h"
+#include "broker/checkpoint_store.h"
 #include "cli/cli.h"
 #include "policy/config.h"
 
@@ -17,9 +17,11 @@ int
 cmd_answer (int argc, char **argv)
 {
   const char *file = NULL, *value = NULL, *dir = NULL;
-  char storage[PATH_MAX + 32], cwd[PATH_MAX], copy[PATH_MAX], name[256], question[512];
+  char copy[PATH_MAX], name[256], question[512];
+  struct checkpoint_store store;
   struct tr_error err;
   struct tr_config cfg;
+  int rc = 1;
 
   for (int i = 1; i < argc; i++)
     {
@@ -49,10 +51,8 @@ cmd_answer (int argc, char **argv)
                        "  VALUE: yes/no for approvals, text for inputs, or JSON\n");
       return 1;
     }
-  if (getcwd (cwd, sizeof cwd) == NULL)
-    strcpy (cwd, ".");
   /* The same place `run` uses: --storage-path, else the config's
-   * storage_path, else ./.tactus/storage.  */
+   * storage_path, else the state directory (broker/checkpoint_store.h).  */
   config_init (&cfg);
   tr_error_clear (&err);
   if (dir == NULL && config_load (&cfg, file, &err) < 0)
@@ -63,22 +63,21 @@ cmd_answer (int argc, char **argv)
     }
   if (dir == NULL)
     dir = cfg.storage_dir;
-  if (dir)
-    snprintf (storage, sizeof storage, "%s", dir);
-  else
-    snprintf (storage, sizeof storage, "%s/.tactus/storage", cwd);
-  config_free (&cfg);
   snprintf (copy, sizeof copy, "%s", file);
   snprintf (name, sizeof name, "%s", basename (copy));
   if (strlen (name) > 4 && strcmp (name + strlen (name) - 4, ".tac") == 0)
     name[strlen (name) - 4] = '\0';
   tr_error_clear (&err);
-  if (storage_answer (storage, name, value, question, sizeof question, &err) < 0)
+  if (checkpoint_store_init (&store, dir, file, name, &err) < 0
+      || storage_answer (&store, value, question, sizeof question, &err) < 0)
+    tr_error_print (&err);
+  else
     {
-      tr_error_print (&err);
-      return 1;
+      printf ("Answered \"%s\" with %s.\nContinue with: tactus-run run %s --storage file\n",
+              question, value, file);
+      rc = 0;
     }
-  printf ("Answered \"%s\" with %s.\nContinue with: tactus-run run %s --storage file\n", question,
-          value, file);
-  return 0;
+  checkpoint_store_close (&store);
+  config_free (&cfg);
+  return rc;
 }

@@ -58,6 +58,8 @@ struct run_options
   bool approve_set;
   double timeout;
   uint64_t memory;
+  const char *config_file;
+  int workspace_mode; /* enum config_workspace, -1: the config's */
 };
 
 static void
@@ -78,7 +80,10 @@ run_usage (FILE *f)
       "  --log-level LEVEL     show logs of LEVEL and up: debug, info, warning, error, critical\n"
       "  --storage memory|file keep checkpoints in memory (default) or in files, for replay;\n"
       "                        file also keeps the trace (tactus-run trace list)\n"
-      "  --storage-path DIR    where file storage lives (default .tactus/storage)\n"
+      "  --storage-path DIR    where file storage lives (default "
+      "$XDG_STATE_HOME/tactus-run/storage)\n"
+      "  --config FILE         one more config layer, last (needs no `tactus-run trust`)\n"
+      "  --workspace-mode M    rw, ro, overlay (writes vanish with the run) or off\n"
       "  --timeout SECONDS     wall-clock limit; exit 124 when it fires\n"
       "  --memory SIZE         memory limit of the VM (default 512m)\n"
       "  --approve all|none|ask  answer approvals without asking\n"
@@ -126,6 +131,8 @@ parse_run_args (int argc, char **argv, struct run_options *ro)
     O_REAL_ONE,
     O_REAL_ALL,
     O_LOGLEVEL,
+    O_CONFIG,
+    O_WSMODE,
     O_HELP
   };
   static const struct option opts[] = {
@@ -145,6 +152,8 @@ parse_run_args (int argc, char **argv, struct run_options *ro)
     { "trace", required_argument, 0, O_TRACE },
     { "json", no_argument, 0, O_JSON },
     { "no-jit", no_argument, 0, O_NOJIT },
+    { "config", required_argument, 0, O_CONFIG },
+    { "workspace-mode", required_argument, 0, O_WSMODE },
     { "verbose", no_argument, 0, 'v' },
     { "help", no_argument, 0, O_HELP },
     { 0, 0, 0, 0 },
@@ -226,6 +235,21 @@ parse_run_args (int argc, char **argv, struct run_options *ro)
         break;
       case O_NOJIT:
         ro->no_jit = true;
+        break;
+      case O_CONFIG:
+        ro->config_file = optarg;
+        break;
+      case O_WSMODE:
+        if (strcmp (optarg, "rw") == 0)
+          ro->workspace_mode = CONFIG_WORKSPACE_RW;
+        else if (strcmp (optarg, "ro") == 0)
+          ro->workspace_mode = CONFIG_WORKSPACE_RO;
+        else if (strcmp (optarg, "overlay") == 0)
+          ro->workspace_mode = CONFIG_WORKSPACE_OVERLAY;
+        else if (strcmp (optarg, "off") == 0)
+          ro->workspace_mode = CONFIG_WORKSPACE_OFF;
+        else
+          return usage_error ("--workspace-mode '%s': expected rw, ro, overlay or off", optarg);
         break;
       case 'v':
         ro->verbose = true;
@@ -383,8 +407,10 @@ run_procedure (struct run_options *ro)
   char run_id[160] = "", name[96];
   size_t len;
 
-  if (run_load (ro->file, &source, &len, &cfg) < 0)
+  if (run_load_config (ro->file, ro->config_file, &source, &len, &cfg) < 0)
     return 1;
+  if (ro->workspace_mode >= 0)
+    cfg.workspace = (enum config_workspace) ro->workspace_mode;
   if (ro->interactive || (!ro->json && isatty (STDIN_FILENO) && may_require_inputs (source)))
     if (ask_inputs (ro, ro->interactive) != 0)
       {
@@ -475,6 +501,7 @@ cmd_run (int argc, char **argv)
   int r;
 
   ro.params = cJSON_CreateObject ();
+  ro.workspace_mode = -1;
   ro.mock = cJSON_CreateArray ();
   ro.real = cJSON_CreateArray ();
   r = parse_run_args (argc, argv, &ro);

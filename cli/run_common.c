@@ -22,10 +22,13 @@
 #include <unistd.h>
 
 #include "broker/broker.h"
+#include "broker/checkpoint_store.h"
 #include "broker/trace.h"
 #include "cli/run_common.h"
 #include "common/cleanup.h"
+#include "common/userdir.h"
 #include "policy/config.h"
+#include "policy/workspace_guard.h"
 #include "sandbox/sandbox.h"
 #include "vm/vm.h"
 
@@ -538,18 +541,26 @@ run_load_config (const char *file, const char *config_file, char **source, size_
 void
 run_storage_dir (const struct tr_config *cfg, const char *storage_path, char *buf, size_t size)
 {
-  char cwd[PATH_MAX];
+  struct tr_error err;
 
   if (storage_path)
     snprintf (buf, size, "%s", storage_path);
   else if (cfg->storage_dir)
     snprintf (buf, size, "%s", cfg->storage_dir);
-  else
+  /* The default is out of every workspace (broker/checkpoint_store.h),
+   * made private on first use.  */
+  else if (userdir_state_path (buf, size, &err) == 0)
     {
-      if (getcwd (cwd, sizeof cwd) == NULL)
-        strcpy (cwd, ".");
-      snprintf (buf, size, "%s/.tactus/storage", cwd);
+      int state = userdir_open (buf, true, &err);
+      int dir = state < 0 ? -1 : userdir_open_at (state, buf, "storage", true, &err);
+      if (state >= 0)
+        close (state);
+      if (dir >= 0)
+        close (dir);
+      snprintf (buf + strlen (buf), size - strlen (buf), "/storage");
     }
+  else
+    snprintf (buf, size, "/nonexistent/tactus-run/storage");
 }
 
 int
@@ -559,8 +570,11 @@ run_execute (const struct run_job *job, struct run_result *res)
   struct tr_error err;
   cleanup_free char *dir_copy = NULL, *base_copy = NULL;
   cleanup_free struct sandbox_bind *binds = NULL;
-  char cwd[PATH_MAX], storage_dir[PATH_MAX + 32], name[256], base_url[1024], rel_dir[PATH_MAX];
+  char cwd[PATH_MAX], name[256], base_url[1024], rel_dir[PATH_MAX];
   __attribute__ ((cleanup (cjson_deletep))) cJSON *start_extra = NULL;
+  __attribute__ ((cleanup (checkpoint_store_close))) struct checkpoint_store store
+      = { .dirfd = -1, .statefd = -1 };
+  __attribute__ ((cleanup (cjson_deletep))) cJSON *stored = NULL;
   struct vm_config vm = { 0 };
   struct broker_options bo = { 0 };
   struct broker_peer peer = { 0 };
@@ -598,14 +612,26 @@ run_execute (const struct run_job *job, struct run_result *res)
   vm.memory_limit = job->memory ? job->memory : cfg->memory ? cfg->memory : DEFAULT_VM_MEMORY;
   vm.workspace = cfg->workspace == CONFIG_WORKSPACE_OFF ? NULL : sandboxed ? "/workspace" : cwd;
 
-  run_storage_dir (cfg, job->storage_path, storage_dir, sizeof storage_dir);
-  /* The default storage lives in ./.tactus, made on first use; a path given
-   * with --storage-path or storage_path leaves the current directory alone.  */
-  if (job->storage == STORAGE_FILE && !job->storage_path && !cfg->storage_dir)
+  if (cfg->workspace == CONFIG_WORKSPACE_RW
+      && workspace_guard (job->workspace_dir ? job->workspace_dir : cwd, &err) < 0)
     {
-      char parent[PATH_MAX + 32];
-      snprintf (parent, sizeof parent, "%s/.tactus", cwd);
-      mkdir (parent, 0700);
+      fprintf (stderr,
+               "tactus-run: %s.\n  Run it from a project directory, or give it a workspace it "
+               "cannot write back: --workspace-mode ro|overlay|off (or "
+               "sandbox.mount_current_dir in ~/.tactus/config.yml).\n",
+               err.msg);
+      return -1;
+    }
+  /* Checkpoints are read and verified before the sandbox exists: a record
+   * that does not verify stops the run before anything of it happens.  */
+  if (job->storage == STORAGE_FILE
+      && (checkpoint_store_init (&store, job->storage_path ? job->storage_path : cfg->storage_dir,
+                                 job->file, name, &err)
+              < 0
+          || checkpoint_store_load (&store, &stored, &err) < 0))
+    {
+      tr_error_print (&err);
+      return -1;
     }
 
   bo.procedure_path = job->file;
@@ -627,7 +653,9 @@ run_execute (const struct run_job *job, struct run_result *res)
   bo.start_extra = start_extra;
   bo.mock_all = job->mock_all;
   bo.storage = job->storage;
-  bo.storage_dir = storage_dir;
+  bo.storage_dir = store.dir;
+  bo.store = &store;
+  bo.stored = stored;
   bo.approve = job->approve;
   bo.approve_set = job->approve_set;
   bo.policy = &cfg->policy;

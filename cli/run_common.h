@@ -87,7 +87,8 @@ int run_execute (const struct run_job *job, struct run_result *res);
 int run_prepare (const struct tr_config *cfg, struct sandbox **sb, struct tr_error *err);
 
 /* Where file storage lives: STORAGE_PATH (--storage-path), else the
- * config's storage_path, else ./.tactus/storage.  */
+ * config's storage_path, else $XDG_STATE_HOME/tactus-run/storage (made,
+ * private, when missing).  */
 void run_storage_dir (const struct tr_config *cfg, const char *storage_path, char *buf,
                       size_t size);
 
