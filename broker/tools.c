@@ -19,10 +19,112 @@
 
 #include "broker/internal.h"
 #include "broker/trace.h"
+#include "common/strv.h"
 
 #define MAX_TOOL_OUTPUT (1 << 20)
 
 extern char **environ;
+
+/* Set NAME=VALUE in ENV (a strv), replacing an earlier NAME.  */
+static int
+env_set (char ***env, const char *name, size_t nlen, const char *value)
+{
+  char *kv;
+  int r;
+
+  for (char **e = *env; e && *e; e++)
+    if (strncmp (*e, name, nlen) == 0 && (*e)[nlen] == '=')
+      {
+        if (asprintf (&kv, "%.*s=%s", (int) nlen, name, value) < 0)
+          return -1;
+        free (*e);
+        *e = kv;
+        return 0;
+      }
+  if (asprintf (&kv, "%.*s=%s", (int) nlen, name, value) < 0)
+    return -1;
+  r = strv_push (env, kv);
+  free (kv);
+  return r;
+}
+
+/* VALUE with each ${VAR} replaced by the host's VAR (empty when unset).  */
+static char *
+expand (const char *value)
+{
+  size_t cap = strlen (value) + 1, len = 0;
+  char *out = malloc (cap);
+
+  for (const char *p = value; out && *p;)
+    {
+      const char *end = p[0] == '$' && p[1] == '{' ? strchr (p + 2, '}') : NULL;
+      const char *ins = p;
+      size_t n = 1;
+      char name[256];
+      if (end && (size_t) (end - p - 2) < sizeof name)
+        {
+          snprintf (name, sizeof name, "%.*s", (int) (end - p - 2), p + 2);
+          ins = getenv (name) ? getenv (name) : "";
+          n = strlen (ins);
+          p = end + 1;
+        }
+      else
+        p++;
+      if (len + n + 1 > cap)
+        {
+          char *grown = realloc (out, (cap = 2 * (len + n + 1)));
+          if (grown == NULL)
+            free (out);
+          out = grown;
+          if (out == NULL)
+            break;
+        }
+      memcpy (out + len, ins, n);
+      len += n;
+    }
+  if (out)
+    out[len] = '\0';
+  return out;
+}
+
+/* A command tool's whole environment: PATH, HOME, TZ, LANG and LC_* from
+ * the host, then what its trusted config names (policy.tools.X.env).
+ * Nothing else of the broker's environment: provider keys and whatever
+ * else the user exported stay out unless named for this tool.  */
+static char **
+tool_environment (const struct policy_tool *t)
+{
+  static const char *const base[] = { "PATH", "HOME", "TZ", "LANG", NULL };
+  char **env = NULL;
+  int r = 0;
+
+  for (const char *const *b = base; *b && r == 0; b++)
+    if (getenv (*b))
+      r = env_set (&env, *b, strlen (*b), getenv (*b));
+  if (r == 0 && getenv ("PATH") == NULL)
+    r = env_set (&env, "PATH", 4, "/usr/local/bin:/usr/bin:/bin");
+  for (char **e = environ; e && *e && r == 0; e++)
+    if (strncmp (*e, "LC_", 3) == 0 && strchr (*e, '='))
+      r = env_set (&env, *e, (size_t) (strchr (*e, '=') - *e), strchr (*e, '=') + 1);
+  for (char **e = t->env; e && *e && r == 0; e++)
+    {
+      const char *eq = strchr (*e, '=');
+      if (eq == NULL)
+        r = getenv (*e) ? env_set (&env, *e, strlen (*e), getenv (*e)) : 0;
+      else
+        {
+          char *v = expand (eq + 1);
+          r = v ? env_set (&env, *e, (size_t) (eq - *e), v) : -1;
+          free (v);
+        }
+    }
+  if (r < 0 || (env == NULL && strv_push (&env, "PATH=/usr/local/bin:/usr/bin:/bin") < 0))
+    {
+      strv_free (env);
+      return NULL;
+    }
+  return env;
+}
 
 static cJSON *
 builtin_tool (const char *name, const cJSON *args)
@@ -49,8 +151,8 @@ builtin_tool (const char *name, const cJSON *args)
 
 /* Run ARGV with INPUT on stdin; collect stdout (bounded) within TIMEOUT.  */
 static int
-run_command (char *const *argv, const char *input, double timeout, char **out, int *status,
-             char *why, size_t whysize)
+run_command (char *const *argv, char *const *envp, const char *input, double timeout, char **out,
+             int *status, char *why, size_t whysize)
 {
   int in[2], outp[2];
   posix_spawn_file_actions_t fa;
@@ -68,7 +170,7 @@ run_command (char *const *argv, const char *input, double timeout, char **out, i
   posix_spawn_file_actions_init (&fa);
   posix_spawn_file_actions_adddup2 (&fa, in[0], 0);
   posix_spawn_file_actions_adddup2 (&fa, outp[1], 1);
-  if (posix_spawn (&pid, argv[0], &fa, NULL, argv, environ) != 0)
+  if (posix_spawn (&pid, argv[0], &fa, NULL, argv, envp) != 0)
     {
       snprintf (why, whysize, "cannot start %s: %s", argv[0], strerror (errno));
       posix_spawn_file_actions_destroy (&fa);
@@ -151,11 +253,17 @@ call_command (struct broker_state *b, const cJSON *id, const struct policy_tool 
 {
   char *input = cJSON_PrintUnformatted (args);
   char *output = NULL, why[256] = "";
+  char **envp = tool_environment (t);
   int status = 0;
   cJSON *parsed, *data;
 
-  if (run_command (t->command, input ? input : "{}", t->timeout > 0 ? t->timeout : 30, &output,
-                   &status, why, sizeof why)
+  if (envp == NULL)
+    {
+      broker_reply_error (b, id, "ToolError", "host tool '%s': out of memory", t->name);
+      goto out;
+    }
+  if (run_command (t->command, envp, input ? input : "{}", t->timeout > 0 ? t->timeout : 30,
+                   &output, &status, why, sizeof why)
       < 0)
     {
       broker_reply_error (b, id, "ToolError", "host tool '%s': %s", t->name, why);
@@ -173,6 +281,7 @@ call_command (struct broker_state *b, const cJSON *id, const struct policy_tool 
   cJSON_AddItemToObject (data, "result", parsed ? parsed : cJSON_CreateString (output));
   broker_reply (b, id, "done", data);
 out:
+  strv_free (envp);
   cJSON_free (input);
   free (output);
 }

@@ -445,6 +445,53 @@ read_sandbox (struct tr_config *c, const struct ynode *s, struct tr_error *err)
   return 0;
 }
 
+static bool
+env_name_ok (const char *s, size_t n)
+{
+  if (n == 0 || !(isalpha ((unsigned char) s[0]) || s[0] == '_'))
+    return false;
+  for (size_t i = 1; i < n; i++)
+    if (!(isalnum ((unsigned char) s[i]) || s[i] == '_'))
+      return false;
+  return true;
+}
+
+/* policy.tools.NAME.env: [NAME, ...] (the host's values) or
+ * {NAME: VALUE} (VALUE may use ${VAR} from the host).  */
+static int
+read_tool_env (struct policy_tool *t, const struct ynode *n, struct tr_error *err)
+{
+  const char *path = "policy.tools.env";
+
+  if (n->type == YNODE_MAP)
+    {
+      for (const struct ynode *e = n->child; e; e = e->next)
+        {
+          cleanup_free char *kv = NULL;
+          if (want_scalar (e, path, err) < 0)
+            return -1;
+          if (!env_name_ok (e->key, strlen (e->key)))
+            return bad (err, e, path, "'%s' is not a variable name", e->key);
+          if (asprintf (&kv, "%s=%s", e->key, e->value) < 0 || strv_push (&t->env, kv) < 0)
+            return tr_fail (err, ENOMEM, "config");
+        }
+      return 0;
+    }
+  if (n->type != YNODE_SEQ)
+    return bad (err, n, path, "expected a list of variable names or a map of NAME: value");
+  for (const struct ynode *e = n->child; e; e = e->next)
+    {
+      if (want_scalar (e, path, err) < 0)
+        return -1;
+      if (!env_name_ok (e->value, strlen (e->value)))
+        return bad (err, e, path, "'%s' is not a variable name (NAME, or a map NAME: value)",
+                    e->value);
+      if (strv_push (&t->env, e->value) < 0)
+        return tr_fail (err, ENOMEM, "config");
+    }
+  return 0;
+}
+
 static int
 read_policy_tool (struct tr_config *c, const struct ynode *n, const char *name,
                   struct tr_error *err)
@@ -489,11 +536,13 @@ read_policy_tool (struct tr_config *c, const struct ynode *n, const char *name,
         }
       else if (strcmp (f->key, "timeout") == 0)
         r = get_duration (f, "policy.tools.timeout", &t->timeout, err);
+      else if (strcmp (f->key, "env") == 0)
+        r = read_tool_env (t, f, err);
       else if (strcmp (f->key, "description") == 0)
         r = 0;
       else
-        r = bad (err, f, "policy.tools", "'%s': unknown key '%s' (approval, command, timeout)",
-                 name, f->key);
+        r = bad (err, f, "policy.tools",
+                 "'%s': unknown key '%s' (approval, command, timeout, env)", name, f->key);
       if (r < 0)
         return -1;
     }

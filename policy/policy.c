@@ -38,6 +38,7 @@ policy_free (struct policy *p)
     {
       free (p->tools[i].name);
       strv_free (p->tools[i].command);
+      strv_free (p->tools[i].env);
     }
   free (p->tools);
   for (size_t i = 0; i < p->n_stages; i++)

@@ -13,6 +13,11 @@ struct policy_tool
   char **command; /* argv of a host command, NULL for a built-in tool */
   double timeout; /* seconds, for commands */
   bool approval;  /* needs a human's approval for each call */
+  /* What a command tool gets in its environment besides PATH, HOME, TZ,
+   * LANG and LC_*: "NAME" (the host's value, when set) or "NAME=VALUE"
+   * (${VAR} in VALUE is the host's VAR).  Nothing else of the broker's
+   * environment reaches a tool: provider keys only when named here.  */
+  char **env;
 };
 
 struct policy_stage
