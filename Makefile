@@ -84,7 +84,7 @@ $(BUILD)/tactus-run: $(CLI_OBJ) $(BUILD)/libtactus.a
 # The warm pool's client: libc and the framing only, linked statically, so
 # it starts in a fraction of tactus-run's time (see cli/cmd_serve.c).
 # (The sanitizer runtimes cannot be linked statically: dynamic there.)
-CLIENT_SRC := cli/client/client.c common/frame.c common/error.c common/fdpass.c
+CLIENT_SRC := cli/client/client.c common/frame.c common/error.c common/fdpass.c common/userdir.c
 CLIENT_LINK := $(if $(SAN),-pie,-static-pie)
 $(BUILD)/tactus-run-client: $(CLIENT_SRC)
 	@mkdir -p $(@D)

@@ -13,7 +13,6 @@ int cmd_run (int argc, char **argv);
 int cmd_answer (int argc, char **argv);
 int cmd_trust (int argc, char **argv);
 int cmd_serve (int argc, char **argv);
-void pool_default_socket (char *buf, size_t size);
 int cmd_test (int argc, char **argv);
 int cmd_eval (int argc, char **argv);
 

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "policy/workspace_guard.h"
 #include "sandbox/sandbox.h"
 #include "sandbox/status.h"
 
@@ -338,6 +339,16 @@ sandbox_exec_cmd (int argc, char **argv)
   spec.binds = binds;
   spec.n_binds = n_binds;
   tr_error_clear (&err);
+  if (spec.workspace == SANDBOX_WORKSPACE_RW
+      && workspace_guard (spec.workspace_dir ? spec.workspace_dir : ".", &err) < 0)
+    {
+      fprintf (stderr,
+               "tactus-run sandbox exec: %s.\n  Give it another --workspace DIR, or one it "
+               "cannot write back: --workspace-mode ro|overlay|off.\n",
+               err.msg);
+      free_binds (binds, n_binds);
+      return 1;
+    }
   if (sandbox_start (&spec, &sb, &err) < 0)
     {
       tr_error_print (&err);

@@ -14,7 +14,12 @@
  *
  * Isolation is unchanged: every cage is fresh, used for one run, and
  * destroyed.  The pool only accepts clients with the server's own uid
- * (SO_PEERCRED), so it never runs a procedure for another user.  Sandbox
+ * (SO_PEERCRED), so it never runs a procedure for another user; and its
+ * default socket lives in a private directory of the user's
+ * (common/userdir.h: $XDG_RUNTIME_DIR/tactus-run, /run/tactus-run for
+ * root, else /tmp/tactus-run-UID, refused unless ours and 0700), so no
+ * other user can listen there first: the client checks the server's uid
+ * too before it sends anything.  Sandbox
  * settings and the policy come from the server's config; a request carries
  * the procedure, its parameters and run flags (mock, approve, timeout).
  *
@@ -29,6 +34,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -47,6 +53,7 @@
 #include "cli/run_common.h"
 #include "common/cleanup.h"
 #include "common/fdpass.h"
+#include "common/userdir.h"
 #include "common/frame.h"
 #include "sandbox/sandbox.h"
 
@@ -57,19 +64,6 @@ struct supervisor
   pid_t pid;
   int ctl; /* the server's end: the client connection is passed here */
 };
-
-void
-pool_default_socket (char *buf, size_t size)
-{
-  const char *xdg = getenv ("XDG_RUNTIME_DIR");
-
-  if (geteuid () == 0)
-    snprintf (buf, size, "/run/tactus-run.sock");
-  else if (xdg && *xdg == '/')
-    snprintf (buf, size, "%s/tactus-run.sock", xdg);
-  else
-    snprintf (buf, size, "/tmp/tactus-run-%u.sock", (unsigned) geteuid ());
-}
 
 /* ---- the supervisor: one prepared cage, one run ---- */
 
@@ -273,6 +267,7 @@ static int
 listen_on (const char *path, struct tr_error *err)
 {
   struct sockaddr_un addr = { .sun_family = AF_UNIX };
+  struct stat st;
   int fd;
 
   if (strlen (path) >= sizeof addr.sun_path)
@@ -281,7 +276,21 @@ listen_on (const char *path, struct tr_error *err)
   fd = socket (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
   if (fd < 0)
     return tr_fail (err, errno, "socket");
-  unlink (path);
+  /* Replace only a stale socket: never another file, nor a live pool.  */
+  if (lstat (path, &st) == 0)
+    {
+      if (!S_ISSOCK (st.st_mode))
+        {
+          close (fd);
+          return tr_fail (err, EEXIST, "%s is not a socket: refusing to replace it", path);
+        }
+      if (connect (fd, (struct sockaddr *) &addr, sizeof addr) == 0)
+        {
+          close (fd);
+          return tr_fail (err, EADDRINUSE, "a pool already listens on %s", path);
+        }
+      unlink (path);
+    }
   /* Only the owner may connect (and SO_PEERCRED is checked as well).  */
   mode_t old = umask (077);
   int r = bind (fd, (struct sockaddr *) &addr, sizeof addr);
@@ -340,12 +349,11 @@ cmd_serve (int argc, char **argv)
   struct supervisor pool[MAX_POOL];
   struct tr_config cfg;
   struct tr_error err;
-  char path[256];
+  char path[PATH_MAX] = "";
   uint64_t size = 4;
   int c, lfd, sfd;
   sigset_t set;
 
-  pool_default_socket (path, sizeof path);
   if (cli_exact_options ("serve", argc, argv, opts, false) < 0)
     return 1;
   optind = 1;
@@ -365,13 +373,20 @@ cmd_serve (int argc, char **argv)
         break;
       case 'h':
         printf ("usage: tactus-run serve [--socket PATH] [--size N]\n"
-                "  keeps N prepared sandboxes; run procedures with tactus-run-client\n");
+                "  keeps N prepared sandboxes; run procedures with tactus-run-client\n"
+                "  (default socket: $XDG_RUNTIME_DIR/tactus-run/pool.sock, "
+                "/run/tactus-run/pool.sock for root, else /tmp/tactus-run-UID/pool.sock)\n");
         return 0;
       default:
         fprintf (stderr, "tactus-run serve: unknown option '%s'\n", argv[optind - 1]);
         return 1;
       }
   tr_error_clear (&err);
+  if (path[0] == '\0' && userdir_pool_socket (path, sizeof path, true, &err) < 0)
+    {
+      tr_error_print (&err);
+      return 1;
+    }
   config_init (&cfg);
   if (config_load (&cfg, NULL, &err) < 0)
     {

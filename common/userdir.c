@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -64,6 +65,42 @@ userdir_runtime_path (char *buf, size_t size)
     /* /tmp is shared: anyone may create this name first.  userdir_open
      * refuses it then (not ours, or not private), never uses it.  */
     snprintf (buf, size, "/tmp/tactus-run-%u", (unsigned) geteuid ());
+}
+
+int
+userdir_pool_socket (char *buf, size_t size, bool make, struct tr_error *err)
+{
+  char dir[PATH_MAX];
+  int fd;
+
+  userdir_runtime_path (dir, sizeof dir);
+  fd = userdir_open (dir, make, err);
+  if (fd < 0)
+    {
+      if (errno == ENOENT)
+        tr_fail (err, 0, "no pool at %s (start one with: tactus-run serve)", dir);
+      return -1;
+    }
+  close (fd);
+  if (snprintf (buf, size, "%s/%s", dir, USERDIR_POOL_SOCKET) >= (int) size)
+    return tr_fail (err, ENAMETOOLONG, "%s", dir);
+  return 0;
+}
+
+int
+userdir_check_server (int sock, const char *path, struct tr_error *err)
+{
+  struct ucred cred;
+  socklen_t len = sizeof cred;
+
+  if (getsockopt (sock, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+    return tr_fail (err, errno, "%s: whose socket is it (SO_PEERCRED)", path);
+  if (cred.uid != geteuid () && cred.uid != 0)
+    return tr_fail (err, 0,
+                    "%s is served by uid %u (pid %d), not by you (uid %u) or root: refusing to "
+                    "send it anything (another user may be posing as your pool)",
+                    path, (unsigned) cred.uid, (int) cred.pid, (unsigned) geteuid ());
+  return 0;
 }
 
 /* FD (PATH) is a directory owned by us that nobody else may enter.  */

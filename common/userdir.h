@@ -27,6 +27,16 @@ const char *userdir_home (void);
 int userdir_state_path (char *buf, size_t size, struct tr_error *err);
 void userdir_runtime_path (char *buf, size_t size);
 
+/* The warm pool's socket, SOCK_NAME in the runtime directory; the
+ * directory is made when MAKE (the server), and must be private (both
+ * ends): another user who made it first gets an error, never a
+ * connection.  */
+#define USERDIR_POOL_SOCKET "pool.sock"
+int userdir_pool_socket (char *buf, size_t size, bool make, struct tr_error *err);
+/* The process at the other end of the connected unix socket SOCK (PATH in
+ * messages) runs as us or as root; else -1 with ERR.  */
+int userdir_check_server (int sock, const char *path, struct tr_error *err);
+
 /* Open the private directory PATH (O_DIRECTORY), creating it (0700) and its
  * missing parents when CREATE; -1 with ERR when it is not private.  With
  * CREATE false, a missing directory is -1 with errno ENOENT and ERR set.  */

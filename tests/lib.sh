@@ -37,6 +37,13 @@ probe_workspace() {
   echo "$ws"
 }
 
+# trust FILE...: `tactus-run trust` the test's own sidecars and project
+# configs (a run honours a project-local layer that grants anything only
+# after that); a failure is the caller's FAIL.
+trust() {
+  "$TR" trust "$@" >/dev/null
+}
+
 as_nobody() {
   setpriv --reuid 65534 --regid 65534 --clear-groups --inh-caps=-all -- "$@"
 }

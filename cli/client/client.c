@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,7 @@
 
 #include "common/fdpass.h"
 #include "common/frame.h"
+#include "common/userdir.h"
 
 #define MAX_SOURCE (4 << 20)
 
@@ -121,12 +123,12 @@ usage (void)
 int
 main (int argc, char **argv)
 {
-  const char *sock_path = NULL, *file = NULL, *xdg = getenv ("XDG_RUNTIME_DIR");
+  const char *sock_path = NULL, *file = NULL;
   struct buf req = { 0 }, params = { 0 };
   struct sockaddr_un addr = { .sun_family = AF_UNIX };
   struct frame_asm a = { 0 };
   struct tr_error err;
-  char default_sock[256], *source, *dircopy;
+  char default_sock[PATH_MAX], *source, *dircopy;
   size_t len;
   int fds[4], sock, code = 1;
 
@@ -175,15 +177,15 @@ main (int argc, char **argv)
     }
   if (file == NULL)
     return usage ();
+  /* The default socket's directory must be ours and private: another
+   * user who made it first gets no connection (common/userdir.h).  */
   if (sock_path == NULL)
     {
-      if (geteuid () == 0)
-        snprintf (default_sock, sizeof default_sock, "/run/tactus-run.sock");
-      else if (xdg && *xdg == '/')
-        snprintf (default_sock, sizeof default_sock, "%s/tactus-run.sock", xdg);
-      else
-        snprintf (default_sock, sizeof default_sock, "/tmp/tactus-run-%u.sock",
-                  (unsigned) geteuid ());
+      if (userdir_pool_socket (default_sock, sizeof default_sock, false, &err) < 0)
+        {
+          fprintf (stderr, "tactus-run-client: %s\n", err.msg);
+          return 1;
+        }
       sock_path = default_sock;
     }
   puts_lit (&params, "}");
@@ -212,6 +214,12 @@ main (int argc, char **argv)
     {
       fprintf (stderr, "tactus-run-client: no pool at %s: %s (start one with: tactus-run serve)\n",
                sock_path, strerror (errno));
+      return 1;
+    }
+  /* Before a byte or a descriptor leaves: the pool is ours (or root's).  */
+  if (userdir_check_server (sock, sock_path, &err) < 0)
+    {
+      fprintf (stderr, "tactus-run-client: %s\n", err.msg);
       return 1;
     }
   if (fd_send (sock, "H", 1, fds, 4) < 0 || frame_send (sock, req.p, req.len, &err) < 0)
