@@ -102,6 +102,7 @@ checkpoint_store_init (struct checkpoint_store *s, const char *explicit_dir, con
   safe[i] = '\0';
   if (i == 0)
     snprintf (safe, sizeof safe, "main");
+  snprintf (s->label, sizeof s->label, "%s", name && name[0] ? name : "main");
   if (userdir_state_path (s->state, sizeof s->state, err) < 0)
     return -1;
   if (explicit_dir)

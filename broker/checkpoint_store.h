@@ -43,6 +43,7 @@ struct checkpoint_store
   char dir[PATH_MAX];          /* where the record is, for messages */
   char name[NAME_MAX + 1];     /* the record's file name */
   char procedure[PATH_MAX];    /* the procedure's real path, bound into the MAC */
+  char label[256];             /* its name, for messages */
   int dirfd;                   /* the record's directory, once opened */
   int statefd;                 /* the state directory, once opened */
   char state[PATH_MAX];

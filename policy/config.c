@@ -288,6 +288,8 @@ add_env (struct tr_config *c, const char *key, const char *value, const struct y
     return bad (err, n, "sandbox.env", "'%s' is not a variable name", key);
   if (config_is_secret_env (key))
     {
+      if (c->quiet)
+        return 0;
       fprintf (stderr,
                "tactus-run: warning: %s:%d: sandbox.env.%s is a provider secret and is "
                "never passed into the sandbox (the broker makes model calls)\n",
@@ -833,6 +835,7 @@ config_load_request (struct tr_config *c, const struct config_request *req, stru
   int r = -1, n_refused = 0;
 
   config_init (&base);
+  base.quiet = true;
   config_layers (req->procedure, req->explicit_file, &l);
   for (int i = 0; i < l.n; i++)
     {
@@ -861,6 +864,7 @@ config_load_request (struct tr_config *c, const struct config_request *req, stru
       if (trees[i] == NULL || !project_local (l.kinds[i]))
         continue;
       config_init (&alone);
+      alone.quiet = true;
       r = apply_tree (&alone, trees[i], err);
       ng = r < 0 ? 0 : config_grants (trees[i], &alone, &base, &grants);
       config_free (&alone);

@@ -57,6 +57,7 @@ struct tr_config
   char *default_model;
   struct policy policy;
   char **files; /* the config files that were read, for messages */
+  bool quiet;   /* no warnings: a pass that only validates or measures */
 };
 
 /* What a run's config is read for.  */

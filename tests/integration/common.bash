@@ -24,7 +24,11 @@ TMPD=$(mktemp -d /tmp/tactus-itest.XXXXXX)
 chmod 0755 "$TMPD"
 trap 'rm -rf "$TMPD"' EXIT
 
-NOBODY=(setpriv --reuid 65534 --regid 65534 --clear-groups --inh-caps=-all --)
+# uid 65534 keeps its trust store and checkpoints in a state directory of
+# its own (tests/run gives root one it cannot enter).
+mkdir -m 0700 "$TMPD/nobody-state"
+chown 65534:65534 "$TMPD/nobody-state"
+NOBODY=(setpriv --reuid 65534 --regid 65534 --clear-groups --inh-caps=-all -- env XDG_STATE_HOME="$TMPD/nobody-state")
 RUNNER=()
 
 # A TTY would make approvals prompt: tests run in a new session (setsid -w).

@@ -18,12 +18,15 @@ if [ -e /etc/tactus/config.yml ]; then
 fi
 
 # layers HOME_TEXT PROJECT_TEXT SIDECAR_NAME SIDECAR_TEXT: write the layers
-# (an empty text removes that layer).
+# (an empty text removes that layer).  The project-local ones are trusted
+# (tactus-run trust; what an untrusted one may do is tests/hostile/
+# config_trust.sh); an invalid one cannot be trusted, and the run reports
+# why it is invalid.
 layers() {
   rm -f "$home_cfg" "$proj_cfg" "$proj"/*.tac.yml
   [ -n "$1" ] && printf '%s\n' "$1" >"$home_cfg"
-  [ -n "$2" ] && printf '%s\n' "$2" >"$proj_cfg"
-  [ -n "$4" ] && printf '%s\n' "$4" >"$proj/$3.tac.yml"
+  [ -n "$2" ] && printf '%s\n' "$2" >"$proj_cfg" && { trust "$proj_cfg" 2>/dev/null || true; }
+  [ -n "$4" ] && printf '%s\n' "$4" >"$proj/$3.tac.yml" && { trust "$proj/$3.tac.yml" 2>/dev/null || true; }
   return 0
 }
 
@@ -147,6 +150,7 @@ layers '' '' volumes "sandbox:
 tr_json "$proj" volumes.tac
 printf 'Procedure { function() return (select(2, pcall(File.write, "vol-side/g", "x"))) end }\n' >"$proj/rovol.tac"
 cp "$proj/volumes.tac.yml" "$proj/rovol.tac.yml"
+trust "$proj/rovol.tac.yml"
 tr_json "$proj" rovol.tac
 expect_in "config: a read-only volume cannot be written" "$(json_get 'r["result"]')" "File.write: 'vol-side/g': Read-only file system"
 

@@ -24,6 +24,13 @@ cp -a "$repo/examples" "$ncopy/examples"
 chown -R 65534:65534 "$ncopy"
 chmod 0700 "$ncopy"
 
+# The examples' sidecars grant host tools: each user trusts its copies.
+for ex in approval host_tool; do
+  trust "$repo/examples/$ex.tac" || fail "examples: tactus-run trust examples/$ex.tac" "as root"
+  "${NOBODY[@]}" "$TR" trust "$ncopy/examples/$ex.tac" >/dev/null \
+    || fail "examples: tactus-run trust examples/$ex.tac" "as uid 65534"
+done
+
 # Extra arguments an example needs for its main run.  Agents run on their
 # Mocks (--mock-all): no model is ever called from here.
 args_for() {

@@ -79,9 +79,12 @@ check "hitl: paused run in --json: status waiting, exit 0" "$rc $(result '[r["st
   '0 ["waiting", 0, "waiting for a human to answer: Ship it? (approval)"]'
 
 # ---- pause, answer, resume (--storage file) ----------------------------------------------
-store="$work/.tactus/storage"
+# The records live in the state directory, named after the procedure and
+# the hash of its real path (broker/checkpoint_store.h).
+store="$XDG_STATE_HOME/tactus-run/storage"
+record() { compgen -G "$store/gate-*.json" | head -1; }
 run gate.tac --storage file
-if [ "$rc" = 0 ] && [[ "$out" == *"Paused"*"tactus-run answer gate.tac VALUE"* ]] && [ -s "$store/gate.json" ]; then
+if [ "$rc" = 0 ] && [[ "$out" == *"Paused"*"tactus-run answer gate.tac VALUE"* ]] && [ -s "$(record)" ]; then
   pass "hitl: --storage file: pauses at the approval and says how to answer"
 else
   fail "hitl: --storage file: pauses at the approval and says how to answer" "exit $rc, $(ls "$store" 2>&1): $(short "$out")"
@@ -112,7 +115,7 @@ run gate.tac --storage file --json
 check "hitl: the last re-run continues and completes with the answers" \
   "$rc $(result '[r["status"], r["result"]]')" \
   '0 ["success", {"decision": "approve", "feedback": "lgtm", "name": "v2.0", "shipped": true}]' "$(short "$err")"
-if [[ "$out" == *"replaying 3 checkpoint"* ]] && [ ! -e "$store/gate.json" ]; then
+if [[ "$out" == *"replaying 3 checkpoint"* ]] && [ -z "$(record)" ]; then
   pass "hitl: the completed run replayed 3 answers and cleared its storage"
 else
   fail "hitl: the completed run replayed 3 answers and cleared its storage" "$(ls "$store" 2>&1)"
@@ -127,6 +130,7 @@ check "hitl: answered no, resumed: not shipped (later requests by --approve all)
 
 # storage_path from the config: `answer` looks where `run` wrote.
 printf 'storage_path: %s\n' "$scratch/elsewhere" >"$work/gate.tac.yml"
+trust "$work/gate.tac.yml" || fail "hitl: tactus-run trust gate.tac.yml" "refused"
 run gate.tac --storage file
 answer gate.tac yes
 if [ "$arc" = 0 ] && [ -s "$scratch/elsewhere/gate.json" ]; then
