@@ -936,6 +936,7 @@ config_layer_grants (const char *path, const char *text, size_t len, char ***gra
 
   config_init (&base);
   config_init (&alone);
+  base.quiet = true;
   config_layers (NULL, NULL, &l);
   for (int i = 0; i < l.n; i++)
     {

@@ -277,6 +277,7 @@ sandbox:
     OPENAI_API_KEY: $KEY_SIDECAR
     TACTUS_TEST_VISIBLE: $VISIBLE
 EOF
+trust "$scratch/proc/envcheck.tac.yml" || fail "secrets: tactus-run trust envcheck.tac.yml" "refused"
 # The VM is not exec'd, so its environment lives in its memory: the other
 # variable must be found there, the key nowhere.
 start_run "$scratch/proc/envcheck.tac"
