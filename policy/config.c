@@ -474,6 +474,13 @@ read_tool_env (struct policy_tool *t, const struct ynode *n, struct tr_error *er
             return -1;
           if (!env_name_ok (e->key, strlen (e->key)))
             return bad (err, e, path, "'%s' is not a variable name", e->key);
+          /* Its value would be a secret in a file (and is redacted when
+           * read): a provider key is passed by name, from the host.  */
+          if (config_is_secret_env (e->key))
+            return bad (err, e, path,
+                        "'%s' is a provider key: name it in a list (env: [%s]) to pass the "
+                        "host's value",
+                        e->key, e->key);
           if (asprintf (&kv, "%s=%s", e->key, e->value) < 0 || strv_push (&t->env, kv) < 0)
             return tr_fail (err, ENOMEM, "config");
         }
