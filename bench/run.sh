@@ -23,7 +23,12 @@ fi
 # see bench/lib.sh).
 . bench/lib.sh
 bench_oci_mode; export BENCH_OCI_MODE
-bundle_dir=$(mktemp -d /tmp/tactus-bench.XXXXXX); trap 'rm -rf "$bundle_dir"' EXIT
+bundle_dir=$(mktemp -d /tmp/tactus-bench.XXXXXX)
+# Its own state directory (outside every workspace the runs use), where
+# bench/roundtrip.tac.yml, which grants host.echo, is trusted.
+XDG_STATE_HOME=$(mktemp -d /var/tmp/tactus-bench-state.XXXXXX); export XDG_STATE_HOME
+trap 'rm -rf "$bundle_dir" "$XDG_STATE_HOME"' EXIT
+"$TR" trust bench/roundtrip.tac >/dev/null
 bench_bundle "$bundle_dir"
 runc_cmd="runc --root $bundle_dir/state-runc run --bundle $bundle_dir/b bench-true"
 [ "$BENCH_OCI_MODE" = rootless ] && [ "$(id -u)" = 0 ] && runc_cmd="setpriv --reuid 65534 --regid 65534 --clear-groups --inh-caps=-all -- $runc_cmd"

@@ -9,8 +9,8 @@
 # more than is left.  Wanted: a clear "the disk is full" error, exit 1;
 # keep.txt unchanged; target.txt still its old content (writes go to a
 # temporary file renamed into place), fresh.txt absent, and no temporary
-# file left.  Also with --storage file, whose checkpoints live in the same
-# full workspace: a clear error, exit 1.
+# file left.  Also with --storage file, its checkpoints kept on the same
+# full disk (--storage-path): a clear error, exit 1.
 source "$TESTS_DIR/lib.sh"
 source "$TESTS_DIR/lib/own_leftovers.sh"
 
@@ -84,11 +84,11 @@ one_case() {
 
 one_case "rewriting a file" "the disk is full"
 one_case "writing a new file" "the disk is full" --param what=fresh
-one_case "a checkpoint with --storage file" "CheckpointWriteFailed: the checkpoint could not be written to $ws/.tactus/storage: the disk is full" \
-  --param what=checkpoint --storage file
-# (The run's trace, which --storage file also keeps in .tactus/storage/traces,
-# is a log: what it could write of the failed run stays.)
-left=$(find "$ws/.tactus" -type f -not -path '*/traces/*' 2>/dev/null)
+one_case "a checkpoint with --storage file" "CheckpointWriteFailed: the checkpoint could not be written to $ws/st: the disk is full" \
+  --param what=checkpoint --storage file --storage-path "$ws/st"
+# (The run's trace, which --storage file also keeps in st/traces, is a log:
+# what it could write of the failed run stays.)
+left=$(find "$ws/st" -type f -not -path '*/traces/*' 2>/dev/null)
 if [ -z "$left" ]; then pass "faults: disk full, checkpoint: no partial checkpoint file left"; else fail "faults: disk full, checkpoint: no partial checkpoint file left" "$left"; fi
 left=$(uid_procs "$FAULT_UID")
 if [ -z "$left" ]; then pass "faults: disk full: no process of the runs' uid left"; else fail "faults: disk full: no process left" "$left"; fi

@@ -30,6 +30,7 @@ local i = 0
 while true do i = i + 1; Host.call("host.echo", { i = i }) end
 EOF
 printf 'policy:\n  tools:\n    host.echo: {}\n' >"$scratch/calls.tac.yml"
+trust "$scratch/calls.tac" || fail "faults: tactus-run trust calls.tac" "refused"
 mount_snapshot "$scratch/mounts.before"
 
 # one_case PROCEDURE SIGNAL WANT-RC MAX-MS [SECOND-SIGNAL]

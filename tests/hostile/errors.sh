@@ -139,6 +139,8 @@ for target in "/workspace/evil/$evil_name" "/workspace/evil-host/$evil_name"; do
   for mode in ro rw; do
     name="errors: a $mode volume at $target through a workspace symlink is refused"
     printf 'sandbox:\n  volumes:\n    - %s:%s:%s\n' "$evil_src" "$target" "$mode" >"$evil_ws/hello.tac.yml"
+    # Trusted (the user means the volume): the symlink is what must stop it.
+    trust "$evil_ws/hello.tac.yml" || fail "$name" "tactus-run trust refused the sidecar"
     evil_before=$(ws_listing)
     out=$(cd "$evil_ws" && OPENAI_BASE_URL=http://127.0.0.1:9/v1 setsid -w "$TR" run hello.tac 2>&1 </dev/null); rc=$?
     if [ "$rc" = 0 ]; then

@@ -42,6 +42,10 @@ chmod 0666 "$outside"/*
 # An empty HOME: no user config layer (and /root is unreadable as uid 65534).
 home="$scratch/home"
 mkdir -m 0755 "$home"
+# uid 65534's own state directory (its trust store).
+nstate="$scratch/nobody-state"
+mkdir -m 0700 "$nstate"
+chown 65534:65534 "$nstate"
 
 outside_sum() {
   (cd "$outside" && find . -printf '%p %y %m %s\n' | LC_ALL=C sort && cat ./* 2>/dev/null) | sha256sum
@@ -118,9 +122,14 @@ run_case() {
   if [ "$who" = nobody ]; then
     chown -R -h 65534:65534 "$ws"
     chmod 0700 "$ws"
-    runner=(as_nobody)
+    runner=(as_nobody env XDG_STATE_HOME="$nstate")
   else
     chmod 0777 "$ws"
+  fi
+  # A sidecar that comes with the case is the user's own: trusted.
+  if [ -f "$ws/$base.tac.yml" ] && ! "${runner[@]}" "$TR" trust "$ws/$base.tac.yml" >/dev/null 2>&1; then
+    fail "$name" "tactus-run trust $base.tac.yml refused"
+    return
   fi
   [ "$mode" = no-sandbox ] && args+=(--no-sandbox)
   if [ -n "$maxrss" ] && [ -x /usr/bin/time ]; then

@@ -37,6 +37,7 @@ end
 return { calls = sum }
 EOF
 printf 'policy:\n  tools:\n    host.echo: {}\n' >"$scratch/echo.tac.yml"
+trust "$scratch/echo.tac" || fail "soak: tactus-run trust echo.tac" "refused"
 
 pids="$scratch/pids"
 : >"$pids"

@@ -198,6 +198,7 @@ Procedure {
   end,
 }
 EOF
+trust "$scratch/work/heavy.tac" || fail "valgrind: tactus-run trust heavy.tac" "refused"
 cat >"$scratch/heavy.json" <<'EOF'
 [{"text": "adding", "tool_calls": [{"name": "add", "arguments": {"a": 2, "b": 3}}, {"name": "echo", "arguments": {"x": 1}}]},
  {"text": "5", "tool_calls": [{"name": "done", "arguments": {"reason": "5"}}]},
