@@ -17,13 +17,14 @@ PKGS := luajit libseccomp libcap-ng libnl-3.0 libnl-route-3.0 libcjson libcurl y
 # real-kernel lane, clang for the fuzzers, python3 for the fake model server).
 DEB_PACKAGES := build-essential pkg-config libluajit-5.1-dev luajit libseccomp-dev \
 	libcap-ng-dev libnl-3-dev libnl-route-3-dev libcjson-dev libcurl4-openssl-dev \
-	libyaml-dev \
+	libyaml-dev libssl-dev \
 	iproute2 util-linux procps python3 clang llvm qemu-system-x86 busybox-static
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 # libcurl is compiled against but not linked: the broker loads it on the
 # first model call (broker/curl_lazy.c), which keeps ~30 libraries out of
-# every start.
+# every start.  libcrypto (OpenSSL's headers, libssl-dev) likewise: loaded
+# on the first hash (common/crypto.c).
 LINKED_PKGS := $(filter-out libcurl,$(PKGS))
 PKG_LIBS := $(shell pkg-config --libs $(LINKED_PKGS) 2>/dev/null)
 

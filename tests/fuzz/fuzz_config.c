@@ -6,13 +6,20 @@
  * Invariants: either an error with a message, or a config whose values are
  * within the documented ranges; every string of the policy is
  * NUL-terminated and host tool names start with "host.".  The same text is
- * then merged over itself (the layering path, ytree_merge) and read again.  */
+ * then merged over itself (the layering path, ytree_merge) and read again.
+ *
+ * What the layer grants (policy/grants.c: an untrusted sidecar must not
+ * grant anything) is checked against the config it gave: host tools,
+ * volumes, env, a disabled sandbox, a base URL or a storage path each show
+ * as a grant, and every grant is printable text (key names are escaped).  */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/strv.h"
 #include "policy/config.h"
+#include "policy/grants.h"
 #include "policy/yaml_tree.h"
 
 #define CHECK(cond)                                                                                \
@@ -48,6 +55,47 @@ check_config (const struct tr_config *c)
     CHECK (strchr (*e, '=') != NULL);
 }
 
+static bool
+has_grant (char **g, const char *prefix)
+{
+  for (; g && *g; g++)
+    if (strncmp (*g, prefix, strlen (prefix)) == 0)
+      return true;
+  return false;
+}
+
+static void
+check_grants (const char *data, size_t size, const struct tr_config *c)
+{
+  struct tr_config base;
+  struct tr_error err;
+  struct ynode *t = ytree_parse ("fuzz.tac.yml", data, size, &err);
+  char **g = NULL;
+  int n;
+
+  CHECK (t != NULL);
+  config_init (&base);
+  n = config_grants (t, c, &base, &g);
+  CHECK (n >= 0 && (size_t) n == strv_len (g));
+  for (char **x = g; x && *x; x++)
+    {
+      CHECK (strlen (*x) < 256);
+      for (const char *p = *x; *p; p++)
+        CHECK (*p >= 0x20 && *p < 0x7f);
+    }
+  CHECK (c->policy.n_tools == 0 || has_grant (g, "policy.tools"));
+  CHECK (c->n_volumes == 0 || has_grant (g, "sandbox.volumes"));
+  CHECK (c->env == NULL || has_grant (g, "sandbox.env"));
+  CHECK (c->sandbox_enabled || has_grant (g, "sandbox.enabled: false"));
+  CHECK (c->openai_base_url == NULL || has_grant (g, "openai_base_url"));
+  CHECK (c->storage_dir == NULL || has_grant (g, "storage_path"));
+  CHECK (c->policy.approve_default != 1 || has_grant (g, "policy.approve: all"));
+  CHECK (c->memory <= CONFIG_DEFAULT_MEMORY || has_grant (g, "sandbox.limits.memory"));
+  strv_free (g);
+  ytree_free (t);
+  config_free (&base);
+}
+
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
@@ -58,7 +106,10 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   config_init (&c);
   tr_error_clear (&err);
   if (config_load_text (&c, "fuzz.tac.yml", (const char *) data, size, &err) == 0)
-    check_config (&c);
+    {
+      check_config (&c);
+      check_grants ((const char *) data, size, &c);
+    }
   else
     CHECK (err.msg[0] != '\0');
   config_free (&c);

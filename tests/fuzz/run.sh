@@ -52,7 +52,8 @@ sources() {
     fuzz_frame) echo "" ;;
     # Not broker/curl_lazy.c: the harness stands in for libcurl.
     fuzz_broker) echo "$(ls broker/*.c | grep -v '^broker/curl_lazy\.c$' | tr '\n' ' ') policy/policy.c" ;;
-    fuzz_config) echo "policy/config.c policy/yaml_tree.c policy/policy.c" ;;
+    fuzz_config) echo "policy/config.c policy/yaml_tree.c policy/policy.c policy/grants.c policy/trust.c" ;;
+    fuzz_checkpoint) echo "broker/checkpoint_store.c" ;;
     fuzz_json) echo "vm/json.c" ;;
     fuzz_param) echo "cli/parse.c vm/json.c" ;;
     # ($gen_objs: the build's generated objects, the embedded Lua bytecode
@@ -75,6 +76,7 @@ max_len() {
     fuzz_frame) echo 70000 ;;   # a packet over the 64 KiB payload limit must fit
     fuzz_broker) echo 65536 ;;
     fuzz_config) echo 8192 ;;
+    fuzz_checkpoint) echo 8192 ;;
     fuzz_json) echo 16384 ;;
     fuzz_param) echo 2048 ;;
     fuzz_oci_config) echo 16384 ;;

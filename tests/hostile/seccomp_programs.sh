@@ -5,8 +5,10 @@
 # Older versions cached compiled programs in ~/.cache/tactus-run; a run
 # whose workspace was $HOME (the default when started there) could write an
 # allow-everything program into that cache and switch seccomp off for every
-# later run.  The programs now live in the binary: this test plants such a
-# program from inside a run and checks the next run is still filtered.
+# later run.  The programs now live in the binary, and $HOME can no longer
+# be a read-write workspace (policy/workspace_guard.c): this test checks
+# the run that would plant is refused, plants such a program as any other
+# process of the user could, and checks the next run is still filtered.
 set -u
 TESTS_DIR=$(cd "$(dirname "$0")/.." && pwd)
 source "$TESTS_DIR/lib.sh"
@@ -38,21 +40,23 @@ assert "none kept on disk" in L["seccomp programs"]["detail"]'; then
     fail "status --json as $who" "rc=$rc $(echo "$out" | head -c 400)"
   fi
 
-  # From inside a run whose workspace is $HOME, plant an allow-all program
-  # (one BPF instruction: RET SECCOMP_RET_ALLOW) where the old cache lived.
-  (cd "$home" && "${run[@]}" "$TR" sandbox exec -- /bin/sh -c \
-     'mkdir -p .cache/tactus-run && for p in native vm vm-jit; do printf "\006\000\000\000\000\000\377\177" > .cache/tactus-run/$p.bpf; done') >/dev/null 2>&1
-  if [ -s "$home/.cache/tactus-run/native.bpf" ]; then
-    pass "as $who: a run in \$HOME can write \$HOME/.cache (the workspace is the user's)"
+  # A run whose workspace is $HOME is refused; so the allow-all program
+  # (one BPF instruction: RET SECCOMP_RET_ALLOW) is planted where the old
+  # cache lived by the user's own shell.
+  plant='mkdir -p .cache/tactus-run && for p in native vm vm-jit; do printf "\006\000\000\000\000\000\377\177" > .cache/tactus-run/$p.bpf; done'
+  out=$(cd "$home" && "${run[@]}" "$TR" sandbox exec -- /bin/sh -c "$plant" 2>&1); rc=$?
+  if [ $rc != 0 ] && [ ! -e "$home/.cache/tactus-run" ] && [[ "$out" == *"your home directory"* ]]; then
+    pass "as $who: a run with \$HOME as its read-write workspace is refused (nothing planted)"
   else
-    fail "as $who: plant" "the run could not write its workspace"
+    fail "as $who: a run in \$HOME is refused" "rc=$rc $out"
   fi
-  out=$(cd "$home" && "${run[@]}" "$TR" sandbox exec -- /bin/sh -c 'unshare -U true 2>&1; echo "rc=$?"' 2>&1)
+  (cd "$home" && "${run[@]}" /bin/sh -c "$plant")
+  out=$(cd "$home" && "${run[@]}" "$TR" sandbox exec --workspace-mode ro -- /bin/sh -c 'unshare -U true 2>&1; echo "rc=$?"' 2>&1)
   case "$out" in
     *"Operation not permitted"*rc=1*) pass "as $who: a planted program does not reach the next run (unshare still EPERM)" ;;
     *) fail "as $who: planted program" "$out" ;;
   esac
-  out=$(cd "$home" && "${run[@]}" "$TR" run one.tac 2>&1); rc=$?
+  out=$(cd "$home" && "${run[@]}" "$TR" run one.tac --workspace-mode ro 2>&1); rc=$?
   [ $rc = 0 ] && pass "as $who: the VM still runs with its own program" || fail "as $who: VM run" "rc=$rc $out"
 
   # rebuild: checks the built-in programs and removes the old cache files
