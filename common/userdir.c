@@ -161,7 +161,10 @@ userdir_open (const char *path, bool create, struct tr_error *err)
   if (fd < 0)
     {
       int e = errno;
-      tr_fail (err, e == ELOOP ? 0 : e, e == ELOOP ? "%s is a symlink: refused" : "%s", path);
+      struct stat st;
+      /* (With O_DIRECTORY, a symlink gives ENOTDIR.)  */
+      bool link = e == ELOOP || (e == ENOTDIR && lstat (path, &st) == 0 && S_ISLNK (st.st_mode));
+      tr_fail (err, link ? 0 : e, link ? "%s is a symlink: refused" : "%s", path);
       errno = e;
       return -1;
     }

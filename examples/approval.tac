@@ -1,6 +1,6 @@
 -- Approval: Human.approve gates a host tool.  The procedure asks before it
--- calls host.echo (allowed by the sidecar policy approval.tac.yml).  Who
--- answers:
+-- calls host.echo (allowed by the sidecar policy approval.tac.yml, once
+-- trusted: tactus-run trust examples/approval.tac).  Who answers:
 --   --approve all / --approve none   answered without asking
 --   a terminal                       asked there ([y/N])
 --   nobody (no TTY, no --approve)    the run pauses: "waiting", exit 0

@@ -1,6 +1,7 @@
 -- Checkpoints and replay: Step.checkpoint(fn) / checkpoint(fn) run fn once
 -- and record its result by position.  With --storage file the record is
--- kept on disk (.tactus/storage/checkpoint.json, or --storage-path DIR): a
+-- kept on disk ($XDG_STATE_HOME/tactus-run/storage/, signed; or in
+-- --storage-path DIR): a
 -- run that fails is re-run from the start, and the checkpoints it had
 -- already passed return their recorded results instead of running again.
 -- A run that completes clears its record.

@@ -2,6 +2,8 @@
 -- to run an allowlisted host tool.  Deny by default: the sidecar policy
 -- host_tool.tac.yml grants host.ping only, so host.time is refused with
 -- ToolNotAllowed.  A host tool can also be a Tool handle: Tool { use = "host.ping" }.
+-- A sidecar that grants is honoured once you trust it (after reading it):
+--   tactus-run trust examples/host_tool.tac
 ping = Tool { use = "host.ping", description = "ping the host" }
 
 Procedure {
