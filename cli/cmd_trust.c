@@ -251,17 +251,19 @@ trust_forget (const char *file)
 int
 cmd_trust (int argc, char **argv)
 {
-  bool remove = false;
+  bool remove = false, options = true;
   int rc = 0, files = 0;
 
-  for (int i = 1; i < argc; i++)
+  for (int i = 1; i < argc && options; i++)
     {
-      if (strcmp (argv[i], "--help") == 0 || strcmp (argv[i], "-h") == 0)
+      if (strcmp (argv[i], "--") == 0)
+        options = false;
+      else if (strcmp (argv[i], "--help") == 0 || strcmp (argv[i], "-h") == 0)
         {
           trust_usage (stdout);
           return 0;
         }
-      if (strcmp (argv[i], "--list") == 0)
+      else if (strcmp (argv[i], "--list") == 0)
         {
           if (argc != 2)
             {
@@ -270,18 +272,22 @@ cmd_trust (int argc, char **argv)
             }
           return trust_list ();
         }
-      if (strcmp (argv[i], "--remove") == 0 && i == 1)
+      else if (strcmp (argv[i], "--remove") == 0 && i == 1)
         remove = true;
-      else if (argv[i][0] == '-' && strcmp (argv[i], "--") != 0)
+      else if (argv[i][0] == '-')
         {
           fprintf (stderr, "tactus-run trust: unknown option '%s' (--list, --remove)\n", argv[i]);
           return 1;
         }
     }
+  options = true;
   for (int i = remove ? 2 : 1; i < argc; i++)
     {
-      if (strcmp (argv[i], "--") == 0)
-        continue;
+      if (options && strcmp (argv[i], "--") == 0)
+        {
+          options = false;
+          continue;
+        }
       files++;
       if ((remove ? trust_forget (argv[i]) : trust_one (argv[i])) != 0)
         rc = 1;
