@@ -80,6 +80,9 @@ int config_load (struct tr_config *c, const char *tac_path, struct tr_error *err
  * count, or -1.  */
 int config_layer_grants (const char *path, const char *text, size_t len, char ***grants,
                          struct tr_error *err);
+/* Apply one parsed layer (policy/yaml_tree.h) to C (policy/layers.c).  */
+struct ynode;
+int config_apply_tree (struct tr_config *c, const struct ynode *root, struct tr_error *err);
 /* Parse one YAML document (for tests and the fuzzer): NAME is used in messages.  */
 int config_load_text (struct tr_config *c, const char *name, const char *text, size_t len,
                       struct tr_error *err);

@@ -52,7 +52,7 @@ sources() {
     fuzz_frame) echo "" ;;
     # Not broker/curl_lazy.c: the harness stands in for libcurl.
     fuzz_broker) echo "$(ls broker/*.c | grep -v '^broker/curl_lazy\.c$' | tr '\n' ' ') policy/policy.c" ;;
-    fuzz_config) echo "policy/config.c policy/yaml_tree.c policy/policy.c policy/grants.c policy/trust.c" ;;
+    fuzz_config) echo "policy/config.c policy/layers.c policy/yaml_tree.c policy/policy.c policy/grants.c policy/trust.c" ;;
     fuzz_checkpoint) echo "broker/checkpoint_store.c" ;;
     fuzz_json) echo "vm/json.c" ;;
     fuzz_param) echo "cli/parse.c vm/json.c" ;;
