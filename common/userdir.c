@@ -18,11 +18,61 @@
 
 #define BENEATH (RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS)
 
+/* openat2 without the syscall (kernels before 5.6, valgrind): the same
+ * walk done one component at a time, each opened with O_NOFOLLOW, so a
+ * symlink anywhere on the way is refused (ELOOP) just the same.  Only the
+ * RESOLVE_ flags used here: BENEATH, NO_SYMLINKS, NO_MAGICLINKS.  */
+int
+tr_openat2_walk (int dirfd, const char *path, int flags, unsigned long long resolve)
+{
+  char buf[PATH_MAX], *save = NULL, *part, *next;
+  int fd, r;
+
+  if (snprintf (buf, sizeof buf, "%s", path) >= (int) sizeof buf)
+    return errno = ENAMETOOLONG, -1;
+  if (buf[0] == '/' && (resolve & RESOLVE_BENEATH))
+    return errno = EXDEV, -1;
+  fd = buf[0] == '/' ? open ("/", O_PATH | O_DIRECTORY | O_CLOEXEC)
+                     : openat (dirfd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+  part = strtok_r (buf, "/", &save);
+  if (part == NULL) /* "/" or "": the start itself */
+    {
+      if (fd >= 0)
+        close (fd);
+      return openat (dirfd, buf[0] == '/' ? "/" : ".", flags | O_CLOEXEC);
+    }
+  for (; fd >= 0 && part; part = next)
+    {
+      next = strtok_r (NULL, "/", &save);
+      if (strcmp (part, "..") == 0 && (resolve & RESOLVE_BENEATH))
+        {
+          close (fd);
+          return errno = EXDEV, -1;
+        }
+      r = next ? openat (fd, part, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+               : openat (fd, part, flags | O_NOFOLLOW | O_CLOEXEC);
+      if (r < 0 && errno == ENOTDIR)
+        {
+          /* O_DIRECTORY | O_NOFOLLOW on a symlink says ENOTDIR.  */
+          struct stat st;
+          if (fstatat (fd, part, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK (st.st_mode))
+            errno = ELOOP;
+        }
+      close (fd);
+      fd = r;
+    }
+  return fd;
+}
+
 int
 tr_openat2 (int dirfd, const char *path, int flags, unsigned long long resolve)
 {
   struct open_how how = { .flags = (unsigned long long) flags, .resolve = resolve };
-  return (int) syscall (SYS_openat2, dirfd, path, &how, sizeof how);
+  int fd = (int) syscall (SYS_openat2, dirfd, path, &how, sizeof how);
+
+  if (fd < 0 && errno == ENOSYS)
+    return tr_openat2_walk (dirfd, path, flags, resolve);
+  return fd;
 }
 
 const char *

@@ -66,7 +66,10 @@ int userdir_secret (int dirfd, const char *display, const char *name, uint8_t *k
 int tr_read_file (const char *path, size_t max, char **buf, size_t *len, char *real,
                   size_t realsize, struct tr_error *err);
 
-/* openat2 (no glibc wrapper in Debian 12).  */
+/* openat2 (no glibc wrapper in Debian 12); where the kernel lacks it
+ * (before 5.6, or under valgrind), tr_openat2_walk: one component at a
+ * time with O_NOFOLLOW, for RESOLVE_BENEATH | NO_SYMLINKS | NO_MAGICLINKS.  */
 int tr_openat2 (int dirfd, const char *path, int flags, unsigned long long resolve);
+int tr_openat2_walk (int dirfd, const char *path, int flags, unsigned long long resolve);
 
 #endif

@@ -3,12 +3,15 @@
  * exactly the listed things.  And the userdir helpers the trust store and
  * checkpoints rely on: a private directory that is not ours or not private
  * is refused, a planted symlink is never followed.  */
+#define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+
+#include <linux/openat2.h>
 
 #include "common/strv.h"
 #include "common/userdir.h"
@@ -166,6 +169,34 @@ private_dirs (void)
       if (fd >= 0)
         close (fd);
     }
+  /* The walk that stands in for openat2 where the kernel has none.  */
+  {
+    char sub[PATH_MAX + 32];
+    int d = open (dir, O_PATH | O_DIRECTORY), f;
+    snprintf (sub, sizeof sub, "%s/a/b", dir);
+    snprintf (path, sizeof path, "mkdir -p %s && ln -s /etc %s/a/link && ln -s b %s/a/blink", sub,
+              dir, dir);
+    if (d < 0 || system (path) != 0)
+      report (false, "userdir: walk setup", "%s", path);
+    f = tr_openat2_walk (d, "a/b", O_RDONLY | O_DIRECTORY, RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS);
+    report (f >= 0, "userdir: the openat2 walk opens a real path", "%s", strerror (errno));
+    if (f >= 0)
+      close (f);
+    f = tr_openat2_walk (d, "a/link/passwd", O_RDONLY, RESOLVE_NO_SYMLINKS);
+    report (f < 0 && errno == ELOOP, "userdir: the walk refuses a symlink on the way (ELOOP)",
+            "fd %d, %s", f, strerror (errno));
+    f = tr_openat2_walk (d, "a/blink", O_RDONLY | O_DIRECTORY, RESOLVE_NO_SYMLINKS);
+    report (f < 0 && errno == ELOOP, "userdir: the walk refuses a symlink at the end (ELOOP)",
+            "fd %d, %s", f, strerror (errno));
+    f = tr_openat2_walk (d, "../etc", O_RDONLY | O_DIRECTORY, RESOLVE_BENEATH);
+    report (f < 0 && errno == EXDEV, "userdir: the walk keeps beneath its directory (..)", "fd %d",
+            f);
+    f = tr_openat2_walk (d, "/etc", O_RDONLY | O_DIRECTORY, RESOLVE_BENEATH);
+    report (f < 0 && errno == EXDEV, "userdir: the walk keeps beneath its directory (/)", "fd %d",
+            f);
+    if (d >= 0)
+      close (d);
+  }
   snprintf (path, sizeof path, "%s/sym", dir);
   if (symlink ("/tmp", path) < 0)
     report (false, "userdir: symlink", "%s", strerror (errno));
