@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Hostile lane: the trace `run --storage file` keeps is written by the host
-# into the default storage, ./.tactus/storage/traces -- inside the
-# workspace, which the cage can write.  A cage that plants a symlink there
-# (.tactus/storage/traces -> a directory of the user's) must not make the
-# next run's host write through it, nor `trace list` read through it.
+# into the storage directory.  The default is out of every workspace
+# ($XDG_STATE_HOME/tactus-run/storage); a --storage-path inside the
+# workspace (.tactus/storage here) is a place the cage can write.  A cage
+# that plants a symlink there (.tactus/storage/traces -> a directory of the
+# user's) must not make the next run's host write through it, nor `trace
+# list` read through it.
 #
 # The symlink is planted from inside a real cage (sandbox exec), as root
 # and as uid 65534.  Positive control: without the symlink the same run
@@ -22,8 +24,10 @@ EOF
 chmod 0644 "$scratch/t.tac"
 
 for who in root nobody; do
-  runner=()
-  [ "$who" = nobody ] && runner=(as_nobody)
+  state="$scratch/state-$who"
+  mkdir -m 0700 "$state"
+  runner=(env XDG_STATE_HOME="$state")
+  [ "$who" = nobody ] && chown 65534:65534 "$state" && runner=(as_nobody "${runner[@]}")
   victim=$(mktemp -d "$scratch/victim.XXXXXX")
   chmod 0777 "$victim"
   printf '{"event_type":"log","message":"PLANTED-%s"}\n' "$RANDOM" >"$victim/planted.jsonl"
@@ -35,8 +39,8 @@ for who in root nobody; do
   cp "$scratch/t.tac" "$ws/"
   [ "$who" = nobody ] && chown -R 65534:65534 "$ws"
   out=$(cd "$ws" && "${runner[@]}" "$TR" run t.tac --storage file 2>&1 </dev/null)
-  if ls "$ws/.tactus/storage/traces/"t-*.jsonl >/dev/null 2>&1; then
-    pass "trace store ($who): control: a run with --storage file keeps its trace"
+  if ls "$state/tactus-run/storage/traces/"t-*.jsonl >/dev/null 2>&1 && [ ! -e "$ws/.tactus" ]; then
+    pass "trace store ($who): control: a run with --storage file keeps its trace (in the state directory)"
   else
     fail "trace store ($who): control: the trace is kept" "$(printf '%s' "$out" | tail -3 | tr '\n' ' ')"
   fi
@@ -51,7 +55,7 @@ for who in root nobody; do
     fail "trace store ($who): the cage planted the symlink" "no symlink (the test could not set up)"
     continue
   fi
-  out=$(cd "$ws" && "${runner[@]}" "$TR" run t.tac --storage file 2>&1 </dev/null)
+  out=$(cd "$ws" && "${runner[@]}" "$TR" run t.tac --storage file --storage-path .tactus/storage 2>&1 </dev/null)
   rc=$?
   after=$(cd "$victim" && find . -printf '%p %s\n' | sort | sha256sum)
   if [ "$before" = "$after" ]; then
@@ -64,7 +68,7 @@ for who in root nobody; do
   else
     fail "trace store ($who): ... says the trace is not kept" "exit $rc: $(printf '%s' "$out" | tail -3 | tr '\n' ' ')"
   fi
-  out=$(cd "$ws" && "${runner[@]}" "$TR" trace list 2>&1 </dev/null)
+  out=$(cd "$ws" && "${runner[@]}" "$TR" trace list --storage-path .tactus/storage 2>&1 </dev/null)
   if [[ "$out" != *planted* && "$out" != *PLANTED* ]]; then
     pass "trace store ($who): trace list does not read through the symlink"
   else
