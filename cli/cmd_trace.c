@@ -56,7 +56,7 @@ trace_usage (FILE *f)
       "JSON Lines file written by --trace FILE.  RUN is a run id (or its start), or a path.\n"
       "\n"
       "  --storage-path DIR    the storage directory (default: the config's storage_path,\n"
-      "                        else .tactus/storage)\n"
+      "                        else $XDG_STATE_HOME/tactus-run/storage)\n"
       "  --position N          show: only the checkpoint made at position N\n"
       "  --format json|jsonl   export: one JSON array (default) or JSON Lines; OUT '-' is stdout\n"
       "  --json                list / show: JSON instead of readable lines\n");

@@ -1,5 +1,6 @@
 /* The trace file storage keeps (trace_store.h).  The default storage is
- * ./.tactus/storage, inside the workspace the procedure may write: a
+ * out of every workspace ($XDG_STATE_HOME/tactus-run/storage), but a
+ * --storage-path may lie inside the workspace the procedure may write: a
  * procedure could plant a symlink there (.tactus/storage/traces -> the
  * user's files) for the next run's host to write through, so every
  * component under the current directory is opened refusing symlinks, and
