@@ -79,13 +79,17 @@ open_beneath (int dirfd, const char *rel, bool create)
 int
 trace_store_dir (const char *storage_dir, bool create, struct tr_error *err)
 {
-  char cwd[PATH_MAX], path[PATH_MAX + 16];
+  char cwd[PATH_MAX], path[2 * PATH_MAX + 16];
   size_t n;
   int base, fd;
 
-  snprintf (path, sizeof path, "%s/traces", storage_dir);
   if (getcwd (cwd, sizeof cwd) == NULL)
     return tr_fail (err, errno, "getcwd");
+  /* A relative path is under the current directory: walked the same way.  */
+  if (storage_dir[0] == '/')
+    snprintf (path, sizeof path, "%s/traces", storage_dir);
+  else
+    snprintf (path, sizeof path, "%s/%s/traces", cwd, storage_dir);
   n = strlen (cwd);
   if (strncmp (path, cwd, n) == 0 && path[n] == '/')
     {
