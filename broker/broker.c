@@ -56,6 +56,8 @@ broker_outq_free (struct broker_state *b)
   while (b->outq)
     {
       struct broker_outpkt *next = b->outq->next;
+      if (b->outq->fd >= 0)
+        close (b->outq->fd);
       free (b->outq);
       b->outq = next;
     }
@@ -63,15 +65,41 @@ broker_outq_free (struct broker_state *b)
   b->outq_bytes = 0;
 }
 
-/* One packet, now: 1 sent, 0 the socket is full, -1 the VM's end is gone.  */
+/* One packet, now: 1 sent, 0 the socket is full, -1 the VM's end is gone.
+ * FD (-1: none) goes with it (SCM_RIGHTS); the caller still closes it.  */
 static int
-send_packet (struct broker_state *b, const uint8_t *pkt, size_t n)
+send_packet (struct broker_state *b, const uint8_t *pkt, size_t n, int fd)
 {
   ssize_t w;
 
-  do
-    w = send (b->peer->fd, pkt, n, MSG_NOSIGNAL);
-  while (w < 0 && errno == EINTR);
+  if (fd >= 0)
+    {
+      /* MSG_DONTWAIT: the socket is non-blocking already, this says so.  */
+      struct iovec iov = { .iov_base = (void *) pkt, .iov_len = n };
+      union
+      {
+        char buf[CMSG_SPACE (sizeof (int))];
+        struct cmsghdr align;
+      } u;
+      struct msghdr mh = { .msg_iov = &iov,
+                           .msg_iovlen = 1,
+                           .msg_control = u.buf,
+                           .msg_controllen = sizeof u.buf };
+      struct cmsghdr *c = CMSG_FIRSTHDR (&mh);
+
+      memset (&u, 0, sizeof u);
+      c->cmsg_level = SOL_SOCKET;
+      c->cmsg_type = SCM_RIGHTS;
+      c->cmsg_len = CMSG_LEN (sizeof (int));
+      memcpy (CMSG_DATA (c), &fd, sizeof fd);
+      do
+        w = sendmsg (b->peer->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+      while (w < 0 && errno == EINTR);
+    }
+  else
+    do
+      w = send (b->peer->fd, pkt, n, MSG_NOSIGNAL);
+    while (w < 0 && errno == EINTR);
   if (w >= 0)
     return 1;
   if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS)
@@ -92,7 +120,7 @@ broker_flush (struct broker_state *b)
   while (b->outq && !b->out_closed)
     {
       struct broker_outpkt *q = b->outq;
-      int r = send_packet (b, q->data, q->len);
+      int r = send_packet (b, q->data, q->len, q->fd);
       if (r == 0)
         return 1;
       if (r < 0)
@@ -104,6 +132,8 @@ broker_flush (struct broker_state *b)
       if (b->outq == NULL)
         b->outq_last = NULL;
       b->outq_bytes -= q->len + BROKER_OUTPKT_OVERHEAD;
+      if (q->fd >= 0)
+        close (q->fd);
       free (q);
     }
   return 0;
@@ -123,9 +153,11 @@ outbound_overflow (struct broker_state *b)
   kill_peer (b);
 }
 
-/* frame_pack's sink: send at once when nothing is queued, else queue.  */
+/* frame_pack's sink: send at once when nothing is queued, else queue (a
+ * descriptor FD is duplicated for the queue: frame_pack's caller closes
+ * its own).  */
 static int
-emit_packet (void *ctx, const uint8_t *pkt, size_t n)
+emit_packet (void *ctx, const uint8_t *pkt, size_t n, int fd)
 {
   struct broker_state *b = ctx;
   struct broker_outpkt *q;
@@ -137,7 +169,7 @@ emit_packet (void *ctx, const uint8_t *pkt, size_t n)
     return 0;
   if (b->outq == NULL)
     {
-      r = send_packet (b, pkt, n);
+      r = send_packet (b, pkt, n, fd);
       if (r != 0)
         {
           if (r < 0)
@@ -154,6 +186,12 @@ emit_packet (void *ctx, const uint8_t *pkt, size_t n)
   q = malloc (sizeof *q + n);
   if (q == NULL)
     return -1;
+  q->fd = fd >= 0 ? fcntl (fd, F_DUPFD_CLOEXEC, 0) : -1;
+  if (fd >= 0 && q->fd < 0)
+    {
+      free (q);
+      return -1;
+    }
   q->next = NULL;
   q->len = n;
   memcpy (q->data, pkt, n);
@@ -167,15 +205,21 @@ emit_packet (void *ctx, const uint8_t *pkt, size_t n)
 }
 
 static int
-send_message (struct broker_state *b, const char *text)
+send_message (struct broker_state *b, const char *text, int fd)
 {
   struct tr_error err;
 
-  return frame_pack (text, strlen (text), emit_packet, b, &err);
+  return frame_pack (text, strlen (text), fd, emit_packet, b, &err);
 }
 
 int
 broker_reply (struct broker_state *b, const cJSON *id, const char *event, cJSON *data)
+{
+  return broker_reply_fd (b, id, event, data, -1);
+}
+
+int
+broker_reply_fd (struct broker_state *b, const cJSON *id, const char *event, cJSON *data, int fd)
 {
   cJSON *msg = cJSON_CreateObject ();
   char *text;
@@ -189,7 +233,7 @@ broker_reply (struct broker_state *b, const cJSON *id, const char *event, cJSON 
   cJSON_Delete (msg);
   if (text == NULL)
     return -1;
-  r = send_message (b, text);
+  r = send_message (b, text, fd);
   cJSON_free (text);
   return r;
 }
@@ -215,7 +259,7 @@ broker_reply_error (struct broker_state *b, const cJSON *id, const char *type, c
   cJSON_Delete (msg);
   if (s == NULL)
     return -1;
-  r = send_message (b, s);
+  r = send_message (b, s, -1);
   cJSON_free (s);
   return r;
 }

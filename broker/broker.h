@@ -6,6 +6,7 @@
 #define TR_BROKER_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <sys/types.h>
 
@@ -29,10 +30,49 @@ enum broker_storage
   STORAGE_FILE,
 };
 
+/* The VM's files (File.*, tactus.io.*): the broker opens them beneath the
+ * workspace and hands the VM the open descriptor (broker/workspace.c,
+ * docs/protocol.md "Files").  The mode is enforced here, in one place.  */
+enum broker_ws_mode
+{
+  BROKER_WS_RW = 0,
+  BROKER_WS_RO,      /* reads only: every write is PermissionDenied */
+  BROKER_WS_OVERLAY, /* writes kept in the broker's memory for this run, never on the host */
+  BROKER_WS_OFF,     /* no workspace: every fs.* method is refused */
+};
+
+/* A host directory seen at TARGET beneath the workspace (config
+ * sandbox.volumes with a target under /workspace).  */
+struct broker_volume
+{
+  const char *source;
+  const char *target; /* relative to the workspace: "data", "vol/x" */
+  bool writable;
+};
+
+struct broker_workspace_spec
+{
+  const char *dir; /* host directory (a path; "/proc/self/fd/N" works), unused when off */
+  enum broker_ws_mode mode;
+  const struct broker_volume *volumes;
+  size_t n_volumes;
+  const char *const *protected_paths; /* NULL: protected_defaults (common/protected.h) */
+  uint64_t overlay_bytes;             /* overlay mode: what the run may write in all (0: 64 MiB) */
+};
+
+/* Opened before the VM starts (so a missing directory is a clear error
+ * before anything runs), served by broker_serve, closed after it (what a
+ * run left half-written is removed then).  */
+struct broker_workspace;
+int broker_workspace_open (const struct broker_workspace_spec *spec, struct broker_workspace **out,
+                           struct tr_error *err);
+void broker_workspace_close (struct broker_workspace *ws);
+
 struct broker_options
 {
   const char *procedure_path; /* the .tac as given */
   const char *procedure_dir;  /* host directory local modules are read from */
+  struct broker_workspace *workspace; /* the VM's files; NULL: none (fs.* refused) */
   const char *procedure_name;
   struct cJSON *params; /* object of --param values (strings), owned by the caller */
   /* Extra fields for the run.start reply (e.g. mode = "scenario" for

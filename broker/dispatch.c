@@ -13,8 +13,6 @@
 #include "broker/internal.h"
 #include "broker/trace.h"
 
-#define MAX_MODULE_SIZE (4 << 20)
-
 static const char *
 param_str (const cJSON *params, const char *key)
 {
@@ -69,114 +67,6 @@ events_emit (struct broker_state *b, const cJSON *id, const cJSON *params)
   ok = cJSON_CreateObject ();
   cJSON_AddBoolToObject (ok, "ok", 1);
   broker_reply (b, id, "done", ok);
-}
-
-/* Open PATH (relative, no '..') under DIR without following a symlink in
- * any component: O_NOFOLLOW alone only covers the last one, and a
- * symlinked directory (lib -> /home/me) would lead out.  O_NONBLOCK: a FIFO
- * must not block the broker (it is refused as not a regular file).  */
-static int
-open_beneath (int dir, const char *path)
-{
-  char comp[256];
-  const char *p = path, *slash;
-  int cur = dir, fd;
-
-  while ((slash = strchr (p, '/')) != NULL)
-    {
-      size_t n = (size_t) (slash - p);
-      int next;
-      if (n == 0 || n >= sizeof comp)
-        {
-          errno = ENOENT;
-          goto fail;
-        }
-      memcpy (comp, p, n);
-      comp[n] = '\0';
-      next = openat (cur, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-      if (next < 0)
-        goto fail;
-      if (cur != dir)
-        close (cur);
-      cur = next;
-      p = slash + 1;
-    }
-  fd = openat (cur, p, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-  if (cur != dir)
-    {
-      int e = errno;
-      close (cur);
-      errno = e;
-    }
-  return fd;
-fail:
-  if (cur != dir)
-    {
-      int e = errno;
-      close (cur);
-      errno = e;
-    }
-  return -1;
-}
-
-/* A local module NAME.tac beside the procedure.  NAME was checked by the VM
- * too, but only this check counts: no absolute paths, no '..', and the
- * file is opened without following symlinks out of the directory.  */
-static void
-module_load (struct broker_state *b, const cJSON *id, const cJSON *params)
-{
-  const char *name = param_str (params, "name");
-  char path[1024];
-  struct stat st;
-  char *buf;
-  ssize_t n;
-  int dir, fd;
-  cJSON *data;
-
-  if (name == NULL || name[0] == '\0' || name[0] == '/' || strstr (name, "..")
-      || strlen (name) > 200
-      || strspn (name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-./")
-             != strlen (name))
-    {
-      broker_reply_error (b, id, "NotFound",
-                          "module '%s': only modules beside the procedure may be loaded",
-                          name ? name : "");
-      return;
-    }
-  snprintf (path, sizeof path, "%s.tac", name);
-  dir = open (b->o->procedure_dir ? b->o->procedure_dir : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  fd = dir < 0 ? -1 : open_beneath (dir, path);
-  if (dir >= 0)
-    close (dir);
-  if (fd < 0 || fstat (fd, &st) < 0 || !S_ISREG (st.st_mode) || st.st_size > MAX_MODULE_SIZE)
-    {
-      int e = errno;
-      if (fd >= 0)
-        close (fd);
-      broker_reply_error (b, id, "NotFound", "module '%s': %s/%s: %s", name,
-                          b->o->procedure_dir ? b->o->procedure_dir : ".", path,
-                          fd < 0
-                              ? (e == ELOOP || e == ENOTDIR ? "a symlink in the path (symlinks are "
-                                                              "not followed)"
-                                                            : strerror (e))
-                              : "not a regular file under 4 MiB");
-      return;
-    }
-  buf = malloc ((size_t) st.st_size + 1);
-  n = buf ? read (fd, buf, (size_t) st.st_size) : -1;
-  close (fd);
-  if (n != st.st_size)
-    {
-      free (buf);
-      broker_reply_error (b, id, "NotFound", "module '%s': read failed", name);
-      return;
-    }
-  buf[n] = '\0';
-  data = cJSON_CreateObject ();
-  cJSON_AddStringToObject (data, "source", buf);
-  cJSON_AddStringToObject (data, "path", path);
-  free (buf);
-  broker_reply (b, id, "done", data);
 }
 
 static void
@@ -278,7 +168,9 @@ broker_dispatch (struct broker_state *b, const cJSON *id, const char *method, co
       return (void) broker_reply (b, id, "done", cJSON_CreateObject ());
     }
   if (strcmp (method, "module.load") == 0)
-    return module_load (b, id, params);
+    return broker_module_load (b, id, params);
+  if (strncmp (method, "fs.", 3) == 0)
+    return broker_fs (b, id, method + 3, params);
   if (strcmp (method, "stage.set") == 0)
     return stage_set (b, id, params);
   if (strcmp (method, "llm.chat") == 0)

@@ -23,6 +23,7 @@ struct broker_affinity
 struct broker_outpkt
 {
   struct broker_outpkt *next;
+  int fd; /* a descriptor that goes with it (SCM_RIGHTS), or -1 */
   size_t len;
   uint8_t data[];
 };
@@ -60,6 +61,10 @@ struct broker_state
 /* broker.c */
 int broker_reply (struct broker_state *b, const struct cJSON *id, const char *event,
                   struct cJSON *data);
+/* The same with a file descriptor for the VM (FD stays the caller's: it is
+ * duplicated when the reply has to wait in the queue).  */
+int broker_reply_fd (struct broker_state *b, const struct cJSON *id, const char *event,
+                     struct cJSON *data, int fd);
 int broker_reply_error (struct broker_state *b, const struct cJSON *id, const char *type,
                         const char *fmt, ...) __attribute__ ((format (printf, 4, 5)));
 void broker_violation (struct broker_state *b, const struct cJSON *id, const char *why);
@@ -94,6 +99,12 @@ int broker_approve (struct broker_state *b, const char *question);
 
 /* llm.c: model calls (OpenAI-compatible, libcurl).  */
 void broker_llm_chat (struct broker_state *b, const struct cJSON *id, const struct cJSON *params);
+
+/* workspace.c: the VM's files (fs.* methods) and local modules.  */
+void broker_fs (struct broker_state *b, const struct cJSON *id, const char *op,
+                const struct cJSON *params);
+void broker_module_load (struct broker_state *b, const struct cJSON *id,
+                         const struct cJSON *params);
 
 /* storage.c: checkpoints, in memory or in a file per procedure.  */
 void broker_storage_open (struct broker_state *b);

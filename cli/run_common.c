@@ -34,6 +34,8 @@
 
 #define MAX_SOURCE (4 << 20)
 #define DEFAULT_VM_MEMORY CONFIG_DEFAULT_MEMORY
+/* What an overlay workspace keeps of the run's files, in all.  */
+#define OVERLAY_BYTES (64ull << 20)
 
 static char *
 read_source (const char *path, size_t *len, struct tr_error *err)
@@ -370,30 +372,20 @@ llm_base_url (const struct tr_config *cfg, char *buf, size_t size)
 
 static void
 fill_spec (struct sandbox_spec *spec, const struct tr_config *cfg, double timeout,
-           struct vm_config *vm, struct sandbox_bind *binds)
+           struct vm_config *vm)
 {
   sandbox_spec_init (spec);
   spec->entry = vm_entry;
   spec->entry_arg = vm;
   spec->broker = true;
-  /* The VM reads nothing from /proc, opens no device and has no use for a
-   * /tmp: its cage holds the root tmpfs and /workspace only.  */
+  /* The VM reads nothing from /proc, opens no device, has no use for a
+   * /tmp and reaches its files through the broker: its cage holds no host
+   * directory at all, only the empty, read-only root tmpfs.  */
   spec->mount_proc = false;
   spec->mount_dev = false;
   spec->mount_tmp = false;
+  spec->workspace = SANDBOX_WORKSPACE_OFF;
   spec->keep_stdout = spec->keep_stderr = false;
-  spec->workspace = cfg->workspace == CONFIG_WORKSPACE_OFF       ? SANDBOX_WORKSPACE_OFF
-                    : cfg->workspace == CONFIG_WORKSPACE_RO      ? SANDBOX_WORKSPACE_RO
-                    : cfg->workspace == CONFIG_WORKSPACE_OVERLAY ? SANDBOX_WORKSPACE_OVERLAY
-                                                                 : SANDBOX_WORKSPACE_RW;
-  for (size_t i = 0; i < cfg->n_volumes; i++)
-    {
-      binds[i].source = cfg->volumes[i].source;
-      binds[i].target = cfg->volumes[i].target;
-      binds[i].writable = cfg->volumes[i].writable;
-    }
-  spec->binds = binds;
-  spec->n_binds = cfg->n_volumes;
   spec->envp = cfg->env;
   spec->seccomp = vm->jit ? SANDBOX_SECCOMP_VM_JIT : SANDBOX_SECCOMP_VM;
   /* The VM's own cap ends a Lua memory bomb cleanly; the sandbox limit
@@ -403,7 +395,36 @@ fill_spec (struct sandbox_spec *spec, const struct tr_config *cfg, double timeou
   spec->limits.pids = cfg->pids ? cfg->pids : CONFIG_DEFAULT_PIDS;
   spec->limits.cpus = cfg->cpus;
   spec->limits.nofile = 64;
+  /* An overlay workspace's files live in memory (memfds the VM writes):
+   * no single file may outgrow the overlay's budget.  */
+  if (cfg->workspace == CONFIG_WORKSPACE_OVERLAY)
+    spec->limits.fsize_bytes = OVERLAY_BYTES;
   spec->limits.timeout_seconds = timeout;
+}
+
+/* The broker's view of the workspace: the mode, and the volumes whose
+ * target lies beneath /workspace (the only ones File.* paths can name).  */
+static int
+open_workspace (const struct tr_config *cfg, const char *dir, struct broker_volume *vols,
+                struct broker_workspace **ws, struct tr_error *err)
+{
+  struct broker_workspace_spec spec = { .dir = dir, .overlay_bytes = OVERLAY_BYTES };
+
+  spec.mode = cfg->workspace == CONFIG_WORKSPACE_OFF       ? BROKER_WS_OFF
+              : cfg->workspace == CONFIG_WORKSPACE_RO      ? BROKER_WS_RO
+              : cfg->workspace == CONFIG_WORKSPACE_OVERLAY ? BROKER_WS_OVERLAY
+                                                           : BROKER_WS_RW;
+  for (size_t i = 0; i < cfg->n_volumes; i++)
+    if (strncmp (cfg->volumes[i].target, "/workspace/", 11) == 0)
+      {
+        vols[spec.n_volumes].source = cfg->volumes[i].source;
+        vols[spec.n_volumes].target = cfg->volumes[i].target + 11;
+        vols[spec.n_volumes].writable = cfg->volumes[i].writable;
+        spec.n_volumes++;
+      }
+  spec.volumes = vols;
+  spec.protected_paths = (const char *const *) cfg->protected_paths;
+  return broker_workspace_open (&spec, ws, err);
 }
 
 /* Peak memory of the launcher (with the broker) and of the sandbox (its
@@ -488,17 +509,12 @@ int
 run_prepare (const struct tr_config *cfg, struct sandbox **sb, struct tr_error *err)
 {
   struct sandbox_spec *spec = calloc (1, sizeof *spec);
-  struct sandbox_bind *binds = calloc (cfg->n_volumes + 1, sizeof *binds);
   struct vm_config vm
       = { .jit = cfg->jit, .memory_limit = cfg->memory ? cfg->memory : DEFAULT_VM_MEMORY };
 
-  if (spec == NULL || binds == NULL)
-    {
-      free (spec);
-      free (binds);
-      return tr_fail (err, ENOMEM, "sandbox");
-    }
-  fill_spec (spec, cfg, cfg->timeout, &vm, binds);
+  if (spec == NULL)
+    return tr_fail (err, ENOMEM, "sandbox");
+  fill_spec (spec, cfg, cfg->timeout, &vm);
   /* The VM's configuration arrives with the run (sandbox_go's payload).  */
   spec->entry_arg = NULL;
   return sandbox_prepare (spec, sb, err);
@@ -569,7 +585,8 @@ run_execute (const struct run_job *job, struct run_result *res)
   const struct tr_config *cfg = job->cfg;
   struct tr_error err;
   cleanup_free char *dir_copy = NULL, *base_copy = NULL;
-  cleanup_free struct sandbox_bind *binds = NULL;
+  cleanup_free struct broker_volume *vols = NULL;
+  struct broker_workspace *ws = NULL;
   char cwd[PATH_MAX], name[256], base_url[1024], rel_dir[PATH_MAX];
   __attribute__ ((cleanup (cjson_deletep))) cJSON *start_extra = NULL;
   __attribute__ ((cleanup (checkpoint_store_close))) struct checkpoint_store store
@@ -610,7 +627,20 @@ run_execute (const struct run_job *job, struct run_result *res)
   vm.chunkname = job->file;
   vm.jit = cfg->jit && !job->no_jit;
   vm.memory_limit = job->memory ? job->memory : cfg->memory ? cfg->memory : DEFAULT_VM_MEMORY;
-  vm.workspace = cfg->workspace == CONFIG_WORKSPACE_OFF ? NULL : sandboxed ? "/workspace" : cwd;
+
+  /* The workspace is opened before anything runs: a missing directory is
+   * a clear error, not a failure inside a started run.  */
+  vols = calloc (cfg->n_volumes + 1, sizeof *vols);
+  if (vols == NULL
+      || open_workspace (cfg, job->workspace_dir ? job->workspace_dir : cwd, vols, &ws, &err) < 0)
+    {
+      if (vols == NULL)
+        tr_fail (&err, ENOMEM, "workspace");
+      tr_error_print (&err);
+      if (job->prepared)
+        sandbox_destroy (job->prepared);
+      return -1;
+    }
 
   if (cfg->workspace == CONFIG_WORKSPACE_RW
       && workspace_guard (job->workspace_dir ? job->workspace_dir : cwd, &err) < 0)
@@ -641,6 +671,9 @@ run_execute (const struct run_job *job, struct run_result *res)
   if (start_extra == NULL)
     {
       fprintf (stderr, "tactus-run: out of memory\n");
+      broker_workspace_close (ws);
+      if (job->prepared)
+        sandbox_destroy (job->prepared);
       return -1;
     }
   if (cfg->workspace != CONFIG_WORKSPACE_OFF
@@ -648,6 +681,7 @@ run_execute (const struct run_job *job, struct run_result *res)
                                      bo.procedure_dir, rel_dir, sizeof rel_dir)
              == 0)
     cJSON_AddStringToObject (start_extra, "procedure_dir", rel_dir);
+  bo.workspace = ws;
   bo.procedure_name = name;
   bo.params = job->params;
   bo.start_extra = start_extra;
@@ -676,6 +710,8 @@ run_execute (const struct run_job *job, struct run_result *res)
       if (vm_config_pack (&vm, &packed, &go.payload_len) < 0)
         {
           fprintf (stderr, "tactus-run: out of memory\n");
+          sandbox_destroy (sb);
+          broker_workspace_close (ws);
           return -1;
         }
       go.payload = packed;
@@ -683,6 +719,7 @@ run_execute (const struct run_job *job, struct run_result *res)
         {
           fprintf (stderr, "tactus-run: the sandbox could not be started: %s\n", err.msg);
           sandbox_destroy (sb);
+          broker_workspace_close (ws);
           return -1;
         }
       sandbox_peer (sb, &peer);
@@ -690,13 +727,7 @@ run_execute (const struct run_job *job, struct run_result *res)
   else if (sandboxed)
     {
       struct sandbox_spec spec;
-      binds = calloc (cfg->n_volumes + 1, sizeof *binds);
-      if (binds == NULL)
-        {
-          fprintf (stderr, "tactus-run: out of memory\n");
-          return -1;
-        }
-      fill_spec (&spec, cfg, timeout, &vm, binds);
+      fill_spec (&spec, cfg, timeout, &vm);
       if (sandbox_start (&spec, &sb, &err) < 0)
         {
           fprintf (stderr,
@@ -704,6 +735,7 @@ run_execute (const struct run_job *job, struct run_result *res)
                    "  (run 'tactus-run sandbox status' to see what this host supports; "
                    "--no-sandbox runs without isolation)\n",
                    err.msg);
+          broker_workspace_close (ws);
           return -1;
         }
       sandbox_peer (sb, &peer);
@@ -716,6 +748,7 @@ run_execute (const struct run_job *job, struct run_result *res)
       if (start_plain (&vm, timeout, &plain, &peer.fd, &err) < 0)
         {
           tr_error_print (&err);
+          broker_workspace_close (ws);
           return -1;
         }
       peer.pidfd = plain.pidfd;
@@ -729,6 +762,7 @@ run_execute (const struct run_job *job, struct run_result *res)
   rc = broker_serve (&bo, &peer, &res->out, &err);
   if (rc < 0)
     tr_error_print (&err);
+  broker_workspace_close (ws);
   if (sb)
     {
       if (res->out.timed_out)

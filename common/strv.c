@@ -33,3 +33,20 @@ strv_free (char **v)
     free (*p);
   free (v);
 }
+
+void
+strv_remove (char **v, const char *s)
+{
+  size_t out = 0;
+
+  if (v == NULL)
+    return;
+  for (size_t i = 0; v[i]; i++)
+    {
+      if (strcmp (v[i], s) == 0)
+        free (v[i]);
+      else
+        v[out++] = v[i];
+    }
+  v[out] = NULL;
+}

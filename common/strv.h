@@ -8,5 +8,7 @@
 int strv_push (char ***v, const char *s);
 size_t strv_len (char *const *v);
 void strv_free (char **v);
+/* Remove (and free) every element equal to S.  */
+void strv_remove (char **v, const char *s);
 
 #endif

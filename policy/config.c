@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "common/protected.h"
 #include "common/strv.h"
 #include "policy/yaml_tree.h"
 
@@ -47,6 +48,7 @@ config_free (struct tr_config *c)
   free (c->storage_dir);
   free (c->openai_base_url);
   free (c->default_model);
+  strv_free (c->protected_paths);
   policy_free (&c->policy);
   strv_free (c->files);
   memset (c, 0, sizeof *c);
@@ -387,6 +389,79 @@ read_workspace (struct tr_config *c, const struct ynode *n, struct tr_error *err
   return 0;
 }
 
+static bool
+strv_has (char *const *v, const char *s)
+{
+  for (; v && *v; v++)
+    if (strcmp (*v, s) == 0)
+      return true;
+  return false;
+}
+
+/* One list of entries: each checked, added to the list or removed from
+ * it.  Removing one weakens every later run: say so.  */
+static int
+protected_entries (struct tr_config *c, const struct ynode *n, bool add, struct tr_error *err)
+{
+  const char *what = add ? "sandbox.protected_paths" : "sandbox.protected_paths.remove";
+
+  if (n->type != YNODE_SEQ && n->type != YNODE_SCALAR)
+    return bad (err, n, what, "expected a list of names");
+  for (const struct ynode *e = n->type == YNODE_SEQ ? n->child : n; e;
+       e = n->type == YNODE_SEQ ? e->next : NULL)
+    {
+      const char *why;
+      if (e->type != YNODE_SCALAR)
+        return bad (err, e, what, "expected a list of names");
+      why = protected_entry_invalid (e->value);
+      if (why)
+        return bad (err, e, what, "'%s': %s", e->value, why);
+      if (add)
+        {
+          if (!strv_has (c->protected_paths, e->value)
+              && strv_push (&c->protected_paths, e->value) < 0)
+            return tr_fail (err, ENOMEM, "config");
+          continue;
+        }
+      if (!strv_has (c->protected_paths, e->value))
+        return bad (err, e, what, "'%s' is not a protected path (the list: the built-in one in "
+                    "docs/sandbox.md, and what sandbox.protected_paths adds)",
+                    e->value);
+      strv_remove (c->protected_paths, e->value);
+      fprintf (stderr,
+               "tactus-run: warning: %s:%d: sandbox.protected_paths: '%s' is no longer "
+               "protected: runs may write it (the host may then trust what they wrote)\n",
+               e->file, e->line, e->value);
+    }
+  return 0;
+}
+
+/* sandbox.protected_paths: a list of names to add, or a map of add: and
+ * remove: lists.  */
+static int
+read_protected (struct tr_config *c, const struct ynode *n, struct tr_error *err)
+{
+  if (c->protected_paths == NULL)
+    for (const char *const *p = protected_defaults; *p; p++)
+      if (strv_push (&c->protected_paths, *p) < 0)
+        return tr_fail (err, ENOMEM, "config");
+  if (n->type != YNODE_MAP)
+    return protected_entries (c, n, true, err);
+  /* Additions first: a layer may add what another removes, not the
+   * reverse by accident of order.  */
+  for (int pass = 0; pass < 2; pass++)
+    for (const struct ynode *k = n->child; k; k = k->next)
+      {
+        if (strcmp (k->key, "add") != 0 && strcmp (k->key, "remove") != 0)
+          return bad (err, k, "sandbox.protected_paths", "unknown key '%s' (add, remove)",
+                      k->key);
+        if ((pass == 0) == (strcmp (k->key, "add") == 0)
+            && protected_entries (c, k, pass == 0, err) < 0)
+          return -1;
+      }
+  return 0;
+}
+
 static int
 read_sandbox (struct tr_config *c, const struct ynode *s, struct tr_error *err)
 {
@@ -423,12 +498,14 @@ read_sandbox (struct tr_config *c, const struct ynode *s, struct tr_error *err)
         r = get_duration (n, "sandbox.timeout", &c->timeout, err);
       else if (strcmp (k, "jit") == 0)
         r = get_bool (n, "sandbox.jit", &c->jit, err);
+      else if (strcmp (k, "protected_paths") == 0)
+        r = read_protected (c, n, err);
       else if (config_is_ignored_key (k))
         continue;
       else
         r = bad (err, n, "sandbox",
                  "unknown key '%s' (enabled, network, mount_current_dir, volumes, "
-                 "env, limits, timeout, jit)",
+                 "env, limits, timeout, jit, protected_paths)",
                  k);
       if (r < 0)
         return -1;

@@ -55,6 +55,10 @@ struct tr_config
   char *storage_dir;
   char *openai_base_url; /* no keys here: the broker reads keys itself */
   char *default_model;
+  /* sandbox.protected_paths: the built-in list (common/protected.h) with
+   * the entries the config adds, less those it removes; NULL when the
+   * config says nothing (the built-in list).  NULL-terminated.  */
+  char **protected_paths;
   struct policy policy;
   char **files; /* the config files that were read, for messages */
   bool quiet;   /* no warnings: a pass that only validates or measures */

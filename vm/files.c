@@ -1,21 +1,23 @@
-/* Files for File.* and tactus.io.*: confined to the workspace.
+/* Files for File.* and tactus.io.*: the VM's cage has no host directory,
+ * so every file comes from the broker (fs.* methods, docs/protocol.md
+ * "Files").  The broker opens the path beneath the workspace, decides
+ * whether the run may (the workspace mode, protected paths) and hands back
+ * the open descriptor; the VM reads or writes it directly, so a large file
+ * costs no copy through the socket.  Writes go to a temporary file the
+ * broker renames into place on fs.commit, so a full disk never leaves a
+ * half-written file behind.
  *
- * The sandbox's mount namespace is the real confinement (nothing but
- * /workspace and a tmpfs exists in it).  These checks make the errors clear
- * and keep the same rules with --no-sandbox: paths are relative, '..' and
- * empty components are refused, and every component is opened with
- * O_NOFOLLOW from the workspace directory fd, so a symlink can never lead
- * out.  Writes go to a temporary file renamed into place, so a full disk
- * never leaves a half-written file behind.  */
+ * The path checks here only make the common errors read the same as
+ * before; the broker's are the ones that count.  */
 #define _GNU_SOURCE
-#include <dirent.h>
+#include <cJSON.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <lauxlib.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "vm/internal.h"
@@ -52,63 +54,86 @@ check_path (lua_State *L, const char *op, const char *path, size_t len)
   return 0;
 }
 
-/* Open the directory holding PATH's last component; *BASE points at it.  */
-static int
-open_parent (lua_State *L, const char *op, const char *path, const char **base)
+static const char *
+checked (lua_State *L, int idx, const char *op)
 {
-  struct vm_runtime *rt = runtime (L);
-  char comp[256];
-  const char *p = path, *slash;
-  int dir;
+  size_t len;
+  const char *path = luaL_checklstring (L, idx, &len);
+  check_path (L, op, path, len);
+  return path;
+}
 
-  if (rt->workspace_fd < 0)
-    return luaL_error (L, "%s: no workspace is mounted (sandbox.mount_current_dir is off)", op);
-  dir = fcntl (rt->workspace_fd, F_DUPFD_CLOEXEC, 0);
-  if (dir < 0)
-    return luaL_error (L, "%s: %s", op, strerror (errno));
-  while ((slash = strchr (p, '/')) != NULL)
+/* Ask the broker for METHOD with PARAMS (consumed).  Returns the reply (the
+ * caller deletes it) and the descriptor that came with it in *FD; an error
+ * reply is raised as "OP: message" (PermissionDenied named).  */
+static cJSON *
+ask (lua_State *L, const char *op, const char *method, cJSON *params, int *fd)
+{
+  char msg[900];
+  cJSON *reply = vm_broker_request (runtime (L), method, params, fd);
+  const cJSON *ev, *e, *type, *text;
+
+  if (reply == NULL)
     {
-      size_t n = (size_t) (slash - p);
-      int next;
-      if (n >= sizeof comp)
-        {
-          close (dir);
-          return luaL_error (L, "%s: '%s': path component too long", op, path);
-        }
-      memcpy (comp, p, n);
-      comp[n] = '\0';
-      next = openat (dir, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-      if (next < 0)
-        {
-          int e = errno;
-          close (dir);
-          return luaL_error (L, "%s: '%s': %s", op, path,
-                             e == ENOTDIR || e == ELOOP ? "a directory in the path is a symlink "
-                                                          "or not a directory (symlinks are not "
-                                                          "followed)"
-                                                        : strerror (e));
-        }
-      close (dir);
-      dir = next;
-      p = slash + 1;
+      luaL_error (L, "%s: %s", op, strerror (errno));
+      return NULL;
     }
-  *base = p;
-  return dir;
+  ev = cJSON_GetObjectItemCaseSensitive (reply, "event");
+  if (cJSON_IsString (ev) && strcmp (ev->valuestring, "done") == 0)
+    return reply;
+  e = cJSON_GetObjectItemCaseSensitive (reply, "error");
+  type = cJSON_GetObjectItemCaseSensitive (e, "type");
+  text = cJSON_GetObjectItemCaseSensitive (e, "message");
+  snprintf (msg, sizeof msg, "%s: %s%s", op,
+            cJSON_IsString (type) && strcmp (type->valuestring, "PermissionDenied") == 0
+                ? "PermissionDenied: "
+                : "",
+            cJSON_IsString (text) ? text->valuestring : "the broker refused the request");
+  if (*fd >= 0)
+    close (*fd);
+  *fd = -1;
+  cJSON_Delete (reply);
+  luaL_error (L, "%s", msg);
+  return NULL;
+}
+
+static cJSON *
+path_params (const char *path)
+{
+  cJSON *p = cJSON_CreateObject ();
+  cJSON_AddStringToObject (p, "path", path);
+  return p;
+}
+
+static double
+num (const cJSON *reply, const char *key)
+{
+  const cJSON *v
+      = cJSON_GetObjectItemCaseSensitive (cJSON_GetObjectItemCaseSensitive (reply, "data"), key);
+  return cJSON_IsNumber (v) ? v->valuedouble : -1;
 }
 
 static const char *
-checked (lua_State *L, const char *op, size_t *len)
+str (const cJSON *reply, const char *key)
 {
-  const char *path = luaL_checklstring (L, 1, len);
-  check_path (L, op, path, *len);
-  return path;
+  const cJSON *v
+      = cJSON_GetObjectItemCaseSensitive (cJSON_GetObjectItemCaseSensitive (reply, "data"), key);
+  return cJSON_IsString (v) ? v->valuestring : "";
+}
+
+/* The broker said done: a descriptor must have come with it.  */
+static void
+need_fd (lua_State *L, const char *op, const char *path, cJSON *reply, int fd)
+{
+  if (fd >= 0)
+    return;
+  cJSON_Delete (reply);
+  luaL_error (L, "%s: '%s': the broker sent no file", op, path);
 }
 
 static int
 fail_errno (lua_State *L, const char *op, const char *path, int e)
 {
-  if (e == ELOOP)
-    return luaL_error (L, "%s: '%s': is a symlink (symlinks are not followed)", op, path);
   if (e == ENOSPC || e == EDQUOT)
     return luaL_error (L, "%s: '%s': the disk is full", op, path);
   if (e == EFBIG)
@@ -119,41 +144,63 @@ fail_errno (lua_State *L, const char *op, const char *path, int e)
 static int
 l_read (lua_State *L)
 {
-  size_t len;
-  const char *path = checked (L, "File.read", &len), *base;
-  int dir = open_parent (L, "File.read", path, &base);
-  int fd = openat (dir, base, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-  int e = errno;
-  struct stat st;
-  luaL_Buffer b;
-  char buf[16384];
-  size_t total = 0;
-  ssize_t n;
+  const char *path = checked (L, 1, "File.read");
+  int fd = -1;
+  cJSON *params = path_params (path), *reply;
+  double size;
+  size_t cap, total = 0;
+  char *buf;
+  ssize_t n = 0;
 
-  close (dir);
-  if (fd < 0)
-    return fail_errno (L, "File.read", path, e);
-  if (fstat (fd, &st) < 0 || !S_ISREG (st.st_mode))
+  cJSON_AddStringToObject (params, "mode", "read");
+  reply = ask (L, "File.read", "fs.open", params, &fd);
+  size = num (reply, "size");
+  need_fd (L, "File.read", path, reply, fd);
+  cJSON_Delete (reply);
+  if (size > MAX_READ)
     {
       close (fd);
-      return luaL_error (L, "File.read: '%s': not a regular file", path);
+      return luaL_error (L, "File.read: '%s': larger than %u MiB", path, MAX_READ >> 20);
     }
-  luaL_buffinit (L, &b);
-  while ((n = read (fd, buf, sizeof buf)) > 0)
+  /* One buffer of the size the broker saw (one byte more tells whether it
+   * grew since); it lives in the Lua heap, so the memory cap counts it.  */
+  cap = size > 0 ? (size_t) size + 1 : 4096;
+  buf = lua_newuserdata (L, cap);
+  for (;;)
     {
-      total += (size_t) n;
-      if (total > MAX_READ)
+      if (total == cap)
         {
-          close (fd);
-          return luaL_error (L, "File.read: '%s': larger than %u MiB", path, MAX_READ >> 20);
+          size_t ncap = cap * 2 > MAX_READ + 1 ? MAX_READ + 1 : cap * 2;
+          char *nb;
+          if (ncap <= cap)
+            {
+              close (fd);
+              return luaL_error (L, "File.read: '%s': larger than %u MiB", path, MAX_READ >> 20);
+            }
+          nb = lua_newuserdata (L, ncap);
+          memcpy (nb, buf, total);
+          lua_remove (L, -2);
+          buf = nb;
+          cap = ncap;
         }
-      luaL_addlstring (&b, buf, (size_t) n);
+      n = read (fd, buf + total, cap - total);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        break;
+      total += (size_t) n;
     }
-  e = errno;
-  close (fd);
   if (n < 0)
-    return fail_errno (L, "File.read", path, e);
-  luaL_pushresult (&b);
+    {
+      int e = errno;
+      close (fd);
+      return fail_errno (L, "File.read", path, e);
+    }
+  close (fd);
+  if (total > MAX_READ)
+    return luaL_error (L, "File.read: '%s': larger than %u MiB", path, MAX_READ >> 20);
+  lua_pushlstring (L, buf, total);
+  lua_remove (L, -2);
   return 1;
 }
 
@@ -175,224 +222,168 @@ write_all (int fd, const char *data, size_t len)
   return 0;
 }
 
+static cJSON *
+handle_params (double handle)
+{
+  cJSON *p = cJSON_CreateObject ();
+  cJSON_AddNumberToObject (p, "handle", handle);
+  return p;
+}
+
 /* files.write(path, data, append) */
 static int
 l_write (lua_State *L)
 {
-  size_t len, dlen;
-  const char *path = checked (L, "File.write", &len), *base;
+  const char *path = checked (L, 1, "File.write");
+  size_t dlen;
   const char *data = luaL_checklstring (L, 2, &dlen);
   bool append = lua_toboolean (L, 3);
-  int dir = open_parent (L, "File.write", path, &base);
-  char tmp[300];
-  int fd, e;
+  cJSON *params = path_params (path), *reply;
+  int fd = -1, e = 0;
+  double handle;
 
-  if (append)
-    {
-      fd = openat (dir, base, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0644);
-      e = errno;
-      if (fd < 0 || write_all (fd, data, dlen) < 0)
-        {
-          e = errno;
-          if (fd >= 0)
-            close (fd);
-          close (dir);
-          return fail_errno (L, "File.write", path, e);
-        }
-      close (fd);
-      close (dir);
-      return 0;
-    }
-  snprintf (tmp, sizeof tmp, ".%.200s.tmp-%d", base, (int) getpid ());
-  fd = openat (dir, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
-  if (fd < 0 || write_all (fd, data, dlen) < 0 || fsync (fd) < 0)
-    {
-      e = errno;
-      if (fd >= 0)
-        {
-          close (fd);
-          unlinkat (dir, tmp, 0);
-        }
-      close (dir);
-      return fail_errno (L, "File.write", path, e);
-    }
+  cJSON_AddStringToObject (params, "mode", append ? "append" : "write");
+  reply = ask (L, "File.write", "fs.open", params, &fd);
+  need_fd (L, "File.write", path, reply, fd);
+  handle = num (reply, "handle");
+  cJSON_Delete (reply);
+  if (write_all (fd, data, dlen) < 0 || (!append && fsync (fd) < 0))
+    e = errno;
   close (fd);
-  if (renameat (dir, tmp, dir, base) < 0)
-    {
-      e = errno;
-      unlinkat (dir, tmp, 0);
-      close (dir);
-      return fail_errno (L, "File.write", path, e);
-    }
-  close (dir);
+  /* Commit or abort: the broker renames the temporary into place, or
+   * removes it.  */
+  reply = ask (L, "File.write", e ? "fs.abort" : "fs.commit", handle_params (handle), &fd);
+  if (fd >= 0)
+    close (fd);
+  cJSON_Delete (reply);
+  if (e)
+    return fail_errno (L, "File.write", path, e);
   return 0;
 }
 
-static int
-stat_path (lua_State *L, const char *op, struct stat *st, const char **path_out)
+static void
+stat_type (lua_State *L, const char *op, const char *path, char *type, size_t tsize, double *size)
 {
-  size_t len;
-  const char *path = checked (L, op, &len), *base;
-  int dir = open_parent (L, op, path, &base);
-  int r = fstatat (dir, base, st, AT_SYMLINK_NOFOLLOW);
-  int e = errno;
+  int fd = -1;
+  cJSON *reply = ask (L, op, "fs.stat", path_params (path), &fd);
 
-  close (dir);
-  *path_out = path;
-  errno = e;
-  return r;
+  if (fd >= 0)
+    close (fd);
+  snprintf (type, tsize, "%s", str (reply, "type"));
+  *size = num (reply, "size");
+  cJSON_Delete (reply);
 }
 
 static int
 l_exists (lua_State *L)
 {
-  struct stat st;
-  const char *path;
-  lua_pushboolean (L, stat_path (L, "File.exists", &st, &path) == 0 && !S_ISLNK (st.st_mode));
+  const char *path = checked (L, 1, "File.exists");
+  char type[16];
+  double size;
+
+  stat_type (L, "File.exists", path, type, sizeof type, &size);
+  lua_pushboolean (L, strcmp (type, "none") != 0 && strcmp (type, "symlink") != 0);
   return 1;
 }
 
 static int
 l_size (lua_State *L)
 {
-  struct stat st;
-  const char *path;
+  const char *path = checked (L, 1, "File.size");
+  char type[16];
+  double size;
 
-  if (stat_path (L, "File.size", &st, &path) < 0)
-    return fail_errno (L, "File.size", path, errno);
-  if (!S_ISREG (st.st_mode))
+  stat_type (L, "File.size", path, type, sizeof type, &size);
+  if (strcmp (type, "none") == 0)
+    return fail_errno (L, "File.size", path, ENOENT);
+  if (strcmp (type, "file") != 0)
     return luaL_error (L, "File.size: '%s': not a regular file", path);
-  lua_pushnumber (L, (lua_Number) st.st_size);
+  lua_pushnumber (L, size);
   return 1;
 }
 
 static int
 l_is_dir (lua_State *L)
 {
-  struct stat st;
-  const char *path;
-  lua_pushboolean (L, stat_path (L, "File.is_dir", &st, &path) == 0 && S_ISDIR (st.st_mode));
+  const char *path = checked (L, 1, "File.is_dir");
+  char type[16];
+  double size;
+
+  stat_type (L, "File.is_dir", path, type, sizeof type, &size);
+  lua_pushboolean (L, strcmp (type, "dir") == 0);
   return 1;
+}
+
+/* Methods that answer with nothing but success.  */
+static int
+simple (lua_State *L, const char *op, const char *method, cJSON *params)
+{
+  int fd = -1;
+  cJSON *reply = ask (L, op, method, params, &fd);
+
+  if (fd >= 0)
+    close (fd);
+  cJSON_Delete (reply);
+  return 0;
 }
 
 static int
 l_remove (lua_State *L)
 {
-  size_t len;
-  const char *path = checked (L, "File.remove", &len), *base;
-  int dir = open_parent (L, "File.remove", path, &base);
-  int r = unlinkat (dir, base, 0), e = errno;
-
-  if (r < 0 && e == EISDIR)
-    r = unlinkat (dir, base, AT_REMOVEDIR), e = errno;
-  close (dir);
-  if (r < 0)
-    return fail_errno (L, "File.remove", path, e);
-  return 0;
+  const char *path = checked (L, 1, "File.remove");
+  return simple (L, "File.remove", "fs.remove", path_params (path));
 }
 
-/* files.mkdir(path[, parents]): with PARENTS, every missing directory on
- * the way is made too (mkdir -p), one component at a time from the
- * workspace fd, never following a symlink.  */
+/* files.mkdir(path [, parents]) */
 static int
 l_mkdir (lua_State *L)
 {
-  size_t len;
-  const char *path = checked (L, "File.mkdir", &len), *base;
-  bool parents = lua_toboolean (L, 2);
-  int dir, r, e;
+  const char *path = checked (L, 1, "File.mkdir");
+  cJSON *params = path_params (path);
 
-  if (parents)
-    {
-      struct vm_runtime *rt = runtime (L);
-      char comp[256];
-      const char *p = path;
-
-      if (rt->workspace_fd < 0)
-        return luaL_error (
-            L, "File.mkdir: no workspace is mounted (sandbox.mount_current_dir is off)");
-      dir = fcntl (rt->workspace_fd, F_DUPFD_CLOEXEC, 0);
-      if (dir < 0)
-        return fail_errno (L, "File.mkdir", path, errno);
-      while (*p)
-        {
-          size_t n = strcspn (p, "/");
-          int next;
-          if (n >= sizeof comp)
-            {
-              close (dir);
-              return luaL_error (L, "File.mkdir: '%s': path component too long", path);
-            }
-          memcpy (comp, p, n);
-          comp[n] = '\0';
-          if (mkdirat (dir, comp, 0755) < 0 && errno != EEXIST)
-            {
-              e = errno;
-              close (dir);
-              return fail_errno (L, "File.mkdir", path, e);
-            }
-          next = openat (dir, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-          e = errno;
-          close (dir);
-          if (next < 0)
-            return luaL_error (L, "File.mkdir: '%s': %s", path,
-                               e == ENOTDIR || e == ELOOP ? "a directory in the path is a symlink "
-                                                            "or not a directory (symlinks are not "
-                                                            "followed)"
-                                                          : strerror (e));
-          dir = next;
-          p += n;
-          if (*p == '/')
-            p++;
-        }
-      close (dir);
-      return 0;
-    }
-  dir = open_parent (L, "File.mkdir", path, &base);
-  r = mkdirat (dir, base, 0755), e = errno;
-  close (dir);
-  if (r < 0 && e != EEXIST)
-    return fail_errno (L, "File.mkdir", path, e);
-  return 0;
+  cJSON_AddBoolToObject (params, "parents", lua_toboolean (L, 2));
+  return simple (L, "File.mkdir", "fs.mkdir", params);
 }
 
-/* files.list(dir) -> sorted names ("." lists the workspace itself).  */
+/* files.rename(from, to) */
+static int
+l_rename (lua_State *L)
+{
+  const char *from = checked (L, 1, "File.rename");
+  const char *to = checked (L, 2, "File.rename");
+  cJSON *params = cJSON_CreateObject ();
+
+  cJSON_AddStringToObject (params, "from", from);
+  cJSON_AddStringToObject (params, "to", to);
+  return simple (L, "File.rename", "fs.rename", params);
+}
+
+/* files.list(dir) -> names ("." lists the workspace itself).  */
 static int
 l_list (lua_State *L)
 {
-  struct vm_runtime *rt = runtime (L);
   size_t len;
-  const char *path = luaL_optlstring (L, 1, ".", &len), *base;
-  int dir, fd;
-  DIR *d;
-  struct dirent *de;
-  int i = 1;
+  const char *path = luaL_optlstring (L, 1, ".", &len);
+  int fd = -1, i = 1;
+  cJSON *reply;
+  const cJSON *names, *n;
 
-  if (strcmp (path, ".") == 0)
-    fd = openat (rt->workspace_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  else
-    {
-      check_path (L, "File.list", path, len);
-      dir = open_parent (L, "File.list", path, &base);
-      fd = openat (dir, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-      close (dir);
-    }
-  if (fd < 0 || (d = fdopendir (fd)) == NULL)
-    {
-      int e = errno;
-      if (fd >= 0)
-        close (fd);
-      return fail_errno (L, "File.list", path, e);
-    }
+  check_path (L, "File.list", path, len);
+  reply = ask (L, "File.list", "fs.list", path_params (path), &fd);
+  if (fd >= 0)
+    close (fd);
+  names = cJSON_GetObjectItemCaseSensitive (cJSON_GetObjectItemCaseSensitive (reply, "data"),
+                                            "names");
   lua_newtable (L);
-  while ((de = readdir (d)) != NULL)
-    {
-      if (strcmp (de->d_name, ".") == 0 || strcmp (de->d_name, "..") == 0)
-        continue;
-      lua_pushstring (L, de->d_name);
-      lua_rawseti (L, -2, i++);
-    }
-  closedir (d);
+  cJSON_ArrayForEach (n, names)
+  {
+    if (cJSON_IsString (n))
+      {
+        lua_pushstring (L, n->valuestring);
+        lua_rawseti (L, -2, i++);
+      }
+  }
+  cJSON_Delete (reply);
   return 1;
 }
 
@@ -400,9 +391,9 @@ int
 vm_open_library_files (lua_State *L, struct vm_runtime *rt)
 {
   static const luaL_Reg fns[] = {
-    { "read", l_read },   { "write", l_write },   { "exists", l_exists },
-    { "size", l_size },   { "is_dir", l_is_dir }, { "remove", l_remove },
-    { "mkdir", l_mkdir }, { "list", l_list },     { NULL, NULL },
+    { "read", l_read },   { "write", l_write },   { "exists", l_exists }, { "size", l_size },
+    { "is_dir", l_is_dir }, { "remove", l_remove }, { "mkdir", l_mkdir },   { "rename", l_rename },
+    { "list", l_list },   { NULL, NULL },
   };
 
   lua_newtable (L);

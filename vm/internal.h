@@ -26,7 +26,6 @@ void *vm_alloc_fn (void *ud, void *ptr, size_t osize, size_t nsize);
 struct vm_runtime
 {
   int broker_fd;
-  int workspace_fd; /* -1 when no workspace */
   uint64_t next_id;
   const struct vm_config *cfg;
   struct vm_alloc *alloc;
@@ -38,6 +37,13 @@ void vm_push_primitives (lua_State *L, struct vm_runtime *rt);
  * intermediate event (streaming).  */
 int vm_broker_call (lua_State *L, struct vm_runtime *rt, const char *method, int params_idx,
                     int on_event_idx);
+/* The same without Lua: send METHOD with PARAMS (an object, consumed; NULL
+ * for none) and return the final reply (the caller deletes it), with the
+ * file descriptor that came with it in *FD (-1: none).  NULL with errno
+ * EMSGSIZE or ENOMEM when the request cannot be sent.  */
+struct cJSON;
+struct cJSON *vm_broker_request (struct vm_runtime *rt, const char *method, struct cJSON *params,
+                                 int *fd);
 /* Best effort, for dying paths: a run.finish with STATUS and MESSAGE.  */
 void vm_broker_notify_exit (int fd, const char *status, const char *message);
 
@@ -48,10 +54,9 @@ int vm_json_decode (lua_State *L, const char *text, size_t len); /* pushes the v
  * NULL with *WHY.  INDENT > 0 pretty-prints.  Never raises.  */
 char *vm_json_encode_raw (lua_State *L, int idx, int indent, const char *prefix, size_t *len,
                           const char **why);
-struct cJSON;
 void vm_json_to_lua (lua_State *L, const struct cJSON *j, int depth);
 
-/* files.c: File.* and tactus.io.* confined to the workspace.  */
+/* files.c: File.* and tactus.io.*, served by the broker (fs.* methods).  */
 int vm_open_library_files (lua_State *L, struct vm_runtime *rt);
 
 /* lua.S: the built-in Lua sources.  */

@@ -95,18 +95,23 @@ encode_request (lua_State *L, uint64_t id, const char *method, int params_idx, s
   return text;
 }
 
-/* Read replies until the final one for ID.  Returns the parsed reply.  */
+/* Read replies until the final one for ID.  Returns the parsed reply, and
+ * in *FD (when FD is not NULL) the descriptor that came with it, or -1.  */
 static cJSON *
-await_reply (lua_State *L, struct vm_runtime *rt, uint64_t id, const char *method, int on_event_idx)
+await_reply (lua_State *L, struct vm_runtime *rt, uint64_t id, int on_event_idx, int *fd)
 {
-  struct frame_asm a = { 0 };
+  struct frame_asm a = { .accept_fd = true };
   struct tr_error err;
 
+  if (fd)
+    *fd = -1;
   for (;;)
     {
       cJSON *reply, *rid, *event;
       int r = frame_recv (rt->broker_fd, &a, &err);
 
+      if (r < 0 && err.errnum == 0)
+        continue; /* a malformed packet: not a reply */
       if (r <= 0)
         {
           frame_asm_free (&a);
@@ -114,19 +119,22 @@ await_reply (lua_State *L, struct vm_runtime *rt, uint64_t id, const char *metho
           _exit (VM_EXIT_FAILED);
         }
       reply = cJSON_ParseWithLength (a.buf, a.len);
-      frame_asm_reset (&a);
       rid = reply ? cJSON_GetObjectItemCaseSensitive (reply, "id") : NULL;
       event = reply ? cJSON_GetObjectItemCaseSensitive (reply, "event") : NULL;
       if (!cJSON_IsNumber (rid) || (uint64_t) rid->valuedouble != id || !cJSON_IsString (event))
         {
+          frame_asm_reset (&a);
           cJSON_Delete (reply);
           continue; /* a reply to something else, or noise: not ours */
         }
       if (strcmp (event->valuestring, "done") == 0 || strcmp (event->valuestring, "error") == 0)
         {
+          if (fd)
+            *fd = frame_asm_take_fd (&a);
           frame_asm_free (&a);
           return reply;
         }
+      frame_asm_reset (&a);
       if (on_event_idx)
         {
           lua_pushvalue (L, on_event_idx);
@@ -137,8 +145,41 @@ await_reply (lua_State *L, struct vm_runtime *rt, uint64_t id, const char *metho
         }
       else
         cJSON_Delete (reply);
-      (void) method;
     }
+}
+
+cJSON *
+vm_broker_request (struct vm_runtime *rt, const char *method, cJSON *params, int *fd)
+{
+  uint64_t id = ++rt->next_id;
+  cJSON *req = cJSON_CreateObject ();
+  struct tr_error err;
+  char *text;
+  int r;
+
+  *fd = -1;
+  cJSON_AddNumberToObject (req, "id", (double) id);
+  cJSON_AddStringToObject (req, "method", method);
+  cJSON_AddItemToObject (req, "params", params ? params : cJSON_CreateObject ());
+  text = cJSON_PrintUnformatted (req);
+  cJSON_Delete (req);
+  if (text == NULL)
+    {
+      errno = ENOMEM;
+      return NULL;
+    }
+  r = frame_send (rt->broker_fd, text, strlen (text), &err);
+  free (text);
+  if (r < 0)
+    {
+      if (err.errnum == EMSGSIZE)
+        {
+          errno = EMSGSIZE;
+          return NULL;
+        }
+      _exit (VM_EXIT_FAILED);
+    }
+  return await_reply (NULL, rt, id, 0, fd);
 }
 
 int
@@ -159,7 +200,7 @@ vm_broker_call (lua_State *L, struct vm_runtime *rt, const char *method, int par
       _exit (VM_EXIT_FAILED);
     }
   free (text);
-  reply = await_reply (L, rt, id, method, on_event_idx);
+  reply = await_reply (L, rt, id, on_event_idx, NULL);
   ev = cJSON_GetObjectItemCaseSensitive (reply, "event");
   if (strcmp (ev->valuestring, "error") == 0)
     {

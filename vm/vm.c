@@ -125,6 +125,9 @@ install_signals (void)
   sa.sa_handler = on_child;
   sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
   sigaction (SIGCHLD, &sa, NULL);
+  /* A write past RLIMIT_FSIZE fails with EFBIG ("the file size limit was
+   * reached") instead of killing the VM.  */
+  signal (SIGXFSZ, SIG_IGN);
 }
 
 static int
@@ -268,7 +271,6 @@ vm_run (const struct vm_config *cfg, int broker_fd)
   const char *prelude;
   int status, code = VM_EXIT_FAILED;
 
-  rt.workspace_fd = cfg->workspace ? open (cfg->workspace, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
   crash_fd = broker_fd;
   install_signals ();
   L = new_state (cfg, &alloc);
@@ -306,32 +308,28 @@ vm_run (const struct vm_config *cfg, int broker_fd)
   return code;
 }
 
-/* Packed layout: a header, then chunkname, workspace and source, each
- * NUL-terminated.  Only our own launcher produces it (sandbox_go).  */
+/* Packed layout: a header, then chunkname and source, each NUL-terminated.
+ * Only our own launcher produces it (sandbox_go).  */
 struct packed_config
 {
   uint32_t magic;
   uint8_t jit;
-  uint8_t has_workspace;
   uint64_t memory_limit;
-  uint32_t chunkname_len, workspace_len, source_len;
+  uint32_t chunkname_len, source_len;
 };
-#define PACKED_MAGIC 0x54564d31u /* "TVM1" */
+#define PACKED_MAGIC 0x54564d32u /* "TVM2" */
 
 int
 vm_config_pack (const struct vm_config *cfg, char **buf, size_t *len)
 {
-  struct packed_config h = { .magic = PACKED_MAGIC,
-                             .jit = cfg->jit,
-                             .has_workspace = cfg->workspace != NULL,
-                             .memory_limit = cfg->memory_limit };
+  struct packed_config h
+      = { .magic = PACKED_MAGIC, .jit = cfg->jit, .memory_limit = cfg->memory_limit };
   size_t off;
   char *b;
 
   h.chunkname_len = (uint32_t) strlen (cfg->chunkname);
-  h.workspace_len = cfg->workspace ? (uint32_t) strlen (cfg->workspace) : 0;
   h.source_len = (uint32_t) cfg->source_len;
-  *len = sizeof h + h.chunkname_len + 1 + h.workspace_len + 1 + h.source_len + 1;
+  *len = sizeof h + h.chunkname_len + 1 + h.source_len + 1;
   b = malloc (*len);
   if (b == NULL)
     return -1;
@@ -339,8 +337,6 @@ vm_config_pack (const struct vm_config *cfg, char **buf, size_t *len)
   off = sizeof h;
   memcpy (b + off, cfg->chunkname, h.chunkname_len + 1);
   off += h.chunkname_len + 1;
-  memcpy (b + off, cfg->workspace ? cfg->workspace : "", h.workspace_len + 1);
-  off += h.workspace_len + 1;
   memcpy (b + off, cfg->source, h.source_len);
   b[off + h.source_len] = '\0';
   *buf = b;
@@ -356,15 +352,14 @@ vm_config_unpack (const char *buf, size_t len, struct vm_config *cfg)
   if (len < sizeof h)
     return -1;
   memcpy (&h, buf, sizeof h);
-  need = sizeof h + (size_t) h.chunkname_len + 1 + h.workspace_len + 1 + h.source_len + 1;
+  need = sizeof h + (size_t) h.chunkname_len + 1 + h.source_len + 1;
   if (h.magic != PACKED_MAGIC || need != len)
     return -1;
   memset (cfg, 0, sizeof *cfg);
   cfg->jit = h.jit;
   cfg->memory_limit = h.memory_limit;
   cfg->chunkname = buf + sizeof h;
-  cfg->workspace = h.has_workspace ? cfg->chunkname + h.chunkname_len + 1 : NULL;
-  cfg->source = cfg->chunkname + h.chunkname_len + 1 + h.workspace_len + 1;
+  cfg->source = cfg->chunkname + h.chunkname_len + 1;
   cfg->source_len = h.source_len;
   return 0;
 }

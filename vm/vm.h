@@ -1,7 +1,7 @@
 /* The LuaJIT VM that runs a Tactus procedure, as PID 1 of the sandbox (or
  * in a plain child with --no-sandbox).  It knows the broker protocol, not
- * the sandbox: everything outside pure computation and /workspace files
- * goes over the broker socket.  */
+ * the sandbox: everything outside pure computation goes over the broker
+ * socket, files included (the broker hands over open descriptors).  */
 #ifndef TR_VM_H
 #define TR_VM_H
 
@@ -18,7 +18,6 @@ struct vm_config
   const char *chunkname; /* shown in errors: the file name as given */
   bool jit;              /* open the JIT compiler (needs the vm-jit seccomp profile) */
   uint64_t memory_limit; /* Lua heap cap in bytes (0: none) */
-  const char *workspace; /* directory File.* is confined to, normally /workspace */
 };
 
 /* Exit statuses of the VM process.  */
