@@ -7,7 +7,11 @@
  * classic-BPF interpreter, on synthetic seccomp_data:
  *   - every syscall the native profile lists as "Deliberately absent" is
  *     not allowed by any of the three programs, whatever its arguments;
- *   - the VM programs also refuse sockets, ioctl, exec, clone and ptrace;
+ *   - the VM programs also refuse sockets, ioctl, exec, clone and ptrace,
+ *     and every system call that takes a path (the VM's files come from
+ *     the broker as open descriptors): each one of a list is refused, and
+ *     every syscall number the programs allow is one of a short list of
+ *     calls that name no file;
  *   - an i386 syscall (int 0x80) and an x32 syscall number are killed;
  *   - controls: read is allowed, so the interpreter is not vacuous;
  *   - each built-in program is identical to the profile compiled now.  */
@@ -207,6 +211,86 @@ absent_list (char names[][32], int max)
   return n;
 }
 
+/* x86_64 system calls that take a path (or act on one), by name, and the
+ * newer ones an older libseccomp may not know, by number.  */
+static const char *const path_calls[] = {
+  "open", "openat", "openat2", "creat", "stat", "lstat", "newfstatat", "statx", "access",
+  "faccessat", "faccessat2", "readlink", "readlinkat", "mkdir", "mkdirat", "rmdir", "unlink",
+  "unlinkat", "rename", "renameat", "renameat2", "link", "linkat", "symlink", "symlinkat", "chdir",
+  "chroot", "chmod", "fchmodat", "chown", "lchown", "fchownat", "truncate", "utime", "utimes",
+  "utimensat", "futimesat", "mknod", "mknodat", "getxattr", "lgetxattr", "setxattr", "lsetxattr",
+  "listxattr", "llistxattr", "removexattr", "lremovexattr", "statfs", "execve", "execveat",
+  "open_by_handle_at", "name_to_handle_at", "inotify_add_watch", "fanotify_mark", "mount",
+  "umount2", "pivot_root", "swapon", "swapoff", "acct", "quotactl", "uselib", "open_tree",
+  "move_mount", "fsopen", "fspick", "mount_setattr", "bind", "connect", "memfd_create", NULL,
+};
+static const int path_call_numbers[] = {
+  452 /* fchmodat2 */,     457 /* statmount */,    458 /* listmount */,
+  463 /* setxattrat */,    464 /* getxattrat */,   465 /* listxattrat */,
+  466 /* removexattrat */, 467 /* open_tree_attr */, 468 /* file_getattr */,
+  469 /* file_setattr */,
+};
+/* What the VM programs may allow: calls on memory, descriptors it holds,
+ * time and its own signals, none of which names a file.  */
+static const char *const vm_may_allow[] = {
+  "brk", "munmap", "mremap", "madvise", "mmap", "mprotect", "sendmsg", "recvmsg", "sendto",
+  "recvfrom", "poll", "ppoll", "read", "write", "readv", "writev", "pread64", "pwrite64", "lseek",
+  "close", "fcntl", "fstat", "fsync", "fdatasync", "clock_gettime", "clock_getres",
+  "gettimeofday", "time", "nanosleep", "clock_nanosleep", "getrandom", "rt_sigreturn",
+  "rt_sigaction", "rt_sigprocmask", "sigaltstack", "restart_syscall", "getpid", "gettid",
+  "tgkill", "wait4", "waitid", "exit", "exit_group", "futex", "sched_yield", NULL,
+};
+
+static void
+vm_path_calls (enum sandbox_seccomp which, const struct sock_fprog *prog)
+{
+  const char *pname = seccomp_profile_name (which);
+  int bad = 0, checked = 0, allowed_n = 0;
+  char extra[512] = "";
+
+  for (const char *const *s = path_calls; *s; s++)
+    {
+      int nr = seccomp_syscall_resolve_name (*s);
+      if (nr < 0)
+        continue;
+      checked++;
+      if (allowed (prog, nr, AUDIT_ARCH_X86_64))
+        {
+          check (false, "%s: %s (takes a path) is allowed", pname, *s);
+          bad++;
+        }
+    }
+  for (size_t i = 0; i < sizeof path_call_numbers / sizeof path_call_numbers[0]; i++, checked++)
+    if (allowed (prog, path_call_numbers[i], AUDIT_ARCH_X86_64))
+      {
+        check (false, "%s: syscall %d (takes a path) is allowed", pname, path_call_numbers[i]);
+        bad++;
+      }
+  check (bad == 0 && checked >= 70, "%s: all %d system calls that take a path are refused", pname,
+         checked);
+  /* The other way round: every number the program lets through is known
+   * to name no file.  */
+  for (int nr = 0; nr < 1024; nr++)
+    {
+      bool known = false;
+      if (!allowed (prog, nr, AUDIT_ARCH_X86_64))
+        continue;
+      allowed_n++;
+      for (const char *const *s = vm_may_allow; *s && !known; s++)
+        known = seccomp_syscall_resolve_name (*s) == nr;
+      if (!known)
+        {
+          char *name = seccomp_syscall_resolve_num_arch (SCMP_ARCH_X86_64, nr);
+          size_t len = strlen (extra);
+          snprintf (extra + len, sizeof extra - len, " %s", name ? name : "?");
+          free (name);
+        }
+    }
+  check (extra[0] == '\0' && allowed_n > 20,
+         "%s: the %d system calls it allows are all calls that name no file%s%s", pname,
+         allowed_n, extra[0] ? "; not:" : "", extra);
+}
+
 int
 main (void)
 {
@@ -249,9 +333,12 @@ main (void)
         }
       check (bad == 0, "%s: all %d deliberately absent syscalls refused", pname, n);
       if (which != SANDBOX_SECCOMP_NATIVE)
-        for (const char **s = vm_extra; *s; s++)
-          check (!allowed (&p.prog, seccomp_syscall_resolve_name (*s), AUDIT_ARCH_X86_64),
-                 "%s: %s refused", pname, *s);
+        {
+          for (const char **s = vm_extra; *s; s++)
+            check (!allowed (&p.prog, seccomp_syscall_resolve_name (*s), AUDIT_ARCH_X86_64),
+                   "%s: %s refused", pname, *s);
+          vm_path_calls (which, &p.prog);
+        }
       check (action_of (&p.prog, 3 /* i386 close */, AUDIT_ARCH_I386) == SECCOMP_RET_KILL_PROCESS,
              "%s: an i386 syscall (int 0x80) kills the process", pname);
       check (action_of (&p.prog, 0x40000000 | 0 /* x32 read */, AUDIT_ARCH_X86_64)
