@@ -438,6 +438,29 @@ broker_workspace_open (const struct broker_workspace_spec *spec, struct broker_w
           return tr_fail (err, 0, "sandbox.volumes: target /workspace/%s: %s", v->target,
                           why ? why : "the workspace itself cannot be a volume");
         }
+      /* The target is served by name, never mounted, but a directory on
+       * its way that is a symlink (or a file) in the workspace makes the
+       * configuration mean two things: refused.  */
+      for (char *slash = strchr (norm, '/'); slash; slash = strchr (slash + 1, '/'))
+        {
+          int fd;
+          *slash = '\0';
+          fd = broker_ws_open_beneath (ws->roots[0].fd, norm, O_PATH | O_DIRECTORY, false);
+          if (fd < 0 && errno != ENOENT)
+            {
+              int e = errno;
+              broker_workspace_close (steal_ptr (&ws));
+              return tr_fail (err, e,
+                              "sandbox.volumes: target /workspace/%s: /workspace/%s is a symlink "
+                              "or not a directory in the workspace (a volume is never served "
+                              "through a symlink)",
+                              v->target, norm);
+            }
+          *slash = '/';
+          if (fd < 0)
+            break;
+          close (fd);
+        }
       r = &ws->roots[ws->n_roots++];
       r->target = strdup (norm);
       r->target_len = strlen (norm);
@@ -522,19 +545,20 @@ may_write (const struct broker_workspace *ws, size_t r, const char *path, const 
   if (protected_component ((const char *const *) ws->protected, norm, &len, &entry))
     {
       e->violation = true;
-      return ws_fail (e, "PermissionDenied", "'%.300s' is protected (sandbox.protected_paths)",
-                      path);
+      return ws_fail (e, "PermissionDenied",
+                      "PermissionDenied: '%.300s' is protected (sandbox.protected_paths)", path);
     }
   if (!ws->roots[r].writable)
     {
       e->violation = true;
       if (r == 0)
         return ws_fail (e, "PermissionDenied",
-                        "'%.300s': Read-only file system (the workspace is read-only: "
-                        "sandbox.mount_current_dir: ro)",
+                        "'%.300s': Read-only file system (PermissionDenied: the workspace is "
+                        "read-only, sandbox.mount_current_dir: ro)",
                         path);
       return ws_fail (e, "PermissionDenied",
-                      "'%.300s': Read-only file system (the volume at /workspace/%s is read-only)",
+                      "'%.300s': Read-only file system (PermissionDenied: the volume at "
+                      "/workspace/%s is read-only)",
                       path, ws->roots[r].target);
     }
   return 0;
@@ -574,7 +598,7 @@ access_event (struct broker_state *b, const char *op, const char *path, const ch
       cJSON_AddStringToObject (ev, "path", path ? path : "");
       {
         char msg[800];
-        snprintf (msg, sizeof msg, "File %s refused: %s: %s", op, e->type, e->msg);
+        snprintf (msg, sizeof msg, "File %s refused: %s", op, e->msg);
         cJSON_AddStringToObject (ev, "message", msg);
       }
       trace_event (b->o->trace, ev);

@@ -26,6 +26,7 @@
 #include "broker/trace.h"
 #include "cli/run_common.h"
 #include "common/cleanup.h"
+#include "common/strv.h"
 #include "common/userdir.h"
 #include "policy/config.h"
 #include "policy/workspace_guard.h"
@@ -370,9 +371,30 @@ llm_base_url (const struct tr_config *cfg, char *buf, size_t size)
   return buf;
 }
 
+/* The VM's environment: sandbox.env, and TZ (UTC unless the config says
+ * otherwise) so that libc never looks for a time zone file once the
+ * sandbox is sealed (sandbox/child.c reads it before seccomp).  Allocated;
+ * lives as long as the spec.  */
+static char **
+vm_environment (const struct tr_config *cfg)
+{
+  char **env = NULL;
+  bool tz = false;
+
+  for (char *const *e = cfg->env; e && *e; e++)
+    {
+      tz = tz || strncmp (*e, "TZ=", 3) == 0;
+      if (strv_push (&env, *e) < 0)
+        break;
+    }
+  if (!tz)
+    strv_push (&env, "TZ=UTC0");
+  return env;
+}
+
 static void
 fill_spec (struct sandbox_spec *spec, const struct tr_config *cfg, double timeout,
-           struct vm_config *vm)
+           struct vm_config *vm, char **env)
 {
   sandbox_spec_init (spec);
   spec->entry = vm_entry;
@@ -386,7 +408,7 @@ fill_spec (struct sandbox_spec *spec, const struct tr_config *cfg, double timeou
   spec->mount_tmp = false;
   spec->workspace = SANDBOX_WORKSPACE_OFF;
   spec->keep_stdout = spec->keep_stderr = false;
-  spec->envp = cfg->env;
+  spec->envp = env;
   spec->seccomp = vm->jit ? SANDBOX_SECCOMP_VM_JIT : SANDBOX_SECCOMP_VM;
   /* The VM's own cap ends a Lua memory bomb cleanly; the sandbox limit
    * (cgroup or RLIMIT_AS) is the backstop for everything else, with room
@@ -514,7 +536,7 @@ run_prepare (const struct tr_config *cfg, struct sandbox **sb, struct tr_error *
 
   if (spec == NULL)
     return tr_fail (err, ENOMEM, "sandbox");
-  fill_spec (spec, cfg, cfg->timeout, &vm);
+  fill_spec (spec, cfg, cfg->timeout, &vm, vm_environment (cfg));
   /* The VM's configuration arrives with the run (sandbox_go's payload).  */
   spec->entry_arg = NULL;
   return sandbox_prepare (spec, sb, err);
@@ -586,6 +608,7 @@ run_execute (const struct run_job *job, struct run_result *res)
   struct tr_error err;
   cleanup_free char *dir_copy = NULL, *base_copy = NULL;
   cleanup_free struct broker_volume *vols = NULL;
+  cleanup_strv char **vm_env = NULL;
   struct broker_workspace *ws = NULL;
   char cwd[PATH_MAX], name[256], base_url[1024], rel_dir[PATH_MAX];
   __attribute__ ((cleanup (cjson_deletep))) cJSON *start_extra = NULL;
@@ -727,7 +750,8 @@ run_execute (const struct run_job *job, struct run_result *res)
   else if (sandboxed)
     {
       struct sandbox_spec spec;
-      fill_spec (&spec, cfg, timeout, &vm);
+      vm_env = vm_environment (cfg);
+      fill_spec (&spec, cfg, timeout, &vm, vm_env);
       if (sandbox_start (&spec, &sb, &err) < 0)
         {
           fprintf (stderr,

@@ -22,6 +22,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/fdpass.h"
@@ -233,6 +234,12 @@ setup (struct child_ctx *ctx, struct tr_error *err)
   umask (022);
   if (set_environment (spec, cwd, err) < 0)
     return -1;
+  /* An in-process entry keeps running on this libc: let it read its time
+   * zone now (TZ from the environment), while files may still be opened.
+   * Later calls find TZ unchanged and read nothing, so a profile without
+   * open (the VM's) does not kill the payload for calling localtime.  */
+  if (spec->entry)
+    tzset ();
   if (arrange_fds (spec, &ctx->sync_fd, ctx->broker_fd, ctx->devnull, err) < 0)
     return -1;
   if (rlimits_apply (&spec->limits, ctx->cgroup_memory, ctx->cgroup_pids, err) < 0)

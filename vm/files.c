@@ -65,13 +65,14 @@ checked (lua_State *L, int idx, const char *op)
 
 /* Ask the broker for METHOD with PARAMS (consumed).  Returns the reply (the
  * caller deletes it) and the descriptor that came with it in *FD; an error
- * reply is raised as "OP: message" (PermissionDenied named).  */
+ * reply is raised as "OP: message" (the broker's message names a
+ * PermissionDenied).  */
 static cJSON *
 ask (lua_State *L, const char *op, const char *method, cJSON *params, int *fd)
 {
   char msg[900];
   cJSON *reply = vm_broker_request (runtime (L), method, params, fd);
-  const cJSON *ev, *e, *type, *text;
+  const cJSON *ev, *e, *text;
 
   if (reply == NULL)
     {
@@ -82,12 +83,8 @@ ask (lua_State *L, const char *op, const char *method, cJSON *params, int *fd)
   if (cJSON_IsString (ev) && strcmp (ev->valuestring, "done") == 0)
     return reply;
   e = cJSON_GetObjectItemCaseSensitive (reply, "error");
-  type = cJSON_GetObjectItemCaseSensitive (e, "type");
   text = cJSON_GetObjectItemCaseSensitive (e, "message");
-  snprintf (msg, sizeof msg, "%s: %s%s", op,
-            cJSON_IsString (type) && strcmp (type->valuestring, "PermissionDenied") == 0
-                ? "PermissionDenied: "
-                : "",
+  snprintf (msg, sizeof msg, "%s: %s", op,
             cJSON_IsString (text) ? text->valuestring : "the broker refused the request");
   if (*fd >= 0)
     close (*fd);

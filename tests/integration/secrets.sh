@@ -7,10 +7,11 @@
 # /proc/PID/mem, every file reachable from /proc/PID/root and the targets
 # of /proc/PID/fd/*.  Two runs: the key in the host environment (with
 # another in ~/.tactus/config.yml), then only in ~/.tactus/config.yml.
-# Canaries (a string in the procedure's source, a file in the workspace)
-# and the launcher itself (whose environment holds the key) show that the
-# search does find what is there, and the fake server must have received
-# the key.  Then: sandbox.env may not pass OPENAI_API_KEY into the sandbox,
+# Canaries (a string in the procedure's source, a file in the workspace
+# the procedure reads: the VM's cage holds no host directory, so it is
+# found in the VM's memory, never as a file) and the launcher itself (whose
+# environment holds the key) show that the search does find what is there,
+# and the fake server must have received the key.  Then: sandbox.env may not pass OPENAI_API_KEY into the sandbox,
 # and the sandbox cannot reach the model server directly (its own network
 # namespace) while the broker can.
 source "$TESTS_DIR/lib.sh"
@@ -44,9 +45,10 @@ cat >"$work/sleepy.tac" <<EOF
 a = Agent { model = "openai/gpt-4o-mini" }
 Procedure { function(input)
   local r = a({ message = "hi" })
+  local canary = File.read("canary.txt")
   Log.info("model call done; sleeping")
   Sleep(4)
-  return { text = r.text }
+  return { text = r.text, canary = #canary }
 end }
 EOF
 # Outside the workspace, so its sidecar config (holding a key) is not
@@ -209,13 +211,21 @@ scan_case() {
   fi
   res=$(python3 "$scratch/scan.py" "$pid1" --must "$LUA_CANARY" "$FILE_CANARY" --never "$KEY_ENV" "$KEY_CFG" 2>&1)
   # Nothing may be skipped, except a sanitizer's shadow in an ASan build.
+  # The cage's filesystem holds no file at all (files=0): the workspace is
+  # reached through the broker.
   if [[ "$res" == "found-never=[] missing-must=[] "* ]] \
     && [[ "$res" =~ maps=([0-9]+)\ bytes=([0-9]+)\ files=([0-9]+)\ fds=([0-9]+)\ skipped=([0-9]+) ]] \
-    && [ "${BASH_REMATCH[1]}" -ge 10 ] && [ "${BASH_REMATCH[2]}" -ge 1000000 ] && [ "${BASH_REMATCH[3]}" -ge 2 ] \
+    && [ "${BASH_REMATCH[1]}" -ge 10 ] && [ "${BASH_REMATCH[2]}" -ge 1000000 ] && [ "${BASH_REMATCH[3]}" = 0 ] \
     && [ "${BASH_REMATCH[4]}" -ge 3 ] && { [ "${BASH_REMATCH[5]}" = 0 ] || [ -n "${TR_SANITIZED:-}" ]; }; then
     pass "secrets: $label: neither key in the sandbox (environ, memory, files, fds; canaries found: $res)"
   else
     fail "secrets: $label: neither key in the sandbox" "$res"
+  fi
+  where=$(python3 "$scratch/scan.py" "$pid1" --never "$FILE_CANARY" 2>&1)
+  if [[ "$where" == "found-never=['${FILE_CANARY:0:14}@mem']"* ]]; then
+    pass "secrets: $label: the workspace file is in the VM's memory only (read through the broker), not in its cage"
+  else
+    fail "secrets: $label: the workspace file is in the VM's memory only" "$where"
   fi
   SANDBOX_NET=$(readlink "/proc/$pid1/ns/net")
   # The search finds a key where there is one: the launcher's environment.
