@@ -67,6 +67,9 @@ human_line (struct trace *t, const cJSON *ev)
 
   if (type == NULL)
     return;
+  /* One per file the run touches: for --verbose and the JSON sinks.  */
+  if (strcmp (type, "file_access") == 0 && !t->verbose)
+    return;
   if (strcmp (type, "agent_stream_chunk") == 0)
     {
       fprintf (f, "%s", str (ev, "chunk_text") ? str (ev, "chunk_text") : "");

@@ -1290,6 +1290,8 @@ op_list (struct broker_workspace *ws, const char *path, const char *norm, struct
     return -1;
   if (t == WS_NONE)
     return ws_errno (e, path, ENOENT);
+  if (t == WS_SYMLINK)
+    return ws_errno (e, path, ELOOP);
   if (t != WS_DIR)
     return ws_errno (e, path, ENOTDIR);
   if (r == 0 && ws->ov)
@@ -1607,14 +1609,14 @@ broker_fs (struct broker_state *b, const cJSON *id, const char *op, const cJSON 
   if (strcmp (op, "rename") == 0 && param_str (params, "to") == NULL)
     return broker_violation (b, id, "fs.rename needs params.from and params.to (strings)");
 
-  if (ws == NULL || ws->mode == BROKER_WS_OFF)
-    r = ws_fail (&e, "PermissionDenied",
-                 "no workspace is mounted (sandbox.mount_current_dir is off)");
-  else if (!is_handle && broker_ws_check_path (path, norm, sizeof norm, &why) < 0)
+  if (!is_handle && broker_ws_check_path (path, norm, sizeof norm, &why) < 0)
     r = ws_fail (&e, "InvalidPath", "'%.300s': %s", path, why);
   else if (strcmp (op, "rename") == 0
            && broker_ws_check_path (param_str (params, "to"), norm2, sizeof norm2, &why) < 0)
     r = ws_fail (&e, "InvalidPath", "'%.300s': %s", param_str (params, "to"), why);
+  else if (ws == NULL || ws->mode == BROKER_WS_OFF)
+    r = ws_fail (&e, "PermissionDenied",
+                 "no workspace is mounted (sandbox.mount_current_dir is off)");
   else if (id_enter (ws) < 0)
     {
       id_leave (ws);
