@@ -257,6 +257,14 @@ walk_beneath (int dirfd, const char *rel, int flags)
         p++;
       next = openat (cur, comp, (*p ? O_PATH | O_DIRECTORY : flags) | O_NOFOLLOW | O_CLOEXEC);
       e = errno;
+      /* O_DIRECTORY | O_NOFOLLOW says ENOTDIR for a symlink: say ELOOP,
+       * as openat2 does.  */
+      if (next < 0 && (e == ENOTDIR || e == ELOOP))
+        {
+          struct stat st;
+          if (fstatat (cur, comp, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK (st.st_mode))
+            e = ELOOP;
+        }
       close (cur);
       errno = e;
       cur = next;
