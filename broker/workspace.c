@@ -1242,7 +1242,7 @@ listing_free (struct listing *l)
 static bool
 listing_has (const struct listing *l, size_t sorted, const char *name)
 {
-  if (bsearch (&name, l->names, sorted, sizeof *l->names, cmp_names))
+  if (sorted && bsearch (&name, l->names, sorted, sizeof *l->names, cmp_names))
     return true;
   for (size_t i = sorted; i < l->n; i++)
     if (strcmp (l->names[i], name) == 0)
@@ -1250,14 +1250,18 @@ listing_has (const struct listing *l, size_t sorted, const char *name)
   return false;
 }
 
+/* Remove NAME, keeping the order (the first *SORTED stay sorted).  */
 static void
-listing_remove (struct listing *l, const char *name)
+listing_remove (struct listing *l, size_t *sorted, const char *name)
 {
   for (size_t i = 0; i < l->n; i++)
     if (strcmp (l->names[i], name) == 0)
       {
         free (l->names[i]);
-        l->names[i] = l->names[--l->n];
+        memmove (&l->names[i], &l->names[i + 1], (l->n - i - 1) * sizeof *l->names);
+        l->n--;
+        if (i < *sorted)
+          (*sorted)--;
         return;
       }
 }
@@ -1274,7 +1278,7 @@ upper_child (void *ctx, const char *name, enum overlay_kind kind)
   struct upper_ctx *u = ctx;
 
   if (kind == OVERLAY_GONE)
-    listing_remove (u->l, name);
+    listing_remove (u->l, &u->sorted, name);
   else if (!listing_has (u->l, u->sorted, name))
     listing_add (u->l, name);
 }
@@ -1329,12 +1333,14 @@ op_list (struct broker_workspace *ws, const char *path, const char *norm, struct
           closedir (d);
         }
     }
-  qsort (l.names, l.n, sizeof *l.names, cmp_names);
+  if (l.n)
+    qsort (l.names, l.n, sizeof *l.names, cmp_names);
   sorted = l.n;
   if (upper)
     {
       struct upper_ctx u = { &l, sorted };
       overlay_children (ws->ov, norm, upper_child, &u);
+      sorted = u.sorted;
     }
   /* Volume mount points below this directory (their first component).  */
   for (size_t i = 1; i < ws->n_roots; i++)
@@ -1348,7 +1354,7 @@ op_list (struct broker_workspace *ws, const char *path, const char *norm, struct
       else
         continue;
       snprintf (first, sizeof first, "%.*s", (int) strcspn (name, "/"), name);
-      if (!listing_has (&l, l.n < sorted ? l.n : sorted, first))
+      if (!listing_has (&l, sorted, first))
         listing_add (&l, first);
     }
   if (l.too_big)

@@ -21,7 +21,12 @@
  *     does not sleep;
  *   - approvals answered from --approve (none, or all with flag bit 2),
  *     never a terminal; checkpoints in memory, the trace to /dev/null,
- *     local modules from a scratch directory.
+ *     local modules from a scratch directory;
+ *   - the VM's files (fs.*): a fresh workspace on the same scratch
+ *     directory for each input, in overlay mode (writes stay in memfds:
+ *     nothing is written to disk whatever the input) or, with flag bit 4,
+ *     read-only; the replies' descriptors are taken and closed by the
+ *     reader.
  *
  * Input: byte 0 is flags
  *   bit 0  JSON mode: the rest is lines separated by '\n'.  A line that
@@ -40,6 +45,7 @@
  *   bit 1  start with a valid run.start (so later requests get past it)
  *   bit 2  --approve all (else --approve none)
  *   bit 3  libcurl cannot be loaded (the ConnectionError path)
+ *   bit 4  the workspace is read-only (else an overlay)
  * Each input is a fresh broker_state (a fresh run).
  *
  * Invariants: the violation count and the kill decision agree; every model
@@ -183,16 +189,43 @@ drain (void *arg)
   struct tr_error err;
 
   (void) arg;
+  a.accept_fd = true;
   for (;;)
     {
-      ssize_t n = recv (sv[1], buf, sizeof buf, 0);
+      struct iovec iov = { .iov_base = buf, .iov_len = sizeof buf };
+      union
+      {
+        char c[CMSG_SPACE (sizeof (int) * 4)];
+        struct cmsghdr align;
+      } u;
+      struct msghdr mh = { .msg_iov = &iov,
+                           .msg_iovlen = 1,
+                           .msg_control = u.c,
+                           .msg_controllen = sizeof u.c };
+      int fd = -1, nfds = 0;
+      ssize_t n = recvmsg (sv[1], &mh, MSG_CMSG_CLOEXEC);
       if (n < 0)
         {
           usleep (1000);
           continue;
         }
+      for (struct cmsghdr *c = CMSG_FIRSTHDR (&mh); c; c = CMSG_NXTHDR (&mh, c))
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
+          for (size_t k = 0; k < (c->cmsg_len - CMSG_LEN (0)) / sizeof (int); k++, nfds++)
+            {
+              int one;
+              memcpy (&one, CMSG_DATA (c) + k * sizeof (int), sizeof one);
+              if (fd < 0)
+                fd = one;
+              else
+                close (one);
+            }
+      /* The broker sends at most one descriptor, with a reply's last packet.  */
+      CHECK (nfds <= 1);
       if ((size_t) n == sizeof sync_pkt - 1 && memcmp (buf, sync_pkt, (size_t) n) == 0)
         {
+          if (fd >= 0)
+            close (fd);
           frame_asm_reset (&a);
           pthread_mutex_lock (&sync_lock);
           syncs_seen++;
@@ -201,12 +234,12 @@ drain (void *arg)
           continue;
         }
       /* The broker only ever sends well-formed frames.  */
-      int r = frame_asm_feed (&a, buf, (size_t) n, &err);
+      int r = frame_asm_feed_fd (&a, buf, (size_t) n, nfds, fd, &err);
       CHECK (r != -1);
       if (r == FRAME_COMPLETE)
         {
           check_reply (a.buf, a.len);
-          frame_asm_reset (&a);
+          frame_asm_reset (&a); /* closes the descriptor, if one came */
         }
     }
   return NULL;
@@ -519,7 +552,8 @@ static char dir[] = "/tmp/fuzz_broker.XXXXXX";
 static void
 cleanup (void)
 {
-  static const char *const files[] = { "m.tac", "sub/n.tac", "lnk", "sub" };
+  static const char *const files[] = { "m.tac", "sub/n.tac", "lnk", "f.txt", ".git/config",
+                                       ".git", "sub" };
   char path[256];
 
   for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
@@ -557,6 +591,18 @@ setup (void)
   snprintf (path, sizeof path, "%s/lnk", dir);
   if (symlink ("/etc", path) < 0)
     perror ("fuzz_broker: symlink");
+  snprintf (path, sizeof path, "%s/f.txt", dir);
+  f = fopen (path, "w");
+  CHECK (f != NULL);
+  fputs ("a file\n", f);
+  fclose (f);
+  snprintf (path, sizeof path, "%s/.git", dir);
+  mkdir (path, 0755);
+  snprintf (path, sizeof path, "%s/.git/config", dir);
+  f = fopen (path, "w");
+  CHECK (f != NULL);
+  fputs ("[core]\n", f);
+  fclose (f);
 
   /* The broker reads the key from the host environment at each call.  */
   CHECK (setenv ("OPENAI_API_KEY", API_KEY, 1) == 0);
@@ -679,6 +725,13 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   opts.approve = (data[0] & 4) ? APPROVE_ALL : APPROVE_NONE;
   no_curl = (data[0] & 8) != 0;
   n_responses = next_response = 0;
+  {
+    struct broker_workspace_spec ws
+        = { .dir = dir, .mode = (data[0] & 16) ? BROKER_WS_RO : BROKER_WS_OVERLAY,
+            .overlay_bytes = 1 << 20 };
+    struct tr_error werr;
+    CHECK (broker_workspace_open (&ws, &opts.workspace, &werr) == 0);
+  }
   broker_storage_open (&b);
 
   if (data[0] & 2)
@@ -715,5 +768,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   broker_outcome_free (&out);
   frame_asm_free (&a);
   wait_for_replies ();
+  broker_workspace_close (opts.workspace);
+  opts.workspace = NULL;
   return 0;
 }
