@@ -129,7 +129,7 @@ $(BUILD)/vm/lua_bc.o: $(BUILD)/vm/lua_bc.S
 # The seccomp programs are compiled at build time and embedded (see
 # sandbox/seccomp.c): tools/bpfgen compiles each policy/seccomp/*.policy
 # with libseccomp; one symbol pair per program, tr_bpf_<name>[_end].
-BPF_NAMES := vm vm-jit native
+BPF_NAMES := vm vm-jit native native-nounix supervise-create supervise-connect supervise-all
 $(BUILD)/tools/bpfgen: tools/bpfgen.c $(BUILD)/sandbox/seccomp_compile.o $(BUILD)/sandbox/profiles.o \
 		$(BUILD)/common/error.o
 	@mkdir -p $(@D)

@@ -6,6 +6,9 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "common/cleanup.h"
+#include "common/protected.h"
+#include "common/strv.h"
 #include "policy/workspace_guard.h"
 #include "sandbox/sandbox.h"
 #include "sandbox/status.h"
@@ -125,7 +128,13 @@ exec_usage (FILE *f)
               "  --timeout SECONDS      wall-clock deadline; exit 124 when it fires\n"
               "  --require-cgroup       fail if the limits cannot be set through cgroup v2\n"
               "  --host-uid N, --host-gid N\n"
-              "                         (root only) host ids that sandbox root maps to\n");
+              "                         (root only) host ids that sandbox root maps to\n"
+              "  --allow-unix-socket PATH\n"
+              "                         the program may connect to this host unix socket (else it\n"
+              "                         gets no unix socket at all, socketpair aside)\n"
+              "  --protect NAME         one more protected path (the program can neither write nor\n"
+              "                         create it in a writable workspace or bind)\n"
+              "  --unprotect NAME       not protected this time (.git, .envrc... are by default)\n");
 }
 
 static int
@@ -196,6 +205,9 @@ sandbox_exec_cmd (int argc, char **argv)
     O_REQCG,
     O_HUID,
     O_HGID,
+    O_SOCK,
+    O_PROT,
+    O_UNPROT,
     O_HELP
   };
   static const struct option opts[] = {
@@ -217,6 +229,9 @@ sandbox_exec_cmd (int argc, char **argv)
     { "require-cgroup", no_argument, 0, O_REQCG },
     { "host-uid", required_argument, 0, O_HUID },
     { "host-gid", required_argument, 0, O_HGID },
+    { "allow-unix-socket", required_argument, 0, O_SOCK },
+    { "protect", required_argument, 0, O_PROT },
+    { "unprotect", required_argument, 0, O_UNPROT },
     { "help", no_argument, 0, O_HELP },
     { 0, 0, 0, 0 },
   };
@@ -226,9 +241,14 @@ sandbox_exec_cmd (int argc, char **argv)
   struct sandbox *sb;
   struct sandbox_result res;
   struct tr_error err;
+  cleanup_strv char **sockets = NULL, **prot = NULL;
+  bool any_socket = false;
   uint64_t v;
   int c, rc;
 
+  for (const char *const *p = protected_defaults; *p; p++)
+    if (strv_push (&prot, *p) < 0)
+      return 1;
   sandbox_spec_init (&spec);
   spec.seccomp = SANDBOX_SECCOMP_NATIVE;
   spec.system_binds = true;
@@ -318,6 +338,25 @@ sandbox_exec_cmd (int argc, char **argv)
             return bad_value ("--host-gid", optarg, "a gid");
           spec.host_gid = (gid_t) v;
           break;
+        case O_SOCK:
+          if (strv_push (&sockets, optarg) < 0)
+            return 1;
+          any_socket = true;
+          break;
+        case O_PROT:
+        case O_UNPROT:
+          if (protected_entry_invalid (optarg))
+            return bad_value (c == O_PROT ? "--protect" : "--unprotect", optarg,
+                              "one name, without '/'");
+          strv_remove (prot, optarg);
+          if (c == O_PROT && strv_push (&prot, optarg) < 0)
+            return 1;
+          if (c == O_UNPROT)
+            fprintf (stderr,
+                     "tactus-run sandbox exec: warning: '%s' is not protected: the program may "
+                     "write it (and the host may then trust what it wrote)\n",
+                     optarg);
+          break;
         case O_HELP:
           exec_usage (stdout);
           return 0;
@@ -336,6 +375,9 @@ sandbox_exec_cmd (int argc, char **argv)
       return 1;
     }
   spec.argv = argv + optind;
+  spec.protected_paths = (const char *const *) prot;
+  if (any_socket)
+    spec.unix_sockets = (const char *const *) sockets;
   spec.binds = binds;
   spec.n_binds = n_binds;
   tr_error_clear (&err);

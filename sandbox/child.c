@@ -160,6 +160,43 @@ set_environment (const struct sandbox_spec *spec, const char *cwd, struct tr_err
   return 0;
 }
 
+/* A native program's filters on top of its profile (stacked: the most
+ * restrictive answer wins): no unix socket unless the spec allows some,
+ * and the supervised calls (name creation where a host directory is
+ * writable, connect where unix sockets are allowed) with a listener the
+ * launcher's supervisor serves.  Last, after the profile itself.  */
+static int
+load_native_addons (const struct sandbox_spec *spec, int sync_fd, struct tr_error *err)
+{
+  bool create = protect_needed (spec), connect = spec->unix_sockets != NULL;
+  struct seccomp_program p;
+  int listener, which;
+
+  if (!connect
+      && (seccomp_program_get ((enum sandbox_seccomp) SECCOMP_ADDON_NOUNIX, &p, err) < 0
+          || seccomp_program_load (&p, err) < 0))
+    return -1;
+  if (!create && !connect)
+    return 0;
+  which = create && connect ? SECCOMP_ADDON_SUPERVISE_ALL
+          : create          ? SECCOMP_ADDON_SUPERVISE_CREATE
+                            : SECCOMP_ADDON_SUPERVISE_CONNECT;
+  if (seccomp_program_get ((enum sandbox_seccomp) which, &p, err) < 0)
+    return -1;
+  listener = seccomp_program_load_listener (&p, err);
+  if (listener < 0)
+    return -1;
+  /* From here a supervised call waits until the launcher's supervisor
+   * answers it.  */
+  if (fd_send (sync_fd, (char[]){ SYNC_LISTENER }, 1, &listener, 1) < 0)
+    {
+      close (listener);
+      return tr_fail (err, errno, "seccomp: hand the listener to the launcher");
+    }
+  close (listener);
+  return 0;
+}
+
 static const char *
 inside_cwd (const struct sandbox_spec *spec)
 {
@@ -226,6 +263,8 @@ setup (struct child_ctx *ctx, struct tr_error *err)
   if (ws_mnt >= 0)
     close (ws_mnt);
   free (go);
+  if (spec->argv && protect_needed (spec) && protect_existing (spec, err) < 0)
+    return -1;
 
   if (net_loopback_up (err) < 0)
     return -1;
@@ -247,6 +286,8 @@ setup (struct child_ctx *ctx, struct tr_error *err)
   if (privs_drop_all (err) < 0)
     return -1;
   if (seccomp_program_load (ctx->seccomp, err) < 0)
+    return -1;
+  if (spec->argv && load_native_addons (spec, ctx->sync_fd, err) < 0)
     return -1;
   return 0;
 }

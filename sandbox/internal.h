@@ -60,6 +60,18 @@ struct seccomp_program
   bool builtin; /* points into the binary's read-only data, not malloc'd */
 };
 
+/* Filters stacked on the native profile (child.c), numbered after the
+ * profiles a spec selects: they are programs of their own, built in the
+ * same way, but never a cage's only filter.  */
+enum seccomp_addon
+{
+  SECCOMP_ADDON_NOUNIX = SANDBOX_SECCOMP__COUNT, /* no AF_UNIX socket */
+  SECCOMP_ADDON_SUPERVISE_CREATE,                /* name-creating calls to the supervisor */
+  SECCOMP_ADDON_SUPERVISE_CONNECT,               /* connect to the supervisor */
+  SECCOMP_ADDON_SUPERVISE_ALL,                   /* both */
+  SECCOMP_PROGRAMS__COUNT,
+};
+
 const char *seccomp_profile_name (enum sandbox_seccomp which);
 /* The profile's text, as built into the binary.  */
 const char *seccomp_profile_text (enum sandbox_seccomp which, size_t *len);
@@ -75,6 +87,9 @@ void seccomp_program_free (struct seccomp_program *p);
 int export_bpf (void *ctx, struct seccomp_program *out, struct tr_error *err);
 /* Install it on the calling process (after no_new_privs).  */
 int seccomp_program_load (const struct seccomp_program *p, struct tr_error *err);
+/* The same, returning a user-notification listener (the filter must have
+ * notify rules; one listener per process).  */
+int seccomp_program_load_listener (const struct seccomp_program *p, struct tr_error *err);
 
 struct seccomp_check
 {
@@ -115,6 +130,34 @@ int set_attrs (int mntfd, uint64_t set, bool recursive, const char *what, struct
 /* fsopen TYPE, OPTS as key/value pairs (value NULL: a flag), fsmount.  */
 int new_fs (const char *type, const char *const *opts, uint64_t attrs, struct tr_error *err);
 
+/* ---- protect.c ---- */
+/* Whether the cage of SPEC can write a host directory (a read-write
+ * workspace or bind): then protected paths and the supervisor apply.  */
+bool protect_needed (const struct sandbox_spec *spec);
+/* Inside the cage, after pivot_root: every protected entry that exists
+ * under a writable workspace or bind is bound read-only over itself.  */
+int protect_existing (const struct sandbox_spec *spec, struct tr_error *err);
+
+/* ---- supervise.c ---- */
+struct supervisor_config
+{
+  int listener;  /* the seccomp user-notification fd */
+  pid_t pid1;    /* the cage's PID 1 (host pid) */
+  bool root_caller;
+  uid_t uid;     /* the host ids the cage's root maps to: the supervisor */
+  gid_t gid;     /* acts as them */
+  const char *const *protected_paths; /* NULL: protected_defaults */
+  bool create, connect;               /* what the filter sends */
+  struct supervisor_socket
+  {
+    dev_t dev;
+    ino_t ino;
+  } *sockets; /* unix sockets the cage may reach */
+  size_t n_sockets;
+};
+/* Fork the supervisor (a child of the launcher, killed with it).  */
+pid_t supervisor_start (const struct supervisor_config *c, struct tr_error *err);
+
 /* ---- child.c ---- */
 struct child_ctx
 {
@@ -133,9 +176,10 @@ _Noreturn void child_main (struct child_ctx *ctx);
 /* Messages on the setup socket.  */
 enum
 {
-  SYNC_GO = 'G',    /* parent -> child: struct sync_go, id maps written, carry on */
-  SYNC_READY = 'R', /* child -> parent: payload about to run */
-  SYNC_ERROR = 'E', /* child -> parent: struct tr_error follows */
+  SYNC_GO = 'G',       /* parent -> child: struct sync_go, id maps written, carry on */
+  SYNC_READY = 'R',    /* child -> parent: payload about to run */
+  SYNC_ERROR = 'E',    /* child -> parent: struct tr_error follows */
+  SYNC_LISTENER = 'L', /* child -> parent: the supervised filter's listener (SCM_RIGHTS) */
 };
 
 enum

@@ -45,6 +45,9 @@ struct sandbox
   struct sandbox_cgroup cg;
   struct seccomp_program seccomp;
   int64_t deadline_ms; /* CLOCK_MONOTONIC, 0 when none */
+  pid_t supervisor;    /* serves the cage's supervised calls (supervise.c), or 0 */
+  struct supervisor_socket *sockets; /* unix sockets the cage may reach */
+  size_t n_sockets;
   bool timed_out;
   bool reaped;
   struct sandbox_result result;
@@ -192,9 +195,10 @@ add_setup_hint (struct tr_error *err)
 }
 
 /* Wait for the child's verdict on the setup socket.  A native program's exec
- * closes the socket (O_CLOEXEC), so EOF means the program is running.  */
+ * closes the socket (O_CLOEXEC), so EOF means the program is running.  A
+ * supervised cage first hands over its listener (*LISTENER).  */
 static int
-wait_ready (int sync_fd, struct tr_error *err)
+wait_ready (int sync_fd, int *listener, struct tr_error *err)
 {
   struct
   {
@@ -202,12 +206,19 @@ wait_ready (int sync_fd, struct tr_error *err)
     struct tr_error e;
   } msg;
   ssize_t n;
+  int fd = -1, nfds;
 
-  do
-    n = recv (sync_fd, &msg, sizeof msg, 0);
-  while (n < 0 && errno == EINTR);
+again:
+  n = fd_recv (sync_fd, &msg, sizeof msg, &fd, 1, &nfds);
   if (n < 0)
     return tr_fail (err, errno, "sandbox setup: read from the child");
+  if (n == 1 && msg.tag == SYNC_LISTENER && nfds == 1 && *listener < 0)
+    {
+      *listener = fd;
+      goto again;
+    }
+  if (nfds > 0)
+    close (fd);
   if (n == 0 || msg.tag == SYNC_READY)
     return 0;
   if (msg.tag == SYNC_ERROR && (size_t) n == sizeof msg)
@@ -435,6 +446,60 @@ describe_workspace (struct sandbox *sb, int fd, const struct stat *st, const cha
   return 0;
 }
 
+/* The unix sockets a native cage may connect to, as the inodes they are
+ * now (the supervisor compares inodes, never paths).  */
+static int
+allowed_sockets (struct sandbox *sb, struct tr_error *err)
+{
+  const struct sandbox_spec *spec = sb->spec;
+  size_t n = 0;
+
+  for (const char *const *p = spec->unix_sockets; p && *p; p++)
+    n++;
+  if (n == 0)
+    return 0;
+  sb->sockets = calloc (n, sizeof *sb->sockets);
+  if (sb->sockets == NULL)
+    return tr_fail (err, ENOMEM, "sandbox");
+  for (const char *const *p = spec->unix_sockets; *p; p++)
+    {
+      struct stat st;
+      if (stat (*p, &st) < 0)
+        return tr_fail (err, errno, "allowed unix socket %s", *p);
+      if (!S_ISSOCK (st.st_mode))
+        return tr_fail (err, 0, "allowed unix socket %s: not a socket", *p);
+      sb->sockets[sb->n_sockets].dev = st.st_dev;
+      sb->sockets[sb->n_sockets].ino = st.st_ino;
+      sb->n_sockets++;
+    }
+  return 0;
+}
+
+static int
+start_supervisor (struct sandbox *sb, int listener, struct tr_error *err)
+{
+  const struct sandbox_spec *spec = sb->spec;
+  struct supervisor_config c = {
+    .listener = listener,
+    .pid1 = sb->pid,
+    .root_caller = geteuid () == 0,
+    .uid = sb->host_uid,
+    .gid = sb->host_gid,
+    .protected_paths = spec->protected_paths,
+    .create = protect_needed (spec),
+    .connect = spec->unix_sockets != NULL,
+    .sockets = sb->sockets,
+    .n_sockets = sb->n_sockets,
+  };
+  pid_t pid = supervisor_start (&c, err);
+
+  close (listener);
+  if (pid < 0)
+    return -1;
+  sb->supervisor = pid;
+  return 0;
+}
+
 int
 sandbox_go (struct sandbox *sb, const struct sandbox_go *go, struct tr_error *err)
 {
@@ -446,12 +511,15 @@ sandbox_go (struct sandbox *sb, const struct sandbox_go *go, struct tr_error *er
   struct stat st;
   double timeout
       = go && go->timeout_seconds > 0 ? go->timeout_seconds : spec->limits.timeout_seconds;
+  int listener = -1;
 
   if (msg == NULL)
     return tr_fail (err, ENOMEM, "sandbox");
   if (sb->sync_fd < 0)
     return tr_fail (err, EALREADY, "sandbox: already started");
   msg->tag = SYNC_GO;
+  if (spec->argv && allowed_sockets (sb, err) < 0)
+    return -1;
   ws_fd = open_workspace (spec, dir, &st, err);
   if (ws_fd == -2)
     return -1;
@@ -464,10 +532,17 @@ sandbox_go (struct sandbox *sb, const struct sandbox_go *go, struct tr_error *er
     sb->deadline_ms = now_ms () + (int64_t) (timeout * 1000.0);
   if (send_go (sb->sync_fd, msg, tree, err) < 0
       || (msg->payload_len > 0 && frame_send (sb->sync_fd, go->payload, go->payload_len, err) < 0)
-      || wait_ready (sb->sync_fd, err) < 0)
-    return -1;
+      || wait_ready (sb->sync_fd, &listener, err) < 0)
+    {
+      if (listener >= 0)
+        close (listener);
+      return -1;
+    }
   close (sb->sync_fd);
   sb->sync_fd = -1;
+  /* The cage's supervised calls wait for the supervisor from here.  */
+  if (listener >= 0 && start_supervisor (sb, listener, err) < 0)
+    return -1;
   return 0;
 }
 
@@ -625,6 +700,13 @@ sandbox_destroy (struct sandbox *sb)
       while (waitid (P_PIDFD, (id_t) sb->pidfd, &si, WEXITED) < 0 && errno == EINTR)
         ;
     }
+  if (sb->supervisor > 0)
+    {
+      kill (sb->supervisor, SIGKILL);
+      while (waitpid (sb->supervisor, NULL, 0) < 0 && errno == EINTR)
+        ;
+    }
+  free (sb->sockets);
   if (sb->sync_fd >= 0)
     close (sb->sync_fd);
   cgroup_destroy (&sb->cg);

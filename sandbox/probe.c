@@ -111,7 +111,7 @@ probe_seccomp (struct sandbox_status *st)
     }
   read_file_at (AT_FDCWD, "/proc/sys/kernel/seccomp/actions_avail", actions, sizeof actions, &e);
   actions[strcspn (actions, "\n")] = '\0';
-  for (int w = 0; w < SANDBOX_SECCOMP__COUNT; w++)
+  for (int w = 0; w < SECCOMP_PROGRAMS__COUNT; w++)
     {
       struct seccomp_check c;
       if (seccomp_builtin_verify ((enum sandbox_seccomp) w, &c, &e) < 0)
@@ -274,7 +274,7 @@ sandbox_rebuild (bool force, struct sandbox_rebuild_report *r, struct tr_error *
   int rc;
 
   memset (r, 0, sizeof *r);
-  for (int w = 0; w < SANDBOX_SECCOMP__COUNT; w++)
+  for (int w = 0; w < SECCOMP_PROGRAMS__COUNT; w++)
     {
       struct seccomp_check c;
       if (seccomp_builtin_verify ((enum sandbox_seccomp) w, &c, err) < 0)

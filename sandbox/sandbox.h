@@ -98,6 +98,17 @@ struct sandbox_spec
   gid_t host_gid;
 
   enum sandbox_seccomp seccomp;
+  /* Native programs (argv) only.  Names (common/protected.h) the cage may
+   * never write nor create in a host directory it can write (a read-write
+   * workspace or bind): the existing ones are bound read-only, new ones
+   * are refused by the supervisor (sandbox/supervise.c).  NULL: the
+   * built-in list; an empty list: none.  */
+  const char *const *protected_paths;
+  /* Host paths of unix sockets the cage may connect to.  NULL: none, and
+   * no AF_UNIX socket at all (socketpair only).  Non-NULL (even empty):
+   * unix sockets, with every connect made by the supervisor, which refuses
+   * a socket on a host filesystem that is not listed.  */
+  const char *const *unix_sockets;
   struct sandbox_limits limits;
   bool require_cgroup_limits; /* fail instead of falling back to rlimits */
 };

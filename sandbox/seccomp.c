@@ -30,6 +30,10 @@
 extern const struct sock_filter tr_bpf_vm[], tr_bpf_vm_end[];
 extern const struct sock_filter tr_bpf_vm_jit[], tr_bpf_vm_jit_end[];
 extern const struct sock_filter tr_bpf_native[], tr_bpf_native_end[];
+extern const struct sock_filter tr_bpf_native_nounix[], tr_bpf_native_nounix_end[];
+extern const struct sock_filter tr_bpf_supervise_create[], tr_bpf_supervise_create_end[];
+extern const struct sock_filter tr_bpf_supervise_connect[], tr_bpf_supervise_connect_end[];
+extern const struct sock_filter tr_bpf_supervise_all[], tr_bpf_supervise_all_end[];
 
 int
 seccomp_program_get (enum sandbox_seccomp which, struct seccomp_program *out, struct tr_error *err)
@@ -37,7 +41,7 @@ seccomp_program_get (enum sandbox_seccomp which, struct seccomp_program *out, st
   const struct sock_filter *start, *end;
 
   memset (out, 0, sizeof *out);
-  switch (which)
+  switch ((int) which)
     {
     case SANDBOX_SECCOMP_VM:
       start = tr_bpf_vm, end = tr_bpf_vm_end;
@@ -47,6 +51,18 @@ seccomp_program_get (enum sandbox_seccomp which, struct seccomp_program *out, st
       break;
     case SANDBOX_SECCOMP_NATIVE:
       start = tr_bpf_native, end = tr_bpf_native_end;
+      break;
+    case SECCOMP_ADDON_NOUNIX:
+      start = tr_bpf_native_nounix, end = tr_bpf_native_nounix_end;
+      break;
+    case SECCOMP_ADDON_SUPERVISE_CREATE:
+      start = tr_bpf_supervise_create, end = tr_bpf_supervise_create_end;
+      break;
+    case SECCOMP_ADDON_SUPERVISE_CONNECT:
+      start = tr_bpf_supervise_connect, end = tr_bpf_supervise_connect_end;
+      break;
+    case SECCOMP_ADDON_SUPERVISE_ALL:
+      start = tr_bpf_supervise_all, end = tr_bpf_supervise_all_end;
       break;
     default:
       return tr_fail (err, EINVAL, "seccomp: unknown profile %d", (int) which);
@@ -69,6 +85,18 @@ seccomp_program_load (const struct seccomp_program *p, struct tr_error *err)
   if (syscall (SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &p->prog) < 0)
     return tr_fail (err, errno, "seccomp: install the filter");
   return 0;
+}
+
+int
+seccomp_program_load_listener (const struct seccomp_program *p, struct tr_error *err)
+{
+  int fd = (int) syscall (SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER,
+                          &p->prog);
+  if (fd < 0)
+    return tr_fail (err, errno,
+                    "seccomp: install the supervised filter (user notification needs Linux 5.0, "
+                    "descriptor injection 5.14)");
+  return fd;
 }
 
 int

@@ -38,6 +38,9 @@
 extern const char tr_policy_vm[], tr_policy_vm_end[];
 extern const char tr_policy_vm_jit[], tr_policy_vm_jit_end[];
 extern const char tr_policy_native[], tr_policy_native_end[];
+extern const char tr_policy_native_nounix[], tr_policy_native_nounix_end[];
+extern const char tr_policy_supervise_create[], tr_policy_supervise_create_end[];
+extern const char tr_policy_supervise_connect[], tr_policy_supervise_connect_end[];
 
 struct named_value
 {
@@ -59,6 +62,8 @@ static const struct named_value constants[] = {
   { "SOCK_STREAM", SOCK_STREAM },
   { "SOCK_DGRAM", SOCK_DGRAM },
   { "SOCK_RAW", SOCK_RAW },
+  { "SOCK_SEQPACKET", SOCK_SEQPACKET },
+  { "O_CREAT", O_CREAT },
   { "CLONE_NEWNS", CLONE_NEWNS },
   { "CLONE_NEWUTS", CLONE_NEWUTS },
   { "CLONE_NEWIPC", CLONE_NEWIPC },
@@ -104,6 +109,19 @@ seccomp_profile_name (enum sandbox_seccomp which)
     case SANDBOX_SECCOMP_NATIVE:
       return "native";
     default:
+      break;
+    }
+  switch ((int) which)
+    {
+    case SECCOMP_ADDON_NOUNIX:
+      return "native-nounix";
+    case SECCOMP_ADDON_SUPERVISE_CREATE:
+      return "supervise-create";
+    case SECCOMP_ADDON_SUPERVISE_CONNECT:
+      return "supervise-connect";
+    case SECCOMP_ADDON_SUPERVISE_ALL:
+      return "supervise-all";
+    default:
       return "?";
     }
 }
@@ -125,6 +143,27 @@ profile_parts (enum sandbox_seccomp which, const char *parts[2], size_t lens[2])
     case SANDBOX_SECCOMP_NATIVE:
       parts[0] = tr_policy_native;
       lens[0] = (size_t) (tr_policy_native_end - tr_policy_native);
+      return 1;
+    default:
+      break;
+    }
+  switch ((int) which)
+    {
+    case SECCOMP_ADDON_NOUNIX:
+      parts[0] = tr_policy_native_nounix;
+      lens[0] = (size_t) (tr_policy_native_nounix_end - tr_policy_native_nounix);
+      return 1;
+    case SECCOMP_ADDON_SUPERVISE_ALL:
+      parts[1] = tr_policy_supervise_connect;
+      lens[1] = (size_t) (tr_policy_supervise_connect_end - tr_policy_supervise_connect);
+      /* fall through */
+    case SECCOMP_ADDON_SUPERVISE_CREATE:
+      parts[0] = tr_policy_supervise_create;
+      lens[0] = (size_t) (tr_policy_supervise_create_end - tr_policy_supervise_create);
+      return (int) which == SECCOMP_ADDON_SUPERVISE_ALL ? 2 : 1;
+    case SECCOMP_ADDON_SUPERVISE_CONNECT:
+      parts[0] = tr_policy_supervise_connect;
+      lens[0] = (size_t) (tr_policy_supervise_connect_end - tr_policy_supervise_connect);
       return 1;
     default:
       return 0;
@@ -183,6 +222,8 @@ parse_action (const char *tok, uint32_t *action)
     *action = SCMP_ACT_TRAP;
   else if (strcmp (tok, "log") == 0)
     *action = SCMP_ACT_LOG;
+  else if (strcmp (tok, "notify") == 0)
+    *action = SCMP_ACT_NOTIFY;
   else if (strncmp (tok, "errno(", 6) == 0 && tok[strlen (tok) - 1] == ')')
     {
       char name[32];

@@ -46,7 +46,7 @@ main (int argc, char **argv)
       return 2;
     }
   tr_error_clear (&err);
-  for (int w = 0; w < SANDBOX_SECCOMP__COUNT; w++)
+  for (int w = 0; w < SECCOMP_PROGRAMS__COUNT; w++)
     if (write_program (argv[1], (enum sandbox_seccomp) w, &err) < 0)
       {
         tr_error_print (&err);
