@@ -182,7 +182,7 @@ for who in root nobody; do
     for box in sandbox no-sandbox; do
       ws="$TMPD/ws-$who-$mode-$box"
       make_ws "$ws" "$who"
-      printf 'sandbox:\n  mount_current_dir: %s\n' "${MODE_CFG[$mode]}" >"$HOME/cfg-$mode.yml"
+      printf 'sandbox:\n  mount_current_dir: %s\n  timeout: 60\n' "${MODE_CFG[$mode]}" >"$HOME/cfg-$mode.yml"
       mkdir -p "$HOME/.tactus"
       cp "$HOME/cfg-$mode.yml" "$HOME/.tactus/config.yml"
       chmod -R a+rX "$HOME"
