@@ -14,9 +14,16 @@
  *     calls that name no file;
  *   - an i386 syscall (int 0x80) and an x32 syscall number are killed;
  *   - controls: read is allowed, so the interpreter is not vacuous;
+ *   - native: no unix datagram socket (nor pair); the filters stacked on
+ *     it: native-nounix refuses every AF_UNIX socket (EACCES) and nothing
+ *     else, supervise-* send exactly the name-creating calls (open only
+ *     with O_CREAT) and connect to the supervisor;
  *   - each built-in program is identical to the profile compiled now.  */
 #define _GNU_SOURCE
 #include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/socket.h>
 #include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
@@ -291,6 +298,100 @@ vm_path_calls (enum sandbox_seccomp which, const struct sock_fprog *prog)
          allowed_n, extra[0] ? "; not:" : "", extra);
 }
 
+/* The action for NR with the given arguments.  */
+static uint32_t
+action_args (const struct sock_fprog *prog, int nr, uint64_t a0, uint64_t a1, uint64_t a2)
+{
+  struct seccomp_data d;
+
+  memset (&d, 0, sizeof d);
+  d.nr = nr;
+  d.arch = AUDIT_ARCH_X86_64;
+  d.args[0] = a0;
+  d.args[1] = a1;
+  d.args[2] = a2;
+  return run_bpf (prog, &d);
+}
+
+static void
+native_addons (void)
+{
+  struct seccomp_program native, nounix, create, connect, all;
+  struct tr_error err;
+  int sock = seccomp_syscall_resolve_name ("socket");
+  int pair = seccomp_syscall_resolve_name ("socketpair");
+  const int notif = (int) SECCOMP_RET_USER_NOTIF;
+  static const char *const names[]
+      = { "mkdir", "mkdirat", "symlink", "symlinkat", "link", "linkat", "rename", "renameat",
+          "renameat2", "creat", NULL };
+
+  if (seccomp_program_get (SANDBOX_SECCOMP_NATIVE, &native, &err) < 0
+      || seccomp_program_get ((enum sandbox_seccomp) SECCOMP_ADDON_NOUNIX, &nounix, &err) < 0
+      || seccomp_program_get ((enum sandbox_seccomp) SECCOMP_ADDON_SUPERVISE_CREATE, &create, &err)
+             < 0
+      || seccomp_program_get ((enum sandbox_seccomp) SECCOMP_ADDON_SUPERVISE_CONNECT, &connect,
+                              &err)
+             < 0
+      || seccomp_program_get ((enum sandbox_seccomp) SECCOMP_ADDON_SUPERVISE_ALL, &all, &err) < 0)
+    {
+      check (false, "native add-ons: %s", err.msg);
+      return;
+    }
+  for (int w = SANDBOX_SECCOMP__COUNT; w < SECCOMP_PROGRAMS__COUNT; w++)
+    {
+      struct seccomp_check c;
+      check (seccomp_builtin_verify ((enum sandbox_seccomp) w, &c, &err) == 0 && c.match,
+             "%s: built-in program identical to the profile compiled now",
+             seccomp_profile_name ((enum sandbox_seccomp) w));
+    }
+  check (action_args (&native.prog, sock, AF_UNIX, SOCK_DGRAM, 0) != SECCOMP_RET_ALLOW
+             && action_args (&native.prog, sock, AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)
+                    != SECCOMP_RET_ALLOW
+             && action_args (&native.prog, pair, AF_UNIX, SOCK_DGRAM, 0) != SECCOMP_RET_ALLOW,
+         "native: no unix datagram socket, not even a pair (sendto could name a path)");
+  check (action_args (&native.prog, sock, AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)
+                 == SECCOMP_RET_ALLOW
+             && action_args (&native.prog, pair, AF_UNIX, SOCK_SEQPACKET, 0) == SECCOMP_RET_ALLOW,
+         "native: unix stream/seqpacket sockets and pairs (control)");
+  check (action_args (&nounix.prog, sock, AF_UNIX, SOCK_STREAM, 0)
+                 == (SECCOMP_RET_ERRNO | EACCES)
+             && action_args (&nounix.prog, sock, AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK, 0)
+                    == (SECCOMP_RET_ERRNO | EACCES)
+             && action_args (&nounix.prog, sock, AF_INET, SOCK_STREAM, 0) == SECCOMP_RET_ALLOW
+             && action_args (&nounix.prog, pair, AF_UNIX, SOCK_STREAM, 0) == SECCOMP_RET_ALLOW,
+         "native-nounix: every AF_UNIX socket is EACCES; IP sockets and pairs pass");
+  for (const char *const *n = names; *n; n++)
+    check ((action_args (&create.prog, seccomp_syscall_resolve_name (*n), 0, 0, 0)
+            & SECCOMP_RET_ACTION_FULL)
+                   == (uint32_t) notif
+               && (action_args (&all.prog, seccomp_syscall_resolve_name (*n), 0, 0, 0)
+                   & SECCOMP_RET_ACTION_FULL)
+                      == (uint32_t) notif,
+           "supervise-create/all: %s goes to the supervisor", *n);
+  check ((action_args (&create.prog, seccomp_syscall_resolve_name ("openat"), 0, 0, O_CREAT | O_WRONLY)
+          & SECCOMP_RET_ACTION_FULL)
+                 == (uint32_t) notif
+             && action_args (&create.prog, seccomp_syscall_resolve_name ("openat"), 0, 0, O_RDWR)
+                    == SECCOMP_RET_ALLOW
+             && (action_args (&create.prog, seccomp_syscall_resolve_name ("open"), 0, O_CREAT, 0)
+                 & SECCOMP_RET_ACTION_FULL)
+                    == (uint32_t) notif
+             && action_args (&create.prog, seccomp_syscall_resolve_name ("open"), 0, O_RDONLY, 0)
+                    == SECCOMP_RET_ALLOW,
+         "supervise-create: open/openat go to the supervisor only with O_CREAT");
+  check (action_args (&create.prog, seccomp_syscall_resolve_name ("connect"), 0, 0, 0)
+                 == SECCOMP_RET_ALLOW
+             && (action_args (&connect.prog, seccomp_syscall_resolve_name ("connect"), 0, 0, 0)
+                 & SECCOMP_RET_ACTION_FULL)
+                    == (uint32_t) notif
+             && (action_args (&all.prog, seccomp_syscall_resolve_name ("connect"), 0, 0, 0)
+                 & SECCOMP_RET_ACTION_FULL)
+                    == (uint32_t) notif
+             && action_args (&connect.prog, seccomp_syscall_resolve_name ("mkdir"), 0, 0, 0)
+                    == SECCOMP_RET_ALLOW,
+         "supervise-connect/all: connect goes to the supervisor, create-only leaves it alone");
+}
+
 int
 main (void)
 {
@@ -346,6 +447,7 @@ main (void)
              "%s: an x32 syscall kills the process", pname);
       seccomp_program_free (&p);
     }
+  native_addons ();
   printf ("%d passed, %d failed\n", passes, failures);
   return failures ? 1 : 0;
 }
