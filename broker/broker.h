@@ -67,6 +67,9 @@ struct broker_workspace;
 int broker_workspace_open (const struct broker_workspace_spec *spec, struct broker_workspace **out,
                            struct tr_error *err);
 void broker_workspace_close (struct broker_workspace *ws);
+/* The owner of the workspace directory (as the sandbox would map its root
+ * to); false when there is none (off).  */
+bool broker_workspace_owner (const struct broker_workspace *ws, uid_t *uid, gid_t *gid);
 
 struct broker_options
 {

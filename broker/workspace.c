@@ -88,6 +88,8 @@ struct broker_workspace
   struct overlay *ov;
   struct ws_handle h[WS_MAX_HANDLES];
   unsigned serial; /* handles and temporary names */
+  uid_t owner_uid; /* the workspace directory's owner */
+  gid_t owner_gid;
   /* A root launcher's file-system identity for the work (see above).  */
   bool switch_id;
   uid_t uid;
@@ -409,6 +411,8 @@ broker_workspace_open (const struct broker_workspace_spec *spec, struct broker_w
                       "workspace off: sandbox.mount_current_dir: false)",
                       spec->dir ? spec->dir : ".");
     }
+  ws->owner_uid = st.st_uid;
+  ws->owner_gid = st.st_gid;
   if (geteuid () == 0)
     {
       /* The sandbox maps its root to the workspace owner (docs/sandbox.md);
@@ -493,6 +497,16 @@ broker_workspace_open (const struct broker_workspace_spec *spec, struct broker_w
 nomem:
   broker_workspace_close (steal_ptr (&ws));
   return tr_fail (err, ENOMEM, "workspace");
+}
+
+bool
+broker_workspace_owner (const struct broker_workspace *ws, uid_t *uid, gid_t *gid)
+{
+  if (ws == NULL || ws->n_roots == 0)
+    return false;
+  *uid = ws->owner_uid;
+  *gid = ws->owner_gid;
+  return true;
 }
 
 static void

@@ -727,6 +727,9 @@ run_execute (const struct run_job *job, struct run_result *res)
     {
       cleanup_free char *packed = NULL;
       struct sandbox_go go = { .workspace_dir = job->workspace_dir, .timeout_seconds = timeout };
+      /* The cage has no workspace, but its root is still the workspace
+       * owner on the host, as before (a root launcher; see sandbox.md).  */
+      go.host_ids = broker_workspace_owner (ws, &go.host_uid, &go.host_gid);
       sb = job->prepared;
       vm.jit = cfg->jit; /* fixed when the sandbox was prepared (its seccomp profile) */
       vm.memory_limit = cfg->memory ? cfg->memory : DEFAULT_VM_MEMORY;
@@ -750,8 +753,16 @@ run_execute (const struct run_job *job, struct run_result *res)
   else if (sandboxed)
     {
       struct sandbox_spec spec;
+      uid_t owner;
+      gid_t group;
       vm_env = vm_environment (cfg);
       fill_spec (&spec, cfg, timeout, &vm, vm_env);
+      if (broker_workspace_owner (ws, &owner, &group) && owner != 0)
+        {
+          spec.host_uid = owner;
+          if (group != 0)
+            spec.host_gid = group;
+        }
       if (sandbox_start (&spec, &sb, &err) < 0)
         {
           fprintf (stderr,

@@ -524,6 +524,11 @@ sandbox_go (struct sandbox *sb, const struct sandbox_go *go, struct tr_error *er
   if (ws_fd == -2)
     return -1;
   pick_host_ids (spec, &st, ws_fd >= 0, &sb->host_uid, &sb->host_gid);
+  if (go && go->host_ids && geteuid () == 0 && go->host_uid != 0 && go->host_gid != 0)
+    {
+      sb->host_uid = go->host_uid;
+      sb->host_gid = go->host_gid;
+    }
   if (write_id_maps (sb->pid, geteuid () == 0, sb->host_uid, sb->host_gid, err) < 0
       || describe_workspace (sb, ws_fd, &st, dir, msg, &tree, err) < 0)
     return -1;

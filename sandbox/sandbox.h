@@ -143,6 +143,12 @@ struct sandbox_go
   const void *payload;       /* handed to the entry as sandbox_inside.payload */
   size_t payload_len;        /* at most FRAME_MAX_MESSAGE */
   double timeout_seconds;    /* 0: the spec's; the deadline starts at go */
+  /* With HOST_IDS, a root caller's host ids for sandbox root, instead of
+   * the spec's (a cage with no workspace of its own whose run still
+   * belongs to a directory's owner).  Never 0: root is never mapped.  */
+  bool host_ids;
+  uid_t host_uid;
+  gid_t host_gid;
 };
 int sandbox_prepare (const struct sandbox_spec *spec, struct sandbox **out, struct tr_error *err);
 int sandbox_go (struct sandbox *sb, const struct sandbox_go *go, struct tr_error *err);
