@@ -344,6 +344,35 @@ expect_in "workspace files: the human trace shows the violation" "$err" "policy_
 if [[ "$err" == *"file_access"* ]]; then fail "workspace files: file_access events only with --verbose" "$(short "$err")"
 else pass "workspace files: file_access events only with --verbose"; fi
 
+# ---- every entry of the built-in list (docs/sandbox.md), at the top and nested ------------
+ws="$TMPD/ws-every"
+make_ws "$ws" root
+cat >"$ws/every.tac" <<'EOF'
+local names = { ".git", ".gitmodules", ".gitconfig", ".lfsconfig", ".hg", ".svn", ".bzr", ".jj", ".tactus",
+  "x.tac.yml", ".envrc", ".vscode", ".idea", ".mcp.json", ".pre-commit-config.yaml", ".bashrc", ".bash_profile",
+  ".bash_login", ".bash_logout", ".profile", ".zshrc", ".zshenv", ".zprofile", ".zlogin", ".zlogout", ".kshrc",
+  ".mkshrc", ".cshrc", ".tcshrc", ".login", ".logout", ".inputrc", ".GIT", ".Envrc", "X.Tac.Yml", ".bashrc." }
+local written = {}
+for _, n in ipairs(names) do
+  for _, p in ipairs({ n, "sub/" .. n, "sub/deep/" .. n .. "/f" }) do
+    for _, op in ipairs({ "write", "append", "mkdir" }) do
+      local ok = pcall(op == "mkdir" and File.mkdir or (op == "append" and File.append or File.write), p, "x")
+      if ok then written[#written + 1] = op .. " " .. p end
+    end
+  end
+end
+return { written = table.concat(written, ", "), tried = #names * 9 }
+EOF
+for box in sandbox no-sandbox; do
+  extra=()
+  [ "$box" = no-sandbox ] && extra=(--no-sandbox)
+  tr_json "$ws" every.tac "${extra[@]}"
+  expect "workspace files ($box): every protected entry (and case, trailing-dot variants), at the top, nested and as a directory on the way, refused for write, append and mkdir" \
+    "$(json_get '[r["result"]["written"], r["result"]["tried"]]')" '["", 324]' "$(short "$err")"
+done
+created=$(cd "$ws" && find . -newer "$ws/every.tac" \( -name '.*' -o -name '*.tac.yml' -o -iname '*.TAC.YML' \) | grep -v '^\./\.git$\|^\./\.tactus$' | tr '\n' ' ')
+expect "workspace files: none of them exists on the host" "$created" ""
+
 # ---- sandbox.protected_paths from trusted config --------------------------------------
 ws="$TMPD/ws-prot"
 make_ws "$ws" root
