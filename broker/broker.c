@@ -81,10 +81,9 @@ send_packet (struct broker_state *b, const uint8_t *pkt, size_t n, int fd)
         char buf[CMSG_SPACE (sizeof (int))];
         struct cmsghdr align;
       } u;
-      struct msghdr mh = { .msg_iov = &iov,
-                           .msg_iovlen = 1,
-                           .msg_control = u.buf,
-                           .msg_controllen = sizeof u.buf };
+      struct msghdr mh = {
+        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf
+      };
       struct cmsghdr *c = CMSG_FIRSTHDR (&mh);
 
       memset (&u, 0, sizeof u);

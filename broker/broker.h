@@ -73,8 +73,8 @@ bool broker_workspace_owner (const struct broker_workspace *ws, uid_t *uid, gid_
 
 struct broker_options
 {
-  const char *procedure_path; /* the .tac as given */
-  const char *procedure_dir;  /* host directory local modules are read from */
+  const char *procedure_path;         /* the .tac as given */
+  const char *procedure_dir;          /* host directory local modules are read from */
   struct broker_workspace *workspace; /* the VM's files; NULL: none (fs.* refused) */
   const char *procedure_name;
   struct cJSON *params; /* object of --param values (strings), owned by the caller */

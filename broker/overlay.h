@@ -15,11 +15,11 @@ struct overlay;
 /* What a path is in the merged view, as far as the upper layer knows.  */
 enum overlay_kind
 {
-  OVERLAY_LOWER,   /* not in the upper layer: look at the lower one */
-  OVERLAY_GONE,    /* removed by the run (a whiteout on it or on a parent) */
-  OVERLAY_NOTDIR,  /* a parent is a file of the upper layer */
-  OVERLAY_FILE,    /* a file of the upper layer (*MEMFD) */
-  OVERLAY_DIR,     /* a directory made by the run */
+  OVERLAY_LOWER,  /* not in the upper layer: look at the lower one */
+  OVERLAY_GONE,   /* removed by the run (a whiteout on it or on a parent) */
+  OVERLAY_NOTDIR, /* a parent is a file of the upper layer */
+  OVERLAY_FILE,   /* a file of the upper layer (*MEMFD) */
+  OVERLAY_DIR,    /* a directory made by the run */
 };
 
 /* BUDGET: bytes the files of the upper layer may hold in all.  */

@@ -225,9 +225,8 @@ recv_with_fds (int sock, uint8_t *pkt, size_t size, int *nfds, int *fd)
     char buf[CMSG_SPACE (sizeof (int) * FDPASS_MAX)];
     struct cmsghdr align;
   } u;
-  struct msghdr mh = {
-    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf
-  };
+  struct msghdr mh
+      = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf };
   ssize_t n;
 
   *nfds = 0;

@@ -19,13 +19,13 @@
  *            an agent starts), .pre-commit-config.yaml (hooks run on the
  *            next commit)  */
 const char *const protected_defaults[] = {
-  ".git",      ".gitmodules",  ".gitconfig",    ".lfsconfig",    ".hg",
-  ".svn",      ".bzr",         ".jj",           ".tactus",       "*.tac.yml",
-  ".envrc",    ".vscode",      ".idea",         ".mcp.json",     ".pre-commit-config.yaml",
-  ".bashrc",   ".bash_profile", ".bash_login",  ".bash_logout",  ".profile",
-  ".zshrc",    ".zshenv",      ".zprofile",     ".zlogin",       ".zlogout",
-  ".kshrc",    ".mkshrc",      ".cshrc",        ".tcshrc",       ".login",
-  ".logout",   ".inputrc",     NULL,
+  ".git",    ".gitmodules",   ".gitconfig",  ".lfsconfig",   ".hg",
+  ".svn",    ".bzr",          ".jj",         ".tactus",      "*.tac.yml",
+  ".envrc",  ".vscode",       ".idea",       ".mcp.json",    ".pre-commit-config.yaml",
+  ".bashrc", ".bash_profile", ".bash_login", ".bash_logout", ".profile",
+  ".zshrc",  ".zshenv",       ".zprofile",   ".zlogin",      ".zlogout",
+  ".kshrc",  ".mkshrc",       ".cshrc",      ".tcshrc",      ".login",
+  ".logout", ".inputrc",      NULL,
 };
 
 bool

@@ -424,7 +424,8 @@ protected_entries (struct tr_config *c, const struct ynode *n, bool add, struct 
           continue;
         }
       if (!strv_has (c->protected_paths, e->value))
-        return bad (err, e, what, "'%s' is not a protected path (the list: the built-in one in "
+        return bad (err, e, what,
+                    "'%s' is not a protected path (the list: the built-in one in "
                     "docs/sandbox.md, and what sandbox.protected_paths adds)",
                     e->value);
       strv_remove (c->protected_paths, e->value);
@@ -453,8 +454,7 @@ read_protected (struct tr_config *c, const struct ynode *n, struct tr_error *err
     for (const struct ynode *k = n->child; k; k = k->next)
       {
         if (strcmp (k->key, "add") != 0 && strcmp (k->key, "remove") != 0)
-          return bad (err, k, "sandbox.protected_paths", "unknown key '%s' (add, remove)",
-                      k->key);
+          return bad (err, k, "sandbox.protected_paths", "unknown key '%s' (add, remove)", k->key);
         if ((pass == 0) == (strcmp (k->key, "add") == 0)
             && protected_entries (c, k, pass == 0, err) < 0)
           return -1;

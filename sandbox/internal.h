@@ -141,18 +141,18 @@ int protect_existing (const struct sandbox_spec *spec, struct tr_error *err);
 /* ---- supervise.c ---- */
 struct supervisor_config
 {
-  int listener;  /* the seccomp user-notification fd */
-  pid_t pid1;    /* the cage's PID 1 (host pid) */
+  int listener; /* the seccomp user-notification fd */
+  pid_t pid1;   /* the cage's PID 1 (host pid) */
   bool root_caller;
-  uid_t uid;     /* the host ids the cage's root maps to: the supervisor */
-  gid_t gid;     /* acts as them */
+  uid_t uid;                          /* the host ids the cage's root maps to: the supervisor */
+  gid_t gid;                          /* acts as them */
   const char *const *protected_paths; /* NULL: protected_defaults */
   bool create, connect;               /* what the filter sends */
   struct supervisor_socket
   {
     dev_t dev;
     ino_t ino;
-  } *sockets; /* unix sockets the cage may reach */
+  } * sockets; /* unix sockets the cage may reach */
   size_t n_sockets;
 };
 /* Fork the supervisor (a child of the launcher, killed with it).  */

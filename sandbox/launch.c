@@ -44,8 +44,8 @@ struct sandbox
   gid_t host_gid;
   struct sandbox_cgroup cg;
   struct seccomp_program seccomp;
-  int64_t deadline_ms; /* CLOCK_MONOTONIC, 0 when none */
-  pid_t supervisor;    /* serves the cage's supervised calls (supervise.c), or 0 */
+  int64_t deadline_ms;               /* CLOCK_MONOTONIC, 0 when none */
+  pid_t supervisor;                  /* serves the cage's supervised calls (supervise.c), or 0 */
   struct supervisor_socket *sockets; /* unix sockets the cage may reach */
   size_t n_sockets;
   bool timed_out;

@@ -282,8 +282,8 @@ creation_target (struct sup *s, int procfd, int rootfd, int dirfd, const char *p
 }
 
 static int64_t
-do_open (struct sup *s, const struct seccomp_notif *req, int procfd, int mem, int rootfd,
-         int dirfd, uint64_t path_addr, int flags, mode_t mode, int *out_fd)
+do_open (struct sup *s, const struct seccomp_notif *req, int procfd, int mem, int rootfd, int dirfd,
+         uint64_t path_addr, int flags, mode_t mode, int *out_fd)
 {
   char path[PATH_MAX], abs[PATH_MAX + 256], name[256], target[PATH_MAX];
   mode_t mask = cage_umask (procfd);
@@ -400,7 +400,8 @@ do_names (struct sup *s, const struct seccomp_notif *req, int procfd, int mem, i
     case SYS_link:
     case SYS_linkat:
       {
-        int od = nr == SYS_link ? AT_FDCWD : (int) a[0], nd = nr == SYS_link ? AT_FDCWD : (int) a[2];
+        int od = nr == SYS_link ? AT_FDCWD : (int) a[0],
+            nd = nr == SYS_link ? AT_FDCWD : (int) a[2];
         uint64_t op = nr == SYS_link ? a[0] : a[1], np = nr == SYS_link ? a[1] : a[3];
         int flags = nr == SYS_link ? 0 : (int) a[4];
         if ((r = read_string (mem, op, p1, sizeof p1)) < 0
@@ -523,8 +524,7 @@ do_connect (struct sup *s, const struct seccomp_notif *req, int procfd, int mem,
         return -ECONNREFUSED;
       if (!socket_allowed (s, sock))
         {
-          log_refusal (s, "to connect to the unix socket (allow it with --allow-unix-socket)",
-                       abs);
+          log_refusal (s, "to connect to the unix socket (allow it with --allow-unix-socket)", abs);
           return -EACCES;
         }
       memset (su, 0, sizeof *su);
@@ -574,8 +574,7 @@ handle (struct sup *s, struct seccomp_notif *req, struct seccomp_notif_resp *res
                      (mode_t) a[1], &fd);
         break;
       case SYS_openat:
-        r = do_open (s, req, procfd, mem, rootfd, (int) a[0], a[1], (int) a[2], (mode_t) a[3],
-                     &fd);
+        r = do_open (s, req, procfd, mem, rootfd, (int) a[0], a[1], (int) a[2], (mode_t) a[3], &fd);
         break;
       case SYS_connect:
         r = s->c->connect ? do_connect (s, req, procfd, mem, rootfd) : -ENOSYS;
@@ -639,8 +638,8 @@ serve (const struct supervisor_config *c)
   if (syscall (SYS_seccomp, SECCOMP_GET_NOTIF_SIZES, 0, &sizes) < 0)
     _exit (1);
   req = calloc (1, sizes.seccomp_notif > sizeof *req ? sizes.seccomp_notif : sizeof *req);
-  resp = calloc (1, sizes.seccomp_notif_resp > sizeof *resp ? sizes.seccomp_notif_resp
-                                                            : sizeof *resp);
+  resp = calloc (1,
+                 sizes.seccomp_notif_resp > sizeof *resp ? sizes.seccomp_notif_resp : sizeof *resp);
   if (req == NULL || resp == NULL)
     _exit (1);
   find_private_devs (&s);

@@ -388,9 +388,9 @@ int
 vm_open_library_files (lua_State *L, struct vm_runtime *rt)
 {
   static const luaL_Reg fns[] = {
-    { "read", l_read },   { "write", l_write },   { "exists", l_exists }, { "size", l_size },
+    { "read", l_read },     { "write", l_write },   { "exists", l_exists }, { "size", l_size },
     { "is_dir", l_is_dir }, { "remove", l_remove }, { "mkdir", l_mkdir },   { "rename", l_rename },
-    { "list", l_list },   { NULL, NULL },
+    { "list", l_list },     { NULL, NULL },
   };
 
   lua_newtable (L);

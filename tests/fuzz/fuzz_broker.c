@@ -198,10 +198,8 @@ drain (void *arg)
         char c[CMSG_SPACE (sizeof (int) * 4)];
         struct cmsghdr align;
       } u;
-      struct msghdr mh = { .msg_iov = &iov,
-                           .msg_iovlen = 1,
-                           .msg_control = u.c,
-                           .msg_controllen = sizeof u.c };
+      struct msghdr mh
+          = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.c, .msg_controllen = sizeof u.c };
       int fd = -1, nfds = 0;
       ssize_t n = recvmsg (sv[1], &mh, MSG_CMSG_CLOEXEC);
       if (n < 0)
@@ -552,8 +550,8 @@ static char dir[] = "/tmp/fuzz_broker.XXXXXX";
 static void
 cleanup (void)
 {
-  static const char *const files[] = { "m.tac", "sub/n.tac", "lnk", "f.txt", ".git/config",
-                                       ".git", "sub" };
+  static const char *const files[]
+      = { "m.tac", "sub/n.tac", "lnk", "f.txt", ".git/config", ".git", "sub" };
   char path[256];
 
   for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
@@ -726,9 +724,9 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   no_curl = (data[0] & 8) != 0;
   n_responses = next_response = 0;
   {
-    struct broker_workspace_spec ws
-        = { .dir = dir, .mode = (data[0] & 16) ? BROKER_WS_RO : BROKER_WS_OVERLAY,
-            .overlay_bytes = 1 << 20 };
+    struct broker_workspace_spec ws = { .dir = dir,
+                                        .mode = (data[0] & 16) ? BROKER_WS_RO : BROKER_WS_OVERLAY,
+                                        .overlay_bytes = 1 << 20 };
     struct tr_error werr;
     CHECK (broker_workspace_open (&ws, &opts.workspace, &werr) == 0);
   }

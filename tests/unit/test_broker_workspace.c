@@ -322,13 +322,13 @@ vm_rw (void)
                "{\"from\":\"b.txt\",\"to\":\"../b.txt\"}", "InvalidPath", "'..'", NULL, NULL);
 
   /* mkdir with parents.  */
-  expect_call ("rw: fs.mkdir with parents", "fs.mkdir",
-               "{\"path\":\"p/q/r\",\"parents\":true}", "done", NULL, NULL, NULL);
+  expect_call ("rw: fs.mkdir with parents", "fs.mkdir", "{\"path\":\"p/q/r\",\"parents\":true}",
+               "done", NULL, NULL, NULL);
   expect_call ("rw: fs.mkdir with parents: a protected component refused", "fs.mkdir",
                "{\"path\":\"p/.git/hooks\",\"parents\":true}", "PermissionDenied", "is protected",
                NULL, NULL);
-  expect_call ("rw: fs.mkdir without parents of a deep path", "fs.mkdir",
-               "{\"path\":\"x/y/z\"}", "FileError", "No such file or directory", NULL, NULL);
+  expect_call ("rw: fs.mkdir without parents of a deep path", "fs.mkdir", "{\"path\":\"x/y/z\"}",
+               "FileError", "No such file or directory", NULL, NULL);
 
   /* Volumes: read-only, and the volume's own files.  */
   expect_call ("rw: a read-only volume refuses writes", "fs.open",
@@ -344,8 +344,8 @@ vm_rw (void)
   report (listed (".", "vol") && listed (".", "deep") && listed ("deep", "ro"),
           "rw: the volumes' mount points are listed (deep/ is there for deep/ro)",
           "not in fs.list");
-  expect_call ("rw: a volume's mount point cannot be removed", "fs.remove",
-               "{\"path\":\"vol\"}", "FileError", "a volume is mounted there", NULL, NULL);
+  expect_call ("rw: a volume's mount point cannot be removed", "fs.remove", "{\"path\":\"vol\"}",
+               "FileError", "a volume is mounted there", NULL, NULL);
   report (!exists (ws_dir, "deep"), "rw: no mount point is made on the host",
           "deep/ exists in the workspace");
 
@@ -353,10 +353,10 @@ vm_rw (void)
   for (int i = 0; i < 5; i++)
     {
       snprintf (params, sizeof params, "{\"path\":\"h%d\",\"mode\":\"write\"}", i);
-      hs[i] = (int) expect_call (i < 4 ? "rw: a write handle" : "rw: a fifth open write refused",
-                                 "fs.open", params, i < 4 ? "done" : "FileError",
-                                 i < 4 ? NULL : "more than 4 files open for writing", "handle",
-                                 NULL);
+      hs[i]
+          = (int) expect_call (i < 4 ? "rw: a write handle" : "rw: a fifth open write refused",
+                               "fs.open", params, i < 4 ? "done" : "FileError",
+                               i < 4 ? NULL : "more than 4 files open for writing", "handle", NULL);
     }
   for (int i = 0; i < 4; i++)
     {
@@ -388,8 +388,9 @@ vm_rw (void)
         char buf[CMSG_SPACE (sizeof (int))];
         struct cmsghdr al;
       } u;
-      struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
-                           .msg_controllen = sizeof u.buf };
+      struct msghdr mh = {
+        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf
+      };
       struct cmsghdr *c = CMSG_FIRSTHDR (&mh);
       memset (&u, 0, sizeof u);
       c->cmsg_level = SOL_SOCKET, c->cmsg_type = SCM_RIGHTS, c->cmsg_len = CMSG_LEN (sizeof (int));
@@ -412,8 +413,8 @@ vm_rw (void)
       snprintf (p, sizeof p, "%s/owned.txt", ws_dir);
       report (strcmp (vm_write ("owned.txt", "x", msg, sizeof msg), "done") == 0
                   && stat (p, &st) == 0 && st.st_uid == 65534 && st.st_gid == 65534,
-              "rw (root): a file the run creates belongs to the workspace's owner",
-              "%s uid %d", msg, (int) st.st_uid);
+              "rw (root): a file the run creates belongs to the workspace's owner", "%s uid %d",
+              msg, (int) st.st_uid);
       expect_call ("rw (root): a root-only file in the workspace is not readable", "fs.open",
                    "{\"path\":\"rootonly\",\"mode\":\"read\"}", "FileError", "Permission denied",
                    NULL, NULL);
@@ -450,8 +451,8 @@ vm_overlay (void)
   memset (big, 'z', sizeof big - 1);
   big[sizeof big - 1] = '\0';
   expect_call ("overlay: run.start", "run.start", "{}", "done", NULL, NULL, NULL);
-  report (strcmp (vm_write ("new.txt", "hello", msg, sizeof msg), "done") == 0,
-          "overlay: a write", "%s", msg);
+  report (strcmp (vm_write ("new.txt", "hello", msg, sizeof msg), "done") == 0, "overlay: a write",
+          "%s", msg);
   {
     char *v = vm_read ("new.txt");
     report (v && strcmp (v, "hello") == 0 && listed (".", "new.txt"),
@@ -484,17 +485,17 @@ vm_overlay (void)
   {
     char *v = vm_read ("moved.txt");
     report (v && strcmp (v, "alpha\n") == 0 && !listed (".", "b.txt"),
-            "overlay: the renamed file has the host file's content, the old name is gone",
-            "got %s", v ? v : "(none)");
+            "overlay: the renamed file has the host file's content, the old name is gone", "got %s",
+            v ? v : "(none)");
     free (v);
   }
   expect_call ("overlay: rename of a directory: cross-device, as overlayfs", "fs.rename",
                "{\"from\":\"sub\",\"to\":\"sub2\"}", "FileError", "renaming a directory", NULL,
                NULL);
-  expect_call ("overlay: remove a host file", "fs.remove", "{\"path\":\"sub/s.txt\"}", "done",
-               NULL, NULL, NULL);
-  expect_call ("overlay: remove a host symlink", "fs.remove", "{\"path\":\"sub/in\"}", "done",
-               NULL, NULL, NULL);
+  expect_call ("overlay: remove a host file", "fs.remove", "{\"path\":\"sub/s.txt\"}", "done", NULL,
+               NULL, NULL);
+  expect_call ("overlay: remove a host symlink", "fs.remove", "{\"path\":\"sub/in\"}", "done", NULL,
+               NULL, NULL);
   expect_call ("overlay: remove the emptied host directory", "fs.remove", "{\"path\":\"sub\"}",
                "done", NULL, NULL, NULL);
   expect_call ("overlay: make it again", "fs.mkdir", "{\"path\":\"sub\"}", "done", NULL, NULL,
@@ -503,10 +504,10 @@ vm_overlay (void)
           "overlay: a directory removed and made again hides the host's files in it",
           "s.txt still listed");
   expect_call ("overlay: protected paths too", "fs.open",
-               "{\"path\":\".git/config\",\"mode\":\"append\"}", "PermissionDenied",
-               "is protected", NULL, NULL);
-  expect_call ("overlay: run.finish", "run.finish", "{\"status\":\"success\"}", "done", NULL,
+               "{\"path\":\".git/config\",\"mode\":\"append\"}", "PermissionDenied", "is protected",
                NULL, NULL);
+  expect_call ("overlay: run.finish", "run.finish", "{\"status\":\"success\"}", "done", NULL, NULL,
+               NULL);
 }
 
 static int
@@ -517,8 +518,8 @@ serve (enum broker_ws_mode mode, uint64_t budget, void (*vm) (void), struct brok
     { .source = vol_dir, .target = "vol", .writable = true },
     { .source = vol_dir, .target = "deep/ro", .writable = false },
   };
-  struct broker_workspace_spec spec = { .dir = ws_dir, .mode = mode, .volumes = vols,
-                                        .n_volumes = 2, .overlay_bytes = budget };
+  struct broker_workspace_spec spec
+      = { .dir = ws_dir, .mode = mode, .volumes = vols, .n_volumes = 2, .overlay_bytes = budget };
   struct broker_options o = { 0 };
   struct broker_peer peer = { 0 };
   struct tr_error err;
@@ -567,14 +568,10 @@ resolver (void)
     int flags;
     int want; /* 0 or an errno */
   } cases[] = {
-    { "sub/s.txt", O_RDONLY, 0 },
-    { "sub", O_PATH | O_DIRECTORY, 0 },
-    { "out/secret", O_RDONLY, ELOOP },
-    { "out", O_PATH | O_DIRECTORY, ELOOP },
-    { "sub/in/s.txt", O_RDONLY, ELOOP },
-    { "link", O_RDONLY, ELOOP },
-    { "missing/x", O_RDONLY, ENOENT },
-    { "sub/s.txt/x", O_RDONLY, ENOTDIR },
+    { "sub/s.txt", O_RDONLY, 0 },        { "sub", O_PATH | O_DIRECTORY, 0 },
+    { "out/secret", O_RDONLY, ELOOP },   { "out", O_PATH | O_DIRECTORY, ELOOP },
+    { "sub/in/s.txt", O_RDONLY, ELOOP }, { "link", O_RDONLY, ELOOP },
+    { "missing/x", O_RDONLY, ENOENT },   { "sub/s.txt/x", O_RDONLY, ENOTDIR },
   };
   int rootfd = open (ws_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
 
@@ -633,8 +630,8 @@ main (void)
     if (geteuid () == 0)
       {
         char cmd[1400];
-        snprintf (cmd, sizeof cmd, "chown -R 65534:65534 %s/ws && chown 0:0 %s/ws/rootonly",
-                  root, root);
+        snprintf (cmd, sizeof cmd, "chown -R 65534:65534 %s/ws && chown 0:0 %s/ws/rootonly", root,
+                  root);
         if (system (cmd) != 0)
           report (false, "chown the workspace", "%s", cmd);
       }
@@ -649,9 +646,8 @@ main (void)
   broker_outcome_free (&out);
   report (exists (ws_dir, "b.txt") && !exists (ws_dir, "a.txt") && exists (ws_dir, "d2")
               && exists (ws_dir, "p/q/r") && !exists (ws_dir, "p/.git")
-              && !exists (ws_dir, "sub/.git") && !exists (ws_dir, ".GIT")
-              && !exists (ws_dir, "gm") && !exists (ws_dir, "h0")
-              && !exists (ws_dir, "run.tac.yml"),
+              && !exists (ws_dir, "sub/.git") && !exists (ws_dir, ".GIT") && !exists (ws_dir, "gm")
+              && !exists (ws_dir, "h0") && !exists (ws_dir, "run.tac.yml"),
           "rw: the host shows the allowed changes and none of the refused ones", "see above");
   {
     DIR *d = opendir (ws_dir);

@@ -221,31 +221,109 @@ absent_list (char names[][32], int max)
 /* x86_64 system calls that take a path (or act on one), by name, and the
  * newer ones an older libseccomp may not know, by number.  */
 static const char *const path_calls[] = {
-  "open", "openat", "openat2", "creat", "stat", "lstat", "newfstatat", "statx", "access",
-  "faccessat", "faccessat2", "readlink", "readlinkat", "mkdir", "mkdirat", "rmdir", "unlink",
-  "unlinkat", "rename", "renameat", "renameat2", "link", "linkat", "symlink", "symlinkat", "chdir",
-  "chroot", "chmod", "fchmodat", "chown", "lchown", "fchownat", "truncate", "utime", "utimes",
-  "utimensat", "futimesat", "mknod", "mknodat", "getxattr", "lgetxattr", "setxattr", "lsetxattr",
-  "listxattr", "llistxattr", "removexattr", "lremovexattr", "statfs", "execve", "execveat",
-  "open_by_handle_at", "name_to_handle_at", "inotify_add_watch", "fanotify_mark", "mount",
-  "umount2", "pivot_root", "swapon", "swapoff", "acct", "quotactl", "uselib", "open_tree",
-  "move_mount", "fsopen", "fspick", "mount_setattr", "bind", "connect", "memfd_create", NULL,
+  "open",
+  "openat",
+  "openat2",
+  "creat",
+  "stat",
+  "lstat",
+  "newfstatat",
+  "statx",
+  "access",
+  "faccessat",
+  "faccessat2",
+  "readlink",
+  "readlinkat",
+  "mkdir",
+  "mkdirat",
+  "rmdir",
+  "unlink",
+  "unlinkat",
+  "rename",
+  "renameat",
+  "renameat2",
+  "link",
+  "linkat",
+  "symlink",
+  "symlinkat",
+  "chdir",
+  "chroot",
+  "chmod",
+  "fchmodat",
+  "chown",
+  "lchown",
+  "fchownat",
+  "truncate",
+  "utime",
+  "utimes",
+  "utimensat",
+  "futimesat",
+  "mknod",
+  "mknodat",
+  "getxattr",
+  "lgetxattr",
+  "setxattr",
+  "lsetxattr",
+  "listxattr",
+  "llistxattr",
+  "removexattr",
+  "lremovexattr",
+  "statfs",
+  "execve",
+  "execveat",
+  "open_by_handle_at",
+  "name_to_handle_at",
+  "inotify_add_watch",
+  "fanotify_mark",
+  "mount",
+  "umount2",
+  "pivot_root",
+  "swapon",
+  "swapoff",
+  "acct",
+  "quotactl",
+  "uselib",
+  "open_tree",
+  "move_mount",
+  "fsopen",
+  "fspick",
+  "mount_setattr",
+  "bind",
+  "connect",
+  "memfd_create",
+  NULL,
 };
 static const int path_call_numbers[] = {
-  452 /* fchmodat2 */,     457 /* statmount */,    458 /* listmount */,
-  463 /* setxattrat */,    464 /* getxattrat */,   465 /* listxattrat */,
-  466 /* removexattrat */, 467 /* open_tree_attr */, 468 /* file_getattr */,
-  469 /* file_setattr */,
+  452 /* fchmodat2 */,    457 /* statmount */,    458 /* listmount */,     463 /* setxattrat */,
+  464 /* getxattrat */,   465 /* listxattrat */,  466 /* removexattrat */, 467 /* open_tree_attr */,
+  468 /* file_getattr */, 469 /* file_setattr */,
 };
 /* What the VM programs may allow: calls on memory, descriptors it holds,
  * time and its own signals, none of which names a file.  */
 static const char *const vm_may_allow[] = {
-  "brk", "munmap", "mremap", "madvise", "mmap", "mprotect", "sendmsg", "recvmsg", "sendto",
-  "recvfrom", "poll", "ppoll", "read", "write", "readv", "writev", "pread64", "pwrite64", "lseek",
-  "close", "fcntl", "fstat", "fsync", "fdatasync", "clock_gettime", "clock_getres",
-  "gettimeofday", "time", "nanosleep", "clock_nanosleep", "getrandom", "rt_sigreturn",
-  "rt_sigaction", "rt_sigprocmask", "sigaltstack", "restart_syscall", "getpid", "gettid",
-  "tgkill", "wait4", "waitid", "exit", "exit_group", "futex", "sched_yield", NULL,
+  "brk",           "munmap",
+  "mremap",        "madvise",
+  "mmap",          "mprotect",
+  "sendmsg",       "recvmsg",
+  "sendto",        "recvfrom",
+  "poll",          "ppoll",
+  "read",          "write",
+  "readv",         "writev",
+  "pread64",       "pwrite64",
+  "lseek",         "close",
+  "fcntl",         "fstat",
+  "fsync",         "fdatasync",
+  "clock_gettime", "clock_getres",
+  "gettimeofday",  "time",
+  "nanosleep",     "clock_nanosleep",
+  "getrandom",     "rt_sigreturn",
+  "rt_sigaction",  "rt_sigprocmask",
+  "sigaltstack",   "restart_syscall",
+  "getpid",        "gettid",
+  "tgkill",        "wait4",
+  "waitid",        "exit",
+  "exit_group",    "futex",
+  "sched_yield",   NULL,
 };
 
 static void
@@ -294,8 +372,8 @@ vm_path_calls (enum sandbox_seccomp which, const struct sock_fprog *prog)
         }
     }
   check (extra[0] == '\0' && allowed_n > 20,
-         "%s: the %d system calls it allows are all calls that name no file%s%s", pname,
-         allowed_n, extra[0] ? "; not:" : "", extra);
+         "%s: the %d system calls it allows are all calls that name no file%s%s", pname, allowed_n,
+         extra[0] ? "; not:" : "", extra);
 }
 
 /* The action for NR with the given arguments.  */
@@ -322,8 +400,8 @@ native_addons (void)
   int pair = seccomp_syscall_resolve_name ("socketpair");
   const int notif = (int) SECCOMP_RET_USER_NOTIF;
   static const char *const names[]
-      = { "mkdir", "mkdirat", "symlink", "symlinkat", "link", "linkat", "rename", "renameat",
-          "renameat2", "creat", NULL };
+      = { "mkdir",  "mkdirat",  "symlink",   "symlinkat", "link", "linkat",
+          "rename", "renameat", "renameat2", "creat",     NULL };
 
   if (seccomp_program_get (SANDBOX_SECCOMP_NATIVE, &native, &err) < 0
       || seccomp_program_get ((enum sandbox_seccomp) SECCOMP_ADDON_NOUNIX, &nounix, &err) < 0
@@ -353,8 +431,7 @@ native_addons (void)
                  == SECCOMP_RET_ALLOW
              && action_args (&native.prog, pair, AF_UNIX, SOCK_SEQPACKET, 0) == SECCOMP_RET_ALLOW,
          "native: unix stream/seqpacket sockets and pairs (control)");
-  check (action_args (&nounix.prog, sock, AF_UNIX, SOCK_STREAM, 0)
-                 == (SECCOMP_RET_ERRNO | EACCES)
+  check (action_args (&nounix.prog, sock, AF_UNIX, SOCK_STREAM, 0) == (SECCOMP_RET_ERRNO | EACCES)
              && action_args (&nounix.prog, sock, AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK, 0)
                     == (SECCOMP_RET_ERRNO | EACCES)
              && action_args (&nounix.prog, sock, AF_INET, SOCK_STREAM, 0) == SECCOMP_RET_ALLOW
@@ -368,17 +445,18 @@ native_addons (void)
                    & SECCOMP_RET_ACTION_FULL)
                       == (uint32_t) notif,
            "supervise-create/all: %s goes to the supervisor", *n);
-  check ((action_args (&create.prog, seccomp_syscall_resolve_name ("openat"), 0, 0, O_CREAT | O_WRONLY)
-          & SECCOMP_RET_ACTION_FULL)
+  check (
+      (action_args (&create.prog, seccomp_syscall_resolve_name ("openat"), 0, 0, O_CREAT | O_WRONLY)
+       & SECCOMP_RET_ACTION_FULL)
+              == (uint32_t) notif
+          && action_args (&create.prog, seccomp_syscall_resolve_name ("openat"), 0, 0, O_RDWR)
+                 == SECCOMP_RET_ALLOW
+          && (action_args (&create.prog, seccomp_syscall_resolve_name ("open"), 0, O_CREAT, 0)
+              & SECCOMP_RET_ACTION_FULL)
                  == (uint32_t) notif
-             && action_args (&create.prog, seccomp_syscall_resolve_name ("openat"), 0, 0, O_RDWR)
-                    == SECCOMP_RET_ALLOW
-             && (action_args (&create.prog, seccomp_syscall_resolve_name ("open"), 0, O_CREAT, 0)
-                 & SECCOMP_RET_ACTION_FULL)
-                    == (uint32_t) notif
-             && action_args (&create.prog, seccomp_syscall_resolve_name ("open"), 0, O_RDONLY, 0)
-                    == SECCOMP_RET_ALLOW,
-         "supervise-create: open/openat go to the supervisor only with O_CREAT");
+          && action_args (&create.prog, seccomp_syscall_resolve_name ("open"), 0, O_RDONLY, 0)
+                 == SECCOMP_RET_ALLOW,
+      "supervise-create: open/openat go to the supervisor only with O_CREAT");
   check (action_args (&create.prog, seccomp_syscall_resolve_name ("connect"), 0, 0, 0)
                  == SECCOMP_RET_ALLOW
              && (action_args (&connect.prog, seccomp_syscall_resolve_name ("connect"), 0, 0, 0)
