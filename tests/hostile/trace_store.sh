@@ -45,11 +45,21 @@ for who in root nobody; do
     fail "trace store ($who): control: the trace is kept" "$(printf '%s' "$out" | tail -3 | tr '\n' ' ')"
   fi
 
-  # The cage plants the symlink.
+  # The cage plants the symlink.  .tactus is a protected path: a cage
+  # cannot make it (docs/sandbox.md), so first that, then the plant with
+  # the protection lifted (--unprotect), as a cage of an older version or
+  # with .tactus unprotected by trusted config could.
   ws=$(mktemp -d "$scratch/ws.XXXXXX")
   cp "$scratch/t.tac" "$ws/"
   [ "$who" = nobody ] && chown -R 65534:65534 "$ws"
   (cd "$scratch" && "${runner[@]}" "$TR" sandbox exec --workspace "$ws" -- /bin/sh -c \
+    "mkdir -p .tactus/storage && ln -s '$victim' .tactus/storage/traces" >/dev/null 2>&1 </dev/null)
+  if [ ! -e "$ws/.tactus" ]; then
+    pass "trace store ($who): a cage cannot make .tactus (a protected path)"
+  else
+    fail "trace store ($who): a cage cannot make .tactus" "$(ls -la "$ws/.tactus" | tr '\n' ' ')"
+  fi
+  (cd "$scratch" && "${runner[@]}" "$TR" sandbox exec --unprotect .tactus --workspace "$ws" -- /bin/sh -c \
     "mkdir -p .tactus/storage && ln -s '$victim' .tactus/storage/traces" >/dev/null 2>&1 </dev/null)
   if [ ! -L "$ws/.tactus/storage/traces" ]; then
     fail "trace store ($who): the cage planted the symlink" "no symlink (the test could not set up)"
