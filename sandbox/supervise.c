@@ -230,6 +230,26 @@ cage_umask (int procfd)
   return u ? (mode_t) strtoul (u + 8, NULL, 8) : 022;
 }
 
+/* A pidfd for the process of the notifying thread (its thread group:
+ * before Linux 6.9 a pidfd names a whole process, and the thread's
+ * descriptors are its process's).  */
+static int
+cage_pidfd (int procfd)
+{
+  char buf[2048];
+  cleanup_close int fd = openat (procfd, "status", O_RDONLY | O_CLOEXEC);
+  ssize_t n = fd < 0 ? -1 : read (fd, buf, sizeof buf - 1);
+  const char *t;
+
+  if (n <= 0)
+    return -1;
+  buf[n] = '\0';
+  t = strstr (buf, "\nTgid:\t");
+  if (t == NULL)
+    return -1;
+  return (int) syscall (SYS_pidfd_open, (pid_t) strtol (t + 7, NULL, 10), 0);
+}
+
 /* ---- acting as the cage ------------------------------------------------------ */
 
 static void
@@ -415,7 +435,7 @@ do_names (struct sup *s, const struct seccomp_notif *req, int procfd, int mem, i
         if ((flags & AT_EMPTY_PATH) && p1[0] == '\0')
           {
             /* An unnamed file (O_TMPFILE) given a name.  */
-            cleanup_close int pidfd = (int) syscall (SYS_pidfd_open, req->pid, 0);
+            cleanup_close int pidfd = cage_pidfd (procfd);
             cleanup_close int src = pidfd < 0 ? -1 : (int) syscall (SYS_pidfd_getfd, pidfd, od, 0);
             if (src < 0)
               return -EBADF;
@@ -498,7 +518,7 @@ do_connect (struct sup *s, const struct seccomp_notif *req, int procfd, int mem,
   memset (&ss, 0, sizeof ss);
   if (len > 0 && pread (mem, &ss, len, (off_t) req->data.args[1]) != (ssize_t) len)
     return -EFAULT;
-  pidfd = (int) syscall (SYS_pidfd_open, req->pid, 0);
+  pidfd = cage_pidfd (procfd);
   copy = pidfd < 0 ? -1 : (int) syscall (SYS_pidfd_getfd, pidfd, (int) req->data.args[0], 0);
   if (!id_valid (s, req->id))
     return -ESRCH;

@@ -285,6 +285,15 @@ try:
     a.sendto(b"from-the-cage", sys.argv[2]); out.append("pair:sent")
 except OSError as e:
     out.append("pair:%s" % e.strerror)
+# The same from a thread (the supervisor acts for the thread's process).
+import threading
+def from_thread():
+    try:
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.connect(sys.argv[1]); s.send(b"from-a-thread"); out.append("thread:sent")
+    except OSError as e:
+        out.append("thread:%s" % e.strerror)
+t = threading.Thread(target=from_thread); t.start(); t.join()
 print("REACH:" + " ".join(out))
 EOF
 for who in root nobody; do
@@ -310,8 +319,9 @@ for who in root nobody; do
   python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.send(b"from-the-host")' "$ws/x.sock"
   out=$(cd "$ws" && as "$who" "$TR" sandbox exec --allow-unix-socket "$ws/x.sock" --ro-bind "$scratch/reach.py:/reach.py" -- python3 /reach.py /workspace/x.sock /workspace/d.sock 2>&1 </dev/null)
   sleep 0.3
-  if grep -q from-the-host "$log" && grep -q "got:from-the-cage" "$log" && [[ "$out" == *"stream:sent"* ]] && [[ "$out" != *"dgram:sent"* ]]; then
-    pass "attack 8 (native, $who): control: the host reaches the listener, and so does the cage with --allow-unix-socket"
+  if grep -q from-the-host "$log" && grep -q "got:from-the-cage" "$log" && grep -q "got:from-a-thread" "$log" \
+    && [[ "$out" == *"stream:sent"* && "$out" == *"thread:sent"* ]] && [[ "$out" != *"dgram:sent"* ]]; then
+    pass "attack 8 (native, $who): control: the host reaches the listener, and so does the cage with --allow-unix-socket (from a thread too)"
   else
     fail "attack 8 (native, $who): control: the listener is reachable when allowed" "$out; log: $(cat "$log")"
   fi
