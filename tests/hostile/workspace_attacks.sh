@@ -326,6 +326,10 @@ for who in root nobody; do
   else
     fail "attack 8 (native, $who): control: the listener is reachable when allowed" "$out; log: $(cat "$log")"
   fi
+  # The control's one message is the only one the cage ever got through
+  # (nothing of the refused run arrived late).
+  expect_rc "attack 8 (native, $who): the listener got exactly the control's messages from the cage" 0 \
+    bash -c '[ "$(grep -c "got:from-the-cage" "$0")" = 1 ] && [ "$(grep -c "got:from-a-thread" "$0")" = 1 ]' "$log"
 done
 out=$("$TR" sandbox exec --allow-unix-socket "$scratch/nope.sock" -- /bin/true 2>&1); rc=$?
 expect_rc "attack 8: --allow-unix-socket of a missing path is an error naming it" 0 \
