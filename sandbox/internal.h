@@ -155,6 +155,8 @@ struct supervisor_config
   } * sockets; /* unix sockets the cage may reach */
   size_t n_sockets;
 };
+/* Whether a supervisor can serve a cage here (Yama ptrace scope).  */
+int supervisor_possible (bool root_caller, struct tr_error *err);
 /* Fork the supervisor (a child of the launcher, killed with it).  */
 pid_t supervisor_start (const struct supervisor_config *c, struct tr_error *err);
 

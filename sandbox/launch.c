@@ -520,6 +520,9 @@ sandbox_go (struct sandbox *sb, const struct sandbox_go *go, struct tr_error *er
   msg->tag = SYNC_GO;
   if (spec->argv && allowed_sockets (sb, err) < 0)
     return -1;
+  if (spec->argv && (protect_needed (spec) || spec->unix_sockets)
+      && supervisor_possible (geteuid () == 0, err) < 0)
+    return -1;
   ws_fd = open_workspace (spec, dir, &st, err);
   if (ws_fd == -2)
     return -1;

@@ -688,6 +688,28 @@ serve (const struct supervisor_config *c)
     }
 }
 
+int
+supervisor_possible (bool root_caller, struct tr_error *err)
+{
+  char buf[16] = "";
+  struct tr_error ignored;
+
+  /* Yama's relational ptrace (scope 1) lets only an ancestor read a
+   * process's memory: the supervisor is the cage's sibling.  Root has
+   * CAP_SYS_PTRACE; scope 0 (Debian's default) or no Yama is fine.  */
+  if (root_caller
+      || read_file_at (AT_FDCWD, "/proc/sys/kernel/yama/ptrace_scope", buf, sizeof buf, &ignored)
+             < 0
+      || atoi (buf) == 0)
+    return 0;
+  return tr_fail (err, 0,
+                  "sandbox: a writable workspace or bind, or --allow-unix-socket, needs the "
+                  "supervisor to read the cage's memory, which kernel.yama.ptrace_scope=%d "
+                  "forbids for an unprivileged user (give the workspace read-only or as an "
+                  "overlay, run as root, or set the sysctl to 0)",
+                  atoi (buf));
+}
+
 pid_t
 supervisor_start (const struct supervisor_config *c, struct tr_error *err)
 {
