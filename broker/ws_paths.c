@@ -26,6 +26,7 @@
 #include "common/cleanup.h"
 #include "common/protected.h"
 #include "common/strv.h"
+#include "common/userdir.h"
 
 /* ---- paths ---------------------------------------------------------------- */
 
@@ -148,67 +149,17 @@ ws_volume_parent (const struct broker_workspace *ws, const char *norm)
   return false;
 }
 
-/* The component-by-component equivalent of openat2's RESOLVE_BENEATH |
- * RESOLVE_NO_SYMLINKS for a path without '..': each directory opened with
- * O_NOFOLLOW from the one before.  */
-static int
-walk_beneath (int dirfd, const char *rel, int flags)
-{
-  char comp[256];
-  const char *p = rel;
-  int cur = fcntl (dirfd, F_DUPFD_CLOEXEC, 0);
-
-  while (cur >= 0 && *p)
-    {
-      size_t n = strcspn (p, "/");
-      int next, e;
-      if (n == 0 || n >= sizeof comp || (n == 2 && p[0] == '.' && p[1] == '.'))
-        {
-          close (cur);
-          errno = n == 0 || n >= sizeof comp ? ENOENT : EXDEV;
-          return -1;
-        }
-      memcpy (comp, p, n);
-      comp[n] = '\0';
-      p += n;
-      while (*p == '/')
-        p++;
-      next = openat (cur, comp, (*p ? O_PATH | O_DIRECTORY : flags) | O_NOFOLLOW | O_CLOEXEC);
-      e = errno;
-      /* O_DIRECTORY | O_NOFOLLOW says ENOTDIR for a symlink: say ELOOP,
-       * as openat2 does.  */
-      if (next < 0 && (e == ENOTDIR || e == ELOOP))
-        {
-          struct stat st;
-          if (fstatat (cur, comp, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK (st.st_mode))
-            e = ELOOP;
-        }
-      close (cur);
-      errno = e;
-      cur = next;
-    }
-  return cur;
-}
-
 int
 broker_ws_open_beneath (int dirfd, const char *rel, int flags, bool force_walk)
 {
   const unsigned long long resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
 
   if (rel[0] == '\0')
-    return flags & O_PATH ? fcntl (dirfd, F_DUPFD_CLOEXEC, 0) : openat (dirfd, ".", flags);
-  if (!force_walk)
-    for (int tries = 0; tries < 16; tries++)
-      {
-        struct open_how how
-            = { .flags = (unsigned long long) (flags | O_CLOEXEC), .resolve = resolve };
-        int fd = (int) syscall (SYS_openat2, dirfd, rel, &how, sizeof how);
-        if (fd >= 0 || (errno != EAGAIN && errno != ENOSYS))
-          return fd;
-        if (errno == ENOSYS)
-          break;
-      }
-  return walk_beneath (dirfd, rel, flags);
+    return flags & O_PATH ? fcntl (dirfd, F_DUPFD_CLOEXEC, 0)
+                          : openat (dirfd, ".", flags | O_CLOEXEC);
+  /* common/userdir.c: openat2, or the same walk where the kernel has none.  */
+  return force_walk ? tr_openat2_walk (dirfd, rel, flags | O_CLOEXEC, resolve)
+                    : tr_openat2 (dirfd, rel, flags | O_CLOEXEC, resolve);
 }
 
 /* The directory that holds REST's last component, beneath ROOTFD; *BASE

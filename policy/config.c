@@ -429,10 +429,11 @@ protected_entries (struct tr_config *c, const struct ynode *n, bool add, struct 
                     "docs/sandbox.md, and what sandbox.protected_paths adds)",
                     e->value);
       strv_remove (c->protected_paths, e->value);
-      fprintf (stderr,
-               "tactus-run: warning: %s:%d: sandbox.protected_paths: '%s' is no longer "
-               "protected: runs may write it (the host may then trust what they wrote)\n",
-               e->file, e->line, e->value);
+      if (!c->quiet)
+        fprintf (stderr,
+                 "tactus-run: warning: %s:%d: sandbox.protected_paths: '%s' is no longer "
+                 "protected: runs may write it (the host may then trust what they wrote)\n",
+                 e->file, e->line, e->value);
     }
   return 0;
 }

@@ -81,6 +81,14 @@ sandbox_grants (const struct ynode *s, const struct tr_config *l, const struct t
         r = b->timeout > 0 && l->timeout > b->timeout ? add (g, "sandbox.timeout raised") : 0;
       else if (strcmp (n->key, "jit") == 0)
         r = l->jit && !b->jit ? add (g, "sandbox.jit: true") : 0;
+      else if (strcmp (n->key, "protected_paths") == 0)
+        {
+          /* Adding protected paths restricts; removing one is a grant
+           * (the run could then write what the host trusts).  */
+          const struct ynode *rm = n->type == YNODE_MAP ? ytree_get (n, "remove") : NULL;
+          r = rm && (rm->type != YNODE_SEQ || rm->child) ? add (g, "sandbox.protected_paths.remove")
+                                                         : 0;
+        }
       else if (config_is_ignored_key (n->key))
         r = 0;
       else

@@ -109,6 +109,13 @@ grants (void)
                  "policy:\n  models: [a/b]\n  stages: {s: [host.x]}\n",
                  "policy:\n  models: [c/d]\n  stages: {t: [host.x]}\n",
                  "policy.models (adds to your models); policy.stages (adds to your stages)");
+  expect_grants ("grants: protected paths added grant nothing", "",
+                 "sandbox:\n  protected_paths: [\"*.pem\"]\n", "");
+  expect_grants ("grants: protected paths added (map) grant nothing", "",
+                 "sandbox:\n  protected_paths: {add: [secrets.env]}\n", "");
+  expect_grants ("grants: a protected path removed is a grant", "",
+                 "sandbox:\n  protected_paths: {add: [x], remove: [.envrc]}\n",
+                 "sandbox.protected_paths.remove");
   expect_grants ("grants: key names from the file are shown as data", "",
                  "\"evil\\e[2J\\u0007key\": 1\n", "evil?[2J?key");
 }
