@@ -409,7 +409,9 @@ mkdir -p "$ws/d"
 echo inside >"$ws/f"
 echo inside >"$ws/d/s"
 cat >"$ws/race.tac" <<'EOF'
-Procedure { input = { n = field.integer { default = 3000 } }, function(input)
+-- Reads until both states were seen many times (the swaps raced the
+-- reads), or a bound; the secret must never come back.
+Procedure { input = { n = field.integer { default = 400000 } }, function(input)
   local c = { inside = 0, refused = 0, secret = 0, other = 0 }
   for i = 1, input.n do
     for _, p in ipairs({ "f", "d/s" }) do
@@ -419,17 +421,17 @@ Procedure { input = { n = field.integer { default = 3000 } }, function(input)
       elseif not ok and (tostring(v):find("symlink", 1, true) or tostring(v):find("No such file", 1, true)) then c.refused = c.refused + 1
       else c.other = c.other + 1; c.last = tostring(v) end
     end
+    if c.inside >= 200 and c.refused >= 200 then break end
   end
   return c
 end }
 EOF
 cat >"$TMPD/flip.py" <<'EOF'
-import os, sys, time
-ws, secret_dir, secs = sys.argv[1], sys.argv[2], float(sys.argv[3])
-end = time.time() + secs
+import os, sys
+ws, secret_dir, stop = sys.argv[1], sys.argv[2], sys.argv[3]
 os.chdir(ws)
 n = 0
-while time.time() < end:
+while not os.path.exists(stop):
     # f: a symlink to the secret, then a regular file again (rename: atomic)
     os.symlink(secret_dir + "/secret.txt", "f.lnk"); os.rename("f.lnk", "f")
     with open("f.new", "w") as fh: fh.write("inside\n")
@@ -444,9 +446,11 @@ cp "$TMPD/outside/secret.txt" "$TMPD/outside/s"
 for box in sandbox no-sandbox; do
   extra=()
   [ "$box" = no-sandbox ] && extra=(--no-sandbox)
-  python3 "$TMPD/flip.py" "$ws" "$TMPD/outside" 6 >"$TMPD/flips" &
+  rm -f "$TMPD/stop"
+  python3 "$TMPD/flip.py" "$ws" "$TMPD/outside" "$TMPD/stop" >"$TMPD/flips" &
   flipper=$!
-  tr_json "$ws" race.tac --timeout 60 "${extra[@]}"
+  tr_json "$ws" race.tac --timeout 120 "${extra[@]}"
+  touch "$TMPD/stop"
   wait "$flipper"
   c=$(json_get 'r["result"]')
   expect "workspace files ($box): the race: a file or directory swapped for a symlink is never read through it" \
