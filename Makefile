@@ -41,7 +41,7 @@ BROKER_SRC := $(wildcard broker/*.c)
 POLICY_SRC := $(wildcard policy/*.c)
 SHIM_SRC := $(wildcard shim/*.c)
 CLI_SRC := $(wildcard cli/*.c)
-ASM_SRC := $(wildcard sandbox/*.S)
+ASM_SRC := $(wildcard sandbox/*.S broker/*.S)
 
 # The VM's built-in Lua (vm/lua/*.lua) is compiled to LuaJIT bytecode at
 # build time and embedded: loading bytecode takes ~0.1 ms where parsing the
@@ -56,7 +56,7 @@ LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(ASM_SRC:%.S=$(BUILD)/%.o) $(BUILD)/vm/l
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
 
 # Embedded text (.incbin) lives next to the .S files.
-EMBEDDED := $(wildcard policy/seccomp/*.policy)
+EMBEDDED := $(wildcard policy/seccomp/*.policy data/*.json)
 
 UNIT_SRC := $(wildcard tests/unit/*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/unit/%)

@@ -71,6 +71,19 @@ void broker_workspace_close (struct broker_workspace *ws);
  * to); false when there is none (off).  */
 bool broker_workspace_owner (const struct broker_workspace *ws, uid_t *uid, gid_t *gid);
 
+/* A model provider's endpoint from trusted config (providers: NAME:
+ * {base_url, api, region, api_key_env}); NAME is a built-in provider
+ * (openai, anthropic, google, bedrock) or a new prefix for an
+ * OpenAI-compatible server (ollama/..., vllm/...).  */
+struct broker_endpoint
+{
+  const char *name;
+  const char *base_url;    /* NULL: the provider's own (or its environment variable) */
+  const char *api;         /* for a new name: openai (the only choice) */
+  const char *region;      /* bedrock */
+  const char *api_key_env; /* the host variable holding its key, or NULL */
+};
+
 struct broker_options
 {
   const char *procedure_path;         /* the .tac as given */
@@ -95,9 +108,16 @@ struct broker_options
   int max_violations;       /* protocol violations before the sandbox is killed */
   const char *llm_base_url; /* OpenAI-compatible endpoint, e.g. https://api.openai.com/v1 */
   double llm_timeout;       /* seconds per model call */
-  /* Reads the API key from host config, called only when a model call is
-   * made (after the sandbox exists).  Returns a malloc'd string or NULL.  */
-  char *(*api_key_reader) (const char *procedure_path);
+  const struct broker_endpoint *endpoints; /* per-provider settings from config */
+  size_t n_endpoints;
+  const char *aws_region;  /* config aws.default_region (Bedrock), or NULL */
+  const char *aws_profile; /* config aws.profile, or NULL */
+  const char *price_overrides; /* config model_prices as JSON text, or NULL */
+  /* Reads a secret (an API key) from host config by its dotted key
+   * ("anthropic_api_key", "aws.secret_access_key"), called only when a
+   * model call is made (after the sandbox exists).  Returns a malloc'd
+   * string or NULL.  */
+  char *(*secret_reader) (const char *procedure_path, const char *key);
   double grace_seconds; /* after a forwarded SIGINT/SIGTERM, before SIGKILL */
 };
 

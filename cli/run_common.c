@@ -615,6 +615,7 @@ run_execute (const struct run_job *job, struct run_result *res)
   __attribute__ ((cleanup (checkpoint_store_close))) struct checkpoint_store store
       = { .dirfd = -1, .statefd = -1 };
   __attribute__ ((cleanup (cjson_deletep))) cJSON *stored = NULL;
+  cleanup_free struct broker_endpoint *endpoints = NULL;
   struct vm_config vm = { 0 };
   struct broker_options bo = { 0 };
   struct broker_peer peer = { 0 };
@@ -720,7 +721,24 @@ run_execute (const struct run_job *job, struct run_result *res)
   bo.max_violations = 16;
   bo.llm_base_url = llm_base_url (cfg, base_url, sizeof base_url);
   bo.llm_timeout = 120;
-  bo.api_key_reader = config_read_openai_key;
+  bo.secret_reader = config_read_secret;
+  endpoints = calloc (cfg->n_providers + 1, sizeof *endpoints);
+  if (endpoints == NULL)
+    {
+      fprintf (stderr, "tactus-run: out of memory\n");
+      return -1;
+    }
+  for (size_t i = 0; i < cfg->n_providers; i++)
+    endpoints[i] = (struct broker_endpoint){ .name = cfg->providers[i].name,
+                                             .base_url = cfg->providers[i].base_url,
+                                             .api = cfg->providers[i].api,
+                                             .region = cfg->providers[i].region,
+                                             .api_key_env = cfg->providers[i].api_key_env };
+  bo.endpoints = endpoints;
+  bo.n_endpoints = cfg->n_providers;
+  bo.aws_region = cfg->aws_region;
+  bo.aws_profile = cfg->aws_profile;
+  bo.price_overrides = cfg->model_prices;
   bo.grace_seconds = 2.0;
 
   if (job->prepared)

@@ -14,6 +14,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cJSON.h>
+
 #include "common/cleanup.h"
 #include "common/protected.h"
 #include "common/strv.h"
@@ -49,6 +51,18 @@ config_free (struct tr_config *c)
   free (c->openai_base_url);
   free (c->default_model);
   strv_free (c->protected_paths);
+  for (size_t i = 0; i < c->n_providers; i++)
+    {
+      free (c->providers[i].name);
+      free (c->providers[i].base_url);
+      free (c->providers[i].api);
+      free (c->providers[i].region);
+      free (c->providers[i].api_key_env);
+    }
+  free (c->providers);
+  free (c->aws_region);
+  free (c->aws_profile);
+  free (c->model_prices);
   policy_free (&c->policy);
   strv_free (c->files);
   memset (c, 0, sizeof *c);
@@ -694,6 +708,167 @@ read_policy (struct tr_config *c, const struct ynode *s, struct tr_error *err)
   return 0;
 }
 
+/* The built-in providers: their entries take no api (they have their own).  */
+static const char *const builtin_providers[]
+    = { "openai", "anthropic", "google", "gemini", "google-gla", "bedrock", NULL };
+
+static bool
+is_builtin_provider (const char *name)
+{
+  for (const char *const *p = builtin_providers; *p; p++)
+    if (strcmp (*p, name) == 0)
+      return true;
+  return false;
+}
+
+static bool
+is_url (const char *v)
+{
+  return strncmp (v, "http://", 7) == 0 || strncmp (v, "https://", 8) == 0;
+}
+
+/* providers: NAME: {base_url, api, region, api_key_env}  */
+static int
+read_providers (struct tr_config *c, const struct ynode *n, struct tr_error *err)
+{
+  if (n->type != YNODE_MAP)
+    return bad (err, n, "providers", "expected a map of NAME: {base_url, api, region, api_key_env}");
+  for (const struct ynode *e = n->child; e; e = e->next)
+    {
+      struct config_provider *np, *p;
+      if (e->key[0] == '\0' || strspn (e->key, "abcdefghijklmnopqrstuvwxyz0123456789_-.")
+                                    != strlen (e->key))
+        return bad (err, e, "providers", "'%s' is not a provider name (lowercase letters, digits, "
+                                         "'-', '_', '.')",
+                    e->key);
+      if (e->type != YNODE_MAP)
+        return bad (err, e, "providers", "'%s': expected a map (base_url, api, region, api_key_env)",
+                    e->key);
+      np = realloc (c->providers, (c->n_providers + 1) * sizeof *np);
+      if (np == NULL)
+        return tr_fail (err, ENOMEM, "config");
+      c->providers = np;
+      p = &np[c->n_providers++];
+      memset (p, 0, sizeof *p);
+      p->name = strdup (e->key);
+      for (const struct ynode *f = e->child; f; f = f->next)
+        {
+          int r;
+          if (strcmp (f->key, "base_url") == 0)
+            {
+              r = get_string (f, "providers.base_url", &p->base_url, err);
+              if (r == 0 && !is_url (p->base_url))
+                r = bad (err, f, "providers.base_url", "'%s' is not an http:// or https:// URL",
+                         p->base_url);
+            }
+          else if (strcmp (f->key, "api") == 0)
+            {
+              r = get_string (f, "providers.api", &p->api, err);
+              if (r == 0 && strcmp (p->api, "openai") != 0)
+                r = bad (err, f, "providers.api",
+                         "'%s' is not supported (openai: an OpenAI-compatible server)", p->api);
+            }
+          else if (strcmp (f->key, "region") == 0)
+            r = get_string (f, "providers.region", &p->region, err);
+          else if (strcmp (f->key, "api_key_env") == 0)
+            r = get_string (f, "providers.api_key_env", &p->api_key_env, err);
+          else
+            r = bad (err, f, "providers",
+                     "'%s': unknown key '%s' (base_url, api, region, api_key_env)", e->key, f->key);
+          if (r < 0)
+            return -1;
+        }
+      if (is_builtin_provider (p->name) && p->api)
+        return bad (err, e, "providers",
+                    "'%s' is a built-in provider: it takes base_url (and region), not api", p->name);
+      if (!is_builtin_provider (p->name) && (p->api == NULL || p->base_url == NULL))
+        return bad (err, e, "providers",
+                    "'%s' is not a built-in provider (openai, anthropic, google, bedrock): give it "
+                    "api: openai and a base_url for an OpenAI-compatible server",
+                    p->name);
+    }
+  return 0;
+}
+
+/* aws: {default_region, profile, ...}; the keys in it are secrets, read by
+ * the broker itself.  */
+static int
+read_aws (struct tr_config *c, const struct ynode *n, struct tr_error *err)
+{
+  if (n->type != YNODE_MAP)
+    return bad (err, n, "aws", "expected a map (default_region, profile, access_key_id, ...)");
+  for (const struct ynode *f = n->child; f; f = f->next)
+    {
+      int r = 0;
+      if (strcmp (f->key, "default_region") == 0 || strcmp (f->key, "region") == 0)
+        r = get_string (f, "aws.default_region", &c->aws_region, err);
+      else if (strcmp (f->key, "profile") == 0)
+        r = get_string (f, "aws.profile", &c->aws_profile, err);
+      else if (strcmp (f->key, "access_key_id") == 0 || strcmp (f->key, "secret_access_key") == 0
+               || strcmp (f->key, "session_token") == 0)
+        r = want_scalar (f, "aws", err);
+      else
+        r = bad (err, f, "aws",
+                 "unknown key '%s' (default_region, profile, access_key_id, secret_access_key, "
+                 "session_token)",
+                 f->key);
+      if (r < 0)
+        return -1;
+    }
+  return 0;
+}
+
+/* model_prices: {MODEL: {input, output}} (USD per million tokens), kept as
+ * JSON text for the broker.  */
+static int
+read_prices (struct tr_config *c, const struct ynode *n, struct tr_error *err)
+{
+  cJSON *all;
+
+  if (n->type != YNODE_MAP)
+    return bad (err, n, "model_prices", "expected a map of MODEL: {input: N, output: N}");
+  all = c->model_prices ? cJSON_Parse (c->model_prices) : cJSON_CreateObject ();
+  for (const struct ynode *m = n->child; m; m = m->next)
+    {
+      double in = -1, out = -1;
+      cJSON *e;
+      if (m->type != YNODE_MAP)
+        {
+          cJSON_Delete (all);
+          return bad (err, m, "model_prices", "'%s': expected {input: N, output: N}", m->key);
+        }
+      for (const struct ynode *f = m->child; f; f = f->next)
+        {
+          double *dst = strcmp (f->key, "input") == 0    ? &in
+                        : strcmp (f->key, "output") == 0 ? &out
+                                                         : NULL;
+          if (dst == NULL || get_number (f, "model_prices", 0, 1e6, dst, err) < 0)
+            {
+              cJSON_Delete (all);
+              return dst ? -1
+                         : bad (err, f, "model_prices", "'%s': unknown key '%s' (input, output)",
+                                m->key, f->key);
+            }
+        }
+      if (in < 0 || out < 0)
+        {
+          cJSON_Delete (all);
+          return bad (err, m, "model_prices", "'%s' needs both input and output (USD per million "
+                                              "tokens)",
+                      m->key);
+        }
+      e = cJSON_CreateObject ();
+      cJSON_AddNumberToObject (e, "input", in);
+      cJSON_AddNumberToObject (e, "output", out);
+      cJSON_DeleteItemFromObjectCaseSensitive (all, m->key);
+      cJSON_AddItemToObject (all, m->key, e);
+    }
+  free (c->model_prices);
+  c->model_prices = cJSON_PrintUnformatted (all);
+  cJSON_Delete (all);
+  return c->model_prices ? 0 : tr_fail (err, ENOMEM, "config");
+}
+
 int
 config_apply_tree (struct tr_config *c, const struct ynode *root, struct tr_error *err)
 {
@@ -710,6 +885,14 @@ config_apply_tree (struct tr_config *c, const struct ynode *root, struct tr_erro
         r = get_string (n, "openai_base_url", &c->openai_base_url, err);
       else if (strcmp (n->key, "default_model") == 0)
         r = get_string (n, "default_model", &c->default_model, err);
+      else if (strcmp (n->key, "providers") == 0)
+        r = read_providers (c, n, err);
+      else if (strcmp (n->key, "aws") == 0)
+        r = read_aws (c, n, err);
+      else if (strcmp (n->key, "aws_region") == 0)
+        r = get_string (n, "aws_region", &c->aws_region, err);
+      else if (strcmp (n->key, "model_prices") == 0)
+        r = read_prices (c, n, err);
       /* Other Tactus keys (openai_api_key, aws, mcp_servers, ...) are the
        * broker's business or unused; they are not an error.  */
       if (r < 0)

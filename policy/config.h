@@ -40,6 +40,17 @@ struct config_volume
 #define CONFIG_DEFAULT_MEMORY (512ull << 20) /* the VM's memory */
 #define CONFIG_DEFAULT_PIDS 16
 
+/* providers: NAME: {base_url, api, region, api_key_env} (see broker.h's
+ * struct broker_endpoint).  */
+struct config_provider
+{
+  char *name;
+  char *base_url;
+  char *api;
+  char *region;
+  char *api_key_env;
+};
+
 struct tr_config
 {
   bool sandbox_enabled;
@@ -59,6 +70,11 @@ struct tr_config
    * the entries the config adds, less those it removes; NULL when the
    * config says nothing (the built-in list).  NULL-terminated.  */
   char **protected_paths;
+  struct config_provider *providers;
+  size_t n_providers;
+  char *aws_region;   /* aws.default_region (or aws.region, aws_region) */
+  char *aws_profile;  /* aws.profile */
+  char *model_prices; /* model_prices as JSON text, or NULL */
   struct policy policy;
   char **files; /* the config files that were read, for messages */
   bool quiet;   /* no warnings: a pass that only validates or measures */
@@ -93,8 +109,11 @@ int config_load_text (struct tr_config *c, const char *name, const char *text, s
 void config_init (struct tr_config *c);
 void config_free (struct tr_config *c);
 
-/* The host config's openai_api_key, read only when the broker needs it
- * (after the sandbox exists).  A malloc'd string, or NULL.  */
+/* A secret of the host config by its dotted key ("openai_api_key",
+ * "aws.secret_access_key"), read only when the broker needs it (after the
+ * sandbox exists), from the same layers config_load reads (the last one
+ * that has it wins).  A malloc'd string, or NULL.  */
+char *config_read_secret (const char *tac_path, const char *key);
 char *config_read_openai_key (const char *tac_path);
 
 /* Keys of Tactus's Docker sandbox that mean nothing here (ignored).  */

@@ -344,11 +344,36 @@ config_load (struct tr_config *c, const char *tac_path, struct tr_error *err)
   return config_load_request (c, &req, err);
 }
 
+/* The node at a dotted path ("aws.secret_access_key").  */
+static struct ynode *
+get_path (struct ynode *t, const char *path)
+{
+  char part[128];
+
+  while (t && *path)
+    {
+      size_t n = strcspn (path, ".");
+      if (n >= sizeof part)
+        return NULL;
+      memcpy (part, path, n);
+      part[n] = '\0';
+      t = t->type == YNODE_MAP ? ytree_get (t, part) : NULL;
+      path += n + (path[n] == '.');
+    }
+  return t;
+}
+
+char *
+config_read_openai_key (const char *tac_path)
+{
+  return config_read_secret (tac_path, "openai_api_key");
+}
+
 /* API keys come only from the layers no run can write: the user's and the
  * system's.  A key in a project-local file would also be readable by
  * every run of that directory.  */
 char *
-config_read_openai_key (const char *tac_path)
+config_read_secret (const char *tac_path, const char *name)
 {
   struct layers l;
   struct tr_error err;
@@ -361,7 +386,7 @@ config_read_openai_key (const char *tac_path)
       if (project_local (l.kinds[i]) || read_layer (l.paths[i], true, &t, NULL, &err) < 0
           || t == NULL)
         continue;
-      v = ytree_get (t, "openai_api_key");
+      v = get_path (t, name);
       if (v && v->type == YNODE_SCALAR && v->value[0])
         {
           if (key)

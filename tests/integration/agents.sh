@@ -459,11 +459,19 @@ acc=$(q "$scratch/model.jsonl" '"absent" if not any("accumulated_text" in e for 
 check "agents: streamed chunks carry accumulated_text, the text so far" "$acc" true
 check "agents: mock chunks carry accumulated_text" \
   "$(q "$scratch/mock.jsonl" '[(e["chunk_text"], e["accumulated_text"]) for e in of("agent_stream_chunk")]')" '[["adding now", "adding now"]]'
-# Without a cost in the reply the cost is unknown, not 0.
+# Without a cost in the reply, the price table's (data/model_prices.json)
+# for a model it lists: gpt-4o-mini at 0.15 and 0.6 USD per million tokens.
 start_fake '[{"text": "Owls.", "usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5}}]'
 run chat.tac --json
-check "agents: a reply without a cost: the cost event has no total_cost and cost_reported false" \
-  "$rc $(qo '[("total_cost" in e, e["cost_reported"], e["total_tokens"]) for e in of("cost")]')" '0 [[false, false, 5]]'
+check "agents: a reply without a cost: the price table's cost (cost_source price_table)" \
+  "$rc $(qo '[(round(e["total_cost"] * 1e9), e["cost_reported"], e["cost_source"], e["total_tokens"]) for e in of("cost")]')" \
+  '0 [[1650, true, "price_table", 5]]'
+# ... and for a model neither the server nor the table prices, unknown, not 0.
+sed 's#openai/gpt-4o-mini#openai/unpriced-test-model#' "$work/chat.tac" >"$work/unpriced.tac"
+run unpriced.tac --json
+check "agents: a reply without a cost for an unpriced model: no total_cost and cost_reported false" \
+  "$rc $(qo '[("total_cost" in e, e["cost_reported"], e["cost_source"], e["total_tokens"]) for e in of("cost")]')" \
+  '0 [[false, false, "unknown", 5]]'
 
 # A failed model call still completes its turn in the trace, with the error.
 start_fake '[{"status": 401, "error": "Incorrect API key provided"}]'

@@ -5,7 +5,8 @@
 -- reason tests/integration/spec.sh checks; "usage": an agent's real token
 -- usage and cost against the fake model server, and the judge model.
 ping = Tool { description = "Ping", input = {}, function(args) return "pong" end }
-writer = Agent { model = "openai/gpt-4o-mini", disable_streaming = true }
+-- (a model the price table does not list: its cost stays unknown)
+writer = Agent { model = "openai/unpriced-test-model", disable_streaming = true }
 
 Procedure {
   input = {

@@ -197,7 +197,8 @@ local function mock_turn(agent, tools, usage)
   end
   count_usage(nil, 0)
   ctx.emit("cost", { agent_name = agent.name, model = agent.spec.model, provider = "mock",
-    prompt_tokens = 0, completion_tokens = 0, total_tokens = 0, total_cost = 0, cost_reported = true, latency_ms = 0 })
+    prompt_tokens = 0, completion_tokens = 0, total_tokens = 0, total_cost = 0, cost_reported = true,
+    cost_source = "mock", latency_ms = 0 })
   return message or "", results, usage, data
 end
 
@@ -213,8 +214,11 @@ local function model_turn(agent, tools, order, usage, opts)
     if spec.system_prompt then messages[1] = { role = "system", content = render(spec.system_prompt) } end
     for _, m in ipairs(agent.history) do messages[#messages + 1] = m end
     local t0 = T.monotonic()
+    -- The broker picks the provider from the model string (openai/...,
+    -- anthropic/..., google/..., bedrock/...) or Tactus's older provider key.
     local reply = T.call("llm.chat", {
-      provider = "openai", model = spec.model, messages = messages, tools = offered,
+      provider = spec.provider, model = spec.model, model_type = spec.model_type,
+      messages = messages, tools = offered,
       stream = not spec.disable_streaming,
       temperature = opts.temperature == nil and spec.temperature or opts.temperature,
       max_tokens = opts.max_tokens or spec.max_tokens, top_p = opts.top_p == nil and spec.top_p or opts.top_p,
@@ -225,9 +229,10 @@ local function model_turn(agent, tools, order, usage, opts)
     count_usage(reply.usage, cost)
     local u = type(reply.usage) == "table" and reply.usage or {}
     -- Without a cost in the reply, total_cost is absent (unknown, not 0).
-    ctx.emit("cost", { agent_name = agent.name, model = spec.model, provider = "openai",
+    ctx.emit("cost", { agent_name = agent.name, model = spec.model, provider = reply.provider or "openai",
       prompt_tokens = u.prompt_tokens or 0, completion_tokens = u.completion_tokens or 0,
       total_tokens = u.total_tokens or 0, total_cost = cost, cost_reported = cost ~= nil,
+      cost_source = cost ~= nil and (u.cost_source or "provider") or "unknown",
       latency_ms = (T.monotonic() - t0) * 1000 })
     text = reply.text or ""
     local calls = reply.tool_calls
@@ -322,9 +327,18 @@ local function declare_agent(spec, level)
   if spec.model ~= nil and type(spec.model) ~= "string" then
     error("Agent: model must be a string such as \"openai/gpt-4o-mini\"", level + 1)
   end
+  if spec.provider ~= nil and type(spec.provider) ~= "string" then
+    error("Agent: provider must be a string such as \"anthropic\"", level + 1)
+  end
+  if spec.model_type ~= nil and spec.model_type ~= "responses" and spec.model_type ~= "chat" then
+    error("Agent: model_type must be \"responses\" (OpenAI's Responses API) or \"chat\"", level + 1)
+  end
   if spec.tools ~= nil and type(spec.tools) ~= "table" then error("Agent: tools must be a list", level + 1) end
   local agent = { name = spec.name, spec = spec, history = {}, turns = 0 }
   if spec.model == nil then spec.model = ctx.settings and ctx.settings.default_model or "openai/gpt-4o-mini" end
+  if spec.provider == nil and ctx.settings and ctx.settings.default_provider and not spec.model:find("/") then
+    spec.provider = ctx.settings.default_provider
+  end
   local handle = setmetatable({}, {
     __index = function(_, k)
       if k == "name" then return agent.name end
