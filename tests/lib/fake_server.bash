@@ -6,6 +6,11 @@
 #                              sets PORT, URL ("" if it did not start) and LOG
 #                              (one line per request received); its stderr is
 #                              in "$FAKE_DIR/stderr"
+#   start_fake_as KIND 'SCRIPT-JSON' [ARGS...]
+#                              the same with another provider's fake server
+#                              (KIND: openai, anthropic, gemini, bedrock; ARGS
+#                              go to it: fake_bedrock.py's credentials); URL is
+#                              its base URL (.../v1 for openai)
 #   stop_fake                  stop it
 fake_pid=""
 nfake=0
@@ -19,18 +24,27 @@ stop_fake() {
 }
 
 start_fake() {
+  start_fake_as openai "$1"
+}
+
+start_fake_as() {
+  local kind="$1" script="$2"
+  shift 2
   stop_fake
   nfake=$((nfake + 1))
   FAKE_DIR="$scratch/fake$nfake"
   mkdir -p "$FAKE_DIR"
-  printf '%s\n' "$1" >"$FAKE_DIR/script.json"
+  printf '%s\n' "$script" >"$FAKE_DIR/script.json"
   LOG="$FAKE_DIR/log"
   : >"$LOG"
-  python3 "$TESTS_DIR/lib/fake_openai.py" "$FAKE_DIR/port" "$FAKE_DIR/script.json" "$LOG" \
+  python3 "$TESTS_DIR/lib/fake_$kind.py" "$FAKE_DIR/port" "$FAKE_DIR/script.json" "$LOG" "$@" \
     >/dev/null 2>"$FAKE_DIR/stderr" </dev/null &
   fake_pid=$!
   for _ in $(seq 250); do [ -s "$FAKE_DIR/port" ] && break; sleep 0.02; done
   PORT=$(cat "$FAKE_DIR/port" 2>/dev/null)
   URL=""
-  [[ "$PORT" =~ ^[0-9]+$ ]] && URL="http://127.0.0.1:$PORT/v1"
+  if [[ "$PORT" =~ ^[0-9]+$ ]]; then
+    URL="http://127.0.0.1:$PORT"
+    [ "$kind" = openai ] && URL="$URL/v1"
+  fi
 }
