@@ -88,6 +88,7 @@ class Handler(BaseHTTPRequestHandler):
         raise NotImplementedError
 
     content_type_stream = "text/event-stream"
+    stream_error_at = 1  # events before a stream_error (its first carries no text)
 
     # ---- plumbing ----
     def do_POST(self):
@@ -125,7 +126,7 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         events = self.stream_events(e, body)
         if e.get("stream_error"):
-            events = events[:1] + [self.stream_error_event(e)]
+            events = events[:self.stream_error_at] + [self.stream_error_event(e)]
         cut = e.get("disconnect")
         for i, ev in enumerate(events):
             if cut is not None and i == cut:

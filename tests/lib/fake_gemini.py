@@ -96,6 +96,8 @@ def check(body):
 
 
 class Handler(fc.Handler):
+    stream_error_at = 0  # every event of a Gemini stream carries text
+
     def route(self, path, body):
         m = re.fullmatch(r"/v1beta/models/([^/:]+):(generateContent|streamGenerateContent)"
                          r"(\?alt=sse)?", path)

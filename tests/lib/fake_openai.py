@@ -53,7 +53,11 @@ def next_entry():
 
 
 def usage(e):
-    return e.get("usage", {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15})
+    u = e.get("usage", {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15})
+    if isinstance(u, dict) and "input" in u:  # the other fakes' form (fake_common.py)
+        return {"prompt_tokens": u["input"], "completion_tokens": u["output"],
+                "total_tokens": u["input"] + u["output"]}
+    return u
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -69,10 +73,11 @@ class Handler(BaseHTTPRequestHandler):
             body = json.loads(raw)
         except ValueError:
             body = None
+        entry = {"path": self.path, "authorization": self.headers.get("Authorization"), "body": body}
+        if self.path.endswith("/responses"):
+            entry["problems"] = self.responses_problems(body)
         with lock, open(log_file, "a") as f:
-            f.write(json.dumps({"path": self.path,
-                                "authorization": self.headers.get("Authorization"),
-                                "body": body}) + "\n")
+            f.write(json.dumps(entry) + "\n")
         e = next_entry()
         if e.get("delay"):
             time.sleep(e["delay"])
@@ -165,8 +170,6 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_responses(self, e, body):
         problems = self.responses_problems(body)
-        with lock, open(log_file, "a") as f:
-            f.write(json.dumps({"path": self.path, "problems": problems}) + "\n")
         status = e.get("status", 200)
         if status == 200 and problems:
             status, e = 400, {"error": "; ".join(problems)}
