@@ -7,6 +7,8 @@
 # /proc/PID/mem, every file reachable from /proc/PID/root and the targets
 # of /proc/PID/fd/*.  Two runs: the key in the host environment (with
 # another in ~/.tactus/config.yml), then only in ~/.tactus/config.yml.
+# The same for Anthropic, Gemini and Bedrock (AWS's secret and session
+# token too), each key in the host environment and another in the config.
 # Canaries (a string in the procedure's source, a file in the workspace
 # the procedure reads: the VM's cage holds no host directory, so it is
 # found in the VM's memory, never as a file) and the launcher itself (whose
@@ -309,6 +311,70 @@ else
   fail "secrets: sandbox.env OPENAI_API_KEY is refused with a warning" "exit $rc: $(head -3 "$scratch/err" | tr '\n' ' ')"
 fi
 rm -f "$scratch/proc/envcheck.tac.yml"
+
+# ---- every other provider's key: Anthropic, Gemini, Bedrock ------------------------------
+# The same search while a procedure sleeps after a call to each provider's
+# fake server; each provider's key (and AWS's secret and session token) in
+# the host environment, another in ~/.tactus/config.yml.  The fake must
+# have received the host's key (in its own header; Bedrock: a request
+# signed with the secret, which the fake checks).
+AWS_ID="AKIDSECRETS$(rand | cut -c1-8)"
+scan_provider() {
+  local p="$1" model="$2" kind="$3" hdr="$4"
+  shift 4
+  local key="$1"
+  shift
+  printf -- '-- %s\na = Agent { model = "%s" }\nProcedure { function(input)\n  local r = a({ message = "hi" })\n  local c = File.read("canary.txt")\n  Log.info("model call done; sleeping")\n  Sleep(4)\n  return { text = r.text }\nend }\n' \
+    "$LUA_CANARY" "$model" >"$work/sleepy_$p.tac"
+  if [ "$kind" = bedrock ]; then
+    start_fake_as bedrock '[{"text": "hello from the fake model"}]' "$AWS_ID" "$key" us-test-1 "$KEY_TOKEN"
+  else
+    start_fake_as "$kind" '[{"text": "hello from the fake model"}]'
+  fi
+  local -a envs=()
+  for v in "$@"; do envs+=("${v//URL_PLACEHOLDER/$URL}"); done
+  (cd "$work" && exec env HOME="$home" "${envs[@]}" "$TR" run "sleepy_$p.tac" >"$scratch/out" 2>"$scratch/err" </dev/null) &
+  run_pid=$!
+  if ! wait_for "model call done"; then
+    finish_run
+    fail "secrets: $p: the model call completed" "exit $rc: $(tail -3 "$scratch/err" | tr '\n' ' ')"
+    return
+  fi
+  local pid1 res
+  pid1=$(sandbox_pid1)
+  res=$(python3 "$scratch/scan.py" "$pid1" --must "$LUA_CANARY" "$FILE_CANARY" --never "$key" "$KEY_CFG_P" ${KEY_TOKEN:+"$KEY_TOKEN"} 2>&1)
+  finish_run
+  if [[ "$res" == "found-never=[] missing-must=[] "* ]] && [ "$rc" = 0 ] && grep -q "hello from the fake model" "$scratch/out"; then
+    pass "secrets: $p: its key is nowhere in the sandbox (environ, memory, files, fds; $res)"
+  else
+    fail "secrets: $p: its key is nowhere in the sandbox" "exit $rc: $res"
+  fi
+  local seen
+  # (Bedrock: the fake logs "sigv4" with the reason when a signature fails.)
+  seen=$(python3 -c 'import json,sys; e = json.loads(open(sys.argv[1]).readline()); print(e.get("sigv4") or ("signed" if sys.argv[2] == "sigv4" else e.get("headers", {}).get(sys.argv[2])))' "$LOG" "$hdr" 2>&1)
+  if [ "$seen" = "$key" ] || { [ "$kind" = bedrock ] && [ "$seen" = signed ]; }; then
+    pass "secrets: $p: the server received the host's key ($hdr${KEY_TOKEN:+: a signature the fake checked with the secret of the host})"
+  else
+    fail "secrets: $p: the server received the host's key" "got: $seen"
+  fi
+}
+KEY_TOKEN=""
+KEY_CFG_P="sk-cfg-other-$(rand)"
+printf 'openai_api_key: %s\nanthropic_api_key: %s\ngoogle_api_key: %s\naws: { secret_access_key: %s }\n' \
+  "$KEY_CFG" "$KEY_CFG_P" "$KEY_CFG_P" "$KEY_CFG_P" >"$home/.tactus/config.yml"
+AKEY="sk-ant-$(rand)"
+scan_provider anthropic anthropic/claude-3-5-haiku-20241022 anthropic x-api-key "$AKEY" \
+  ANTHROPIC_API_KEY="$AKEY" ANTHROPIC_BASE_URL=URL_PLACEHOLDER
+GKEY="g-key-$(rand)"
+scan_provider gemini gemini/gemini-2.0-flash gemini x-goog-api-key "$GKEY" \
+  GOOGLE_API_KEY="$GKEY" GOOGLE_GEMINI_BASE_URL=URL_PLACEHOLDER
+ASECRET="aws-secret-$(rand)"
+KEY_TOKEN="aws-token-$(rand)"
+scan_provider bedrock bedrock/anthropic.claude-3-haiku-20240307-v1:0 bedrock sigv4 "$ASECRET" \
+  AWS_ACCESS_KEY_ID="$AWS_ID" AWS_SECRET_ACCESS_KEY="$ASECRET" AWS_SESSION_TOKEN="$KEY_TOKEN" AWS_REGION=us-test-1 \
+  AWS_ENDPOINT_URL_BEDROCK_RUNTIME=URL_PLACEHOLDER
+KEY_TOKEN=""
+printf 'openai_api_key: %s\n' "$KEY_CFG" >"$home/.tactus/config.yml"
 
 # ---- egress: the sandbox cannot reach the model server; the broker can ----------------
 start_fake '[{"text": "through the broker"}]'
