@@ -160,7 +160,14 @@ $(PROBE_BIN): tests/probe/probe.c
 	@mkdir -p $(@D)
 	$(CC) -std=gnu11 -O1 -g -Wall -Wextra -Werror -o $@ $<
 
-test-bins: $(BUILD)/tactus-run $(BUILD)/tactus-run-client $(UNIT_BIN) $(PROBE_BIN)
+# The egress tests' resolver (LD_PRELOAD): names from a file, answers that
+# change between lookups (DNS rebinding).  No project code either.
+FAKE_RESOLVER := $(BUILD)/tests/fake_resolver.so
+$(FAKE_RESOLVER): tests/lib/fake_resolver.c
+	@mkdir -p $(@D)
+	$(CC) -std=gnu11 -O1 -g -Wall -Wextra -Werror -fPIC -shared -o $@ $< -ldl
+
+test-bins: $(BUILD)/tactus-run $(BUILD)/tactus-run-client $(UNIT_BIN) $(PROBE_BIN) $(FAKE_RESOLVER)
 
 # libFuzzer runs once per CI, in the sanitized pass (make asan), this long
 # per target; the plain pass replays every corpus (tests/fuzz/run.sh).

@@ -5,10 +5,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <errno.h>
+#include <poll.h>
+
+#include "broker/egress.h"
+#include "broker/trace.h"
 #include "cli/cli.h"
 #include "common/cleanup.h"
 #include "common/protected.h"
 #include "common/strv.h"
+#include "policy/egress.h"
 #include "policy/workspace_guard.h"
 #include "sandbox/sandbox.h"
 #include "sandbox/status.h"
@@ -135,7 +141,12 @@ exec_usage (FILE *f)
            "                         gets no unix socket at all, socketpair aside)\n"
            "  --protect NAME         one more protected path (the program can neither write nor\n"
            "                         create it in a writable workspace or bind)\n"
-           "  --unprotect NAME       not protected this time (.git, .envrc... are by default)\n");
+           "  --unprotect NAME       not protected this time (.git, .envrc... are by default)\n"
+           "  --allow-net HOST[:PORT]\n"
+           "                         let the program reach this endpoint through the egress\n"
+           "                         proxy (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY are set);\n"
+           "                         repeatable; names, *.domain, addresses, ranges\n"
+           "  --deny-net HOST[:PORT] never this endpoint (checked first)\n");
 }
 
 static int
@@ -183,6 +194,25 @@ free_binds (struct sandbox_bind *binds, size_t n)
   free (binds);
 }
 
+/* The default environment of a native cage, and the egress proxy's.  */
+static char **
+exec_env_with_proxy (const struct sandbox_spec *spec)
+{
+  char **env = NULL;
+  char home[64];
+
+  snprintf (home, sizeof home, "HOME=%s",
+            spec->cwd                                   ? spec->cwd
+            : spec->workspace == SANDBOX_WORKSPACE_OFF ? "/"
+                                                        : "/workspace");
+  strv_push (&env, "PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin");
+  strv_push (&env, home);
+  strv_push (&env, "TERM=dumb");
+  for (const char *const *e = egress_env; *e; e++)
+    strv_push (&env, *e);
+  return env;
+}
+
 static int
 sandbox_exec_cmd (int argc, char **argv)
 {
@@ -209,6 +239,8 @@ sandbox_exec_cmd (int argc, char **argv)
     O_SOCK,
     O_PROT,
     O_UNPROT,
+    O_ALLOW,
+    O_DENY,
     O_HELP
   };
   static const struct option opts[] = {
@@ -233,6 +265,8 @@ sandbox_exec_cmd (int argc, char **argv)
     { "allow-unix-socket", required_argument, 0, O_SOCK },
     { "protect", required_argument, 0, O_PROT },
     { "unprotect", required_argument, 0, O_UNPROT },
+    { "allow-net", required_argument, 0, O_ALLOW },
+    { "deny-net", required_argument, 0, O_DENY },
     { "help", no_argument, 0, O_HELP },
     { 0, 0, 0, 0 },
   };
@@ -246,6 +280,9 @@ sandbox_exec_cmd (int argc, char **argv)
   bool any_socket = false;
   uint64_t v;
   int c, rc;
+  struct egress_rules rules = { 0 };
+  struct egress *egress = NULL;
+  char why[400];
 
   for (const char *const *p = protected_defaults; *p; p++)
     if (strv_push (&prot, *p) < 0)
@@ -358,6 +395,16 @@ sandbox_exec_cmd (int argc, char **argv)
                      "write it (and the host may then trust what it wrote)\n",
                      optarg);
           break;
+        case O_ALLOW:
+        case O_DENY:
+          if (egress_rules_add (&rules, c == O_DENY, optarg, why, sizeof why) < 0)
+            {
+              fprintf (stderr, "tactus-run sandbox exec: %s: %s\n", c == O_DENY ? "--deny-net" : "--allow-net",
+                       why);
+              egress_rules_free (&rules);
+              return 1;
+            }
+          break;
         case O_HELP:
           exec_usage (stdout);
           return 0;
@@ -390,17 +437,60 @@ sandbox_exec_cmd (int argc, char **argv)
                "cannot write back: --workspace-mode ro|overlay|off.\n",
                err.msg);
       free_binds (binds, n_binds);
+      egress_rules_free (&rules);
       return 1;
     }
+  if (egress_enabled (&rules))
+    {
+      /* The cage's only way out: a socket the sandbox places in its
+       * network namespace, served by the egress proxy.  */
+      spec.loopback_listen_port = EGRESS_PORT;
+      spec.envp = exec_env_with_proxy (&spec);
+      if (egress_start (&rules, &egress, &err) < 0)
+        {
+          tr_error_print (&err);
+          free_binds (binds, n_binds);
+          egress_rules_free (&rules);
+          return 1;
+        }
+    }
+  else if (rules.n_deny > 0)
+    fprintf (stderr, "tactus-run sandbox exec: --deny-net without --allow-net: no egress at all\n");
   if (sandbox_start (&spec, &sb, &err) < 0)
     {
       tr_error_print (&err);
+      egress_stop (egress, NULL);
       free_binds (binds, n_binds);
+      egress_rules_free (&rules);
       return err.exit_code ? err.exit_code : 1;
     }
-  rc = sandbox_wait (sb, &res, &err);
+  if (egress)
+    {
+      struct trace t = { .human = stderr };
+      if (egress_serve (egress, sandbox_take_listen_fd (sb), "sandbox exec", &err) < 0)
+        tr_error_print (&err);
+      /* The egress events as they come, until the program ends (the
+       * deadline is sandbox_wait's).  */
+      for (;;)
+        {
+          struct pollfd p[2] = { { .fd = sandbox_pidfd (sb), .events = POLLIN },
+                                 { .fd = egress_event_fd (egress), .events = POLLIN } };
+          int n = poll (p, 2, sandbox_ms_left (sb));
+          if (n < 0 && errno == EINTR)
+            continue;
+          if (n <= 0 || (p[0].revents & POLLIN))
+            break;
+          egress_drain (egress, &t);
+        }
+      rc = sandbox_wait (sb, &res, &err);
+      egress_stop (egress, &t);
+    }
+  else
+    rc = sandbox_wait (sb, &res, &err);
   sandbox_destroy (sb);
   free_binds (binds, n_binds);
+  egress_rules_free (&rules);
+  strv_free ((char **) spec.envp);
   if (rc < 0)
     {
       tr_error_print (&err);

@@ -101,8 +101,13 @@ arrange_fds (const struct sandbox_spec *spec, int *sync_fd, int broker_fd, int d
              struct tr_error *err)
 {
   const bool keep[3] = { spec->keep_stdin, spec->keep_stdout, spec->keep_stderr };
-  int high_sync;
+  int high_sync, given[3] = { -1, -1, -1 };
 
+  /* Given stdio fds are moved high first, so filling 0-3 cannot clobber
+   * one of them.  */
+  for (int fd = 0; spec->use_stdio_fd && fd < 3; fd++)
+    if (spec->stdio_fd[fd] >= 0 && (given[fd] = fcntl (spec->stdio_fd[fd], F_DUPFD_CLOEXEC, 64)) < 0)
+      return tr_fail (err, errno, "fds: the payload's stdio");
   high_sync = fcntl (*sync_fd, F_DUPFD_CLOEXEC, 64);
   if (high_sync < 0)
     return tr_fail (err, errno, "fds: move the setup socket");
@@ -117,7 +122,14 @@ arrange_fds (const struct sandbox_spec *spec, int *sync_fd, int broker_fd, int d
     return tr_fail (err, errno, "fds: broker socket flags");
   for (int fd = 0; fd < 3; fd++)
     {
-      if (keep[fd] && fcntl (fd, F_GETFD) >= 0)
+      if (given[fd] >= 0)
+        {
+          if (dup2 (given[fd], fd) < 0)
+            return tr_fail (err, errno, "fds: stdio");
+          close (given[fd]);
+          continue;
+        }
+      if (!spec->use_stdio_fd && keep[fd] && fcntl (fd, F_GETFD) >= 0)
         continue;
       if (devnull < 0)
         return tr_fail (err, EBADF, "fds: no /dev/null for stdio");
@@ -268,6 +280,16 @@ setup (struct child_ctx *ctx, struct tr_error *err)
 
   if (net_loopback_up (err) < 0)
     return -1;
+  if (spec->loopback_listen_port)
+    {
+      char tag = SYNC_NETLISTEN;
+      int lfd = net_listen_loopback (spec->loopback_listen_port, err);
+      if (lfd < 0)
+        return -1;
+      if (fd_send (ctx->sync_fd, &tag, 1, &lfd, 1) < 0)
+        return tr_fail (err, errno, "sandbox setup: hand the listening socket to the parent");
+      close (lfd);
+    }
   if (chdir (cwd) < 0)
     return tr_fail (err, errno, "chdir %s inside the sandbox", cwd);
   umask (022);

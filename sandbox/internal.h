@@ -113,6 +113,9 @@ int rlimits_apply (const struct sandbox_limits *lim, bool cgroup_memory, bool cg
 
 /* ---- net.c ---- */
 int net_loopback_up (struct tr_error *err);
+/* A TCP socket listening on 127.0.0.1:PORT in the current network
+ * namespace (the cage's), close-on-exec.  */
+int net_listen_loopback (uint16_t port, struct tr_error *err);
 
 /* ---- mounts.c ---- */
 struct mounts_ctx
@@ -182,6 +185,7 @@ enum
   SYNC_READY = 'R',    /* child -> parent: payload about to run */
   SYNC_ERROR = 'E',    /* child -> parent: struct tr_error follows */
   SYNC_LISTENER = 'L', /* child -> parent: the supervised filter's listener (SCM_RIGHTS) */
+  SYNC_NETLISTEN = 'N', /* child -> parent: its loopback listening socket (SCM_RIGHTS) */
 };
 
 enum

@@ -39,6 +39,7 @@ struct sandbox
   pid_t pid;
   int pidfd;
   int broker_fd;
+  int listen_fd;  /* the socket the child placed in its network namespace, or -1 */
   int sync_fd;    /* until the child is released */
   uid_t host_uid; /* what sandbox root maps to */
   gid_t host_gid;
@@ -198,7 +199,7 @@ add_setup_hint (struct tr_error *err)
  * closes the socket (O_CLOEXEC), so EOF means the program is running.  A
  * supervised cage first hands over its listener (*LISTENER).  */
 static int
-wait_ready (int sync_fd, int *listener, struct tr_error *err)
+wait_ready (int sync_fd, int *listener, int *netlisten, struct tr_error *err)
 {
   struct
   {
@@ -215,6 +216,11 @@ again:
   if (n == 1 && msg.tag == SYNC_LISTENER && nfds == 1 && *listener < 0)
     {
       *listener = fd;
+      goto again;
+    }
+  if (n == 1 && msg.tag == SYNC_NETLISTEN && nfds == 1 && *netlisten < 0)
+    {
+      *netlisten = fd;
       goto again;
     }
   if (nfds > 0)
@@ -341,6 +347,7 @@ sandbox_prepare (const struct sandbox_spec *spec, struct sandbox **out, struct t
   sb->pidfd = -1;
   sb->broker_fd = -1;
   sb->sync_fd = -1;
+  sb->listen_fd = -1;
   sb->cg.dirfd = -1;
 
   if (seccomp_program_get (spec->seccomp, &sb->seccomp, err) < 0)
@@ -540,7 +547,7 @@ sandbox_go (struct sandbox *sb, const struct sandbox_go *go, struct tr_error *er
     sb->deadline_ms = now_ms () + (int64_t) (timeout * 1000.0);
   if (send_go (sb->sync_fd, msg, tree, err) < 0
       || (msg->payload_len > 0 && frame_send (sb->sync_fd, go->payload, go->payload_len, err) < 0)
-      || wait_ready (sb->sync_fd, &listener, err) < 0)
+      || wait_ready (sb->sync_fd, &listener, &sb->listen_fd, err) < 0)
     {
       if (listener >= 0)
         close (listener);
@@ -574,6 +581,14 @@ int
 sandbox_broker_fd (const struct sandbox *sb)
 {
   return sb->broker_fd;
+}
+
+int
+sandbox_take_listen_fd (struct sandbox *sb)
+{
+  int fd = sb->listen_fd;
+  sb->listen_fd = -1;
+  return fd;
 }
 
 int
@@ -723,5 +738,7 @@ sandbox_destroy (struct sandbox *sb)
     close (sb->pidfd);
   if (sb->broker_fd >= 0)
     close (sb->broker_fd);
+  if (sb->listen_fd >= 0)
+    close (sb->listen_fd);
   free (sb);
 }

@@ -90,6 +90,17 @@ struct sandbox_spec
   bool keep_stdin;  /* pass fd 0 through; otherwise /dev/null */
   bool keep_stdout; /* pass fd 1 through; otherwise /dev/null */
   bool keep_stderr; /* pass fd 2 through; otherwise /dev/null */
+  /* With use_stdio_fd, the payload's fds 0-2 are these launcher fds (pipes
+   * to a server the launcher talks to) instead of the above.  */
+  bool use_stdio_fd;
+  int stdio_fd[3];
+
+  /* A TCP socket listening on 127.0.0.1:PORT inside the cage's own network
+   * namespace, made during the setup and handed to the launcher
+   * (sandbox_listen_fd): the cage can connect to it and to nothing else
+   * outside.  What answers there (the broker's egress proxy) is the
+   * launcher's business; the sandbox only places the socket.  0: none.  */
+  uint16_t loopback_listen_port;
 
   /* For a root caller: the host uid/gid that sandbox root maps to.  -1 picks
    * the workspace owner when that is not root, else 65534.  Ignored for an
@@ -155,6 +166,10 @@ int sandbox_go (struct sandbox *sb, const struct sandbox_go *go, struct tr_error
 
 /* The broker end of the socketpair, owned by the sandbox (-1 without a broker).  */
 int sandbox_broker_fd (const struct sandbox *sb);
+/* The listening socket placed in the cage (spec.loopback_listen_port),
+ * owned by the sandbox until taken (the caller then closes it); -1 when
+ * none.  */
+int sandbox_take_listen_fd (struct sandbox *sb);
 /* A pidfd for PID 1: readable once it has exited.  */
 int sandbox_pidfd (const struct sandbox *sb);
 pid_t sandbox_pid (const struct sandbox *sb);
