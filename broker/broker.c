@@ -404,13 +404,16 @@ broker_serve (const struct broker_options *o, struct broker_peer *peer, struct b
        * the socket closing marks its exit: stop before polling nothing.  */
       if (peer->pidfd < 0 && !fd_open)
         break;
-      struct pollfd p[3] = {
+      /* The VM's socket, its pidfd, the signals, then what the run's other
+       * processes send (the egress proxy's events, MCP servers' stderr).  */
+      struct pollfd p[3 + BROKER_MAX_WATCH] = {
         { .fd = fd_open ? peer->fd : -1, .events = POLLIN | (b.outq ? POLLOUT : 0) },
         { .fd = peer->pidfd, .events = POLLIN },
         { .fd = sfd, .events = POLLIN },
       };
+      int nw = broker_watch_fds (&b, p + 3, BROKER_MAX_WATCH);
       int timeout = broker_affinity_timeout (&b, poll_timeout (&b, grace_deadline));
-      int n = poll (p, 3, timeout);
+      int n = poll (p, (nfds_t) (3 + nw), timeout);
 
       if (n < 0 && errno != EINTR)
         {
@@ -439,6 +442,8 @@ broker_serve (const struct broker_options *o, struct broker_peer *peer, struct b
         }
       if (p[2].revents & POLLIN)
         on_signal (&b, sfd, &grace_deadline);
+      if (nw > 0)
+        broker_watch_ready (&b, p + 3, nw);
       if (fd_open && b.outq && (p[0].revents & (POLLOUT | POLLHUP | POLLERR)))
         broker_flush (&b);
       if (fd_open && (p[0].revents & (POLLIN | POLLHUP | POLLERR)))
@@ -463,6 +468,8 @@ broker_serve (const struct broker_options *o, struct broker_peer *peer, struct b
     }
   frame_asm_free (&a);
   broker_outq_free (&b);
+  /* The run's MCP servers and its egress proxy end with it.  */
+  broker_mcp_stop_all (&b);
   fcntl (peer->fd, F_SETFL, fl);
   broker_storage_close (&b);
   close (sfd);

@@ -16,6 +16,8 @@
 struct cJSON;
 struct trace;
 struct checkpoint_store;
+struct egress_rules;
+struct config_mcp_server;
 
 enum broker_approve
 {
@@ -118,6 +120,15 @@ struct broker_options
    * model call is made (after the sandbox exists).  Returns a malloc'd
    * string or NULL.  */
   char *(*secret_reader) (const char *procedure_path, const char *key);
+  /* Egress (sandbox.network): the rules for caged MCP servers and the Http
+   * primitive; NULL or empty: no egress.  */
+  const struct egress_rules *egress;
+  /* MCP servers (mcp_servers in config), started on first use.  */
+  const struct config_mcp_server *mcp_servers;
+  size_t n_mcp_servers;
+  /* The run's workspace on the host (for an MCP server given workspace:),
+   * NULL: the current directory.  */
+  const char *workspace_dir;
   double grace_seconds; /* after a forwarded SIGINT/SIGTERM, before SIGKILL */
 };
 

@@ -40,6 +40,9 @@ run_start (struct broker_state *b, const cJSON *id)
   cJSON_AddItemToObject (data, "checkpoints",
                          b->checkpoints ? cJSON_Duplicate (b->checkpoints, 1)
                                         : cJSON_CreateObject ());
+  /* The MCP servers the config names (none is started yet).  */
+  if (b->o->n_mcp_servers > 0)
+    cJSON_AddItemToObject (data, "mcp_servers", broker_mcp_names (b));
   for (const cJSON *x = b->o->start_extra ? b->o->start_extra->child : NULL; x; x = x->next)
     if (x->string && !cJSON_HasObjectItem (data, x->string))
       cJSON_AddItemToObject (data, x->string, cJSON_Duplicate (x, 1));
@@ -175,6 +178,12 @@ broker_dispatch (struct broker_state *b, const cJSON *id, const char *method, co
     return stage_set (b, id, params);
   if (strcmp (method, "llm.chat") == 0)
     return broker_llm_chat (b, id, params);
+  if (strcmp (method, "mcp.list_tools") == 0)
+    return broker_mcp_list (b, id, params);
+  if (strcmp (method, "mcp.call_tool") == 0)
+    return broker_mcp_call (b, id, params);
+  if (strcmp (method, "http.request") == 0)
+    return broker_http_request (b, id, params);
   if (strcmp (method, "run.finish") == 0)
     return run_finish (b, id, params);
   broker_reply_error (b, id, "MethodNotFound", "unknown method '%.100s'", method);

@@ -9,6 +9,9 @@
 #include "common/frame.h"
 
 struct cJSON;
+struct egress;
+struct mcp_server;
+struct pollfd;
 
 struct broker_affinity
 {
@@ -38,6 +41,9 @@ struct broker_outpkt
  * behind (the final reply carries the whole text; the trace gets every
  * piece).  */
 #define BROKER_DELTA_BACKLOG (1 << 20)
+/* Other fds the broker's loop watches: the egress events and MCP servers'
+ * stderr.  */
+#define BROKER_MAX_WATCH 33
 
 struct broker_state
 {
@@ -56,6 +62,9 @@ struct broker_state
   size_t outq_bytes; /* their size, with BROKER_OUTPKT_OVERHEAD each */
   bool out_closed;   /* the VM's end is gone or it was killed: replies are dropped */
   struct broker_affinity affinity;
+  struct egress *egress;   /* the egress proxy, once a cage needed it */
+  struct mcp_server *mcp;  /* one per configured MCP server (started or not) */
+  size_t n_mcp;
 };
 
 /* broker.c */
@@ -90,6 +99,31 @@ void broker_dispatch (struct broker_state *b, const struct cJSON *id, const char
 
 /* tools.c: host tools, deny by default.  */
 void broker_tool_call (struct broker_state *b, const struct cJSON *id, const struct cJSON *params);
+/* The policy's verdict on tool NAME (host.x or mcp.server.tool) called with
+ * ARGS: its entry, or NULL after replying the error (not listed, the
+ * stage, a denied approval).  WHAT names the kind in messages.  */
+const struct policy_tool *broker_tool_allowed (struct broker_state *b, const struct cJSON *id,
+                                               const char *name, const struct cJSON *args,
+                                               const char *what);
+
+/* mcp.c: MCP tool servers, each in its own cage, started on first use.  */
+void broker_mcp_list (struct broker_state *b, const struct cJSON *id, const struct cJSON *params);
+void broker_mcp_call (struct broker_state *b, const struct cJSON *id, const struct cJSON *params);
+void broker_mcp_stop_all (struct broker_state *b);
+/* The configured server names, for run.start.  */
+struct cJSON *broker_mcp_names (const struct broker_state *b);
+
+/* Egress for the broker's cages (MCP servers): serve LISTEN_FD through the
+ * proxy, started on first use.  0, or -1 (the reason in the trace).  */
+int broker_egress_serve (struct broker_state *b, int listen_fd, const char *label);
+/* The fds the broker's loop watches besides the VM's (the egress events,
+ * MCP servers' stderr), and what to do when they are ready.  */
+int broker_watch_fds (struct broker_state *b, struct pollfd *p, int max);
+void broker_watch_ready (struct broker_state *b, const struct pollfd *p, int n);
+
+/* http.c: the Http primitive (http.request), under the egress rules.  */
+void broker_http_request (struct broker_state *b, const struct cJSON *id,
+                          const struct cJSON *params);
 
 /* control.c: approvals and human input.  */
 void broker_control_request (struct broker_state *b, const struct cJSON *id,

@@ -310,16 +310,88 @@ stages_listing (const struct policy *p, const char *tool, char *buf, size_t size
   return n;
 }
 
+const struct policy_tool *
+broker_tool_allowed (struct broker_state *b, const cJSON *id, const char *name, const cJSON *args,
+                     const char *what)
+{
+  const struct policy *p = b->o->policy;
+  const struct policy_tool *t;
+  char question[512];
+  bool mcp = strncmp (name, "mcp.", 4) == 0;
+
+  t = policy_find_tool (p, name);
+  if (t == NULL)
+    {
+      trace_note (b->o->trace, "log", "WARNING", "denied %s '%.100s' (not in the policy)", what,
+                  name);
+      if (mcp)
+        {
+          const char *dot = strchr (name + 4, '.');
+          broker_reply_error (b, id, "ToolNotAllowed",
+                              "%s '%.100s' is not allowed by the policy (list it, or "
+                              "mcp.%.*s.* for all of its server's tools, under policy.tools in "
+                              "the config)",
+                              what, name, dot ? (int) (dot - name - 4) : 0, name + 4);
+        }
+      else
+        broker_reply_error (b, id, "ToolNotAllowed",
+                            "%s '%.100s' is not allowed by the policy (list it under "
+                            "policy.tools in the config)",
+                            what, name);
+      return NULL;
+    }
+  if (p->n_stages > 0)
+    {
+      const struct policy_stage *s = b->stage[0] ? policy_find_stage (p, b->stage) : NULL;
+      char where[256];
+      if (s && !policy_stage_allows (s, name))
+        {
+          stages_listing (p, name, where, sizeof where);
+          broker_reply_error (b, id, "ToolNotAllowed", "%s '%s' is not allowed in stage '%s'%s",
+                              what, name, b->stage, where);
+          return NULL;
+        }
+      /* Before any Stage.set, a tool that a stage lists is not yet allowed
+       * (it is meant for that stage only); tools no stage lists are.  */
+      if (s == NULL && stages_listing (p, name, where, sizeof where))
+        {
+          trace_note (b->o->trace, "log", "WARNING", "denied %s '%s' (no stage is set)", what,
+                      name);
+          broker_reply_error (b, id, "ToolNotAllowed",
+                              "%s '%s' is not allowed before a stage is set%s (Stage.set)", what,
+                              name, where);
+          return NULL;
+        }
+    }
+  if (t->approval)
+    {
+      char *a = cJSON_PrintUnformatted (args);
+      int ok;
+      snprintf (question, sizeof question, "Allow %s %s with %.300s?", what, name, a ? a : "{}");
+      cJSON_free (a);
+      ok = broker_approve (b, question);
+      trace_note (b->o->trace, "control_response", NULL, "approval for %s: %s", name,
+                  ok == 1   ? "granted"
+                  : ok == 0 ? "denied"
+                            : "nobody to ask: denied");
+      if (ok != 1)
+        {
+          broker_reply_error (b, id, "ApprovalRequired", "%s '%s' needs a human's approval (%s)",
+                              what, name, ok == 0 ? "denied" : "no TTY and no --approve");
+          return NULL;
+        }
+    }
+  return t;
+}
+
 void
 broker_tool_call (struct broker_state *b, const cJSON *id, const cJSON *params)
 {
   const cJSON *name = cJSON_GetObjectItemCaseSensitive (params, "name");
   const cJSON *args = cJSON_GetObjectItemCaseSensitive (params, "args");
-  const struct policy *p = b->o->policy;
   const struct policy_tool *t;
   static const cJSON empty = { .type = cJSON_Object };
   cJSON *result, *data;
-  char question[512];
 
   if (!cJSON_IsString (name))
     return broker_violation (b, id, "tool.call needs params.name");
@@ -327,57 +399,14 @@ broker_tool_call (struct broker_state *b, const cJSON *id, const cJSON *params)
     args = &empty;
   if (!cJSON_IsObject (args))
     return broker_violation (b, id, "tool.call params.args must be an object");
-  t = policy_find_tool (p, name->valuestring);
+  if (strncmp (name->valuestring, "host.", 5) != 0)
+    return (void) broker_reply_error (b, id, "ToolNotAllowed",
+                                      "'%.100s' is not a host tool (host.<name>; MCP tools are "
+                                      "called with mcp.call_tool)",
+                                      name->valuestring);
+  t = broker_tool_allowed (b, id, name->valuestring, args, "host tool");
   if (t == NULL)
-    {
-      trace_note (b->o->trace, "log", "WARNING", "denied host tool '%.100s' (not in the policy)",
-                  name->valuestring);
-      return (void) broker_reply_error (
-          b, id, "ToolNotAllowed",
-          "host tool '%.100s' is not allowed by the policy (list it under "
-          "policy.tools in the config)",
-          name->valuestring);
-    }
-  if (p->n_stages > 0)
-    {
-      const struct policy_stage *s = b->stage[0] ? policy_find_stage (p, b->stage) : NULL;
-      char where[256];
-      if (s && !policy_stage_allows (s, t->name))
-        {
-          stages_listing (p, t->name, where, sizeof where);
-          return (void) broker_reply_error (b, id, "ToolNotAllowed",
-                                            "host tool '%s' is not allowed in stage '%s'%s",
-                                            t->name, b->stage, where);
-        }
-      /* Before any Stage.set, a tool that a stage lists is not yet allowed
-       * (it is meant for that stage only); tools no stage lists are.  */
-      if (s == NULL && stages_listing (p, t->name, where, sizeof where))
-        {
-          trace_note (b->o->trace, "log", "WARNING", "denied host tool '%s' (no stage is set)",
-                      t->name);
-          return (void) broker_reply_error (b, id, "ToolNotAllowed",
-                                            "host tool '%s' is not allowed before a stage is set%s "
-                                            "(Stage.set)",
-                                            t->name, where);
-        }
-    }
-  if (t->approval)
-    {
-      char *a = cJSON_PrintUnformatted (args);
-      int ok;
-      snprintf (question, sizeof question, "Allow host tool %s with %.300s?", t->name,
-                a ? a : "{}");
-      cJSON_free (a);
-      ok = broker_approve (b, question);
-      trace_note (b->o->trace, "control_response", NULL, "approval for %s: %s", t->name,
-                  ok == 1   ? "granted"
-                  : ok == 0 ? "denied"
-                            : "nobody to ask: denied");
-      if (ok != 1)
-        return (void) broker_reply_error (b, id, "ApprovalRequired",
-                                          "host tool '%s' needs a human's approval (%s)", t->name,
-                                          ok == 0 ? "denied" : "no TTY and no --approve");
-    }
+    return;
   if (t->command)
     return call_command (b, id, t, args);
   result = builtin_tool (t->name, args);

@@ -739,6 +739,10 @@ run_execute (const struct run_job *job, struct run_result *res)
   bo.aws_region = cfg->aws_region;
   bo.aws_profile = cfg->aws_profile;
   bo.price_overrides = cfg->model_prices;
+  bo.egress = &cfg->egress;
+  bo.mcp_servers = cfg->mcp;
+  bo.n_mcp_servers = cfg->n_mcp;
+  bo.workspace_dir = job->workspace_dir ? job->workspace_dir : cwd;
   bo.grace_seconds = 2.0;
 
   if (job->prepared)

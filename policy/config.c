@@ -63,6 +63,22 @@ config_free (struct tr_config *c)
   free (c->aws_region);
   free (c->aws_profile);
   free (c->model_prices);
+  egress_rules_free (&c->egress);
+  for (size_t i = 0; i < c->n_mcp; i++)
+    {
+      struct config_mcp_server *m = &c->mcp[i];
+      free (m->name);
+      free (m->command);
+      strv_free (m->args);
+      free (m->cwd);
+      for (size_t j = 0; j < m->n_volumes; j++)
+        {
+          free (m->volumes[j].source);
+          free (m->volumes[j].target);
+        }
+      free (m->volumes);
+    }
+  free (c->mcp);
   policy_free (&c->policy);
   strv_free (c->files);
   memset (c, 0, sizeof *c);
@@ -452,6 +468,45 @@ protected_entries (struct tr_config *c, const struct ynode *n, bool add, struct 
   return 0;
 }
 
+/* sandbox.network: none, or {allow: [HOST[:PORT]...], deny: [...]}
+ * (policy/egress.h).  */
+static int
+read_network (struct tr_config *c, const struct ynode *n, struct tr_error *err)
+{
+  char why[400];
+
+  if (n->type == YNODE_SCALAR)
+    {
+      if (strcmp (n->value, "none") == 0)
+        return 0;
+      return bad (err, n, "sandbox.network",
+                  "'%s' is not supported: the sandbox has no network (none); list the endpoints "
+                  "a native cage may reach in sandbox.network.allow (model calls go through the "
+                  "broker)",
+                  n->value);
+    }
+  if (n->type != YNODE_MAP)
+    return bad (err, n, "sandbox.network", "expected none or a map (allow:, deny:)");
+  for (const struct ynode *l = n->child; l; l = l->next)
+    {
+      bool deny = strcmp (l->key, "deny") == 0;
+      if (!deny && strcmp (l->key, "allow") != 0)
+        return bad (err, l, "sandbox.network", "unknown key '%s' (allow, deny)", l->key);
+      if (l->type != YNODE_SEQ)
+        return bad (err, l, deny ? "sandbox.network.deny" : "sandbox.network.allow",
+                    "expected a list of HOST[:PORT] entries");
+      for (const struct ynode *e = l->child; e; e = e->next)
+        {
+          if (e->type != YNODE_SCALAR)
+            return bad (err, e, deny ? "sandbox.network.deny" : "sandbox.network.allow",
+                        "expected HOST[:PORT]");
+          if (egress_rules_add (&c->egress, deny, e->value, why, sizeof why) < 0)
+            return bad (err, e, deny ? "sandbox.network.deny" : "sandbox.network.allow", "%s", why);
+        }
+    }
+  return 0;
+}
+
 /* sandbox.protected_paths: a list of names to add, or a map of add: and
  * remove: lists.  */
 static int
@@ -489,13 +544,7 @@ read_sandbox (struct tr_config *c, const struct ynode *s, struct tr_error *err)
       if (strcmp (k, "enabled") == 0)
         r = get_bool (n, "sandbox.enabled", &c->sandbox_enabled, err);
       else if (strcmp (k, "network") == 0)
-        {
-          if ((r = want_scalar (n, "sandbox.network", err)) == 0 && strcmp (n->value, "none") != 0)
-            r = bad (err, n, "sandbox.network",
-                     "'%s' is not supported: the sandbox is networkless (none); model calls go "
-                     "through the broker",
-                     n->value);
-        }
+        r = read_network (c, n, err);
       else if (strcmp (k, "mount_current_dir") == 0)
         r = read_workspace (c, n, err);
       else if (strcmp (k, "volumes") == 0)
@@ -589,8 +638,11 @@ read_policy_tool (struct tr_config *c, const struct ynode *n, const char *name,
   struct policy *p = &c->policy;
   struct policy_tool *nt, *t;
 
-  if (strncmp (name, "host.", 5) != 0 || name[5] == '\0')
-    return bad (err, n, "policy.tools", "'%s': host tool names start with 'host.'", name);
+  if ((strncmp (name, "host.", 5) != 0 || name[5] == '\0') && !policy_is_mcp_name (name))
+    return bad (err, n, "policy.tools",
+                "'%s': tool names are host.<name>, or mcp.<server>.<tool> (mcp.<server>.* for all "
+                "of a server's tools)",
+                name);
   nt = realloc (p->tools, (p->n_tools + 1) * sizeof *nt);
   if (nt == NULL)
     return tr_fail (err, ENOMEM, "config");
@@ -869,6 +921,111 @@ read_prices (struct tr_config *c, const struct ynode *n, struct tr_error *err)
   return c->model_prices ? 0 : tr_fail (err, ENOMEM, "config");
 }
 
+static int
+add_volume_to (struct config_volume **vols, size_t *n, const struct ynode *v, const char *path,
+               struct tr_error *err)
+{
+  struct tr_config tmp;
+  int r;
+
+  config_init (&tmp);
+  tmp.volumes = *vols;
+  tmp.n_volumes = *n;
+  r = add_volume (&tmp, v, err);
+  *vols = tmp.volumes;
+  *n = tmp.n_volumes;
+  (void) path;
+  return r;
+}
+
+/* mcp_servers: NAME: {command, args, env, cwd, sandbox, workspace, volumes, timeout}  */
+static int
+read_mcp (struct tr_config *c, const struct ynode *n, struct tr_error *err)
+{
+  if (n->type != YNODE_MAP)
+    return bad (err, n, "mcp_servers", "expected a map of NAME: {command, args, env, cwd}");
+  for (const struct ynode *e = n->child; e; e = e->next)
+    {
+      struct config_mcp_server *nm, *m = NULL;
+      if (e->key[0] == '\0' || strlen (e->key) > 48
+          || strspn (e->key, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
+                 != strlen (e->key))
+        return bad (err, e, "mcp_servers",
+                    "'%s' is not a server name (letters, digits, '_', '-'; at most 48)", e->key);
+      if (e->type != YNODE_MAP)
+        return bad (err, e, "mcp_servers", "'%s': expected a map (command, args, env, cwd)", e->key);
+      for (size_t i = 0; i < c->n_mcp; i++)
+        if (strcmp (c->mcp[i].name, e->key) == 0)
+          m = &c->mcp[i];
+      if (m == NULL)
+        {
+          nm = realloc (c->mcp, (c->n_mcp + 1) * sizeof *nm);
+          if (nm == NULL)
+            return tr_fail (err, ENOMEM, "config");
+          c->mcp = nm;
+          m = &nm[c->n_mcp++];
+          memset (m, 0, sizeof *m);
+          m->name = strdup (e->key);
+          m->sandbox = true;
+          m->workspace = CONFIG_WORKSPACE_OFF;
+        }
+      m->file = e->file;
+      m->line = e->line;
+      for (const struct ynode *f = e->child; f; f = f->next)
+        {
+          int r = 0;
+          if (strcmp (f->key, "command") == 0)
+            r = get_string (f, "mcp_servers.command", &m->command, err);
+          else if (strcmp (f->key, "args") == 0)
+            {
+              strv_free (m->args);
+              m->args = NULL;
+              r = f->type == YNODE_SEQ ? get_strv (f, "mcp_servers.args", &m->args, err)
+                                       : bad (err, f, "mcp_servers.args", "expected a list");
+            }
+          else if (strcmp (f->key, "env") == 0)
+            {
+              /* The values are read when the server starts (secrets).  */
+              if (f->type != YNODE_MAP)
+                r = bad (err, f, "mcp_servers.env", "expected a map of NAME: value");
+              for (const struct ynode *v = f->child; r == 0 && v; v = v->next)
+                if (v->key[0] == '\0' || strchr (v->key, '=') || v->type != YNODE_SCALAR)
+                  r = bad (err, v, "mcp_servers.env", "'%s' is not NAME: value", v->key);
+            }
+          else if (strcmp (f->key, "cwd") == 0)
+            r = get_string (f, "mcp_servers.cwd", &m->cwd, err);
+          else if (strcmp (f->key, "sandbox") == 0)
+            r = get_bool (f, "mcp_servers.sandbox", &m->sandbox, err);
+          else if (strcmp (f->key, "workspace") == 0)
+            {
+              struct tr_config tmp;
+              config_init (&tmp);
+              r = read_workspace (&tmp, f, err);
+              m->workspace = tmp.workspace;
+            }
+          else if (strcmp (f->key, "volumes") == 0)
+            {
+              if (f->type != YNODE_SEQ)
+                r = bad (err, f, "mcp_servers.volumes", "expected a list of HOST:TARGET[:ro]");
+              for (const struct ynode *v = f->child; r == 0 && v; v = v->next)
+                r = add_volume_to (&m->volumes, &m->n_volumes, v, "mcp_servers.volumes", err);
+            }
+          else if (strcmp (f->key, "timeout") == 0)
+            r = get_duration (f, "mcp_servers.timeout", &m->timeout, err);
+          else
+            r = bad (err, f, "mcp_servers",
+                     "'%s': unknown key '%s' (command, args, env, cwd, sandbox, workspace, volumes, "
+                     "timeout)",
+                     e->key, f->key);
+          if (r < 0)
+            return -1;
+        }
+      if (m->command == NULL)
+        return bad (err, e, "mcp_servers", "'%s' has no command", e->key);
+    }
+  return 0;
+}
+
 int
 config_apply_tree (struct tr_config *c, const struct ynode *root, struct tr_error *err)
 {
@@ -893,6 +1050,8 @@ config_apply_tree (struct tr_config *c, const struct ynode *root, struct tr_erro
         r = get_string (n, "aws_region", &c->aws_region, err);
       else if (strcmp (n->key, "model_prices") == 0)
         r = read_prices (c, n, err);
+      else if (strcmp (n->key, "mcp_servers") == 0)
+        r = read_mcp (c, n, err);
       /* Other Tactus keys (openai_api_key, aws, mcp_servers, ...) are the
        * broker's business or unused; they are not an error.  */
       if (r < 0)
@@ -913,4 +1072,67 @@ config_load_text (struct tr_config *c, const char *name, const char *text, size_
   r = config_apply_tree (c, root, err);
   ytree_free (root);
   return r;
+}
+
+char *
+config_expand (const char *text)
+{
+  size_t cap = strlen (text) + 1, len = 0;
+  char *out = malloc (cap);
+
+  if (out == NULL)
+    return NULL;
+  for (const char *p = text; *p;)
+    {
+      const char *val = NULL;
+      size_t vlen = 1;
+      char name[128];
+      if (p[0] == '$' && p[1] == '{')
+        {
+          const char *close = strchr (p + 2, '}');
+          size_t n = close ? (size_t) (close - p - 2) : 0;
+          if (close && n > 0 && n < sizeof name
+              && strspn (p + 2, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
+                     == n)
+            {
+              memcpy (name, p + 2, n);
+              name[n] = '\0';
+              val = getenv (name);
+              if (val == NULL)
+                val = "";
+              vlen = strlen (val);
+              p = close + 1;
+            }
+        }
+      if (val == NULL)
+        val = p++;
+      if (len + vlen + 1 > cap)
+        {
+          char *nb;
+          cap = (len + vlen + 1) * 2;
+          nb = malloc (cap);
+          if (nb == NULL)
+            {
+              explicit_bzero (out, len);
+              free (out);
+              return NULL;
+            }
+          memcpy (nb, out, len);
+          explicit_bzero (out, len);
+          free (out);
+          out = nb;
+        }
+      memcpy (out + len, val, vlen);
+      len += vlen;
+    }
+  out[len] = '\0';
+  return out;
+}
+
+void
+config_wipe_strv (char **v)
+{
+  for (char **p = v; p && *p; p++)
+    explicit_bzero (*p, strlen (*p));
+  strv_free (v);
 }

@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "common/error.h"
+#include "policy/egress.h"
 #include "policy/policy.h"
 
 enum config_workspace
@@ -51,6 +52,26 @@ struct config_provider
   char *api_key_env;
 };
 
+/* mcp_servers: NAME: {command, args, env, cwd, sandbox, workspace, volumes,
+ * timeout}.  Strings keep their ${VAR} references: they are expanded from
+ * the host environment when the server starts (config_mcp_expand), after
+ * the VM's sandbox exists, and env values (often secrets) are read then
+ * too (config_read_mcp_env).  */
+struct config_mcp_server
+{
+  char *name;
+  char *command;
+  char **args;
+  char *cwd;
+  bool sandbox; /* false: runs on the host, uncaged (a warning says so) */
+  enum config_workspace workspace; /* the run's workspace in its cage; default off */
+  struct config_volume *volumes;   /* more host paths in its cage */
+  size_t n_volumes;
+  double timeout; /* seconds per request; 0: 60 */
+  int line;
+  const char *file;
+};
+
 struct tr_config
 {
   bool sandbox_enabled;
@@ -75,6 +96,9 @@ struct tr_config
   char *aws_region;   /* aws.default_region (or aws.region, aws_region) */
   char *aws_profile;  /* aws.profile */
   char *model_prices; /* model_prices as JSON text, or NULL */
+  struct egress_rules egress; /* sandbox.network.allow / deny */
+  struct config_mcp_server *mcp;
+  size_t n_mcp;
   struct policy policy;
   char **files; /* the config files that were read, for messages */
   bool quiet;   /* no warnings: a pass that only validates or measures */
@@ -118,6 +142,15 @@ char *config_read_openai_key (const char *tac_path);
 
 /* Keys of Tactus's Docker sandbox that mean nothing here (ignored).  */
 bool config_is_ignored_key (const char *key);
+/* The env of MCP server NAME from the host config, read now with its
+ * secrets, each "KEY=VALUE" with ${VAR} expanded from the host
+ * environment; NULL-terminated, malloc'd (wipe before freeing:
+ * config_wipe_strv).  */
+char **config_read_mcp_env (const char *tac_path, const char *name);
+/* TEXT with ${VAR} replaced by the host environment's value ("" when
+ * unset), as Tactus does; malloc'd.  */
+char *config_expand (const char *text);
+void config_wipe_strv (char **v);
 
 /* True for environment variable names that hold provider secrets.  */
 bool config_is_secret_env (const char *name);

@@ -400,3 +400,53 @@ config_read_secret (const char *tac_path, const char *name)
     }
   return key;
 }
+
+/* An MCP server's env, with its secrets, when the server starts
+ * (policy/config.h).  */
+char **
+config_read_mcp_env (const char *tac_path, const char *name)
+{
+  struct layers l;
+  struct tr_error err;
+  struct ynode *merged = NULL, *env;
+  char **out = NULL;
+
+  config_layers (tac_path, NULL, &l);
+  for (int i = 0; i < l.n; i++)
+    {
+      struct ynode *t;
+      /* As API keys: never from a layer a run can write (the env may hold
+       * secrets, and what the broker reads now is not what was trusted
+       * when the run started).  */
+      if (project_local (l.kinds[i]) || read_layer (l.paths[i], true, &t, NULL, &err) < 0
+          || t == NULL)
+        continue;
+      if (merged == NULL)
+        merged = t;
+      else
+        ytree_merge (merged, t);
+    }
+  env = merged ? get_path (merged, "mcp_servers") : NULL;
+  env = env && env->type == YNODE_MAP ? ytree_get (env, name) : NULL;
+  env = env && env->type == YNODE_MAP ? ytree_get (env, "env") : NULL;
+  for (const struct ynode *v = env && env->type == YNODE_MAP ? env->child : NULL; v; v = v->next)
+    {
+      char *val, *kv;
+      if (v->type != YNODE_SCALAR)
+        continue;
+      val = config_expand (v->value);
+      if (val && asprintf (&kv, "%s=%s", v->key, val) >= 0)
+        {
+          strv_push (&out, kv);
+          explicit_bzero (kv, strlen (kv));
+          free (kv);
+        }
+      if (val)
+        {
+          explicit_bzero (val, strlen (val));
+          free (val);
+        }
+    }
+  ytree_free (merged); /* wipes every value */
+  return out;
+}

@@ -9,7 +9,7 @@
 
 struct policy_tool
 {
-  char *name;     /* host.<name> */
+  char *name;     /* host.<name>, mcp.<server>.<tool> or mcp.<server>.* */
   char **command; /* argv of a host command, NULL for a built-in tool */
   double timeout; /* seconds, for commands */
   bool approval;  /* needs a human's approval for each call */
@@ -37,7 +37,11 @@ struct policy
   long max_tokens;     /* per run, 0: unlimited */
 };
 
+/* The entry for tool NAME: exact, or for an MCP tool mcp.SERVER.TOOL the
+ * entry mcp.SERVER.* when there is no exact one.  */
 const struct policy_tool *policy_find_tool (const struct policy *p, const char *name);
+/* mcp.SERVER.TOOL or mcp.SERVER.*  */
+bool policy_is_mcp_name (const char *name);
 const struct policy_stage *policy_find_stage (const struct policy *p, const char *name);
 bool policy_stage_allows (const struct policy_stage *s, const char *tool);
 void policy_free (struct policy *p);

@@ -60,21 +60,35 @@ end
 -- The agent's tools as handles, by name.
 local function resolve_tools(list)
   local out, order = {}, {}
+  local function add_all(handles)
+    for _, h in ipairs(handles) do
+      if h and h.name and not out[h.name] then out[h.name] = h; order[#order + 1] = h end
+    end
+  end
   for _, t in ipairs(list or {}) do
     local handle = t
-    if type(t) == "string" then
-      handle = ctx.tools[t]
-      if handle == nil and ctx.toolsets[t] then
-        for _, inner in ipairs(ctx.toolsets[t].tools) do
-          local h = type(inner) == "string" and ctx.tools[inner] or inner
-          if h and h.name then out[h.name] = h; order[#order + 1] = h end
+    local set = type(t) == "string" and ctx.toolsets[t] or (type(t) == "table" and t.use and t) or nil
+    if type(t) == "string" then handle = ctx.tools[t] end
+    if handle == nil and set then
+      -- Toolset { use = "mcp.server" }: the server's tools; else its own list.
+      local server = ctx.mcp_server_of(set.use)
+      if server then
+        add_all(ctx.mcp_toolset(server))
+      else
+        for _, inner in ipairs(set.tools or {}) do
+          local h = type(inner) == "string" and (ctx.tools[inner] or ctx.find_mcp_tool(inner)) or inner
+          if h and h.name then add_all({ h }) end
         end
       end
+    elseif handle == nil and ctx.mcp_server_of(t) then
+      -- An MCP server's name (or mcp.NAME), as Tactus registers its toolset.
+      add_all(ctx.mcp_toolset(ctx.mcp_server_of(t)))
+    elseif handle == nil and type(t) == "string" then
+      handle = ctx.find_mcp_tool(t)
     end
     if handle and ctx.tool_record(handle) then
-      out[handle.name] = handle
-      order[#order + 1] = handle
-    elseif type(t) == "string" and ctx.toolsets[t] == nil then
+      add_all({ handle })
+    elseif type(t) == "string" and handle == nil and set == nil and not ctx.mcp_server_of(t) then
       error("Agent: unknown tool '" .. t .. "'", 4)
     end
   end
@@ -85,7 +99,8 @@ local function openai_tools(order)
   local list = {}
   for _, h in ipairs(order) do
     list[#list + 1] = { type = "function", ["function"] = {
-      name = h.name, description = h.description or h.name, parameters = parameters_schema(h.input) } }
+      name = h.name, description = h.description or h.name,
+      parameters = h.input_schema or parameters_schema(h.input) } }
   end
   return list
 end

@@ -173,6 +173,7 @@ new_context = function(params, shared, usage)
     mock_all = shared.mock_all, checkpoints = shared.checkpoints,
     mock_names = shared.mock_names, real_names = shared.real_names,
     procedure_name = shared.procedure_name, procedure_dir = shared.procedure_dir,
+    mcp_servers = shared.mcp_servers,
     names = setmetatable({}, { __mode = "k" }),
     protected = setmetatable({}, { __mode = "k" }),
     is_waiting = is_waiting,
@@ -196,7 +197,7 @@ new_context = function(params, shared, usage)
     }
   end
   install_builtins(ctx, ctx.G)
-  for _, name in ipairs({ "paths", "schema", "runtime", "tools", "modules", "agent", "classify", "history", "compat" }) do
+  for _, name in ipairs({ "paths", "schema", "runtime", "tools", "external", "modules", "agent", "classify", "history", "compat" }) do
     T.builtin(name)(ctx)
   end
   ctx.make_strict()
@@ -255,6 +256,7 @@ local function main()
     checkpoints = start.checkpoints or {},
     procedure_name = start.procedure_name,
     procedure_dir = start.procedure_dir,
+    mcp_servers = start.mcp_servers,
   })
 
   local chunk, lerr = T.load(T.source, "@" .. T.chunkname, ctx.env)

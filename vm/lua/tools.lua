@@ -50,6 +50,8 @@ local function invoke(tool, args)
     result = mocked
   elseif tool.host then
     result = ctx.call_host_tool(tool.host, args)
+  elseif tool.mcp then
+    result = ctx.call_mcp_tool(tool.mcp.server, tool.mcp.tool, args)
   else
     result = tool.fn(args)
   end
@@ -73,6 +75,7 @@ local function new_handle(tool)
       if k == "name" then return tool.name end
       if k == "description" then return tool.description end
       if k == "input" then return tool.input end
+      if k == "input_schema" then return tool.input_schema end
       return methods[k]
     end,
     __call = function(_, args) return invoke(tool, args) end,
@@ -103,8 +106,18 @@ local function declare_tool(spec, level)
   local host
   if type(spec.use) == "string" then
     host = spec.use:match("^host%.(.+)$") and spec.use or nil
+    local server, mtool = spec.use:match("^mcp%.([^%.]+)%.(.+)$")
+    if server and ctx.is_mcp_server(server) then
+      -- Tool { use = "mcp.server.tool" }: that MCP tool under this name.
+      local tool = { name = spec.name, description = spec.description, mcp = { server = server, tool = mtool },
+                     calls = {} }
+      local handle = new_handle(tool)
+      register(tool, handle)
+      return handle
+    end
     if not host then
-      error("Tool: use = '" .. spec.use .. "' is not available; brokered host tools are named 'host.<name>'", level + 1)
+      error("Tool: use = '" .. spec.use .. "' is not available; brokered host tools are named 'host.<name>', "
+        .. "MCP tools 'mcp.<server>.<tool>' (a server of mcp_servers in the config)", level + 1)
     end
   elseif type(fn) ~= "function" then
     error("Tool: the last element must be the handler function(args) ... end", level + 1)
@@ -120,7 +133,10 @@ G.Tool = setmetatable({
   called = function(name) local h = ctx.tools[name]; return h ~= nil and h.called() end,
   last_call = function(name) local h = ctx.tools[name]; return h and h.last_call() end,
   last_result = function(name) local h = ctx.tools[name]; return h and h.last_result() end,
-  get = function(name) return ctx.tools[name] end,
+  get = function(name)
+    if ctx.tools[name] == nil and type(name) == "string" and ctx.find_mcp_tool then return ctx.find_mcp_tool(name) end
+    return ctx.tools[name]
+  end,
   reset = function(name)
     if name == nil then
       for _, h in pairs(ctx.tools) do h.reset() end
@@ -171,6 +187,20 @@ G.Toolset = setmetatable({ get = function(name) return toolsets[name] end }, {
   end,
 })
 ctx.toolsets = toolsets
+
+-- A tool of an MCP server (external.lua lists them): named SERVER_TOOL as
+-- Tactus names them, its JSON Schema passed to models as it is, run by the
+-- broker (mcp.call_tool) under the policy.  A Tool the file declares under
+-- the same name keeps it.
+function ctx.new_mcp_tool(server, t)
+  local name = server .. "_" .. tostring(t.name)
+  if ctx.tools[name] then return ctx.tools[name] end
+  local tool = { name = name, description = t.description or name, input_schema = t.inputSchema,
+                 mcp = { server = server, tool = t.name }, calls = {} }
+  local handle = new_handle(tool)
+  ctx.tools[name] = handle
+  return handle
+end
 
 -- The done tool (require("tactus.tools.done")): an agent calls it to end.
 local done_handle
