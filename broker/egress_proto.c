@@ -74,11 +74,14 @@ parse_authority (const char *s, size_t len, uint16_t default_port, struct egress
   return 0;
 }
 
+/* Headers for this hop only: the connection's own, and every Proxy-*
+ * header (they are meant for the proxy, credentials included).  */
 static bool
 hop_by_hop (const char *name, size_t n)
 {
-  static const char *const names[]
-      = { "connection", "proxy-connection", "proxy-authorization", "keep-alive", NULL };
+  static const char *const names[] = { "connection", "keep-alive", NULL };
+  if (n >= 6 && strncasecmp (name, "proxy-", 6) == 0)
+    return true;
   for (const char *const *h = names; *h; h++)
     if (strlen (*h) == n && strncasecmp (*h, name, n) == 0)
       return true;

@@ -8,6 +8,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -192,6 +193,9 @@ egress_rules_add (struct egress_rules *rs, bool deny, const char *text, char *wh
       snprintf (why, whysize, "out of memory");
       return -1;
     }
+  /* A deny entry without a port refuses every port of it.  */
+  if (deny && r.web_ports)
+    r.web_ports = false, r.port_lo = 1, r.port_hi = 65535;
   n[(*count)++] = r;
   *list = n;
   return 0;
@@ -255,30 +259,49 @@ name_matches (const struct egress_rule *r, const char *host)
     }
 }
 
-/* An address as family + bytes; IPv4-mapped IPv6 (::ffff:a.b.c.d) as IPv4.  */
+/* 16 bytes of an IPv6 address into FAMILY/A: an IPv4-mapped one
+ * (::ffff:a.b.c.d) as the IPv4 address.  */
+static void
+v6_bytes (const uint8_t *b, int *family, uint8_t *a)
+{
+  static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+  uint8_t copy[16];
+
+  memcpy (copy, b, 16);
+  if (memcmp (copy, mapped, 12) == 0)
+    {
+      *family = AF_INET;
+      memcpy (a, copy + 12, 4);
+    }
+  else
+    {
+      *family = AF_INET6;
+      memcpy (a, copy, 16);
+    }
+}
+
+/* An address as family + bytes.  The fields are copied out, not read
+ * through a cast pointer: a sockaddr_in6 read as a struct sockaddr is an
+ * aliasing violation the optimizer is free to miscompile.  */
 static bool
 addr_bytes (const struct sockaddr *sa, int *family, uint8_t *a)
 {
-  if (sa->sa_family == AF_INET)
+  sa_family_t f;
+  struct sockaddr_in s4;
+  struct sockaddr_in6 s6;
+
+  memcpy (&f, (const char *) sa + offsetof (struct sockaddr, sa_family), sizeof f);
+  if (f == AF_INET)
     {
+      memcpy (&s4, sa, sizeof s4);
       *family = AF_INET;
-      memcpy (a, &((const struct sockaddr_in *) sa)->sin_addr, 4);
+      memcpy (a, &s4.sin_addr, 4);
       return true;
     }
-  if (sa->sa_family == AF_INET6)
+  if (f == AF_INET6)
     {
-      const uint8_t *b = ((const struct sockaddr_in6 *) sa)->sin6_addr.s6_addr;
-      static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
-      if (memcmp (b, mapped, 12) == 0)
-        {
-          *family = AF_INET;
-          memcpy (a, b + 12, 4);
-        }
-      else
-        {
-          *family = AF_INET6;
-          memcpy (a, b, 16);
-        }
+      memcpy (&s6, sa, sizeof s6);
+      v6_bytes (s6.sin6_addr.s6_addr, family, a);
       return true;
     }
   return false;
@@ -287,13 +310,17 @@ addr_bytes (const struct sockaddr *sa, int *family, uint8_t *a)
 static bool
 literal (const char *host, int *family, uint8_t *a)
 {
+  uint8_t b[16];
+
   if (inet_pton (AF_INET, host, a) == 1)
-    return *family = AF_INET, true;
-  if (inet_pton (AF_INET6, host, a) == 1)
     {
-      struct sockaddr_in6 s6 = { .sin6_family = AF_INET6 };
-      memcpy (&s6.sin6_addr, a, 16);
-      return addr_bytes ((struct sockaddr *) &s6, family, a);
+      *family = AF_INET;
+      return true;
+    }
+  if (inet_pton (AF_INET6, host, b) == 1)
+    {
+      v6_bytes (b, family, a);
+      return true;
     }
   return false;
 }

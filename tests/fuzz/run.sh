@@ -53,7 +53,8 @@ sources() {
     # Not broker/curl_lazy.c: the harness stands in for libcurl.
     fuzz_broker) echo "$(ls broker/*.c | grep -v '^broker/curl_lazy\.c$' | tr '\n' ' ') broker/*.S policy/policy.c" ;;
     fuzz_llm) echo "broker/*.c broker/*.S policy/policy.c" ;;
-    fuzz_config) echo "policy/config.c policy/layers.c policy/yaml_tree.c policy/policy.c policy/grants.c policy/trust.c" ;;
+    fuzz_egress) echo "broker/egress_proto.c policy/egress.c" ;;
+    fuzz_config) echo "policy/config.c policy/egress.c policy/layers.c policy/yaml_tree.c policy/policy.c policy/grants.c policy/trust.c" ;;
     fuzz_checkpoint) echo "broker/checkpoint_store.c" ;;
     fuzz_json) echo "vm/json.c" ;;
     fuzz_param) echo "cli/parse.c vm/json.c" ;;
@@ -77,6 +78,7 @@ max_len() {
     fuzz_frame) echo 70000 ;;   # a packet over the 64 KiB payload limit must fit
     fuzz_broker) echo 65536 ;;
     fuzz_llm) echo 65536 ;;
+    fuzz_egress) echo 20000 ;;
     fuzz_config) echo 8192 ;;
     fuzz_checkpoint) echo 8192 ;;
     fuzz_json) echo 16384 ;;
