@@ -24,7 +24,8 @@
 #     its own), while the same ones from outside the cage work (the control);
 #   - every connection, allowed or refused, is an egress event;
 #   - without --allow there is no proxy at all.
-# Then the Http primitive of a procedure obeys the same list.
+# Then the Http primitive of a procedure, and a caged MCP server, obey the
+# same list.
 source "$TESTS_DIR/lib.sh"
 
 if [ "$(id -u)" != 0 ]; then
@@ -273,5 +274,38 @@ for who in root nobody; do
     pass "egress ($who): Http in a procedure: listed reached, others refused (EgressRefused), rebinding never reaches SECRET, each an egress event"
   else
     fail "egress ($who): Http in a procedure obeys the list" "exit $rc: $res $(tail -2 "$scratch/err")"
+  fi
+done
+
+# ---- an MCP server's cage reaches the allowed endpoints through the proxy, and no others ----
+cp "$TESTS_DIR/lib/fake_mcp.py" "$scratch/proc/"
+chmod 0755 "$scratch/proc/fake_mcp.py"
+cat >"$scratch/proc/home/.tactus/config.yml" <<EOF
+sandbox:
+  network:
+    allow: [good.test:8080]
+mcp_servers:
+  net: { command: python3, args: [$scratch/proc/fake_mcp.py], cwd: $scratch/proc }
+policy: { tools: [mcp.net.fetch] }
+EOF
+cat >"$scratch/proc/mcpnet.tac" <<'EOF'
+Procedure { function(input)
+  return { good = mcp.net.fetch({ url = "http://good.test:8080/" }),
+           other = mcp.net.fetch({ url = "http://other.example:8080/" }) }
+end }
+EOF
+for who in root nobody; do
+  : >"$LOOKUPS"
+  pre=()
+  [ "$who" = nobody ] && pre=(setpriv --reuid 65534 --regid 65534 --clear-groups --inh-caps=-all --)
+  (cd "$scratch/proc" && "${PRELOAD[@]}" HOME="$scratch/proc/home" "${pre[@]}" "$TR" run mcpnet.tac --json \
+    >"$scratch/out" 2>"$scratch/err" </dev/null)
+  rc=$?
+  res=$(python3 "$TESTS_DIR/lib/jsonl_query.py" "$scratch/out" '[r["result"]["good"], r["result"]["other"][:10]] + [(e["decision"], e["host"], e["cage"]) for e in of("egress")]')
+  want='["200 good", "ERROR 403 ", ["allowed", "good.test", "mcp.net"], ["refused", "other.example", "mcp.net"]]'
+  if [ "$rc" = 0 ] && [ "$res" = "$want" ]; then
+    pass "egress ($who): a caged MCP server reaches an allowed endpoint through the proxy and is refused another, each an event naming its cage"
+  else
+    fail "egress ($who): a caged MCP server's egress" "exit $rc: $res $(tail -2 "$scratch/err")"
   fi
 done

@@ -12,7 +12,8 @@ Tools:
   add {a, b}          -> structuredContent {sum}
   echo {text}         -> the text
   fail {}             -> isError with a message
-  slow {seconds}      -> answers after sleeping (a hung server when long)
+  slow {seconds}      -> answers after sleeping (a hung server when long); a
+                         notifications/cancelled for it ends it without an answer
   crash {}            -> exits at once with status 3
   env {names}         -> the values of these environment variables (or null)
   fetch {url}         -> the URL fetched with urllib (honours http_proxy):
@@ -27,6 +28,7 @@ usage: fake_mcp.py [--hostile] [--stdout-noise]
 """
 import json
 import os
+import select
 import socket
 import sys
 import time
@@ -56,6 +58,28 @@ TOOLS = [
 
 cancelled = set()
 asked_ping = False
+_buf = b""
+_queue = []  # lines read while a slow call waited
+
+
+def read_line(timeout=None):
+    """The next line from stdin (None at EOF, "" on timeout)."""
+    global _buf
+    while b"\n" not in _buf:
+        if timeout is not None and not select.select([0], [], [], timeout)[0]:
+            return ""
+        chunk = os.read(0, 65536)
+        if not chunk:
+            return None
+        _buf += chunk
+    line, _buf = _buf.split(b"\n", 1)
+    return line.decode()
+
+
+def next_message():
+    if _queue:
+        return _queue.pop(0)
+    return read_line()
 
 
 def send(obj):
@@ -99,6 +123,9 @@ def probe(args):
     return found
 
 
+CURRENT = [None]
+
+
 def call(name, args):
     if name == "add":
         return {"content": [{"type": "text", "text": str(args["a"] + args["b"])}],
@@ -108,7 +135,23 @@ def call(name, args):
     if name == "fail":
         return text("the tool failed on purpose", is_error=True)
     if name == "slow":
-        time.sleep(float(args.get("seconds", 1)))
+        # Sleeps, but hears a cancellation of this call (and keeps other
+        # messages for later), as a server doing work in the background does.
+        until = time.time() + float(args.get("seconds", 1))
+        while time.time() < until:
+            line = read_line(timeout=max(0.0, min(0.05, until - time.time())))
+            if line is None:
+                break
+            if not line:
+                continue
+            msg = json.loads(line)
+            if msg.get("method") == "notifications/cancelled" and msg["params"].get("requestId") == CURRENT[0]:
+                log(msg)
+                cancelled.add(CURRENT[0])
+                sys.stderr.write("cancelled %s\n" % CURRENT[0])
+                sys.stderr.flush()
+                return None
+            _queue.append(line)
         return text("slept")
     if name == "crash":
         sys.stderr.write("crashing now\n")
@@ -142,7 +185,10 @@ def main():
     if NOISE:
         sys.stdout.write("this is not JSON-RPC\n")
         sys.stdout.flush()
-    for line in sys.stdin:
+    while True:
+        line = next_message()
+        if line is None:
+            break
         line = line.strip()
         if not line:
             continue
@@ -177,6 +223,7 @@ def main():
                 send({"jsonrpc": "2.0", "id": "srv-1", "method": "ping"})
                 send({"jsonrpc": "2.0", "method": "notifications/message",
                       "params": {"level": "info", "logger": "fake", "data": "first tool call"}})
+            CURRENT[0] = mid
             r = call(params.get("name"), params.get("arguments") or {})
             if mid in cancelled:
                 continue
