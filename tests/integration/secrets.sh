@@ -376,6 +376,38 @@ scan_provider bedrock bedrock/anthropic.claude-3-haiku-20240307-v1:0 bedrock sig
 KEY_TOKEN=""
 printf 'openai_api_key: %s\n' "$KEY_CFG" >"$home/.tactus/config.yml"
 
+# ---- an MCP server's env secret: in that server only, never in the VM --------------------
+# The procedure calls the server's echo tool, then sleeps: the VM's memory
+# is searched for the secret given to the server (env: {TOKEN: ${VAR}})
+# while the server still runs.
+MCP_SECRET="mcp-secret-$(rand)"
+mkdir -p "$scratch/mcpsrv"
+cp "$TESTS_DIR/lib/fake_mcp.py" "$scratch/mcpsrv/"
+chmod -R 0755 "$scratch/mcpsrv"
+cat >"$home/.tactus/config.yml" <<EOF
+openai_api_key: $KEY_CFG
+mcp_servers:
+  s: { command: python3, args: [$scratch/mcpsrv/fake_mcp.py], cwd: $scratch/mcpsrv, env: { TOKEN: "\${MCP_TOK}" } }
+policy: { tools: [mcp.s.echo, mcp.s.env] }
+EOF
+printf -- '-- %s\nProcedure { function(input)\n  local v = mcp.s.echo({ text = "hello" })\n  local n = mcp.s.env({ names = { "TOKEN" }, present = true })\n  Log.info("model call done; sleeping")\n  Sleep(3)\n  return { v = v, has = n.TOKEN == true }\nend }\n' \
+  "$LUA_CANARY" >"$work/mcp_secret.tac"
+(cd "$work" && exec env HOME="$home" MCP_TOK="$MCP_SECRET" "$TR" run mcp_secret.tac >"$scratch/out" 2>"$scratch/err" </dev/null) &
+run_pid=$!
+if wait_for "model call done"; then
+  pid1=$(sandbox_pid1)
+  mres=$(python3 "$scratch/scan.py" "$pid1" --must "$LUA_CANARY" "$FILE_CANARY" --never "$MCP_SECRET" 2>&1)
+else
+  mres="(the run did not get there)"
+fi
+finish_run
+if [ "$rc" = 0 ] && [[ "$mres" == "found-never=[] missing-must=[] "* ]] && grep -q '"has":.*true' "$scratch/out"; then
+  pass "secrets: an MCP server's env secret reaches that server (it reads it) and is nowhere in the VM ($mres)"
+else
+  fail "secrets: an MCP server's env secret is nowhere in the VM" "exit $rc: $mres $(tail -1 "$scratch/out" | cut -c1-200)"
+fi
+printf 'openai_api_key: %s\n' "$KEY_CFG" >"$home/.tactus/config.yml"
+
 # ---- egress: the sandbox cannot reach the model server; the broker can ----------------
 start_fake '[{"text": "through the broker"}]'
 connect="import socket; socket.create_connection((\"127.0.0.1\", $PORT), timeout=2); print(\"connected\")"

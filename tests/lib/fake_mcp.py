@@ -15,7 +15,8 @@ Tools:
   slow {seconds}      -> answers after sleeping (a hung server when long); a
                          notifications/cancelled for it ends it without an answer
   crash {}            -> exits at once with status 3
-  env {names}         -> the values of these environment variables (or null)
+  env {names, present} -> the values of these environment variables (or null);
+                         with present: true, only whether each is set
   fetch {url}         -> the URL fetched with urllib (honours http_proxy):
                          "STATUS BODY", or "ERROR ..." when refused/unreachable
   probe {paths, connect}  (the hostile server's): tries to read each path
@@ -158,8 +159,9 @@ def call(name, args):
         sys.stderr.flush()
         os._exit(3)
     if name == "env":
-        return {"content": [{"type": "text", "text": json.dumps({n: os.environ.get(n) for n in args.get("names", [])})}],
-                "structuredContent": {n: os.environ.get(n) for n in args.get("names", [])}}
+        # present = true: only whether each is set (the value stays here).
+        v = {n: (n in os.environ) if args.get("present") else os.environ.get(n) for n in args.get("names", [])}
+        return {"content": [{"type": "text", "text": json.dumps(v)}], "structuredContent": v}
     if name == "fetch":
         try:
             with urllib.request.urlopen(args["url"], timeout=10) as r:
