@@ -112,8 +112,8 @@ struct broker_options
   double llm_timeout;       /* seconds per model call */
   const struct broker_endpoint *endpoints; /* per-provider settings from config */
   size_t n_endpoints;
-  const char *aws_region;  /* config aws.default_region (Bedrock), or NULL */
-  const char *aws_profile; /* config aws.profile, or NULL */
+  const char *aws_region;      /* config aws.default_region (Bedrock), or NULL */
+  const char *aws_profile;     /* config aws.profile, or NULL */
   const char *price_overrides; /* config model_prices as JSON text, or NULL */
   /* Reads a secret (an API key) from host config by its dotted key
    * ("anthropic_api_key", "aws.secret_access_key"), called only when a

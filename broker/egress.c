@@ -45,10 +45,14 @@
 #define EVENT_FD 4
 
 const char *const egress_env[] = {
-  "HTTP_PROXY=http://127.0.0.1:3128",  "HTTPS_PROXY=http://127.0.0.1:3128",
-  "http_proxy=http://127.0.0.1:3128",  "https_proxy=http://127.0.0.1:3128",
-  "ALL_PROXY=socks5h://127.0.0.1:3128", "all_proxy=socks5h://127.0.0.1:3128",
-  "NO_PROXY=localhost,127.0.0.1,::1",   "no_proxy=localhost,127.0.0.1,::1",
+  "HTTP_PROXY=http://127.0.0.1:3128",
+  "HTTPS_PROXY=http://127.0.0.1:3128",
+  "http_proxy=http://127.0.0.1:3128",
+  "https_proxy=http://127.0.0.1:3128",
+  "ALL_PROXY=socks5h://127.0.0.1:3128",
+  "all_proxy=socks5h://127.0.0.1:3128",
+  "NO_PROXY=localhost,127.0.0.1,::1",
+  "no_proxy=localhost,127.0.0.1,::1",
   NULL,
 };
 
@@ -85,8 +89,9 @@ egress_event (const char *label, const char *protocol, const char *host, uint16_
 static void
 addr_text (const struct sockaddr *sa, char *out, size_t size)
 {
-  const void *a = sa->sa_family == AF_INET ? (const void *) &((const struct sockaddr_in *) sa)->sin_addr
-                                           : (const void *) &((const struct sockaddr_in6 *) sa)->sin6_addr;
+  const void *a = sa->sa_family == AF_INET
+                      ? (const void *) &((const struct sockaddr_in *) sa)->sin_addr
+                      : (const void *) &((const struct sockaddr_in6 *) sa)->sin6_addr;
   if (inet_ntop (sa->sa_family, a, out, (socklen_t) size) == NULL)
     snprintf (out, size, "?");
 }
@@ -97,8 +102,9 @@ static int
 checked_addresses (const struct egress_rules *rules, const char *host, uint16_t port,
                    struct addrinfo **out, bool *refused, char *why, size_t whysize)
 {
-  struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-                            .ai_flags = AI_NUMERICSERV }, *res = NULL, **keep, *ai, *next;
+  struct addrinfo hints
+      = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV },
+      *res = NULL, **keep, *ai, *next;
   char service[8], first[300] = "";
   int rc;
 
@@ -300,7 +306,7 @@ struct pipe_dir
 {
   char *buf;
   size_t off, len;
-  bool eof; /* the source ended */
+  bool eof;  /* the source ended */
   bool shut; /* the sink was told */
 };
 
@@ -514,8 +520,8 @@ proxy_main (const struct egress_rules *rules, pid_t parent)
       p[n++] = (struct pollfd){ .fd = sfd, .events = POLLIN };
       for (int i = 0; i < nls; i++)
         /* At capacity, new connections wait in the backlog.  */
-        p[n++] = (struct pollfd){ .fd = nconns < MAX_CONNECTIONS ? ls[i].fd : -1,
-                                  .events = POLLIN };
+        p[n++]
+            = (struct pollfd){ .fd = nconns < MAX_CONNECTIONS ? ls[i].fd : -1, .events = POLLIN };
       if (poll (p, (nfds_t) n, -1) < 0 && errno != EINTR)
         break;
       if (p[1].revents & POLLIN)
@@ -662,7 +668,7 @@ egress_drain (struct egress *e, struct trace *t)
           cJSON *ev;
           *nl = '\0';
           ev = cJSON_Parse (e->buf);
-          if (cJSON_IsObject (ev))
+          if (cJSON_IsObject (ev) && t)
             trace_event (t, ev);
           cJSON_Delete (ev);
           memmove (e->buf, nl + 1, e->len - (size_t) (nl + 1 - e->buf));

@@ -73,15 +73,14 @@ int egress_parse_http (const char *buf, size_t len, struct egress_request *r, ch
 /* SOCKS5: bytes used (> 0), 0 more needed, -1 malformed.  */
 int egress_socks5_greeting (const uint8_t *buf, size_t len, bool *no_auth);
 /* CODE: the SOCKS5 reply code for a refusal (1 general, 7 command, 8 address type).  */
-int egress_socks5_request (const uint8_t *buf, size_t len, struct egress_request *r,
-                           uint8_t *code);
+int egress_socks5_request (const uint8_t *buf, size_t len, struct egress_request *r, uint8_t *code);
 
 /* The connection's decision: checks, resolving once, connecting to a
  * checked address (egress.c; also the Http primitive's: http.c).
  * Returns a connected socket, or -1 with WHY and *REFUSED (a rule, not a
  * network failure); ADDR gets the address used.  */
-int egress_connect (const struct egress_rules *rules, const char *host, uint16_t port,
-                    char *addr, size_t addrsize, bool *refused, char *why, size_t whysize);
+int egress_connect (const struct egress_rules *rules, const char *host, uint16_t port, char *addr,
+                    size_t addrsize, bool *refused, char *why, size_t whysize);
 /* The same checks without connecting: the address to use (for libcurl's
  * CURLOPT_RESOLVE), or -1 with WHY.  */
 int egress_resolve (const struct egress_rules *rules, const char *host, uint16_t port, char *addr,

@@ -107,8 +107,7 @@ add (char **out, size_t *len, size_t *cap, const char *s, size_t n)
 }
 
 int
-egress_parse_http (const char *buf, size_t len, struct egress_request *r, char *why,
-                   size_t whysize)
+egress_parse_http (const char *buf, size_t len, struct egress_request *r, char *why, size_t whysize)
 {
   const char *end = memmem (buf, len, "\r\n\r\n", 4), *line, *sp1, *sp2, *eol, *p;
   size_t head, cap = 0;
@@ -126,8 +125,8 @@ egress_parse_http (const char *buf, size_t len, struct egress_request *r, char *
   sp1 = memchr (buf, ' ', (size_t) (eol - buf));
   sp2 = sp1 ? memchr (sp1 + 1, ' ', (size_t) (eol - sp1 - 1)) : NULL;
   if (sp1 == NULL || sp2 == NULL || sp1 == buf || sp2 == sp1 + 1
-      || ((size_t) (eol - sp2 - 1) != 8 || (strncmp (sp2 + 1, "HTTP/1.1", 8) != 0
-                                            && strncmp (sp2 + 1, "HTTP/1.0", 8) != 0)))
+      || ((size_t) (eol - sp2 - 1) != 8
+          || (strncmp (sp2 + 1, "HTTP/1.1", 8) != 0 && strncmp (sp2 + 1, "HTTP/1.0", 8) != 0)))
     return bad (why, whysize, "not an HTTP/1.x request line");
   for (p = buf; p < sp1; p++)
     if (!isupper ((unsigned char) *p))

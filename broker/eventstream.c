@@ -55,8 +55,8 @@ be32 (const unsigned char *p)
 static void
 keep (struct es_message *m, const char *name, size_t nlen, const unsigned char *v, size_t vlen)
 {
-  static const char *const names[] = { ":event-type", ":message-type", ":exception-type",
-                                       ":error-code" };
+  static const char *const names[]
+      = { ":event-type", ":message-type", ":exception-type", ":error-code" };
   for (int i = 0; i < 4; i++)
     if (strlen (names[i]) == nlen && memcmp (names[i], name, nlen) == 0)
       {

@@ -210,16 +210,18 @@ broker_http_request (struct broker_state *b, const cJSON *id, const cJSON *param
       || strpbrk (url->valuestring, " \r\n\t") != NULL)
     return broker_violation (b, id, "http.request needs params.url, a URL without spaces");
   if (strlen (m) > 16 || strspn (m, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != strlen (m) || m[0] == '\0')
-    return broker_violation (b, id, "http.request params.method must be an HTTP method (GET, POST...)");
+    return broker_violation (b, id,
+                             "http.request params.method must be an HTTP method (GET, POST...)");
   if (headers && !cJSON_IsObject (headers))
     return broker_violation (b, id, "http.request params.headers must be an object");
   if (body && !cJSON_IsString (body) && !cJSON_IsNull (body))
     return broker_violation (b, id, "http.request params.body must be a string");
   if (parse_url (url->valuestring, host, sizeof host, &port, &https) < 0)
-    return (void) broker_reply_error (b, id, "BadRequest",
-                                      "Http: '%.200s' is not an http:// or https:// URL with a host "
-                                      "(no user:password@)",
-                                      url->valuestring);
+    return (void) broker_reply_error (
+        b, id, "BadRequest",
+        "Http: '%.200s' is not an http:// or https:// URL with a host "
+        "(no user:password@)",
+        url->valuestring);
   if (!egress_enabled (b->o->egress))
     {
       snprintf (why, sizeof why, "no endpoint is allowed (sandbox.network.allow is empty)");
@@ -247,7 +249,8 @@ broker_http_request (struct broker_state *b, const cJSON *id, const cJSON *param
       {
         char *line;
         if (!cJSON_IsString (h) || h->string[0] == '\0'
-            || strspn (h->string, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_")
+            || strspn (h->string,
+                       "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_")
                    != strlen (h->string)
             || strpbrk (h->valuestring, "\r\n") || strcasecmp (h->string, "host") == 0)
           {

@@ -62,8 +62,8 @@ struct broker_state
   size_t outq_bytes; /* their size, with BROKER_OUTPKT_OVERHEAD each */
   bool out_closed;   /* the VM's end is gone or it was killed: replies are dropped */
   struct broker_affinity affinity;
-  struct egress *egress;   /* the egress proxy, once a cage needed it */
-  struct mcp_server *mcp;  /* one per configured MCP server (started or not) */
+  struct egress *egress;  /* the egress proxy, once a cage needed it */
+  struct mcp_server *mcp; /* one per configured MCP server (started or not) */
   size_t n_mcp;
 };
 

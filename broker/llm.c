@@ -389,7 +389,9 @@ es_feed (struct llm_stream *s)
         {
           char name[140];
           snprintf (name, sizeof name, "!%s",
-                    m.exception ? m.exception : m.error_code ? m.error_code : m.message_type);
+                    m.exception    ? m.exception
+                    : m.error_code ? m.error_code
+                                   : m.message_type);
           s->p->event (s, name, m.payload, m.payload_len);
         }
       else
@@ -609,9 +611,10 @@ attempt (const struct curl_api *c, struct llm_stream *s, const struct llm_http *
       return -1;
     }
   h = c->slist_append (h, "Content-Type: application/json");
-  h = c->slist_append (h, !s->streaming                      ? "Accept: application/json"
-                          : s->p->framing == LLM_EVENTSTREAM ? "Accept: application/vnd.amazon.eventstream"
-                                                             : "Accept: text/event-stream");
+  h = c->slist_append (h, !s->streaming ? "Accept: application/json"
+                          : s->p->framing == LLM_EVENTSTREAM
+                              ? "Accept: application/vnd.amazon.eventstream"
+                              : "Accept: text/event-stream");
   for (int i = 0; i < hq->n_headers; i++)
     h = c->slist_append (h, hq->headers[i]);
   c->easy_setopt (curl, CURLOPT_URL, hq->url);
@@ -651,9 +654,9 @@ static const struct
   const struct llm_provider *p;
   const char *endpoint; /* the providers: entry that configures it */
 } builtin[] = {
-  { "openai", &llm_openai, "openai" },        { "anthropic", &llm_anthropic, "anthropic" },
-  { "google", &llm_gemini, "google" },        { "gemini", &llm_gemini, "google" },
-  { "google-gla", &llm_gemini, "google" },    { "bedrock", &llm_bedrock, "bedrock" },
+  { "openai", &llm_openai, "openai" },     { "anthropic", &llm_anthropic, "anthropic" },
+  { "google", &llm_gemini, "google" },     { "gemini", &llm_gemini, "google" },
+  { "google-gla", &llm_gemini, "google" }, { "bedrock", &llm_bedrock, "bedrock" },
 };
 #define N_BUILTIN (sizeof builtin / sizeof builtin[0])
 
@@ -687,8 +690,8 @@ supported_list (const struct broker_state *b, char *buf, size_t size)
 
 /* The provider for NAME: a built-in prefix or a configured endpoint.  */
 static bool
-lookup (const struct broker_state *b, const char *name, size_t len,
-        const struct llm_provider **p, const struct broker_endpoint **ep, const char **canon)
+lookup (const struct broker_state *b, const char *name, size_t len, const struct llm_provider **p,
+        const struct broker_endpoint **ep, const char **canon)
 {
   for (size_t i = 0; i < N_BUILTIN; i++)
     if (strlen (builtin[i].prefix) == len && strncmp (builtin[i].prefix, name, len) == 0)
@@ -935,9 +938,8 @@ add_cost (struct broker_state *b, cJSON *data, const struct llm_stream *s, const
     return;
   if (prices_lookup (ch->canon, ch->model, b->o->price_overrides, &in, &out) < 0)
     return;
-  cJSON_AddNumberToObject (usage, "cost",
-                           ((double) s->prompt_tokens * in + (double) s->completion_tokens * out)
-                               / 1e6);
+  cJSON_AddNumberToObject (
+      usage, "cost", ((double) s->prompt_tokens * in + (double) s->completion_tokens * out) / 1e6);
   cJSON_AddStringToObject (usage, "cost_source", "price_table");
 }
 
@@ -1004,8 +1006,8 @@ error_from_status (struct broker_state *b, const cJSON *id, long status, const s
                         strcmp (ch->canon, "bedrock") == 0 ? "AWS credentials" : "API key", status,
                         key_hint (ch), detail);
   else if (status == 404)
-    broker_reply_error (b, id, "UnknownModel", "model '%s' is not known to %s (HTTP 404) %s",
-                        model, base, detail);
+    broker_reply_error (b, id, "UnknownModel", "model '%s' is not known to %s (HTTP 404) %s", model,
+                        base, detail);
   else
     broker_reply_error (b, id, "ModelError", "the model server at %s (%s) answered HTTP %ld%s %s",
                         base, ch->canon, status,
@@ -1015,7 +1017,8 @@ error_from_status (struct broker_state *b, const cJSON *id, long status, const s
                         detail);
 }
 
-/* ---- llm.chat ---------------------------------------------------------------------------------- */
+/* ---- llm.chat ----------------------------------------------------------------------------------
+ */
 
 static bool
 retryable (long status, CURLcode cc, const struct llm_stream *s)

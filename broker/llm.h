@@ -92,7 +92,7 @@ struct llm_stream
   bool streaming;   /* we asked for a stream */
   long http_status; /* of the current response (header callback) */
   double retry_after;
-  int mode; /* LLM_BODY_*: how the body is being read */
+  int mode;  /* LLM_BODY_*: how the body is being read */
   char *raw; /* the whole body (JSON, errors), or the unparsed rest of a stream */
   size_t raw_len, raw_cap;
   size_t total; /* bytes received, for the size cap */
@@ -135,8 +135,8 @@ struct llm_provider
   const char *default_base; /* without trailing slash */
   enum llm_framing framing;
   /* Build the request; <0 with WHY filled when it cannot be made.  */
-  int (*build) (const struct llm_call *c, const struct llm_creds *cr, struct llm_http *h,
-                char *why, size_t whysize);
+  int (*build) (const struct llm_call *c, const struct llm_creds *cr, struct llm_http *h, char *why,
+                size_t whysize);
   /* One streamed event: EVENT is the SSE event name or the event stream's
    * :event-type ("" when none), DATA its payload.  */
   void (*event) (struct llm_stream *s, const char *event, const char *data, size_t len);
@@ -163,8 +163,7 @@ void llm_usage (struct llm_stream *s, const struct cJSON *prompt, const struct c
                 const struct cJSON *total);
 void llm_finish (struct llm_stream *s, const char *reason);
 /* An error the server reported inside a 200 answer (a stream's error event).  */
-void llm_stream_error (struct llm_stream *s, const char *type, const char *message,
-                       bool retryable);
+void llm_stream_error (struct llm_stream *s, const char *type, const char *message, bool retryable);
 
 /* ---- helpers for building requests ---- */
 
@@ -209,8 +208,7 @@ void llm_url_encode (const char *s, char *out, size_t size);
 
 /* Bedrock's credentials and region, from the host (llm_bedrock.c).  */
 int llm_bedrock_creds (struct broker_state *b, const struct broker_endpoint *ep,
-                       struct llm_creds *cr, char *region, size_t rsize, char *why,
-                       size_t whysize);
+                       struct llm_creds *cr, char *region, size_t rsize, char *why, size_t whysize);
 
 /* USD per million input and output tokens for PROVIDER's MODEL, from the
  * price table (data/model_prices.json, built in) or OVERRIDES (the
@@ -227,8 +225,7 @@ void llm_stream_end (struct llm_stream *s);
 void llm_stream_free (struct llm_stream *s);
 /* The normalized reply (the done event's data), or NULL when the answer
  * is no completion (*WHY says so).  */
-struct cJSON *llm_stream_reply (struct llm_stream *s, const char *model, char *why,
-                                size_t whysize);
+struct cJSON *llm_stream_reply (struct llm_stream *s, const char *model, char *why, size_t whysize);
 
 /* The AWS event stream (eventstream.c): one message out of BUF.  Returns
  * the bytes it takes (0: incomplete, need more), or -1 when malformed

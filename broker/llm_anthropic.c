@@ -74,8 +74,8 @@ add_message (cJSON *messages, const struct llm_msg *m)
   cJSON_ArrayForEach (c, m->tool_calls)
   {
     const cJSON *id = cJSON_GetObjectItemCaseSensitive (c, "id");
-    const cJSON *name
-        = cJSON_GetObjectItemCaseSensitive (cJSON_GetObjectItemCaseSensitive (c, "function"), "name");
+    const cJSON *name = cJSON_GetObjectItemCaseSensitive (
+        cJSON_GetObjectItemCaseSensitive (c, "function"), "name");
     b = cJSON_CreateObject ();
     cJSON_AddStringToObject (b, "type", "tool_use");
     cJSON_AddStringToObject (b, "id", cJSON_IsString (id) ? id->valuestring : "");
@@ -281,7 +281,8 @@ event (struct llm_stream *s, const char *name, const char *data, size_t len)
       const cJSON *m = cJSON_GetObjectItemCaseSensitive (e, "message");
       const char *ets = cJSON_IsString (et) ? et->valuestring : "error";
       llm_stream_error (s, ets, cJSON_IsString (m) ? m->valuestring : "",
-                        strcmp (ets, "overloaded_error") == 0 || strcmp (ets, "rate_limit_error") == 0
+                        strcmp (ets, "overloaded_error") == 0
+                            || strcmp (ets, "rate_limit_error") == 0
                             || strcmp (ets, "api_error") == 0);
     }
   /* ping, content_block_stop: nothing to take.  */

@@ -39,7 +39,8 @@
 #define MAX_TOOLS 256
 #define MAX_AWS_FILE (64 << 10)
 
-/* ---- credentials ------------------------------------------------------------------------------ */
+/* ---- credentials ------------------------------------------------------------------------------
+ */
 
 static char *
 env_dup (const char *name)
@@ -183,11 +184,12 @@ llm_bedrock_creds (struct broker_state *b, const struct broker_endpoint *ep, str
     }
   if (!cr->aws_access_key_id || !cr->aws_secret_access_key)
     {
-      snprintf (why, whysize,
-                "no AWS credentials for Bedrock: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY on "
-                "the host, aws: {access_key_id, secret_access_key} in ~/.tactus/config.yml, or "
-                "profile '%s' in ~/.aws/credentials",
-                profile);
+      snprintf (
+          why, whysize,
+          "no AWS credentials for Bedrock: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY on "
+          "the host, aws: {access_key_id, secret_access_key} in ~/.tactus/config.yml, or "
+          "profile '%s' in ~/.aws/credentials",
+          profile);
       return -1;
     }
   /* The region: config, environment, then ~/.aws/config.  */
@@ -276,8 +278,8 @@ add_message (cJSON *messages, const struct llm_msg *m)
   cJSON_ArrayForEach (c, m->tool_calls)
   {
     const cJSON *id = cJSON_GetObjectItemCaseSensitive (c, "id");
-    const cJSON *name
-        = cJSON_GetObjectItemCaseSensitive (cJSON_GetObjectItemCaseSensitive (c, "function"), "name");
+    const cJSON *name = cJSON_GetObjectItemCaseSensitive (
+        cJSON_GetObjectItemCaseSensitive (c, "function"), "name");
     b = cJSON_CreateObject ();
     inner = cJSON_AddObjectToObject (b, "toolUse");
     cJSON_AddStringToObject (inner, "toolUseId", cJSON_IsString (id) ? id->valuestring : "");
@@ -321,14 +323,16 @@ request_body (const struct llm_call *c, const struct llm_msgs *msgs, const cJSON
         {
           const cJSON *d = cJSON_GetObjectItemCaseSensitive (fns[i], "description");
           const cJSON *prm = cJSON_GetObjectItemCaseSensitive (fns[i], "parameters");
-          cJSON *t = cJSON_CreateObject (), *spec = cJSON_AddObjectToObject (t, "toolSpec"), *schema;
+          cJSON *t = cJSON_CreateObject (), *spec = cJSON_AddObjectToObject (t, "toolSpec"),
+                *schema;
           cJSON_AddStringToObject (spec, "name",
                                    cJSON_GetObjectItemCaseSensitive (fns[i], "name")->valuestring);
           /* A description is required: the name stands in.  */
-          cJSON_AddStringToObject (spec, "description",
-                                   cJSON_IsString (d) && d->valuestring[0]
-                                       ? d->valuestring
-                                       : cJSON_GetObjectItemCaseSensitive (fns[i], "name")->valuestring);
+          cJSON_AddStringToObject (
+              spec, "description",
+              cJSON_IsString (d) && d->valuestring[0]
+                  ? d->valuestring
+                  : cJSON_GetObjectItemCaseSensitive (fns[i], "name")->valuestring);
           schema = cJSON_AddObjectToObject (spec, "inputSchema");
           cJSON_AddItemToObject (schema, "json",
                                  cJSON_IsObject (prm) ? cJSON_Duplicate (prm, 1)
@@ -451,7 +455,8 @@ build (const struct llm_call *c, const struct llm_creds *cr, struct llm_http *h,
     }
   if (rc < 0)
     return -1;
-  if (llm_http_header (h, "Host: %s", host) < 0 || llm_http_header (h, "X-Amz-Date: %s", amz_date) < 0
+  if (llm_http_header (h, "Host: %s", host) < 0
+      || llm_http_header (h, "X-Amz-Date: %s", amz_date) < 0
       || llm_http_header (h, "Authorization: %s", auth) < 0
       || (cr->aws_session_token
           && llm_http_header (h, "X-Amz-Security-Token: %s", cr->aws_session_token) < 0))

@@ -31,9 +31,9 @@ static cJSON *
 clean_schema (const cJSON *in, int depth)
 {
   static const char *const scalar_keys[]
-      = { "format",    "title",     "description", "nullable", "maxItems", "minItems",
-          "minLength", "maxLength", "pattern",     "minimum",  "maximum",  "minProperties",
-          "maxProperties", "default", "example", NULL };
+      = { "format",        "title",     "description", "nullable", "maxItems", "minItems",
+          "minLength",     "maxLength", "pattern",     "minimum",  "maximum",  "minProperties",
+          "maxProperties", "default",   "example",     NULL };
   cJSON *out = cJSON_CreateObject ();
   const cJSON *v;
 
@@ -70,7 +70,8 @@ clean_schema (const cJSON *in, int depth)
     {
       cJSON *props = cJSON_AddObjectToObject (out, "properties");
       const cJSON *p;
-      cJSON_ArrayForEach (p, v) cJSON_AddItemToObject (props, p->string, clean_schema (p, depth + 1));
+      cJSON_ArrayForEach (p, v)
+          cJSON_AddItemToObject (props, p->string, clean_schema (p, depth + 1));
     }
   if (cJSON_IsArray (v = cJSON_GetObjectItemCaseSensitive (in, "anyOf")))
     {
@@ -132,8 +133,8 @@ add_content (cJSON *contents, const struct llm_msg *m)
     }
   cJSON_ArrayForEach (c, m->tool_calls)
   {
-    const cJSON *name
-        = cJSON_GetObjectItemCaseSensitive (cJSON_GetObjectItemCaseSensitive (c, "function"), "name");
+    const cJSON *name = cJSON_GetObjectItemCaseSensitive (
+        cJSON_GetObjectItemCaseSensitive (c, "function"), "name");
     p = cJSON_CreateObject ();
     inner = cJSON_AddObjectToObject (p, "functionCall");
     cJSON_AddStringToObject (inner, "name", cJSON_IsString (name) ? name->valuestring : "");
@@ -201,8 +202,8 @@ build (const struct llm_call *c, const struct llm_creds *cr, struct llm_http *h,
       fcc = cJSON_AddObjectToObject (cfg, "functionCallingConfig");
       cJSON_AddStringToObject (fcc, "mode",
                                fname || strcmp (choice, "required") == 0 ? "ANY"
-                               : strcmp (choice, "none") == 0           ? "NONE"
-                                                                        : "AUTO");
+                               : strcmp (choice, "none") == 0            ? "NONE"
+                                                                         : "AUTO");
       if (fname)
         {
           cJSON *names = cJSON_AddArrayToObject (fcc, "allowedFunctionNames");
@@ -258,10 +259,9 @@ take_usage (struct llm_stream *s, const cJSON *u)
   /* Thinking tokens are billed as output.  */
   if (cJSON_IsNumber (cand) || cJSON_IsNumber (thoughts))
     {
-      double out = (cJSON_IsNumber (cand) && cand->valuedouble >= 0 ? cand->valuedouble : 0)
-                   + (cJSON_IsNumber (thoughts) && thoughts->valuedouble >= 0
-                          ? thoughts->valuedouble
-                          : 0);
+      double out
+          = (cJSON_IsNumber (cand) && cand->valuedouble >= 0 ? cand->valuedouble : 0)
+            + (cJSON_IsNumber (thoughts) && thoughts->valuedouble >= 0 ? thoughts->valuedouble : 0);
       cJSON *n = cJSON_CreateNumber (out);
       llm_usage (s, NULL, n, NULL);
       cJSON_Delete (n);

@@ -142,7 +142,8 @@ llm_msgs_parse (const cJSON *messages, struct llm_msgs *out, char *why, size_t w
       {
         free (m->text);
         m->text = NULL;
-        snprintf (why, whysize, "llm.chat: message %d has role '%.40s' (system, user, assistant, tool)",
+        snprintf (why, whysize,
+                  "llm.chat: message %d has role '%.40s' (system, user, assistant, tool)",
                   out->n + 1, role->valuestring);
         return -1;
       }

@@ -102,8 +102,9 @@ build (const struct llm_call *c, const struct llm_creds *cr, struct llm_http *h,
                                    cJSON_GetObjectItemCaseSensitive (fns[i], "name")->valuestring);
           if (cJSON_IsString (d))
             cJSON_AddStringToObject (t, "description", d->valuestring);
-          cJSON_AddItemToObject (t, "parameters", cJSON_IsObject (prm) ? cJSON_Duplicate (prm, 1)
-                                                                       : cJSON_CreateObject ());
+          cJSON_AddItemToObject (t, "parameters",
+                                 cJSON_IsObject (prm) ? cJSON_Duplicate (prm, 1)
+                                                      : cJSON_CreateObject ());
           cJSON_AddItemToArray (tools, t);
         }
       choice = llm_tool_choice (c->params, &fname);
@@ -229,7 +230,8 @@ event (struct llm_stream *s, const char *name, const char *data, size_t len)
     {
       const cJSON *d = cJSON_GetObjectItemCaseSensitive (doc, "delta");
       if (cJSON_IsString (d))
-        llm_tool_args (s, llm_tool (s, output_index (doc)), d->valuestring, strlen (d->valuestring));
+        llm_tool_args (s, llm_tool (s, output_index (doc)), d->valuestring,
+                       strlen (d->valuestring));
     }
   else if (strcmp (t, "response.function_call_arguments.done") == 0)
     take_call (s, output_index (doc), doc);

@@ -59,17 +59,17 @@ struct mcp_server
   const struct config_mcp_server *cfg;
   bool started, dead;
   char dead_why[600];
-  struct sandbox *sb;      /* caged */
-  pid_t pid;               /* uncaged */
-  int pidfd;               /* uncaged, -1 */
-  int in, out, err;        /* our ends: its stdin, stdout, stderr */
-  char *obuf;              /* stdout: the unfinished line */
+  struct sandbox *sb; /* caged */
+  pid_t pid;          /* uncaged */
+  int pidfd;          /* uncaged, -1 */
+  int in, out, err;   /* our ends: its stdin, stdout, stderr */
+  char *obuf;         /* stdout: the unfinished line */
   size_t olen, ocap;
-  char ebuf[4096];         /* stderr: the unfinished line */
+  char ebuf[4096]; /* stderr: the unfinished line */
   size_t elen;
-  char last_err[600];      /* its last stderr lines, for error messages */
+  char last_err[600]; /* its last stderr lines, for error messages */
   long next_id;
-  cJSON *tools;            /* tools/list, cached */
+  cJSON *tools; /* tools/list, cached */
   struct sandbox_bind *binds;
   size_t n_binds;
   char **envp, **argv;
@@ -156,8 +156,7 @@ read_stderr (struct broker_state *b, struct mcp_server *m)
         }
       m->elen += (size_t) n;
       m->ebuf[m->elen] = '\0';
-      while ((nl = memchr (m->ebuf, '\n', m->elen)) != NULL
-             || m->elen == sizeof m->ebuf - 1)
+      while ((nl = memchr (m->ebuf, '\n', m->elen)) != NULL || m->elen == sizeof m->ebuf - 1)
         {
           size_t used = nl ? (size_t) (nl - m->ebuf) + 1 : m->elen;
           cJSON *ev = cJSON_CreateObject ();
@@ -524,13 +523,14 @@ on_other (struct broker_state *b, struct mcp_server *m, cJSON *msg)
       char logger[80];
       snprintf (logger, sizeof logger, "mcp.%s", m->cfg->name);
       cJSON_AddStringToObject (ev, "event_type", "log");
-      cJSON_AddStringToObject (ev, "level",
-                               cJSON_IsString (level) && (strcmp (level->valuestring, "error") == 0
-                                                          || strcmp (level->valuestring, "critical") == 0)
-                                   ? "ERROR"
-                               : cJSON_IsString (level) && strcmp (level->valuestring, "warning") == 0
-                                   ? "WARNING"
-                                   : "INFO");
+      cJSON_AddStringToObject (
+          ev, "level",
+          cJSON_IsString (level)
+                  && (strcmp (level->valuestring, "error") == 0
+                      || strcmp (level->valuestring, "critical") == 0)
+              ? "ERROR"
+          : cJSON_IsString (level) && strcmp (level->valuestring, "warning") == 0 ? "WARNING"
+                                                                                  : "INFO");
       cJSON_AddStringToObject (ev, "message", text ? text : "");
       cJSON_AddStringToObject (ev, "logger_name", logger);
       trace_event (b->o->trace, ev);
@@ -565,7 +565,8 @@ rpc (struct broker_state *b, struct mcp_server *m, const char *method, cJSON *pa
     return NULL;
   for (;;)
     {
-      struct pollfd p[2] = { { .fd = m->out, .events = POLLIN }, { .fd = m->err, .events = POLLIN } };
+      struct pollfd p[2]
+          = { { .fd = m->out, .events = POLLIN }, { .fd = m->err, .events = POLLIN } };
       int left = (int) (until - now_ms ()), run_left = b->peer->ms_left (b->peer->ctx), n;
       sigset_t pending;
       char *nl;
@@ -591,7 +592,8 @@ rpc (struct broker_state *b, struct mcp_server *m, const char *method, cJSON *pa
           else
             {
               *etype = "Cancelled";
-              snprintf (why, whysize, "the call to MCP server '%s' was stopped (deadline or signal)",
+              snprintf (why, whysize,
+                        "the call to MCP server '%s' was stopped (deadline or signal)",
                         m->cfg->name);
             }
           return NULL;
@@ -668,7 +670,8 @@ rpc (struct broker_state *b, struct mcp_server *m, const char *method, cJSON *pa
                   const cJSON *em = cJSON_GetObjectItemCaseSensitive (e, "message");
                   snprintf (why, whysize, "MCP server '%s' answered %s with an error: %.300s",
                             m->cfg->name, method,
-                            cJSON_IsString (em) ? em->valuestring : "(no result, no error message)");
+                            cJSON_IsString (em) ? em->valuestring
+                                                : "(no result, no error message)");
                 }
               cJSON_Delete (msg);
               return out;
@@ -721,15 +724,16 @@ server_tools (struct broker_state *b, struct mcp_server *m, const char **etype, 
         const cJSON *desc = cJSON_GetObjectItemCaseSensitive (t, "description");
         const cJSON *schema = cJSON_GetObjectItemCaseSensitive (t, "inputSchema");
         cJSON *x;
-        if (!cJSON_IsString (name) || name->valuestring[0] == '\0' || strlen (name->valuestring) > 128
-            || cJSON_GetArraySize (all) >= MAX_TOOLS)
+        if (!cJSON_IsString (name) || name->valuestring[0] == '\0'
+            || strlen (name->valuestring) > 128 || cJSON_GetArraySize (all) >= MAX_TOOLS)
           continue;
         x = cJSON_CreateObject ();
         cJSON_AddStringToObject (x, "name", name->valuestring);
         if (cJSON_IsString (desc))
           cJSON_AddStringToObject (x, "description", desc->valuestring);
-        cJSON_AddItemToObject (x, "inputSchema", cJSON_IsObject (schema) ? cJSON_Duplicate (schema, 1)
-                                                                        : cJSON_Parse ("{\"type\":\"object\"}"));
+        cJSON_AddItemToObject (x, "inputSchema",
+                               cJSON_IsObject (schema) ? cJSON_Duplicate (schema, 1)
+                                                       : cJSON_Parse ("{\"type\":\"object\"}"));
         cJSON_AddItemToArray (all, x);
       }
       next = cJSON_GetObjectItemCaseSensitive (res, "nextCursor");
@@ -894,7 +898,8 @@ stop_server (struct broker_state *b, struct mcp_server *m)
   until = now_ms () + STOP_GRACE_MS;
   while (pidfd >= 0 && now_ms () < until)
     {
-      struct pollfd p[2] = { { .fd = pidfd, .events = POLLIN }, { .fd = m->err, .events = POLLIN } };
+      struct pollfd p[2]
+          = { { .fd = pidfd, .events = POLLIN }, { .fd = m->err, .events = POLLIN } };
       if (poll (p, 2, (int) (until - now_ms ())) <= 0)
         break;
       if (p[1].revents)

@@ -77,7 +77,8 @@ prices_lookup (const char *provider, const char *model, const char *overrides, d
         return 0;
     }
   if (table == NULL)
-    table = cJSON_ParseWithLength (tr_model_prices, (size_t) (tr_model_prices_end - tr_model_prices));
+    table
+        = cJSON_ParseWithLength (tr_model_prices, (size_t) (tr_model_prices_end - tr_model_prices));
   e = best (cJSON_GetObjectItemCaseSensitive (table, provider), model);
   return e ? price_of (e, in, out) : -1;
 }

@@ -15,10 +15,11 @@
 
 struct sigv4_request
 {
-  const char *method;           /* POST */
-  const char *path;             /* as sent (percent-encoded once), e.g. /model/x%3A0/converse */
-  const char *query;            /* canonical query string ("" for none) */
-  const char *const *headers;   /* "lowercase-name:value", sorted by name, host and x-amz-date included */
+  const char *method; /* POST */
+  const char *path;   /* as sent (percent-encoded once), e.g. /model/x%3A0/converse */
+  const char *query;  /* canonical query string ("" for none) */
+  const char *const
+      *headers; /* "lowercase-name:value", sorted by name, host and x-amz-date included */
   int n_headers;
   const char *payload;
   size_t payload_len;

@@ -116,11 +116,12 @@ human_line (struct trace *t, const cJSON *ev)
     {
       const cJSON *port = cJSON_GetObjectItemCaseSensitive (ev, "port");
       const char *host = str (ev, "host") ? str (ev, "host") : "?";
-      fprintf (f, "egress  %s %s%s%s:%d (%s, %s)%s%s", str (ev, "decision") ? str (ev, "decision") : "?",
-               strchr (host, ':') ? "[" : "", host, strchr (host, ':') ? "]" : "",
-               cJSON_IsNumber (port) ? port->valueint : 0,
-               str (ev, "protocol") ? str (ev, "protocol") : "?", str (ev, "cage") ? str (ev, "cage") : "?",
-               str (ev, "reason") ? ": " : "", str (ev, "reason") ? str (ev, "reason") : "");
+      fprintf (f, "egress  %s %s%s%s:%d (%s, %s)%s%s",
+               str (ev, "decision") ? str (ev, "decision") : "?", strchr (host, ':') ? "[" : "",
+               host, strchr (host, ':') ? "]" : "", cJSON_IsNumber (port) ? port->valueint : 0,
+               str (ev, "protocol") ? str (ev, "protocol") : "?",
+               str (ev, "cage") ? str (ev, "cage") : "?", str (ev, "reason") ? ": " : "",
+               str (ev, "reason") ? str (ev, "reason") : "");
     }
   else if (strcmp (type, "execution_summary") == 0)
     {

@@ -202,9 +202,9 @@ exec_env_with_proxy (const struct sandbox_spec *spec)
   char home[64];
 
   snprintf (home, sizeof home, "HOME=%s",
-            spec->cwd                                   ? spec->cwd
+            spec->cwd                                  ? spec->cwd
             : spec->workspace == SANDBOX_WORKSPACE_OFF ? "/"
-                                                        : "/workspace");
+                                                       : "/workspace");
   strv_push (&env, "PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin");
   strv_push (&env, home);
   strv_push (&env, "TERM=dumb");
@@ -399,8 +399,8 @@ sandbox_exec_cmd (int argc, char **argv)
         case O_DENY:
           if (egress_rules_add (&rules, c == O_DENY, optarg, why, sizeof why) < 0)
             {
-              fprintf (stderr, "tactus-run sandbox exec: %s: %s\n", c == O_DENY ? "--deny-net" : "--allow-net",
-                       why);
+              fprintf (stderr, "tactus-run sandbox exec: %s: %s\n",
+                       c == O_DENY ? "--deny-net" : "--allow-net", why);
               egress_rules_free (&rules);
               return 1;
             }

@@ -784,18 +784,20 @@ static int
 read_providers (struct tr_config *c, const struct ynode *n, struct tr_error *err)
 {
   if (n->type != YNODE_MAP)
-    return bad (err, n, "providers", "expected a map of NAME: {base_url, api, region, api_key_env}");
+    return bad (err, n, "providers",
+                "expected a map of NAME: {base_url, api, region, api_key_env}");
   for (const struct ynode *e = n->child; e; e = e->next)
     {
       struct config_provider *np, *p;
-      if (e->key[0] == '\0' || strspn (e->key, "abcdefghijklmnopqrstuvwxyz0123456789_-.")
-                                    != strlen (e->key))
-        return bad (err, e, "providers", "'%s' is not a provider name (lowercase letters, digits, "
-                                         "'-', '_', '.')",
+      if (e->key[0] == '\0'
+          || strspn (e->key, "abcdefghijklmnopqrstuvwxyz0123456789_-.") != strlen (e->key))
+        return bad (err, e, "providers",
+                    "'%s' is not a provider name (lowercase letters, digits, "
+                    "'-', '_', '.')",
                     e->key);
       if (e->type != YNODE_MAP)
-        return bad (err, e, "providers", "'%s': expected a map (base_url, api, region, api_key_env)",
-                    e->key);
+        return bad (err, e, "providers",
+                    "'%s': expected a map (base_url, api, region, api_key_env)", e->key);
       np = realloc (c->providers, (c->n_providers + 1) * sizeof *np);
       if (np == NULL)
         return tr_fail (err, ENOMEM, "config");
@@ -832,7 +834,8 @@ read_providers (struct tr_config *c, const struct ynode *n, struct tr_error *err
         }
       if (is_builtin_provider (p->name) && p->api)
         return bad (err, e, "providers",
-                    "'%s' is a built-in provider: it takes base_url (and region), not api", p->name);
+                    "'%s' is a built-in provider: it takes base_url (and region), not api",
+                    p->name);
       if (!is_builtin_provider (p->name) && (p->api == NULL || p->base_url == NULL))
         return bad (err, e, "providers",
                     "'%s' is not a built-in provider (openai, anthropic, google, bedrock): give it "
@@ -905,8 +908,9 @@ read_prices (struct tr_config *c, const struct ynode *n, struct tr_error *err)
       if (in < 0 || out < 0)
         {
           cJSON_Delete (all);
-          return bad (err, m, "model_prices", "'%s' needs both input and output (USD per million "
-                                              "tokens)",
+          return bad (err, m, "model_prices",
+                      "'%s' needs both input and output (USD per million "
+                      "tokens)",
                       m->key);
         }
       e = cJSON_CreateObject ();
@@ -953,7 +957,8 @@ read_mcp (struct tr_config *c, const struct ynode *n, struct tr_error *err)
         return bad (err, e, "mcp_servers",
                     "'%s' is not a server name (letters, digits, '_', '-'; at most 48)", e->key);
       if (e->type != YNODE_MAP)
-        return bad (err, e, "mcp_servers", "'%s': expected a map (command, args, env, cwd)", e->key);
+        return bad (err, e, "mcp_servers", "'%s': expected a map (command, args, env, cwd)",
+                    e->key);
       for (size_t i = 0; i < c->n_mcp; i++)
         if (strcmp (c->mcp[i].name, e->key) == 0)
           m = &c->mcp[i];
@@ -1013,10 +1018,11 @@ read_mcp (struct tr_config *c, const struct ynode *n, struct tr_error *err)
           else if (strcmp (f->key, "timeout") == 0)
             r = get_duration (f, "mcp_servers.timeout", &m->timeout, err);
           else
-            r = bad (err, f, "mcp_servers",
-                     "'%s': unknown key '%s' (command, args, env, cwd, sandbox, workspace, volumes, "
-                     "timeout)",
-                     e->key, f->key);
+            r = bad (
+                err, f, "mcp_servers",
+                "'%s': unknown key '%s' (command, args, env, cwd, sandbox, workspace, volumes, "
+                "timeout)",
+                e->key, f->key);
           if (r < 0)
             return -1;
         }

@@ -63,7 +63,7 @@ struct config_mcp_server
   char *command;
   char **args;
   char *cwd;
-  bool sandbox; /* false: runs on the host, uncaged (a warning says so) */
+  bool sandbox;                    /* false: runs on the host, uncaged (a warning says so) */
   enum config_workspace workspace; /* the run's workspace in its cage; default off */
   struct config_volume *volumes;   /* more host paths in its cage */
   size_t n_volumes;
@@ -93,9 +93,9 @@ struct tr_config
   char **protected_paths;
   struct config_provider *providers;
   size_t n_providers;
-  char *aws_region;   /* aws.default_region (or aws.region, aws_region) */
-  char *aws_profile;  /* aws.profile */
-  char *model_prices; /* model_prices as JSON text, or NULL */
+  char *aws_region;           /* aws.default_region (or aws.region, aws_region) */
+  char *aws_profile;          /* aws.profile */
+  char *model_prices;         /* model_prices as JSON text, or NULL */
   struct egress_rules egress; /* sandbox.network.allow / deny */
   struct config_mcp_server *mcp;
   size_t n_mcp;

@@ -364,13 +364,13 @@ egress_address_internal (const struct sockaddr *sa)
     const char *net;
     int prefix;
   } ranges[] = {
-    { AF_INET, "0.0.0.0", 8 },      { AF_INET, "10.0.0.0", 8 },     { AF_INET, "100.64.0.0", 10 },
-    { AF_INET, "127.0.0.0", 8 },    { AF_INET, "169.254.0.0", 16 }, { AF_INET, "172.16.0.0", 12 },
-    { AF_INET, "192.0.0.0", 24 },   { AF_INET, "192.0.2.0", 24 },   { AF_INET, "192.168.0.0", 16 },
-    { AF_INET, "198.18.0.0", 15 },  { AF_INET, "198.51.100.0", 24 }, { AF_INET, "203.0.113.0", 24 },
-    { AF_INET, "224.0.0.0", 3 },    { AF_INET6, "::", 127 },        { AF_INET6, "64:ff9b::", 96 },
-    { AF_INET6, "100::", 64 },      { AF_INET6, "2001:db8::", 32 }, { AF_INET6, "fc00::", 7 },
-    { AF_INET6, "fe80::", 10 },     { AF_INET6, "fec0::", 10 },     { AF_INET6, "ff00::", 8 },
+    { AF_INET, "0.0.0.0", 8 },     { AF_INET, "10.0.0.0", 8 },      { AF_INET, "100.64.0.0", 10 },
+    { AF_INET, "127.0.0.0", 8 },   { AF_INET, "169.254.0.0", 16 },  { AF_INET, "172.16.0.0", 12 },
+    { AF_INET, "192.0.0.0", 24 },  { AF_INET, "192.0.2.0", 24 },    { AF_INET, "192.168.0.0", 16 },
+    { AF_INET, "198.18.0.0", 15 }, { AF_INET, "198.51.100.0", 24 }, { AF_INET, "203.0.113.0", 24 },
+    { AF_INET, "224.0.0.0", 3 },   { AF_INET6, "::", 127 },         { AF_INET6, "64:ff9b::", 96 },
+    { AF_INET6, "100::", 64 },     { AF_INET6, "2001:db8::", 32 },  { AF_INET6, "fc00::", 7 },
+    { AF_INET6, "fe80::", 10 },    { AF_INET6, "fec0::", 10 },      { AF_INET6, "ff00::", 8 },
   };
   uint8_t a[16];
   int family;
@@ -379,8 +379,8 @@ egress_address_internal (const struct sockaddr *sa)
     return true;
   for (size_t i = 0; i < sizeof ranges / sizeof ranges[0]; i++)
     {
-      struct egress_rule r = { .kind = EGRESS_ADDR, .family = ranges[i].family,
-                               .prefix = ranges[i].prefix };
+      struct egress_rule r
+          = { .kind = EGRESS_ADDR, .family = ranges[i].family, .prefix = ranges[i].prefix };
       inet_pton (r.family, ranges[i].net, r.addr);
       if (addr_in (&r, family, a))
         return true;
@@ -414,9 +414,10 @@ egress_check_address (const struct egress_rules *rs, const struct sockaddr *sa, 
   for (size_t i = 0; rs && i < rs->n_allow; i++)
     if (port_ok (&rs->allow[i], port) && addr_in (&rs->allow[i], family, a))
       return 0;
-  snprintf (why, whysize,
-            "the address %s is internal (loopback, private or link-local) and sandbox.network.allow "
-            "does not list it",
-            text);
+  snprintf (
+      why, whysize,
+      "the address %s is internal (loopback, private or link-local) and sandbox.network.allow "
+      "does not list it",
+      text);
   return -1;
 }

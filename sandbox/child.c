@@ -106,7 +106,8 @@ arrange_fds (const struct sandbox_spec *spec, int *sync_fd, int broker_fd, int d
   /* Given stdio fds are moved high first, so filling 0-3 cannot clobber
    * one of them.  */
   for (int fd = 0; spec->use_stdio_fd && fd < 3; fd++)
-    if (spec->stdio_fd[fd] >= 0 && (given[fd] = fcntl (spec->stdio_fd[fd], F_DUPFD_CLOEXEC, 64)) < 0)
+    if (spec->stdio_fd[fd] >= 0
+        && (given[fd] = fcntl (spec->stdio_fd[fd], F_DUPFD_CLOEXEC, 64)) < 0)
       return tr_fail (err, errno, "fds: the payload's stdio");
   high_sync = fcntl (*sync_fd, F_DUPFD_CLOEXEC, 64);
   if (high_sync < 0)

@@ -181,10 +181,10 @@ _Noreturn void child_main (struct child_ctx *ctx);
 /* Messages on the setup socket.  */
 enum
 {
-  SYNC_GO = 'G',       /* parent -> child: struct sync_go, id maps written, carry on */
-  SYNC_READY = 'R',    /* child -> parent: payload about to run */
-  SYNC_ERROR = 'E',    /* child -> parent: struct tr_error follows */
-  SYNC_LISTENER = 'L', /* child -> parent: the supervised filter's listener (SCM_RIGHTS) */
+  SYNC_GO = 'G',        /* parent -> child: struct sync_go, id maps written, carry on */
+  SYNC_READY = 'R',     /* child -> parent: payload about to run */
+  SYNC_ERROR = 'E',     /* child -> parent: struct tr_error follows */
+  SYNC_LISTENER = 'L',  /* child -> parent: the supervised filter's listener (SCM_RIGHTS) */
   SYNC_NETLISTEN = 'N', /* child -> parent: its loopback listening socket (SCM_RIGHTS) */
 };
 

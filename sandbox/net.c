@@ -54,7 +54,8 @@ net_loopback_up (struct tr_error *err)
 int
 net_listen_loopback (uint16_t port, struct tr_error *err)
 {
-  struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons (port),
+  struct sockaddr_in a = { .sin_family = AF_INET,
+                           .sin_port = htons (port),
                            .sin_addr.s_addr = htonl (INADDR_LOOPBACK) };
   int one = 1, fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 

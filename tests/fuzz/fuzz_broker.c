@@ -49,8 +49,9 @@
  * Each input is a fresh broker_state (a fresh run).
  *
  * Invariants: the violation count and the kill decision agree; every model
- * request is a POST of a JSON object to BASE/chat/completions with the
- * allowlisted fields only, the model without its "openai/" prefix, stream
+ * request is a POST of a JSON object to BASE/chat/completions (or
+ * BASE/responses for model_type = "responses") with the allowlisted
+ * fields only, the model without its "openai/" prefix, stream
  * and Accept agreeing, max_tokens within the remaining budget, the key in
  * the Authorization header; no model-call error sent to the VM contains
  * the API key (the broker redacts what servers echo; every response body
@@ -363,14 +364,22 @@ check_request (const struct fake_easy *e)
   const char *accept, *auth;
   bool streaming;
 
-  CHECK (e->url != NULL && strcmp (e->url, BASE_URL "/chat/completions") == 0);
+  static const char *const allowed_responses[]
+      = { "model", "instructions",      "input",  "tools", "tool_choice", "temperature",
+          "top_p", "max_output_tokens", "stream", "store", NULL };
+  bool resp_api;
+
+  CHECK (e->url != NULL);
+  /* model_type = "responses": OpenAI's Responses API, its own fields.  */
+  resp_api = strcmp (e->url, BASE_URL "/responses") == 0;
+  CHECK (resp_api || strcmp (e->url, BASE_URL "/chat/completions") == 0);
   CHECK (e->write != NULL && e->progress != NULL);
   CHECK (e->body != NULL); /* the key goes in a header (the fields are checked below) */
   body = cJSON_Parse (e->body);
   CHECK (cJSON_IsObject (body));
   cJSON_ArrayForEach (k, body)
   {
-    const char *const *a = allowed;
+    const char *const *a = resp_api ? allowed_responses : allowed;
     while (*a && strcmp (*a, k->string) != 0)
       a++;
     CHECK (*a != NULL);
@@ -379,12 +388,13 @@ check_request (const struct fake_easy *e)
   CHECK (cJSON_IsString (model) && strncmp (model->valuestring, "openai/", 7) != 0);
   CHECK (strcmp (model->valuestring, "gpt-4o-mini") == 0
          || strcmp (model->valuestring, "gpt-test") == 0);
-  CHECK (cJSON_IsArray (cJSON_GetObjectItemCaseSensitive (body, "messages")));
+  CHECK (cJSON_IsArray (cJSON_GetObjectItemCaseSensitive (body, resp_api ? "input" : "messages")));
   stream = cJSON_GetObjectItemCaseSensitive (body, "stream");
   CHECK (cJSON_IsBool (stream));
   streaming = cJSON_IsTrue (stream);
-  CHECK (streaming == (cJSON_GetObjectItemCaseSensitive (body, "stream_options") != NULL));
-  mt = cJSON_GetObjectItemCaseSensitive (body, "max_tokens");
+  CHECK (resp_api
+         || streaming == (cJSON_GetObjectItemCaseSensitive (body, "stream_options") != NULL));
+  mt = cJSON_GetObjectItemCaseSensitive (body, resp_api ? "max_output_tokens" : "max_tokens");
   /* The policy has a budget: every request is capped by what is left.  */
   CHECK (current->tokens_used < MAX_TOKENS);
   CHECK (cJSON_IsNumber (mt) && mt->valuedouble <= (double) (MAX_TOKENS - current->tokens_used));

@@ -48,7 +48,8 @@ check_reply (const cJSON *data)
   const cJSON *c, *u;
 
   CHECK (cJSON_IsObject (data) && cJSON_IsString (text));
-  CHECK (calls == NULL || (cJSON_IsArray (calls) && cJSON_GetArraySize (calls) <= LLM_MAX_TOOL_CALLS));
+  CHECK (calls == NULL
+         || (cJSON_IsArray (calls) && cJSON_GetArraySize (calls) <= LLM_MAX_TOOL_CALLS));
   cJSON_ArrayForEach (c, calls)
   {
     const cJSON *fn = cJSON_GetObjectItemCaseSensitive (c, "function");
@@ -113,7 +114,8 @@ request (const struct llm_provider *p, bool stream, const uint8_t *data, size_t 
   struct llm_http h = { 0 };
   char why[600];
 
-  if (!cJSON_IsObject (params) || !cJSON_IsArray (cJSON_GetObjectItemCaseSensitive (params, "messages")))
+  if (!cJSON_IsObject (params)
+      || !cJSON_IsArray (cJSON_GetObjectItemCaseSensitive (params, "messages")))
     {
       cJSON_Delete (params); /* the broker checks this much before it builds */
       return;

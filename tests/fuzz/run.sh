@@ -51,8 +51,10 @@ sources() {
   case "$1" in
     fuzz_frame) echo "" ;;
     # Not broker/curl_lazy.c: the harness stands in for libcurl.
-    fuzz_broker) echo "$(ls broker/*.c | grep -v '^broker/curl_lazy\.c$' | tr '\n' ' ') broker/*.S policy/policy.c" ;;
-    fuzz_llm) echo "broker/*.c broker/*.S policy/policy.c" ;;
+    # (The broker starts MCP servers' cages: the sandbox and the config
+    # reader come along.)
+    fuzz_broker) echo "$(ls broker/*.c | grep -v '^broker/curl_lazy\.c$' | tr '\n' ' ') broker/*.S policy/*.c sandbox/*.c sandbox/*.S $gen_objs" ;;
+    fuzz_llm) echo "broker/*.c broker/*.S policy/*.c sandbox/*.c sandbox/*.S $gen_objs" ;;
     fuzz_egress) echo "broker/egress_proto.c policy/egress.c" ;;
     fuzz_config) echo "policy/config.c policy/egress.c policy/layers.c policy/yaml_tree.c policy/policy.c policy/grants.c policy/trust.c" ;;
     fuzz_checkpoint) echo "broker/checkpoint_store.c" ;;

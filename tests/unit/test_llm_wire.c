@@ -43,14 +43,16 @@ test_sigv4 (void)
   char auth[512], why[200], path[200];
   int rc = sigv4_sign (&r, auth, sizeof auth, why, sizeof why);
 
-  report (rc == 0
-              && strcmp (auth, "AWS4-HMAC-SHA256 "
-                               "Credential=AKIDEXAMPLE/20150830/us-east-1/iam/aws4_request, "
-                               "SignedHeaders=content-type;host;x-amz-date, "
-                               "Signature=5d672d79c15b13162d9279b0855cfba6789a8edb4c82c400e06b5924a6f2b5d7")
-                     == 0,
-          "sigv4: AWS's documented example signs to the signature AWS prints", "rc %d: %s",
-          rc, rc ? why : auth);
+  report (
+      rc == 0
+          && strcmp (auth,
+                     "AWS4-HMAC-SHA256 "
+                     "Credential=AKIDEXAMPLE/20150830/us-east-1/iam/aws4_request, "
+                     "SignedHeaders=content-type;host;x-amz-date, "
+                     "Signature=5d672d79c15b13162d9279b0855cfba6789a8edb4c82c400e06b5924a6f2b5d7")
+                 == 0,
+      "sigv4: AWS's documented example signs to the signature AWS prints", "rc %d: %s", rc,
+      rc ? why : auth);
   sigv4_canonical_path ("/model/anthropic.claude-3-5-sonnet-20240620-v1%3A0/converse", 1, path,
                         sizeof path);
   report (strcmp (path, "/model/anthropic.claude-3-5-sonnet-20240620-v1%253A0/converse") == 0,
@@ -109,7 +111,8 @@ test_eventstream (void)
   long r;
 
   report (es_crc32 (0, (const unsigned char *) "123456789", 9) == 0xcbf43926,
-          "eventstream: CRC-32 check value", "%lx", es_crc32 (0, (const unsigned char *) "123456789", 9));
+          "eventstream: CRC-32 check value", "%lx",
+          es_crc32 (0, (const unsigned char *) "123456789", 9));
   r = es_decode (m, n, &e);
   report (r == (long) n && e.event_type && strcmp (e.event_type, "contentBlockDelta") == 0
               && e.message_type && strcmp (e.message_type, "event") == 0
@@ -146,8 +149,8 @@ test_prices (void)
                   == 0
               && in == 3 && out == 15,
           "prices: a Bedrock inference profile (us.) and version (:0)", "%g %g", in, out);
-  report (prices_lookup ("anthropic", "claude-x", "{\"anthropic/claude-x\":{\"input\":7,\"output\":9}}",
-                         &in, &out)
+  report (prices_lookup ("anthropic", "claude-x",
+                         "{\"anthropic/claude-x\":{\"input\":7,\"output\":9}}", &in, &out)
                   == 0
               && in == 7 && out == 9,
           "prices: an override from the config", "%g %g", in, out);
