@@ -565,8 +565,12 @@ rpc (struct broker_state *b, struct mcp_server *m, const char *method, cJSON *pa
     return NULL;
   for (;;)
     {
-      struct pollfd p[2]
-          = { { .fd = m->out, .events = POLLIN }, { .fd = m->err, .events = POLLIN } };
+      /* Its stdout and stderr, and the egress proxy's events: a server that
+       * makes many connections during a call must not find the event pipe
+       * full (the proxy would wait for the broker, which waits here).  */
+      struct pollfd p[3] = { { .fd = m->out, .events = POLLIN },
+                             { .fd = m->err, .events = POLLIN },
+                             { .fd = egress_event_fd (b->egress), .events = POLLIN } };
       int left = (int) (until - now_ms ()), run_left = b->peer->ms_left (b->peer->ctx), n;
       sigset_t pending;
       char *nl;
@@ -600,7 +604,7 @@ rpc (struct broker_state *b, struct mcp_server *m, const char *method, cJSON *pa
         }
       if (run_left > 0 && run_left < left)
         left = run_left;
-      n = poll (p, 2, left > 100 ? 100 : left); /* signals are checked every 100 ms */
+      n = poll (p, 3, left > 100 ? 100 : left); /* signals are checked every 100 ms */
       if (n < 0 && errno != EINTR)
         {
           snprintf (why, whysize, "poll: %s", strerror (errno));
@@ -608,6 +612,8 @@ rpc (struct broker_state *b, struct mcp_server *m, const char *method, cJSON *pa
         }
       if (p[1].revents)
         read_stderr (b, m);
+      if (p[2].revents)
+        egress_drain (b->egress, b->o->trace);
       if (!(p[0].revents & (POLLIN | POLLHUP | POLLERR)))
         continue;
       for (;;)

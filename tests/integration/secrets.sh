@@ -25,6 +25,10 @@ home="$scratch/home"
 mkdir -p "$work" "$home/.tactus"
 unset OPENAI_API_KEY OPENAI_BASE_URL
 rand() { head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
+# How long the procedures sleep while they are searched: a sanitized
+# process is hundreds of MB to read, and the host may be busy.
+NAP=4
+[ -n "${TR_SANITIZED:-}" ] && NAP=20
 KEY_ENV="sk-test-$(rand)"
 KEY_CFG="sk-cfg-$(rand)"
 KEY_SIDECAR="sk-sidecar-$(rand)"
@@ -49,15 +53,15 @@ Procedure { function(input)
   local r = a({ message = "hi" })
   local canary = File.read("canary.txt")
   Log.info("model call done; sleeping")
-  Sleep(4)
+  Sleep($NAP)
   return { text = r.text, canary = #canary }
 end }
 EOF
 # Outside the workspace, so its sidecar config (holding a key) is not
 # visible inside either.
 mkdir -p "$scratch/proc"
-cat >"$scratch/proc/envcheck.tac" <<'EOF'
-Procedure { function(input) Log.info("sleeping"); Sleep(3); return { ok = true } end }
+cat >"$scratch/proc/envcheck.tac" <<EOF
+Procedure { function(input) Log.info("sleeping"); Sleep($NAP); return { ok = true } end }
 EOF
 
 # scan.py PID [--no-files] --must S... --never S...: searches the process and prints one
@@ -78,14 +82,18 @@ seen = set()
 tolerated = 0
 # ASan's runtime keeps a private copy of the launcher's initial environment
 # (read from /proc/self/environ at start-up): under TR_SANITIZED a key
-# found only as "OPENAI_API_KEY=<key>" in an anonymous mapping is that copy.
+# found only as "NAME=<key>" (NAME a provider's variable) in an anonymous
+# mapping is that copy.
 sanitized = bool(os.environ.get("TR_SANITIZED"))
+ENV_NAMES = [b"OPENAI_API_KEY=", b"ANTHROPIC_API_KEY=", b"GOOGLE_API_KEY=", b"AWS_SECRET_ACCESS_KEY=",
+             b"AWS_SESSION_TOKEN=", b"MCP_TOK="]
+def env_copy(data, i):
+    return any(data[max(0, i - len(n)):i] == n for n in ENV_NAMES)
 def look(where, data):
     global tolerated
     for s in must + never:
         i = data.find(s)
-        while i >= 0 and sanitized and where == "mem-anon" and s in never \
-                and data[max(0, i - 15):i] == b"OPENAI_API_KEY=":
+        while i >= 0 and sanitized and where == "mem-anon" and s in never and env_copy(data, i):
             tolerated += 1
             i = data.find(s, i + 1)
         if i >= 0:
@@ -324,8 +332,8 @@ scan_provider() {
   shift 4
   local key="$1"
   shift
-  printf -- '-- %s\na = Agent { model = "%s" }\nProcedure { function(input)\n  local r = a({ message = "hi" })\n  local c = File.read("canary.txt")\n  Log.info("model call done; sleeping")\n  Sleep(4)\n  return { text = r.text }\nend }\n' \
-    "$LUA_CANARY" "$model" >"$work/sleepy_$p.tac"
+  printf -- '-- %s\na = Agent { model = "%s" }\nProcedure { function(input)\n  local r = a({ message = "hi" })\n  local c = File.read("canary.txt")\n  Log.info("model call done; sleeping")\n  Sleep(%s)\n  return { text = r.text }\nend }\n' \
+    "$LUA_CANARY" "$model" "$NAP" >"$work/sleepy_$p.tac"
   if [ "$kind" = bedrock ]; then
     start_fake_as bedrock '[{"text": "hello from the fake model"}]' "$AWS_ID" "$key" us-test-1 "$KEY_TOKEN"
   else
@@ -390,8 +398,8 @@ mcp_servers:
   s: { command: python3, args: [$scratch/mcpsrv/fake_mcp.py], cwd: $scratch/mcpsrv, env: { TOKEN: "\${MCP_TOK}" } }
 policy: { tools: [mcp.s.echo, mcp.s.env] }
 EOF
-printf -- '-- %s\nProcedure { function(input)\n  local v = mcp.s.echo({ text = "hello" })\n  local n = mcp.s.env({ names = { "TOKEN" }, present = true })\n  Log.info("model call done; sleeping")\n  Sleep(3)\n  return { v = v, has = n.TOKEN == true }\nend }\n' \
-  "$LUA_CANARY" >"$work/mcp_secret.tac"
+printf -- '-- %s\nProcedure { function(input)\n  local v = mcp.s.echo({ text = "hello" })\n  local n = mcp.s.env({ names = { "TOKEN" }, present = true })\n  Log.info("model call done; sleeping")\n  Sleep(%s)\n  return { v = v, has = n.TOKEN == true }\nend }\n' \
+  "$LUA_CANARY" "$NAP" >"$work/mcp_secret.tac"
 (cd "$work" && exec env HOME="$home" MCP_TOK="$MCP_SECRET" "$TR" run mcp_secret.tac >"$scratch/out" 2>"$scratch/err" </dev/null) &
 run_pid=$!
 if wait_for "model call done"; then

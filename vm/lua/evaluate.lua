@@ -68,7 +68,7 @@ local function judge(e, run, case)
   end
   local user = "RUBRIC:\n" .. rubric .. "\n\nINPUT:\n" .. j(case.inputs or case.input or {})
     .. "\n\nEXPECTED OUTPUT:\n" .. j(case.expected_output) .. "\n\nOUTPUT:\n" .. j(run.output)
-  local ok, reply = pcall(T.call, "llm.chat", { provider = "openai", model = model, stream = false,
+  local ok, reply = pcall(T.call, "llm.chat", { model = model, stream = false,
     temperature = e.temperature or 0, agent_name = "llm_judge",
     messages = { { role = "system", content = JUDGE_SYSTEM }, { role = "user", content = user } } })
   if not ok then return false, "llm_judge: the judge model call failed: " .. T.error_text(reply) end
