@@ -449,8 +449,12 @@ broker_serve (const struct broker_options *o, struct broker_peer *peer, struct b
       if (fd_open && (p[0].revents & (POLLIN | POLLHUP | POLLERR)))
         {
           struct tr_error ferr;
-          int r = frame_recv_packet (peer->fd, &a, &ferr);
-          if (r < 0 && (ferr.errnum == EAGAIN || ferr.errnum == EWOULDBLOCK))
+          int r;
+          /* EOF (-2) fills no error: ERR must not be read as an old one
+           * (an EAGAIN left on the stack would loop here for ever).  */
+          tr_error_clear (&ferr);
+          r = frame_recv_packet (peer->fd, &a, &ferr);
+          if (r != -2 && r < 0 && (ferr.errnum == EAGAIN || ferr.errnum == EWOULDBLOCK))
             continue;
           if (r == -2 || (r < 0 && ferr.errnum != 0))
             fd_open = false; /* EOF (the VM ended) or a broken socket */
