@@ -241,9 +241,10 @@ else
 fi
 
 # ---- the Http primitive obeys the same list -------------------------------------------
-mkdir -p "$scratch/proc/home/.tactus"
-chmod -R 0755 "$scratch/proc"
-cat >"$scratch/proc/home/.tactus/config.yml" <<EOF
+# (The home directory outside the workspace: a workspace holding it is refused.)
+mkdir -p "$scratch/proc" "$scratch/phome/.tactus"
+chmod -R 0755 "$scratch/proc" "$scratch/phome"
+cat >"$scratch/phome/.tactus/config.yml" <<EOF
 sandbox:
   network:
     allow: [good.test:8080, rebind.test:8080]
@@ -265,7 +266,7 @@ for who in root nobody; do
   : >"$LOOKUPS"
   pre=()
   [ "$who" = nobody ] && pre=(setpriv --reuid 65534 --regid 65534 --clear-groups --inh-caps=-all --)
-  (cd "$scratch/proc" && "${PRELOAD[@]}" HOME="$scratch/proc/home" "${pre[@]}" "$TR" run http.tac --json \
+  (cd "$scratch/proc" && "${PRELOAD[@]}" HOME="$scratch/phome" "${pre[@]}" "$TR" run http.tac --json \
     >"$scratch/out" 2>"$scratch/err" </dev/null)
   rc=$?
   res=$(python3 "$TESTS_DIR/lib/jsonl_query.py" "$scratch/out" '[r["result"][k] for k in ("good", "port", "rebind", "rebind2", "literal")] + [len(of("egress"))]')
@@ -280,7 +281,7 @@ done
 # ---- an MCP server's cage reaches the allowed endpoints through the proxy, and no others ----
 cp "$TESTS_DIR/lib/fake_mcp.py" "$scratch/proc/"
 chmod 0755 "$scratch/proc/fake_mcp.py"
-cat >"$scratch/proc/home/.tactus/config.yml" <<EOF
+cat >"$scratch/phome/.tactus/config.yml" <<EOF
 sandbox:
   network:
     allow: [good.test:8080]
@@ -298,7 +299,7 @@ for who in root nobody; do
   : >"$LOOKUPS"
   pre=()
   [ "$who" = nobody ] && pre=(setpriv --reuid 65534 --regid 65534 --clear-groups --inh-caps=-all --)
-  (cd "$scratch/proc" && "${PRELOAD[@]}" HOME="$scratch/proc/home" "${pre[@]}" "$TR" run mcpnet.tac --json \
+  (cd "$scratch/proc" && "${PRELOAD[@]}" HOME="$scratch/phome" "${pre[@]}" "$TR" run mcpnet.tac --json \
     >"$scratch/out" 2>"$scratch/err" </dev/null)
   rc=$?
   res=$(python3 "$TESTS_DIR/lib/jsonl_query.py" "$scratch/out" '[r["result"]["good"], r["result"]["other"][:10]] + [(e["decision"], e["host"], e["cage"]) for e in of("egress")]')
