@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Hostile lane: egress to approved endpoints only (sandbox exec --allow /
+# Hostile lane: egress to approved endpoints only (sandbox exec --allow-net /
 # sandbox.network.allow; docs/sandbox.md, "Egress").
 #
 # The whole script runs in a network namespace it makes (unshare --net, as
@@ -23,7 +23,7 @@
 #   - direct connections are impossible (no route; the cage's 127.0.0.1 is
 #     its own), while the same ones from outside the cage work (the control);
 #   - every connection, allowed or refused, is an egress event;
-#   - without --allow there is no proxy at all.
+#   - without --allow-net there is no proxy at all.
 # Then the Http primitive of a procedure, and a caged MCP server, obey the
 # same list.
 source "$TESTS_DIR/lib.sh"
@@ -146,8 +146,8 @@ except OSError as e:
     print("failed", e.errno)' 2>&1)"
 EOF
 chmod 0755 "$scratch/client.sh"
-ALLOW=(--allow good.test:8080 --allow v6.test:8080 --allow "[$PUB6]:8080" --allow '*.test:8080'
-  --deny bad.test)
+ALLOW=(--allow-net good.test:8080 --allow-net v6.test:8080 --allow-net "[$PUB6]:8080" --allow-net '*.test:8080'
+  --deny-net bad.test)
 
 # get LABEL: the line of the last run's output.
 get() { sed -n "s/^$1: //p" "$scratch/out" | head -1 | sed 's/ *$//'; }
@@ -224,20 +224,20 @@ for who in root nobody; do
   fi
 done
 
-# Without --allow: no proxy, no variables, nothing listening.
+# Without --allow-net: no proxy, no variables, nothing listening.
 (cd "$scratch" && "$TR" sandbox exec --workspace-mode off -- sh -c 'env | grep -ci proxy; curl -s -m 5 -x http://127.0.0.1:3128 http://good.test:8080/; echo "rc=$?"' \
   >"$scratch/out" 2>"$scratch/err" </dev/null)
 if [ "$(head -1 "$scratch/out")" = 0 ] && grep -q '^rc=7' "$scratch/out"; then
-  pass "egress: without --allow there is no proxy in the cage (no variables, nothing on 127.0.0.1:3128)"
+  pass "egress: without --allow-net there is no proxy in the cage (no variables, nothing on 127.0.0.1:3128)"
 else
-  fail "egress: without --allow there is no proxy" "$(tr '\n' ' ' <"$scratch/out")"
+  fail "egress: without --allow-net there is no proxy" "$(tr '\n' ' ' <"$scratch/out")"
 fi
 # A bad entry is an error naming it.
-out=$("$TR" sandbox exec --allow 'good.test:99999' -- true 2>&1)
-if [ $? = 1 ] && [[ "$out" == *"--allow: 'good.test:99999': the port must be"* ]]; then
-  pass "egress: a bad --allow entry is an error naming it"
+out=$("$TR" sandbox exec --allow-net 'good.test:99999' -- true 2>&1)
+if [ $? = 1 ] && [[ "$out" == *"--allow-net: 'good.test:99999': the port must be"* ]]; then
+  pass "egress: a bad --allow-net entry is an error naming it"
 else
-  fail "egress: a bad --allow entry is an error" "$out"
+  fail "egress: a bad --allow-net entry is an error" "$out"
 fi
 
 # ---- the Http primitive obeys the same list -------------------------------------------

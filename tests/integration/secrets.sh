@@ -398,7 +398,7 @@ mcp_servers:
   s: { command: python3, args: [$scratch/mcpsrv/fake_mcp.py], cwd: $scratch/mcpsrv, env: { TOKEN: "\${MCP_TOK}" } }
 policy: { tools: [mcp.s.echo, mcp.s.env] }
 EOF
-printf -- '-- %s\nProcedure { function(input)\n  local v = mcp.s.echo({ text = "hello" })\n  local n = mcp.s.env({ names = { "TOKEN" }, present = true })\n  Log.info("model call done; sleeping")\n  Sleep(%s)\n  return { v = v, has = n.TOKEN == true }\nend }\n' \
+printf -- '-- %s\nProcedure { function(input)\n  local c = File.read("canary.txt")\n  local v = mcp.s.echo({ text = "hello" })\n  local n = mcp.s.env({ names = { "TOKEN" }, present = true })\n  Log.info("model call done; sleeping")\n  Sleep(%s)\n  return { v = v, has = n.TOKEN == true }\nend }\n' \
   "$LUA_CANARY" "$NAP" >"$work/mcp_secret.tac"
 (cd "$work" && exec env HOME="$home" MCP_TOK="$MCP_SECRET" "$TR" run mcp_secret.tac >"$scratch/out" 2>"$scratch/err" </dev/null) &
 run_pid=$!
