@@ -63,7 +63,7 @@ sources() {
     # ($gen_objs: the build's generated objects, the embedded Lua bytecode
     # and seccomp programs.)
     fuzz_oci_config|fuzz_oci_seccomp)
-      echo "shim/*.c sandbox/*.c sandbox/*.S policy/*.c broker/*.c vm/*.c $gen_objs" ;;
+      echo "shim/*.c sandbox/*.c sandbox/*.S policy/*.c broker/*.c broker/*.S vm/*.c $gen_objs" ;;
     *) return 1 ;;
   esac
 }
