@@ -85,9 +85,12 @@ $(BUILD)/tactus-run: $(CLI_OBJ) $(BUILD)/libtactus.a
 # The warm pool's client: libc and the framing only, linked statically, so
 # it starts in a fraction of tactus-run's time (see cli/cmd_serve.c).
 # (The sanitizer runtimes cannot be linked statically: dynamic there.)
-CLIENT_SRC := cli/client/client.c common/frame.c common/error.c common/fdpass.c common/userdir.c
+# Its options come from the one table (cli/options.def, through
+# cli/options_table.c: plain data and libc).
+CLIENT_SRC := cli/client/client.c cli/options_table.c common/frame.c common/error.c \
+	common/fdpass.c common/userdir.c common/suggest.c
 CLIENT_LINK := $(if $(SAN),-pie,-static-pie)
-$(BUILD)/tactus-run-client: $(CLIENT_SRC)
+$(BUILD)/tactus-run-client: $(CLIENT_SRC) cli/options.def cli/options.h
 	@mkdir -p $(@D)
 	$(CC) -std=gnu11 $(OPT) $(WARN) $(HARDEN) -I. $(SAN) $(CLIENT_LINK) $(filter-out -pie,$(LDFLAGS_ALL)) -o $@ $(CLIENT_SRC)
 

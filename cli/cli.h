@@ -20,13 +20,6 @@ int cmd_validate (int argc, char **argv);
 int cmd_info (int argc, char **argv);
 int cmd_trace (int argc, char **argv);
 
-/* Refuse long options that are not exactly one of OPTS (getopt_long takes
- * abbreviations), naming the closest; -1 after printing why.
- * STOP_AT_OPERAND: options end at the first operand (getopt's "+").  */
-struct option;
-int cli_exact_options (const char *cmd, int argc, char **argv, const struct option *opts,
-                       bool stop_at_operand);
-
 /* Parse "64m", "1g", "4096": bytes.  */
 int parse_size (const char *s, uint64_t *out);
 int parse_uint (const char *s, uint64_t *out);

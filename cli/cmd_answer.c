@@ -11,6 +11,7 @@
 #include "broker/broker.h"
 #include "broker/checkpoint_store.h"
 #include "cli/cli.h"
+#include "cli/options.h"
 #include "policy/config.h"
 
 int
@@ -23,34 +24,27 @@ cmd_answer (int argc, char **argv)
   struct tr_config cfg;
   int rc = 1;
 
-  for (int i = 1; i < argc; i++)
+  struct cli_parser p;
+  int c;
+
+  if (cli_parse_begin (&p, CLI_C_ANSWER, argc, argv) < 0)
+    return 1;
+  while ((c = cli_next (&p)) > 0)
+    if (c == CLI_O_STORAGE_PATH)
+      dir = p.arg;
+  if (c < 0)
+    return 1;
+  if (optind + 2 != argc)
     {
-      if (strcmp (argv[i], "--storage-path") == 0 && i + 1 < argc)
-        dir = argv[++i];
-      else if (argv[i][0] == '-' && argv[i][1] == '-')
-        {
-          fprintf (stderr,
-                   "tactus-run answer: unknown option '%s'\n"
-                   "usage: tactus-run answer FILE.tac VALUE [--storage-path DIR]\n",
-                   argv[i]);
-          return 1;
-        }
-      else if (file == NULL)
-        file = argv[i];
-      else if (value == NULL)
-        value = argv[i];
-      else
-        {
-          fprintf (stderr, "tactus-run answer: unexpected argument '%s'\n", argv[i]);
-          return 1;
-        }
-    }
-  if (file == NULL || value == NULL)
-    {
-      fprintf (stderr, "usage: tactus-run answer FILE.tac VALUE [--storage-path DIR]\n"
-                       "  VALUE: yes/no for approvals, text for inputs, or JSON\n");
+      if (optind + 2 < argc)
+        fprintf (stderr, "tactus-run answer: unexpected argument '%s'\n", argv[optind + 2]);
+      cli_usage_lines (CLI_C_ANSWER, stderr);
+      fprintf (stderr, "  VALUE: yes/no for approvals, text for inputs, or JSON\n"
+                       "(see tactus-run answer --help)\n");
       return 1;
     }
+  file = argv[optind];
+  value = argv[optind + 1];
   /* The same place `run` uses: --storage-path, else the config's
    * storage_path, else the state directory (broker/checkpoint_store.h).  */
   config_init (&cfg);

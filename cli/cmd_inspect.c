@@ -17,6 +17,7 @@
 #include "broker/broker.h"
 #include "broker/trace.h"
 #include "cli/cli.h"
+#include "cli/options.h"
 #include "cli/inspect.h"
 #include "cli/run_common.h"
 #include "cli/untrusted.h"
@@ -281,74 +282,36 @@ struct inspect_cmd
   struct inspect_options io;
 };
 
-static void
-inspect_usage (FILE *f, const char *cmd)
-{
-  if (strcmp (cmd, "validate") == 0)
-    fprintf (f, "usage: tactus-run validate FILE.tac [OPTIONS]\n"
-                "\n"
-                "Check FILE without running it: syntax, declarations, schemas (types, defaults),\n"
-                "agents' tools, Specifications (Gherkin, every step known), Evaluations.\n"
-                "The file is read inside the sandbox; its first effect stops it.\n");
-  else
-    fprintf (f, "usage: tactus-run info FILE.tac [OPTIONS]\n"
-                "\n"
-                "Show what FILE declares: inputs, outputs, agents, tools, toolsets, models,\n"
-                "sub-procedures, stages (the policy's), scenarios and evaluations.\n");
-  fprintf (f, "\n"
-              "  --json                the report as one JSON document\n"
-              "  --no-sandbox          read the file without the sandbox (NOT isolated)\n"
-              "  --no-jit              run the Lua interpreter only\n"
-              "  -v, --verbose         show the dry run's events\n"
-              "\n"
-              "exit status: 0 when the file has no errors (warnings are fine), else 1\n");
-}
-
 static int
 parse_inspect_args (int argc, char **argv, struct inspect_cmd *c)
 {
-  enum
-  {
-    O_JSON = 256,
-    O_NOSB,
-    O_NOJIT,
-    O_HELP
-  };
-  static const struct option opts[] = {
-    { "json", no_argument, 0, O_JSON },    { "no-sandbox", no_argument, 0, O_NOSB },
-    { "no-jit", no_argument, 0, O_NOJIT }, { "verbose", no_argument, 0, 'v' },
-    { "help", no_argument, 0, O_HELP },    { 0, 0, 0, 0 },
-  };
+  struct cli_parser p;
   int o;
 
-  if (cli_exact_options (c->cmd, argc, argv, opts, false) < 0)
+  if (cli_parse_begin (&p, strcmp (c->cmd, "validate") == 0 ? CLI_C_VALIDATE : CLI_C_INFO, argc,
+                       argv)
+      < 0)
     return 1;
-  optind = 1;
-  opterr = 0;
-  while ((o = getopt_long (argc, argv, "v", opts, NULL)) != -1)
+  while ((o = cli_next (&p)) > 0)
     switch (o)
       {
-      case O_JSON:
+      case CLI_O_JSON:
         c->json = true;
         break;
-      case O_NOSB:
+      case CLI_O_NO_SANDBOX:
         c->io.no_sandbox = true;
         break;
-      case O_NOJIT:
+      case CLI_O_NO_JIT:
         c->io.no_jit = true;
         break;
-      case 'v':
+      case CLI_O_VERBOSE:
         c->io.verbose = true;
         break;
-      case O_HELP:
-        inspect_usage (stdout, c->cmd);
-        exit (0);
       default:
-        fprintf (stderr,
-                 "tactus-run %s: unknown or incomplete option '%s'\n(see tactus-run %s --help)\n",
-                 c->cmd, argv[optind - 1], c->cmd);
         return 1;
       }
+  if (o < 0)
+    return 1;
   if (optind >= argc)
     {
       fprintf (stderr, "tactus-run %s: no procedure file given (tactus-run %s FILE.tac)\n", c->cmd,

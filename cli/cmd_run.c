@@ -28,6 +28,7 @@
 #include "broker/broker.h"
 #include "broker/trace.h"
 #include "cli/cli.h"
+#include "cli/options.h"
 #include "cli/inspect.h"
 #include "cli/run_common.h"
 #include "cli/trace_store.h"
@@ -62,161 +63,74 @@ struct run_options
   int workspace_mode; /* enum config_workspace, -1: the config's */
 };
 
-static void
-run_usage (FILE *f)
-{
-  fprintf (
-      f,
-      "usage: tactus-run run FILE.tac [OPTIONS]   (or: tactus-run FILE.tac [OPTIONS])\n"
-      "\n"
-      "  --param KEY=VALUE     an input value (typed by the procedure's input schema)\n"
-      "  --no-sandbox          run the VM without the sandbox (NOT isolated)\n"
-      "  --mock-all            mock every host tool and agent (no network, no side effects)\n"
-      "  --mock NAME           mock this tool, agent or model (may be repeated)\n"
-      "  --real NAME           never mock this one, even with --mock-all (may be repeated)\n"
-      "  --real-all            mock nothing (the default; refuses --mock and --mock-all)\n"
-      "  -i, --interactive     ask for every input on the terminal (missing required inputs\n"
-      "                        are asked for anyway when stdin is a terminal)\n"
-      "  --log-level LEVEL     show logs of LEVEL and up: debug, info, warning, error, critical\n"
-      "  --storage memory|file keep checkpoints in memory (default) or in files, for replay;\n"
-      "                        file also keeps the trace (tactus-run trace list)\n"
-      "  --storage-path DIR    where file storage lives (default "
-      "$XDG_STATE_HOME/tactus-run/storage)\n"
-      "  --config FILE         one more config layer, last (needs no `tactus-run trust`)\n"
-      "  --workspace-mode M    rw, ro, overlay (writes vanish with the run) or off\n"
-      "  --timeout SECONDS     wall-clock limit; exit 124 when it fires\n"
-      "  --memory SIZE         memory limit of the VM (default 512m)\n"
-      "  --approve all|none|ask  answer approvals without asking\n"
-      "  --trace FILE          write every event as JSON Lines to FILE\n"
-      "  --json                JSON Lines on stdout (events, then the result)\n"
-      "  --no-jit              run the Lua interpreter only\n"
-      "  -v, --verbose         show debug logs\n"
-      "\n"
-      "exit status: 0 success (or paused waiting for a human), 1 failure, 124 timeout,\n"
-      "137 memory limit, 130 interrupted (SIGINT), 143 terminated (SIGTERM)\n");
-}
-
-static int usage_error (const char *fmt, ...) __attribute__ ((format (printf, 1, 2)));
-
-static int
-usage_error (const char *fmt, ...)
-{
-  va_list ap;
-
-  fprintf (stderr, "tactus-run run: ");
-  va_start (ap, fmt);
-  vfprintf (stderr, fmt, ap);
-  va_end (ap);
-  fprintf (stderr, "\n(see tactus-run run --help)\n");
-  return 1;
-}
-
 static int
 parse_run_args (int argc, char **argv, struct run_options *ro)
 {
-  enum
-  {
-    O_PARAM = 256,
-    O_NOSB,
-    O_MOCK,
-    O_STORAGE,
-    O_SPATH,
-    O_TIMEOUT,
-    O_MEM,
-    O_APPROVE,
-    O_TRACE,
-    O_JSON,
-    O_NOJIT,
-    O_MOCK_ONE,
-    O_REAL_ONE,
-    O_REAL_ALL,
-    O_LOGLEVEL,
-    O_CONFIG,
-    O_WSMODE,
-    O_HELP
-  };
-  static const struct option opts[] = {
-    { "param", required_argument, 0, O_PARAM },
-    { "no-sandbox", no_argument, 0, O_NOSB },
-    { "mock-all", no_argument, 0, O_MOCK },
-    { "mock", required_argument, 0, O_MOCK_ONE },
-    { "real", required_argument, 0, O_REAL_ONE },
-    { "real-all", no_argument, 0, O_REAL_ALL },
-    { "interactive", no_argument, 0, 'i' },
-    { "log-level", required_argument, 0, O_LOGLEVEL },
-    { "storage", required_argument, 0, O_STORAGE },
-    { "storage-path", required_argument, 0, O_SPATH },
-    { "timeout", required_argument, 0, O_TIMEOUT },
-    { "memory", required_argument, 0, O_MEM },
-    { "approve", required_argument, 0, O_APPROVE },
-    { "trace", required_argument, 0, O_TRACE },
-    { "json", no_argument, 0, O_JSON },
-    { "no-jit", no_argument, 0, O_NOJIT },
-    { "config", required_argument, 0, O_CONFIG },
-    { "workspace-mode", required_argument, 0, O_WSMODE },
-    { "verbose", no_argument, 0, 'v' },
-    { "help", no_argument, 0, O_HELP },
-    { 0, 0, 0, 0 },
-  };
+  struct cli_parser p;
   int c;
 
-  if (cli_exact_options ("run", argc, argv, opts, false) < 0)
+  /* The likeliest slip: --mock where --mock-all was meant.  */
+  if (argc > 1 && strcmp (argv[argc - 1], "--mock") == 0)
+    return cli_usage_error (CLI_C_RUN, "%s",
+                            "--mock needs a tool, agent or model name (--mock NAME); "
+                            "--mock-all mocks them all");
+  if (cli_parse_begin (&p, CLI_C_RUN, argc, argv) < 0)
     return 1;
-  optind = 1;
-  opterr = 0;
-  while ((c = getopt_long (argc, argv, ":vi", opts, NULL)) != -1)
+  while ((c = cli_next (&p)) > 0)
     switch (c)
       {
-      case O_PARAM:
+      case CLI_O_PARAM:
         if (parse_param (ro->params, optarg) < 0)
-          return usage_error ("--param '%s': expected KEY=VALUE", optarg);
+          return cli_usage_error (CLI_C_RUN, "--param '%s': expected KEY=VALUE", optarg);
         break;
-      case O_NOSB:
+      case CLI_O_NO_SANDBOX:
         ro->no_sandbox = true;
         break;
-      case O_MOCK:
+      case CLI_O_MOCK_ALL:
         ro->mock_all = true;
         break;
-      case O_MOCK_ONE:
-      case O_REAL_ONE:
+      case CLI_O_MOCK:
+      case CLI_O_REAL:
         if (*optarg == '\0' || strlen (optarg) > 200)
-          return usage_error ("--%s: expected a tool, agent or model name",
-                              c == O_MOCK_ONE ? "mock" : "real");
-        cJSON_AddItemToArray (c == O_MOCK_ONE ? ro->mock : ro->real, cJSON_CreateString (optarg));
+          return cli_usage_error (CLI_C_RUN, "--%s: expected a tool, agent or model name",
+                                  c == CLI_O_MOCK ? "mock" : "real");
+        cJSON_AddItemToArray (c == CLI_O_MOCK ? ro->mock : ro->real, cJSON_CreateString (optarg));
         break;
-      case O_REAL_ALL:
+      case CLI_O_REAL_ALL:
         ro->real_all = true;
         break;
-      case 'i':
+      case CLI_O_INTERACTIVE:
         ro->interactive = true;
         break;
-      case O_LOGLEVEL:
+      case CLI_O_LOG_LEVEL:
         ro->log_level = trace_level_number (optarg);
         if (ro->log_level < 0)
-          return usage_error ("--log-level '%s': expected debug, info, warning, error or critical",
-                              optarg);
+          return cli_usage_error (
+              CLI_C_RUN, "--log-level '%s': expected debug, info, warning, error or critical",
+              optarg);
         break;
-      case O_STORAGE:
+      case CLI_O_STORAGE:
         if (strcmp (optarg, "memory") == 0)
           ro->storage = STORAGE_MEMORY;
         else if (strcmp (optarg, "file") == 0)
           ro->storage = STORAGE_FILE;
         else
-          return usage_error ("--storage '%s': expected memory or file", optarg);
+          return cli_usage_error (CLI_C_RUN, "--storage '%s': expected memory or file", optarg);
         break;
-      case O_SPATH:
+      case CLI_O_STORAGE_PATH:
         ro->storage_path = optarg;
         break;
-      case O_TIMEOUT:
+      case CLI_O_TIMEOUT:
         if (parse_seconds (optarg, &ro->timeout) < 0 || ro->timeout <= 0)
-          return usage_error ("--timeout '%s': expected a positive number of seconds", optarg);
+          return cli_usage_error (CLI_C_RUN,
+                                  "--timeout '%s': expected a positive number of seconds", optarg);
         break;
-      case O_MEM:
+      case CLI_O_MEMORY:
         if (parse_size (optarg, &ro->memory) < 0 || ro->memory < (4u << 20))
-          return usage_error ("--memory '%s': expected a size of at least 4m, such as 256m",
-                              optarg);
+          return cli_usage_error (
+              CLI_C_RUN, "--memory '%s': expected a size of at least 4m, such as 256m", optarg);
         break;
-      case O_APPROVE:
+      case CLI_O_APPROVE:
         ro->approve_set = true;
         if (strcmp (optarg, "all") == 0)
           ro->approve = APPROVE_ALL;
@@ -225,21 +139,21 @@ parse_run_args (int argc, char **argv, struct run_options *ro)
         else if (strcmp (optarg, "ask") == 0)
           ro->approve = APPROVE_ASK;
         else
-          return usage_error ("--approve '%s': expected all, none or ask", optarg);
+          return cli_usage_error (CLI_C_RUN, "--approve '%s': expected all, none or ask", optarg);
         break;
-      case O_TRACE:
+      case CLI_O_TRACE:
         ro->trace_path = optarg;
         break;
-      case O_JSON:
+      case CLI_O_JSON:
         ro->json = true;
         break;
-      case O_NOJIT:
+      case CLI_O_NO_JIT:
         ro->no_jit = true;
         break;
-      case O_CONFIG:
+      case CLI_O_CONFIG:
         ro->config_file = optarg;
         break;
-      case O_WSMODE:
+      case CLI_O_WORKSPACE_MODE:
         if (strcmp (optarg, "rw") == 0)
           ro->workspace_mode = CONFIG_WORKSPACE_RW;
         else if (strcmp (optarg, "ro") == 0)
@@ -249,32 +163,30 @@ parse_run_args (int argc, char **argv, struct run_options *ro)
         else if (strcmp (optarg, "off") == 0)
           ro->workspace_mode = CONFIG_WORKSPACE_OFF;
         else
-          return usage_error ("--workspace-mode '%s': expected rw, ro, overlay or off", optarg);
+          return cli_usage_error (CLI_C_RUN,
+                                  "--workspace-mode '%s': expected rw, ro, overlay or off", optarg);
         break;
-      case 'v':
+      case CLI_O_VERBOSE:
         ro->verbose = true;
         break;
-      case O_HELP:
-        run_usage (stdout);
-        exit (0);
-      case ':':
-        if (strcmp (argv[optind - 1], "--mock") == 0)
-          return usage_error ("%s", "--mock needs a tool, agent or model name (--mock NAME); "
-                                    "--mock-all mocks them all");
-        return usage_error ("option '%s' needs a value", argv[optind - 1]);
       default:
-        return usage_error ("unknown or incomplete option '%s'", argv[optind - 1]);
+        return 1;
       }
+  if (c < 0)
+    return 1;
   if (ro->real_all && (ro->mock_all || cJSON_GetArraySize (ro->mock) > 0))
-    return usage_error ("%s", "--real-all mocks nothing: it cannot go with --mock-all or --mock");
+    return cli_usage_error (CLI_C_RUN, "%s",
+                            "--real-all mocks nothing: it cannot go with --mock-all or --mock");
   for (const cJSON *m = ro->mock->child; m; m = m->next)
     for (const cJSON *r = ro->real->child; r; r = r->next)
       if (strcmp (m->valuestring, r->valuestring) == 0)
-        return usage_error ("'%s' is given to both --mock and --real", m->valuestring);
+        return cli_usage_error (CLI_C_RUN, "'%s' is given to both --mock and --real",
+                                m->valuestring);
   if (optind >= argc)
-    return usage_error ("%s", "no procedure file given (tactus-run run FILE.tac)");
+    return cli_usage_error (CLI_C_RUN, "%s", "no procedure file given (tactus-run run FILE.tac)");
   if (optind + 1 < argc)
-    return usage_error ("unexpected argument '%s' (one .tac file per run)", argv[optind + 1]);
+    return cli_usage_error (CLI_C_RUN, "unexpected argument '%s' (one .tac file per run)",
+                            argv[optind + 1]);
   ro->file = argv[optind];
   return 0;
 }

@@ -11,6 +11,7 @@
 #include "broker/egress.h"
 #include "broker/trace.h"
 #include "cli/cli.h"
+#include "cli/options.h"
 #include "common/cleanup.h"
 #include "common/protected.h"
 #include "common/strv.h"
@@ -42,16 +43,18 @@ sandbox_status_cmd (int argc, char **argv)
   struct sandbox_status st;
   bool json = false;
 
-  for (int i = 1; i < argc; i++)
-    {
-      if (strcmp (argv[i], "--json") == 0)
-        json = true;
-      else
-        {
-          fprintf (stderr, "tactus-run sandbox status: unknown flag '%s' (only --json)\n", argv[i]);
-          return 1;
-        }
-    }
+  struct cli_parser cp;
+  int c;
+
+  if (cli_parse_begin (&cp, CLI_C_SANDBOX_STATUS, argc, argv) < 0)
+    return 1;
+  while ((c = cli_next (&cp)) > 0)
+    if (c == CLI_O_JSON)
+      json = true;
+  if (c < 0)
+    return 1;
+  if (optind < argc)
+    return cli_usage_error (CLI_C_SANDBOX_STATUS, "unexpected argument '%s'", argv[optind]);
   sandbox_status_probe (&st);
   if (json)
     {
@@ -84,17 +87,18 @@ sandbox_rebuild_cmd (int argc, char **argv)
   struct sandbox_rebuild_report r;
   bool force = false;
 
-  for (int i = 1; i < argc; i++)
-    {
-      if (strcmp (argv[i], "--force") == 0)
-        force = true;
-      else
-        {
-          fprintf (stderr, "tactus-run sandbox rebuild: unknown flag '%s' (only --force)\n",
-                   argv[i]);
-          return 1;
-        }
-    }
+  struct cli_parser cp;
+  int c;
+
+  if (cli_parse_begin (&cp, CLI_C_SANDBOX_REBUILD, argc, argv) < 0)
+    return 1;
+  while ((c = cli_next (&cp)) > 0)
+    if (c == CLI_O_FORCE)
+      force = true;
+  if (c < 0)
+    return 1;
+  if (optind < argc)
+    return cli_usage_error (CLI_C_SANDBOX_REBUILD, "unexpected argument '%s'", argv[optind]);
   tr_error_clear (&err);
   if (sandbox_rebuild (force, &r, &err) < 0)
     {
@@ -109,44 +113,6 @@ sandbox_rebuild_cmd (int argc, char **argv)
             r.legacy_removed == 1 ? "" : "s", r.legacy_dir);
   printf ("nothing else is kept between runs\n");
   return 0;
-}
-
-static void
-exec_usage (FILE *f)
-{
-  fprintf (f,
-           "usage: tactus-run sandbox exec [OPTIONS] -- PROGRAM [ARGS...]\n"
-           "\n"
-           "  --workspace DIR        host directory bound at /workspace (default: .)\n"
-           "  --workspace-mode M     rw (default), ro, overlay (changes vanish at exit) or off\n"
-           "  --bind SRC:DST         extra read-write bind\n"
-           "  --ro-bind SRC:DST      extra read-only bind\n"
-           "  --no-system            do not bind /usr, /lib*, /bin, /sbin read-only\n"
-           "  --dev-pts              a private /dev/pts and /dev/ptmx\n"
-           "  --no-stdin             give the program /dev/null as stdin\n"
-           "  --memory SIZE          memory limit (cgroup memory.max, else RLIMIT_AS; "
-           "RLIMIT_DATA always)\n"
-           "  --pids N               process limit (cgroup pids.max and RLIMIT_NPROC)\n"
-           "  --cpus F               CPU bandwidth (cgroup cpu.max)\n"
-           "  --cpu-seconds N        RLIMIT_CPU (default: from --timeout, at least 3600)\n"
-           "  --nofile N             RLIMIT_NOFILE\n"
-           "  --fsize SIZE           RLIMIT_FSIZE\n"
-           "  --tmp-size SIZE        size of the sandbox's /tmp\n"
-           "  --timeout SECONDS      wall-clock deadline; exit 124 when it fires\n"
-           "  --require-cgroup       fail if the limits cannot be set through cgroup v2\n"
-           "  --host-uid N, --host-gid N\n"
-           "                         (root only) host ids that sandbox root maps to\n"
-           "  --allow-unix-socket PATH\n"
-           "                         the program may connect to this host unix socket (else it\n"
-           "                         gets no unix socket at all, socketpair aside)\n"
-           "  --protect NAME         one more protected path (the program can neither write nor\n"
-           "                         create it in a writable workspace or bind)\n"
-           "  --unprotect NAME       not protected this time (.git, .envrc... are by default)\n"
-           "  --allow-net HOST[:PORT]\n"
-           "                         let the program reach this endpoint through the egress\n"
-           "                         proxy (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY are set);\n"
-           "                         repeatable; names, *.domain, addresses, ranges\n"
-           "  --deny-net HOST[:PORT] never this endpoint (checked first)\n");
 }
 
 static int
@@ -216,60 +182,7 @@ exec_env_with_proxy (const struct sandbox_spec *spec)
 static int
 sandbox_exec_cmd (int argc, char **argv)
 {
-  enum
-  {
-    O_WS = 256,
-    O_WSMODE,
-    O_BIND,
-    O_ROBIND,
-    O_NOSYS,
-    O_PTS,
-    O_NOSTDIN,
-    O_MEM,
-    O_PIDS,
-    O_CPUS,
-    O_CPUSEC,
-    O_NOFILE,
-    O_FSIZE,
-    O_TMP,
-    O_TIMEOUT,
-    O_REQCG,
-    O_HUID,
-    O_HGID,
-    O_SOCK,
-    O_PROT,
-    O_UNPROT,
-    O_ALLOW,
-    O_DENY,
-    O_HELP
-  };
-  static const struct option opts[] = {
-    { "workspace", required_argument, 0, O_WS },
-    { "workspace-mode", required_argument, 0, O_WSMODE },
-    { "bind", required_argument, 0, O_BIND },
-    { "ro-bind", required_argument, 0, O_ROBIND },
-    { "no-system", no_argument, 0, O_NOSYS },
-    { "dev-pts", no_argument, 0, O_PTS },
-    { "no-stdin", no_argument, 0, O_NOSTDIN },
-    { "memory", required_argument, 0, O_MEM },
-    { "pids", required_argument, 0, O_PIDS },
-    { "cpus", required_argument, 0, O_CPUS },
-    { "cpu-seconds", required_argument, 0, O_CPUSEC },
-    { "nofile", required_argument, 0, O_NOFILE },
-    { "fsize", required_argument, 0, O_FSIZE },
-    { "tmp-size", required_argument, 0, O_TMP },
-    { "timeout", required_argument, 0, O_TIMEOUT },
-    { "require-cgroup", no_argument, 0, O_REQCG },
-    { "host-uid", required_argument, 0, O_HUID },
-    { "host-gid", required_argument, 0, O_HGID },
-    { "allow-unix-socket", required_argument, 0, O_SOCK },
-    { "protect", required_argument, 0, O_PROT },
-    { "unprotect", required_argument, 0, O_UNPROT },
-    { "allow-net", required_argument, 0, O_ALLOW },
-    { "deny-net", required_argument, 0, O_DENY },
-    { "help", no_argument, 0, O_HELP },
-    { 0, 0, 0, 0 },
-  };
+  struct cli_parser cp;
   struct sandbox_spec spec;
   struct sandbox_bind *binds = NULL;
   size_t n_binds = 0;
@@ -291,18 +204,16 @@ sandbox_exec_cmd (int argc, char **argv)
   spec.seccomp = SANDBOX_SECCOMP_NATIVE;
   spec.system_binds = true;
   spec.keep_stdin = true;
-  if (cli_exact_options ("sandbox exec", argc, argv, opts, true) < 0)
+  if (cli_parse_begin (&cp, CLI_C_SANDBOX_EXEC, argc, argv) < 0)
     return 1;
-  optind = 1;
-  opterr = 0;
-  while ((c = getopt_long (argc, argv, "+", opts, NULL)) != -1)
+  while ((c = cli_next (&cp)) > 0)
     {
       switch (c)
         {
-        case O_WS:
+        case CLI_O_WORKSPACE:
           spec.workspace_dir = optarg;
           break;
-        case O_WSMODE:
+        case CLI_O_WORKSPACE_MODE:
           if (strcmp (optarg, "rw") == 0)
             spec.workspace = SANDBOX_WORKSPACE_RW;
           else if (strcmp (optarg, "ro") == 0)
@@ -314,106 +225,109 @@ sandbox_exec_cmd (int argc, char **argv)
           else
             return bad_value ("--workspace-mode", optarg, "rw, ro, overlay or off");
           break;
-        case O_BIND:
-        case O_ROBIND:
-          if (add_bind (&binds, &n_binds, optarg, c == O_BIND) < 0)
+        case CLI_O_BIND:
+        case CLI_O_RO_BIND:
+          if (add_bind (&binds, &n_binds, optarg, c == CLI_O_BIND) < 0)
             {
               free_binds (binds, n_binds);
-              return bad_value (c == O_BIND ? "--bind" : "--ro-bind", optarg, "SRC:/ABSOLUTE/DST");
+              return bad_value (c == CLI_O_BIND ? "--bind" : "--ro-bind", optarg,
+                                "SRC:/ABSOLUTE/DST");
             }
           break;
-        case O_NOSYS:
+        case CLI_O_NO_SYSTEM:
           spec.system_binds = false;
           break;
-        case O_PTS:
+        case CLI_O_DEV_PTS:
           spec.dev_pts = true;
           break;
-        case O_NOSTDIN:
+        case CLI_O_NO_STDIN:
           spec.keep_stdin = false;
           break;
-        case O_MEM:
+        case CLI_O_MEMORY:
           if (parse_size (optarg, &spec.limits.memory_bytes) < 0)
             return bad_value ("--memory", optarg, "a size such as 64m");
           break;
-        case O_PIDS:
+        case CLI_O_PIDS:
           if (parse_uint (optarg, &spec.limits.pids) < 0)
             return bad_value ("--pids", optarg, "a number");
           break;
-        case O_CPUS:
+        case CLI_O_CPUS:
           if (parse_seconds (optarg, &spec.limits.cpus) < 0)
             return bad_value ("--cpus", optarg, "a number of CPUs such as 0.5");
           break;
-        case O_CPUSEC:
+        case CLI_O_CPU_SECONDS:
           if (parse_uint (optarg, &spec.limits.cpu_seconds) < 0)
             return bad_value ("--cpu-seconds", optarg, "a number");
           break;
-        case O_NOFILE:
+        case CLI_O_NOFILE:
           if (parse_uint (optarg, &spec.limits.nofile) < 0)
             return bad_value ("--nofile", optarg, "a number");
           break;
-        case O_FSIZE:
+        case CLI_O_FSIZE:
           if (parse_size (optarg, &spec.limits.fsize_bytes) < 0)
             return bad_value ("--fsize", optarg, "a size");
           break;
-        case O_TMP:
+        case CLI_O_TMP_SIZE:
           if (parse_size (optarg, &spec.limits.tmpfs_bytes) < 0)
             return bad_value ("--tmp-size", optarg, "a size");
           break;
-        case O_TIMEOUT:
+        case CLI_O_TIMEOUT:
           if (parse_seconds (optarg, &spec.limits.timeout_seconds) < 0)
             return bad_value ("--timeout", optarg, "seconds");
           break;
-        case O_REQCG:
+        case CLI_O_REQUIRE_CGROUP:
           spec.require_cgroup_limits = true;
           break;
-        case O_HUID:
+        case CLI_O_HOST_UID:
           if (parse_uint (optarg, &v) < 0 || v > 0xfffffffe)
             return bad_value ("--host-uid", optarg, "a uid");
           spec.host_uid = (uid_t) v;
           break;
-        case O_HGID:
+        case CLI_O_HOST_GID:
           if (parse_uint (optarg, &v) < 0 || v > 0xfffffffe)
             return bad_value ("--host-gid", optarg, "a gid");
           spec.host_gid = (gid_t) v;
           break;
-        case O_SOCK:
+        case CLI_O_ALLOW_UNIX_SOCKET:
           if (strv_push (&sockets, optarg) < 0)
             return 1;
           any_socket = true;
           break;
-        case O_PROT:
-        case O_UNPROT:
+        case CLI_O_PROTECT:
+        case CLI_O_UNPROTECT:
           if (protected_entry_invalid (optarg))
-            return bad_value (c == O_PROT ? "--protect" : "--unprotect", optarg,
+            return bad_value (c == CLI_O_PROTECT ? "--protect" : "--unprotect", optarg,
                               "one name, without '/'");
           strv_remove (prot, optarg);
-          if (c == O_PROT && strv_push (&prot, optarg) < 0)
+          if (c == CLI_O_PROTECT && strv_push (&prot, optarg) < 0)
             return 1;
-          if (c == O_UNPROT)
+          if (c == CLI_O_UNPROTECT)
             fprintf (stderr,
                      "tactus-run sandbox exec: warning: '%s' is not protected: the program may "
                      "write it (and the host may then trust what it wrote)\n",
                      optarg);
           break;
-        case O_ALLOW:
-        case O_DENY:
-          if (egress_rules_add (&rules, c == O_DENY, optarg, why, sizeof why) < 0)
+        case CLI_O_ALLOW_NET:
+        case CLI_O_DENY_NET:
+          if (egress_rules_add (&rules, c == CLI_O_DENY_NET, optarg, why, sizeof why) < 0)
             {
               fprintf (stderr, "tactus-run sandbox exec: %s: %s\n",
-                       c == O_DENY ? "--deny-net" : "--allow-net", why);
+                       c == CLI_O_DENY_NET ? "--deny-net" : "--allow-net", why);
               egress_rules_free (&rules);
               return 1;
             }
           break;
-        case O_HELP:
-          exec_usage (stdout);
-          return 0;
         default:
-          fprintf (stderr, "tactus-run sandbox exec: unknown or incomplete option '%s'\n",
-                   argv[optind - 1]);
-          exec_usage (stderr);
+          free_binds (binds, n_binds);
+          egress_rules_free (&rules);
           return 1;
         }
+    }
+  if (c < 0)
+    {
+      free_binds (binds, n_binds);
+      egress_rules_free (&rules);
+      return 1;
     }
   if (optind >= argc)
     {
@@ -512,8 +426,13 @@ cmd_sandbox (int argc, char **argv)
 {
   if (argc < 2)
     {
-      fprintf (stderr, "usage: tactus-run sandbox status|rebuild|exec ...\n");
+      cli_usage_lines (CLI_C_SANDBOX, stderr);
       return 1;
+    }
+  if (strcmp (argv[1], "--help") == 0 || strcmp (argv[1], "-h") == 0)
+    {
+      cli_usage (CLI_C_SANDBOX, stdout);
+      return 0;
     }
   if (strcmp (argv[1], "status") == 0)
     return sandbox_status_cmd (argc - 1, argv + 1);

@@ -50,6 +50,7 @@
 
 #include "broker/trace.h"
 #include "cli/cli.h"
+#include "cli/options.h"
 #include "cli/run_common.h"
 #include "common/cleanup.h"
 #include "common/fdpass.h"
@@ -342,10 +343,7 @@ dispatch (int conn, struct supervisor *pool, int size, const struct tr_config *c
 int
 cmd_serve (int argc, char **argv)
 {
-  static const struct option opts[] = { { "socket", required_argument, 0, 's' },
-                                        { "size", required_argument, 0, 'n' },
-                                        { "help", no_argument, 0, 'h' },
-                                        { 0, 0, 0, 0 } };
+  struct cli_parser cp;
   struct supervisor pool[MAX_POOL];
   struct tr_config cfg;
   struct tr_error err;
@@ -354,33 +352,26 @@ cmd_serve (int argc, char **argv)
   int c, lfd, sfd;
   sigset_t set;
 
-  if (cli_exact_options ("serve", argc, argv, opts, false) < 0)
+  if (cli_parse_begin (&cp, CLI_C_SERVE, argc, argv) < 0)
     return 1;
-  optind = 1;
-  opterr = 0;
-  while ((c = getopt_long (argc, argv, "", opts, NULL)) != -1)
+  while ((c = cli_next (&cp)) > 0)
     switch (c)
       {
-      case 's':
+      case CLI_O_SOCKET:
         snprintf (path, sizeof path, "%s", optarg);
         break;
-      case 'n':
+      case CLI_O_SIZE:
         if (parse_uint (optarg, &size) < 0 || size < 1 || size > MAX_POOL)
           {
             fprintf (stderr, "tactus-run serve: --size '%s': expected 1 to %d\n", optarg, MAX_POOL);
             return 1;
           }
         break;
-      case 'h':
-        printf ("usage: tactus-run serve [--socket PATH] [--size N]\n"
-                "  keeps N prepared sandboxes; run procedures with tactus-run-client\n"
-                "  (default socket: $XDG_RUNTIME_DIR/tactus-run/pool.sock, "
-                "/run/tactus-run/pool.sock for root, else /tmp/tactus-run-UID/pool.sock)\n");
-        return 0;
       default:
-        fprintf (stderr, "tactus-run serve: unknown option '%s'\n", argv[optind - 1]);
         return 1;
       }
+  if (c < 0)
+    return 1;
   tr_error_clear (&err);
   if (path[0] == '\0' && userdir_pool_socket (path, sizeof path, true, &err) < 0)
     {

@@ -31,6 +31,7 @@
 #include "broker/broker.h"
 #include "broker/trace.h"
 #include "cli/cli.h"
+#include "cli/options.h"
 #include "cli/run_common.h"
 #include "cli/test_pool.h"
 #include "cli/test_report.h"
@@ -80,56 +81,6 @@ struct session
   struct trace trace;
 };
 
-static void
-test_usage (FILE *f, const char *cmd)
-{
-  if (strcmp (cmd, "eval") == 0)
-    {
-      fprintf (
-          f,
-          "usage: tactus-run eval FILE.tac [OPTIONS]\n"
-          "\n"
-          "Run every Evaluation { dataset, evaluators, thresholds } of FILE in the sandbox.\n"
-          "\n"
-          "  --runs N              runs per dataset case (default: the Evaluation's runs, else 1)\n"
-          "  --mock                mock agents, models, host tools and humans (no network);\n"
-          "                        field.llm_judge is skipped in this mode (no judge model)\n"
-          "  --param KEY=VALUE     an input given to every case (the case's inputs win)\n"
-          "  --json                the whole report as one JSON document\n"
-          "  --timeout SECONDS     limit for the whole eval run (default 600)\n"
-          "  --memory SIZE         memory limit of the VM (default 512m)\n"
-          "  --no-sandbox          run the VM without the sandbox (NOT isolated)\n"
-          "  --no-jit              run the Lua interpreter only\n"
-          "  -v, --verbose         show the run's events\n"
-          "\n"
-          "exit status: 0 when every evaluation meets its thresholds, else 1\n");
-      return;
-    }
-  fprintf (f,
-           "usage: tactus-run test FILE.tac [OPTIONS]\n"
-           "\n"
-           "Run the Gherkin scenarios of FILE's Specification blocks, each in a fresh sandbox.\n"
-           "\n"
-           "  --mock                mock agents, models, host tools and humans (no network)\n"
-           "  --mock-config FILE    a JSON object {\"name\": answer} mocking those tools, agents\n"
-           "                        and models (implies --mock)\n"
-           "  --scenario NAME       run only this scenario (or every example of this outline);\n"
-           "                        may be repeated\n"
-           "  --runs N              run each scenario N times and report flaky ones (default 1)\n"
-           "  --workers N           scenarios run at once (default: CPUs, at most 4)\n"
-           "  --param KEY=VALUE     an input for every scenario (Given steps win)\n"
-           "  --approve all|none    answer Human requests no Given answers (default none)\n"
-           "  --list                list the scenarios and exit\n"
-           "  --json                the whole report as one JSON document\n"
-           "  --timeout SECONDS     limit per scenario run (default 120)\n"
-           "  --memory SIZE         memory limit of each VM (default 512m)\n"
-           "  --no-sandbox          run the VMs without the sandbox (NOT isolated)\n"
-           "  --no-jit              run the Lua interpreter only\n"
-           "  -v, --verbose         show every step, and the runs' events\n"
-           "\n"
-           "exit status: 0 when every scenario passed, else 1 (130/143 when interrupted)\n");
-}
-
 static int usage_error (const char *cmd, const char *fmt, ...)
     __attribute__ ((format (printf, 2, 3)));
 
@@ -158,113 +109,69 @@ default_workers (void)
 static int
 parse_test_args (int argc, char **argv, struct test_options *o)
 {
-  enum
-  {
-    O_PARAM = 256,
-    O_MOCK,
-    O_SCEN,
-    O_RUNS,
-    O_WORKERS,
-    O_JSON,
-    O_LIST,
-    O_TIMEOUT,
-    O_MEM,
-    O_NOSB,
-    O_NOJIT,
-    O_APPROVE,
-    O_MOCKCFG,
-    O_HELP
-  };
-  static const struct option opts[] = {
-    { "param", required_argument, 0, O_PARAM },
-    { "mock", no_argument, 0, O_MOCK },
-    { "mock-all", no_argument, 0, O_MOCK },
-    { "mock-config", required_argument, 0, O_MOCKCFG },
-    { "scenario", required_argument, 0, O_SCEN },
-    { "runs", required_argument, 0, O_RUNS },
-    { "workers", required_argument, 0, O_WORKERS },
-    { "json", no_argument, 0, O_JSON },
-    { "list", no_argument, 0, O_LIST },
-    { "timeout", required_argument, 0, O_TIMEOUT },
-    { "memory", required_argument, 0, O_MEM },
-    { "no-sandbox", no_argument, 0, O_NOSB },
-    { "no-jit", no_argument, 0, O_NOJIT },
-    { "approve", required_argument, 0, O_APPROVE },
-    { "verbose", no_argument, 0, 'v' },
-    { "help", no_argument, 0, O_HELP },
-    { 0, 0, 0, 0 },
-  };
   bool eval = strcmp (o->cmd, "eval") == 0;
+  struct cli_parser p;
   uint64_t n;
   int c;
 
-  if (cli_exact_options (o->cmd, argc, argv, opts, false) < 0)
+  if (cli_parse_begin (&p, eval ? CLI_C_EVAL : CLI_C_TEST, argc, argv) < 0)
     return 1;
-  optind = 1;
-  opterr = 0;
-  while ((c = getopt_long (argc, argv, ":v", opts, NULL)) != -1)
+  while ((c = cli_next (&p)) > 0)
     switch (c)
       {
-      case O_PARAM:
+      case CLI_O_PARAM:
         if (parse_param (o->params, optarg) < 0)
           return usage_error (o->cmd, "--param '%s': expected KEY=VALUE", optarg);
         break;
-      case O_MOCK:
+      case CLI_O_MOCK:
+      case CLI_O_MOCK_ALL:
         o->mock = true;
         break;
-      case O_MOCKCFG:
-        if (eval)
-          return usage_error (o->cmd, "--mock-config is an option of tactus-run test");
+      case CLI_O_MOCK_CONFIG:
         o->mock_config = optarg;
         o->mock = true;
         break;
-      case O_SCEN:
-        if (eval)
-          return usage_error (o->cmd, "--scenario is an option of tactus-run test");
+      case CLI_O_SCENARIO:
         if (o->n_scenarios >= MAX_SCENARIO_ARGS)
           return usage_error (o->cmd, "--scenario: at most %d", MAX_SCENARIO_ARGS);
         o->scenarios[o->n_scenarios++] = optarg;
         break;
-      case O_RUNS:
+      case CLI_O_RUNS:
         if (parse_uint (optarg, &n) < 0 || n < 1 || n > MAX_RUNS)
           return usage_error (o->cmd, "--runs '%s': expected a number from 1 to %d", optarg,
                               MAX_RUNS);
         o->runs = (unsigned) n;
         o->runs_set = true;
         break;
-      case O_WORKERS:
-        if (eval)
-          return usage_error (o->cmd, "--workers is an option of tactus-run test");
+      case CLI_O_WORKERS:
         if (parse_uint (optarg, &n) < 0 || n < 1 || n > MAX_WORKERS)
           return usage_error (o->cmd, "--workers '%s': expected a number from 1 to %d", optarg,
                               MAX_WORKERS);
         o->workers = (unsigned) n;
         break;
-      case O_JSON:
+      case CLI_O_JSON:
         o->json = true;
         break;
-      case O_LIST:
-        if (eval)
-          return usage_error (o->cmd, "--list is an option of tactus-run test");
+      case CLI_O_LIST:
         o->list_only = true;
         break;
-      case O_TIMEOUT:
+      case CLI_O_TIMEOUT:
         if (parse_seconds (optarg, &o->timeout) < 0 || o->timeout <= 0)
           return usage_error (o->cmd, "--timeout '%s': expected a positive number of seconds",
                               optarg);
         break;
-      case O_MEM:
+      case CLI_O_MEMORY:
         if (parse_size (optarg, &o->memory) < 0 || o->memory < (4u << 20))
           return usage_error (o->cmd, "--memory '%s': expected a size of at least 4m, such as 256m",
                               optarg);
         break;
-      case O_NOSB:
+      case CLI_O_NO_SANDBOX:
         o->no_sandbox = true;
         break;
-      case O_NOJIT:
+      case CLI_O_NO_JIT:
         o->no_jit = true;
         break;
-      case O_APPROVE:
+      case CLI_O_APPROVE:
         o->approve_set = true;
         if (strcmp (optarg, "all") == 0)
           o->approve = APPROVE_ALL;
@@ -273,17 +180,14 @@ parse_test_args (int argc, char **argv, struct test_options *o)
         else
           return usage_error (o->cmd, "--approve '%s': expected all or none", optarg);
         break;
-      case 'v':
+      case CLI_O_VERBOSE:
         o->verbose = true;
         break;
-      case O_HELP:
-        test_usage (stdout, o->cmd);
-        exit (0);
-      case ':':
-        return usage_error (o->cmd, "option '%s' needs a value", argv[optind - 1]);
       default:
-        return usage_error (o->cmd, "unknown or incomplete option '%s'", argv[optind - 1]);
+        return 1;
       }
+  if (c < 0)
+    return 1;
   if (optind >= argc)
     return usage_error (o->cmd, "no procedure file given (tactus-run %s FILE.tac)", o->cmd);
   if (optind + 1 < argc)

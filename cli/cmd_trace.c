@@ -22,6 +22,7 @@
 
 #include "broker/trace.h"
 #include "cli/cli.h"
+#include "cli/options.h"
 #include "cli/run_common.h"
 #include "cli/trace_store.h"
 #include "cli/untrusted.h"
@@ -42,26 +43,6 @@ struct trace_options
   long position; /* show: the checkpoint at this position; 0: all events */
 };
 
-static void
-trace_usage (FILE *f)
-{
-  fprintf (
-      f,
-      "usage: tactus-run trace list [--storage-path DIR] [--json]\n"
-      "       tactus-run trace show RUN [--position N] [--storage-path DIR] [--json]\n"
-      "       tactus-run trace export RUN OUT [--format json|jsonl] [--storage-path DIR]\n"
-      "       (also spelled trace-list, trace-show, trace-export, as in Tactus)\n"
-      "\n"
-      "The traces of runs made with --storage file (kept in STORAGE_DIR/traces), or a\n"
-      "JSON Lines file written by --trace FILE.  RUN is a run id (or its start), or a path.\n"
-      "\n"
-      "  --storage-path DIR    the storage directory (default: the config's storage_path,\n"
-      "                        else $XDG_STATE_HOME/tactus-run/storage)\n"
-      "  --position N          show: only the checkpoint made at position N\n"
-      "  --format json|jsonl   export: one JSON array (default) or JSON Lines; OUT '-' is stdout\n"
-      "  --json                list / show: JSON instead of readable lines\n");
-}
-
 static int
 usage_error (const char *msg, const char *arg)
 {
@@ -73,56 +54,38 @@ usage_error (const char *msg, const char *arg)
 static int
 parse_trace_args (int argc, char **argv, struct trace_options *o)
 {
-  enum
-  {
-    O_SPATH = 256,
-    O_JSON,
-    O_FORMAT,
-    O_POS,
-    O_HELP
-  };
-  static const struct option opts[] = {
-    { "storage-path", required_argument, 0, O_SPATH },
-    { "json", no_argument, 0, O_JSON },
-    { "format", required_argument, 0, O_FORMAT },
-    { "position", required_argument, 0, O_POS },
-    { "help", no_argument, 0, O_HELP },
-    { 0, 0, 0, 0 },
-  };
+  struct cli_parser p;
   const char *pos[3];
   int n = 0, c;
   uint64_t v;
 
-  if (cli_exact_options ("trace", argc, argv, opts, false) < 0)
+  if (cli_parse_begin (&p, CLI_C_TRACE, argc, argv) < 0)
     return 1;
-  optind = 1;
-  opterr = 0;
-  while ((c = getopt_long (argc, argv, "", opts, NULL)) != -1)
+  while ((c = cli_next (&p)) > 0)
     switch (c)
       {
-      case O_SPATH:
+      case CLI_O_STORAGE_PATH:
         o->storage_path = optarg;
         break;
-      case O_JSON:
+      case CLI_O_JSON:
         o->json = true;
         break;
-      case O_FORMAT:
+      case CLI_O_FORMAT:
         if (strcmp (optarg, "json") != 0 && strcmp (optarg, "jsonl") != 0)
           return usage_error ("--format: expected json or jsonl, not", optarg);
         o->format = optarg;
         break;
-      case O_POS:
+      case CLI_O_POSITION:
         if (parse_uint (optarg, &v) < 0 || v < 1 || v > 1000000)
           return usage_error ("--position: expected a checkpoint position (1 or more), not",
                               optarg);
         o->position = (long) v;
         break;
-      case O_HELP:
-        trace_usage (stdout);
-        exit (0);
       default:
-        return usage_error ("unknown or incomplete option", argv[optind - 1]);
+        return 1;
       }
+  if (c < 0)
+    return 1;
   for (int i = optind; i < argc; i++)
     {
       if (n >= 3)

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/options.h"
 #include "common/cleanup.h"
 #include "common/strv.h"
 #include "common/userdir.h"
@@ -26,21 +27,6 @@
 
 #define MAX_LAYER (1 << 20)
 #define MAX_PROCEDURE (4 << 20)
-
-static void
-trust_usage (FILE *f)
-{
-  fprintf (f, "usage: tactus-run trust FILE...           trust the exact content of these files\n"
-              "       tactus-run trust --list            what is trusted\n"
-              "       tactus-run trust --remove FILE...  trust them no more\n"
-              "\n"
-              "FILE is a sidecar NAME.tac.yml (NAME.tac names its sidecar) or a\n"
-              ".tactus/config.yml.  Such a project-local file may have been written by a run or\n"
-              "come with a repository: while it is not trusted, a run honours it only as far as\n"
-              "it restricts (lower limits, a read-only workspace...), and stops when it would\n"
-              "grant anything (host tools, volumes, env, base URLs...).  A sidecar is trusted\n"
-              "with its procedure: a change to either needs trusting again.\n");
-}
 
 /* A path as data on the terminal: control characters shown as '?'.  */
 static void
@@ -254,15 +240,12 @@ cmd_trust (int argc, char **argv)
   bool remove = false, options = true;
   int rc = 0, files = 0;
 
+  if (cli_check_options (CLI_C_TRUST, argc, argv) < 0)
+    return 1;
   for (int i = 1; i < argc && options; i++)
     {
       if (strcmp (argv[i], "--") == 0)
         options = false;
-      else if (strcmp (argv[i], "--help") == 0 || strcmp (argv[i], "-h") == 0)
-        {
-          trust_usage (stdout);
-          return 0;
-        }
       else if (strcmp (argv[i], "--list") == 0)
         {
           if (argc != 2)
@@ -294,7 +277,8 @@ cmd_trust (int argc, char **argv)
     }
   if (files == 0)
     {
-      trust_usage (stderr);
+      cli_usage_lines (CLI_C_TRUST, stderr);
+      fprintf (stderr, "(see tactus-run trust --help)\n");
       return 1;
     }
   return rc;

@@ -6,40 +6,38 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/options.h"
+#include "common/suggest.h"
 #include "shim/runc.h"
 
 #ifndef TR_VERSION
 #define TR_VERSION "0.1.0"
 #endif
 
-static void
-usage (FILE *out)
+/* tactus-run help [COMMAND [SUBCOMMAND]]  */
+static int
+help_cmd (int argc, char **argv)
 {
-  fprintf (
-      out,
-      "usage: tactus-run COMMAND [ARGS]\n"
-      "\n"
-      "commands:\n"
-      "  run FILE.tac [OPTIONS]        run a procedure in the sandbox (also: tactus-run FILE.tac)\n"
-      "  answer FILE.tac VALUE         answer the request a paused run waits for\n"
-      "  trust FILE [--list|--remove]  trust a project-local config (NAME.tac.yml, "
-      ".tactus/config.yml)\n"
-      "  serve [--socket P] [--size N] a warm pool of prepared sandboxes (tactus-run-client)\n"
-      "  test FILE.tac [OPTIONS]       run the file's Specification scenarios, each in a fresh "
-      "sandbox\n"
-      "  eval FILE.tac [OPTIONS]       run the file's Evaluations (datasets, evaluators, "
-      "thresholds)\n"
-      "  validate FILE.tac [OPTIONS]   check the file without running it (in the sandbox)\n"
-      "  info FILE.tac [OPTIONS]       its inputs, outputs, agents, tools, scenarios\n"
-      "  trace list|show RUN|export RUN OUT\n"
-      "                                the traces runs with --storage file keep\n"
-      "  sandbox status [--json]       what this host supports, layer by layer\n"
-      "  sandbox rebuild [--force]     check the built-in seccomp programs, drop old caches\n"
-      "  sandbox exec [OPTIONS] -- PROGRAM [ARGS]\n"
-      "                                run a native program in the cage\n"
-      "  version                       print the version\n"
-      "\n"
-      "Run 'tactus-run sandbox exec --help' for the sandbox options.\n");
+  char name[128];
+  int cmd;
+
+  if (argc < 2)
+    {
+      cli_usage_main (stdout);
+      return 0;
+    }
+  if (argc > 2)
+    snprintf (name, sizeof name, "%s %s", argv[1], argv[2]);
+  else
+    snprintf (name, sizeof name, "%s", argv[1]);
+  cmd = cli_command_find (name);
+  if (cmd < 0 || cmd == CLI_C_CLIENT)
+    {
+      fprintf (stderr, "tactus-run help: no command '%s' (see tactus-run --help)\n", name);
+      return 1;
+    }
+  cli_usage ((enum cli_cmd_id) cmd, stdout);
+  return 0;
 }
 
 /* SIGPIPE would end the launcher (and its broker) with 141 and no result
@@ -68,18 +66,22 @@ main (int argc, char **argv)
   }
   if (argc < 2)
     {
-      usage (stderr);
+      cli_usage_main (stderr);
       return 1;
     }
-  if (strcmp (argv[1], "--help") == 0 || strcmp (argv[1], "-h") == 0
-      || strcmp (argv[1], "help") == 0)
+  if (strcmp (argv[1], "--help") == 0 || strcmp (argv[1], "-h") == 0)
     {
-      usage (stdout);
+      cli_usage_main (stdout);
       return 0;
     }
+  if (strcmp (argv[1], "help") == 0)
+    return help_cmd (argc - 1, argv + 1);
   if (strcmp (argv[1], "version") == 0 || strcmp (argv[1], "--version") == 0
       || strcmp (argv[1], "-V") == 0)
     {
+      if (strcmp (argv[1], "version") == 0
+          && cli_check_options (CLI_C_VERSION, argc - 1, argv + 1) < 0)
+        return 1;
       printf ("tactus-run %s\n", TR_VERSION);
       return 0;
     }
@@ -107,6 +109,18 @@ main (int argc, char **argv)
   /* tactus-run FILE.tac is short for tactus-run run FILE.tac */
   if (strlen (argv[1]) > 4 && strcmp (argv[1] + strlen (argv[1]) - 4, ".tac") == 0)
     return cmd_run (argc, argv);
-  fprintf (stderr, "tactus-run: unknown command '%s' (see tactus-run --help)\n", argv[1]);
+  {
+    const char *names[CLI_N_CMDS];
+    const char *guess;
+    size_t n = 0;
+    for (int i = 0; i < CLI_N_CMDS; i++)
+      if (i != CLI_C_CLIENT && strchr (cli_commands[i].name, ' ') == NULL)
+        names[n++] = cli_commands[i].name;
+    guess = tr_suggest (argv[1], names, n);
+    fprintf (stderr, "tactus-run: unknown command '%s'", argv[1]);
+    if (guess)
+      fprintf (stderr, " (did you mean %s?)", guess);
+    fprintf (stderr, " (see tactus-run --help)\n");
+  }
   return 1;
 }

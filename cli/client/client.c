@@ -8,8 +8,8 @@
  * request and exits with the run's status.  Closing the connection (Ctrl-C)
  * stops the run.
  *
- * usage: tactus-run-client [--socket PATH] FILE.tac [--param K=V]... [--json]
- *        [--mock-all] [--approve all|none] [--timeout SECONDS] [-v]  */
+ * Its options are the CLIENT entries of cli/options.def (tactus-run-client
+ * --help).  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -23,8 +23,10 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "cli/options.h"
 #include "common/fdpass.h"
 #include "common/frame.h"
+#include "common/suggest.h"
 #include "common/userdir.h"
 
 #define MAX_SOURCE (4 << 20)
@@ -114,9 +116,44 @@ read_file (const char *path, size_t *len)
 static int
 usage (void)
 {
-  fputs ("usage: tactus-run-client [--socket PATH] FILE.tac [--param K=V]... [--json] "
-         "[--mock-all] [--approve all|none] [--timeout SECONDS] [-v]\n",
-         stderr);
+  cli_usage_lines (CLI_C_CLIENT, stderr);
+  fputs ("(see tactus-run-client --help)\n", stderr);
+  return 1;
+}
+
+/* "tactus-run-client: WHAT 'ARG'WHY" and where help is; 1.  */
+static int
+bad_option (const char *what, const char *arg, const char *why)
+{
+  fprintf (stderr, "tactus-run-client: %s '%s'%s\n(see tactus-run-client --help)\n", what, arg,
+           why);
+  return 1;
+}
+
+/* An option the client does not take: the closest it does, or, for one
+ * of `tactus-run run`'s, that the pool does not take it.  */
+static int
+unknown_option (const char *name)
+{
+  const char *names[32], *guess;
+  size_t n = 0;
+
+  if (cli_option_find (CLI_C_RUN, name, strlen (name)))
+    {
+      fprintf (stderr,
+               "tactus-run-client: --%s is an option of tactus-run run that the pool does not "
+               "take (run the procedure with tactus-run run)\n",
+               name);
+      return 1;
+    }
+  for (size_t i = 0; i < cli_n_options && n < sizeof names / sizeof names[0]; i++)
+    if (cli_options[i].cmd == CLI_C_CLIENT)
+      names[n++] = cli_opt_name (cli_options[i].id);
+  guess = tr_suggest (name, names, n);
+  fprintf (stderr, "tactus-run-client: unknown option '--%s'", name);
+  if (guess)
+    fprintf (stderr, " (did you mean --%s?)", guess);
+  fputs ("\n(see tactus-run-client --help)\n", stderr);
   return 1;
 }
 
@@ -134,46 +171,94 @@ main (int argc, char **argv)
 
   puts_lit (&req, "{");
   puts_lit (&params, "{");
+  /* The options are the table's (cli/options.def, CLIENT): what the
+   * pool's request carries (cli/cmd_serve.c reads the same keys).  */
   for (int i = 1; i < argc; i++)
     {
-      const char *arg = argv[i];
-      if (strcmp (arg, "--socket") == 0 && i + 1 < argc)
-        sock_path = argv[++i];
-      else if (strcmp (arg, "--param") == 0 && i + 1 < argc)
+      const char *arg = argv[i], *value = NULL, *eq;
+      const struct cli_option *o;
+      char name[64];
+
+      if (arg[0] != '-' || arg[1] == '\0')
         {
-          const char *kv = argv[++i], *eq = strchr (kv, '=');
-          if (eq == NULL || eq == kv)
-            return usage ();
-          if (params.len > 1)
-            puts_lit (&params, ",");
-          put_json_string (&params, kv, (size_t) (eq - kv));
-          puts_lit (&params, ":");
-          put_json_string (&params, eq + 1, strlen (eq + 1));
+          if (file != NULL)
+            return bad_option ("unexpected argument", arg, " (one .tac file per run)");
+          file = arg;
+          continue;
         }
-      else if (strcmp (arg, "--json") == 0)
-        puts_lit (&req, "\"json\":true,");
-      else if (strcmp (arg, "--mock-all") == 0)
-        puts_lit (&req, "\"mock_all\":true,");
-      else if (strcmp (arg, "-v") == 0 || strcmp (arg, "--verbose") == 0)
-        puts_lit (&req, "\"verbose\":true,");
-      else if (strcmp (arg, "--approve") == 0 && i + 1 < argc
-               && (strcmp (argv[i + 1], "all") == 0 || strcmp (argv[i + 1], "none") == 0))
+      if (arg[1] != '-')
         {
-          puts_lit (&req, "\"approve\":");
-          put_json_string (&req, argv[i + 1], strlen (argv[i + 1]));
-          puts_lit (&req, ",");
-          i++;
+          o = arg[2] == '\0' ? cli_option_short (CLI_C_CLIENT, arg[1]) : NULL;
+          if (o == NULL)
+            return bad_option ("unknown option", arg, "");
         }
-      else if (strcmp (arg, "--timeout") == 0 && i + 1 < argc && atof (argv[i + 1]) > 0)
-        {
-          char t[64];
-          snprintf (t, sizeof t, "\"timeout\":%g,", atof (argv[++i]));
-          puts_lit (&req, t);
-        }
-      else if (arg[0] != '-' && file == NULL)
-        file = arg;
       else
-        return usage ();
+        {
+          eq = strchr (arg + 2, '=');
+          snprintf (name, sizeof name, "%.*s", eq ? (int) (eq - arg - 2) : (int) strlen (arg + 2),
+                    arg + 2);
+          o = cli_option_find (CLI_C_CLIENT, name, strlen (name));
+          if (o == NULL)
+            return unknown_option (name);
+          if (eq && o->value == NULL)
+            return bad_option ("option", arg, " takes no value");
+          value = eq ? eq + 1 : NULL;
+        }
+      if (o->value && value == NULL)
+        {
+          if (i + 1 >= argc)
+            return bad_option ("option", arg, " needs a value");
+          value = argv[++i];
+        }
+      switch (o->id)
+        {
+        case CLI_O_HELP:
+          cli_usage (CLI_C_CLIENT, stdout);
+          return 0;
+        case CLI_O_SOCKET:
+          sock_path = value;
+          break;
+        case CLI_O_PARAM:
+          {
+            const char *veq = strchr (value, '=');
+            if (veq == NULL || veq == value)
+              return bad_option ("--param", value, ": expected KEY=VALUE");
+            if (params.len > 1)
+              puts_lit (&params, ",");
+            put_json_string (&params, value, (size_t) (veq - value));
+            puts_lit (&params, ":");
+            put_json_string (&params, veq + 1, strlen (veq + 1));
+            break;
+          }
+        case CLI_O_JSON:
+          puts_lit (&req, "\"json\":true,");
+          break;
+        case CLI_O_MOCK_ALL:
+          puts_lit (&req, "\"mock_all\":true,");
+          break;
+        case CLI_O_VERBOSE:
+          puts_lit (&req, "\"verbose\":true,");
+          break;
+        case CLI_O_APPROVE:
+          if (strcmp (value, "all") != 0 && strcmp (value, "none") != 0)
+            return bad_option ("--approve", value, ": expected all or none");
+          puts_lit (&req, "\"approve\":");
+          put_json_string (&req, value, strlen (value));
+          puts_lit (&req, ",");
+          break;
+        case CLI_O_TIMEOUT:
+          {
+            char t[64], *end;
+            double v = strtod (value, &end);
+            if (end == value || (*end != '\0' && strcmp (end, "s") != 0) || !(v > 0 && v < 1e9))
+              return bad_option ("--timeout", value, ": expected a positive number of seconds");
+            snprintf (t, sizeof t, "\"timeout\":%g,", v);
+            puts_lit (&req, t);
+            break;
+          }
+        default:
+          return unknown_option (cli_opt_name (o->id));
+        }
     }
   if (file == NULL)
     return usage ();
