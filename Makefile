@@ -4,7 +4,8 @@
 #   make           build build/tactus-run
 #   make check     build and run every test lane; ends with "N passed, N failed"
 #   make asan      the same suite against an ASan+UBSan build (build-asan/)
-#   make install   PREFIX=/usr/local DESTDIR=
+#   make install   PREFIX=/usr/local DESTDIR= (programs, man page, completions)
+#   make docs      regenerate docs/cli.md from the option table
 #   make demo      run an example procedure in the real sandbox
 
 PREFIX ?= /usr/local
@@ -68,9 +69,15 @@ PROBE_BIN := $(BUILD)/tests/tr-probe
 # inside the VM.
 OCI_DEB_PACKAGES := containerd podman conmon runc hyperfine busybox-static python3
 
-.PHONY: all deps deps-oci check asan install uninstall demo clean format fuzz bench test-bins
+.PHONY: all deps deps-oci check asan install uninstall demo clean format fuzz bench test-bins docs
 
-all: $(BUILD)/tactus-run $(BUILD)/tactus-run-client
+# The man page, the completions and docs/cli.md come from the option table
+# (cli/options.def) through tools/clidoc.c.
+VERSION := $(shell sed -n 's/^\#define TR_VERSION "\(.*\)"/\1/p' cli/main.c)
+CLIDOC_OUT := $(BUILD)/doc/tactus-run.1 $(BUILD)/completions/tactus-run.bash \
+	$(BUILD)/completions/_tactus-run
+
+all: $(BUILD)/tactus-run $(BUILD)/tactus-run-client $(CLIDOC_OUT)
 
 # Recreated, not updated: a member whose source was removed must not linger.
 $(BUILD)/libtactus.a: $(LIB_OBJ)
@@ -93,6 +100,27 @@ CLIENT_LINK := $(if $(SAN),-pie,-static-pie)
 $(BUILD)/tactus-run-client: $(CLIENT_SRC) cli/options.def cli/options.h
 	@mkdir -p $(@D)
 	$(CC) -std=gnu11 $(OPT) $(WARN) $(HARDEN) -I. $(SAN) $(CLIENT_LINK) $(filter-out -pie,$(LDFLAGS_ALL)) -o $@ $(CLIENT_SRC)
+
+$(BUILD)/tools/clidoc: tools/clidoc.c cli/options_table.c cli/options.def cli/options.h
+	@mkdir -p $(@D)
+	$(CC) -std=gnu11 $(OPT) $(WARN) -I. -o $@ tools/clidoc.c cli/options_table.c
+
+$(BUILD)/doc/tactus-run.1: $(BUILD)/tools/clidoc
+	@mkdir -p $(@D)
+	$(BUILD)/tools/clidoc man $(VERSION) >$@.tmp && mv $@.tmp $@
+
+$(BUILD)/completions/tactus-run.bash: $(BUILD)/tools/clidoc
+	@mkdir -p $(@D)
+	$(BUILD)/tools/clidoc bash >$@.tmp && mv $@.tmp $@
+
+$(BUILD)/completions/_tactus-run: $(BUILD)/tools/clidoc
+	@mkdir -p $(@D)
+	$(BUILD)/tools/clidoc zsh >$@.tmp && mv $@.tmp $@
+
+# docs/cli.md is committed; tests/integration/cli.sh fails when it differs
+# from what the table generates.
+docs: $(BUILD)/tools/clidoc
+	$(BUILD)/tools/clidoc md >docs/cli.md
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(@D)
@@ -170,7 +198,7 @@ $(FAKE_RESOLVER): tests/lib/fake_resolver.c
 	@mkdir -p $(@D)
 	$(CC) -std=gnu11 -O1 -g -Wall -Wextra -Werror -fPIC -shared -o $@ $< -ldl
 
-test-bins: $(BUILD)/tactus-run $(BUILD)/tactus-run-client $(UNIT_BIN) $(PROBE_BIN) $(FAKE_RESOLVER)
+test-bins: $(BUILD)/tactus-run $(BUILD)/tactus-run-client $(CLIDOC_OUT) $(UNIT_BIN) $(PROBE_BIN) $(FAKE_RESOLVER)
 
 # libFuzzer runs once per CI, in the sanitized pass (make asan), this long
 # per target; the plain pass replays every corpus (tests/fuzz/run.sh).
@@ -204,11 +232,20 @@ deps-oci:
 	  || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(OCI_DEB_PACKAGES); }; \
 	  r=$$?; if [ -e .policy-rc.d.ours ]; then rm -f /usr/sbin/policy-rc.d .policy-rc.d.ours; fi; exit $$r
 
-install: $(BUILD)/tactus-run $(BUILD)/tactus-run-client
-	install -d $(DESTDIR)$(PREFIX)/bin
+install: $(BUILD)/tactus-run $(BUILD)/tactus-run-client $(CLIDOC_OUT)
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
+	  $(DESTDIR)$(PREFIX)/share/bash-completion/completions \
+	  $(DESTDIR)$(PREFIX)/share/zsh/site-functions
 	install -m 0755 $(BUILD)/tactus-run $(DESTDIR)$(PREFIX)/bin/tactus-run
 	install -m 0755 $(BUILD)/tactus-run-client $(DESTDIR)$(PREFIX)/bin/tactus-run-client
 	ln -sf tactus-run $(DESTDIR)$(PREFIX)/bin/tactus-runc
+	install -m 0644 $(BUILD)/doc/tactus-run.1 $(DESTDIR)$(PREFIX)/share/man/man1/tactus-run.1
+	ln -sf tactus-run.1 $(DESTDIR)$(PREFIX)/share/man/man1/tactus-run-client.1
+	install -m 0644 $(BUILD)/completions/tactus-run.bash \
+	  $(DESTDIR)$(PREFIX)/share/bash-completion/completions/tactus-run
+	ln -sf tactus-run $(DESTDIR)$(PREFIX)/share/bash-completion/completions/tactus-run-client
+	install -m 0644 $(BUILD)/completions/_tactus-run \
+	  $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_tactus-run
 
 # The main job: what this host supports, then a real procedure in the cage.
 demo: $(BUILD)/tactus-run
@@ -217,7 +254,12 @@ demo: $(BUILD)/tactus-run
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/tactus-run $(DESTDIR)$(PREFIX)/bin/tactus-runc \
-	  $(DESTDIR)$(PREFIX)/bin/tactus-run-client
+	  $(DESTDIR)$(PREFIX)/bin/tactus-run-client \
+	  $(DESTDIR)$(PREFIX)/share/man/man1/tactus-run.1 \
+	  $(DESTDIR)$(PREFIX)/share/man/man1/tactus-run-client.1 \
+	  $(DESTDIR)$(PREFIX)/share/bash-completion/completions/tactus-run \
+	  $(DESTDIR)$(PREFIX)/share/bash-completion/completions/tactus-run-client \
+	  $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_tactus-run
 
 # Benchmarks against the peers (never part of check).
 bench: $(BUILD)/tactus-run

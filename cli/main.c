@@ -26,6 +26,11 @@ help_cmd (int argc, char **argv)
       cli_usage_main (stdout);
       return 0;
     }
+  if (strcmp (argv[1], "--help") == 0 || strcmp (argv[1], "-h") == 0)
+    {
+      cli_usage (CLI_C_HELP, stdout);
+      return 0;
+    }
   if (argc > 2)
     snprintf (name, sizeof name, "%s %s", argv[1], argv[2]);
   else

@@ -135,24 +135,40 @@ struct command
   bool spawns;  /* starts a process inside a container: CVE-2019-5736 protection */
   bool no_root; /* does not use the state directory */
   const char *help;
+  const char *usage; /* its arguments, for COMMAND --help */
 };
 
 static const struct command commands[] = {
-  { "create", runc_cmd_create, true, false, "create a container (parked until start)" },
-  { "start", runc_cmd_start, false, false, "start a created container" },
-  { "run", runc_cmd_run, true, false, "create and start a container, attached" },
-  { "state", runc_cmd_state, false, false, "print the state of a container (JSON)" },
-  { "list", runc_cmd_list, false, false, "list containers" },
-  { "kill", runc_cmd_kill, false, false, "send a signal to the container's init (or --all)" },
-  { "delete", runc_cmd_delete, false, false, "delete a container (--force: also a running one)" },
-  { "exec", runc_cmd_exec, true, false, "run a process in a running container" },
-  { "ps", runc_cmd_ps, false, false, "list the processes of a container" },
-  { "pause", runc_cmd_pause, false, false, "freeze every process (cgroup v2 freezer)" },
-  { "resume", runc_cmd_resume, false, false, "thaw a paused container" },
-  { "update", runc_cmd_update, false, false, "update resource limits" },
-  { "features", runc_cmd_features, false, true, "print the features this runtime supports (JSON)" },
-  { "spec", runc_cmd_spec, false, true, "write a default config.json" },
-  { NULL, NULL, false, false, NULL },
+  { "create", runc_cmd_create, true, false, "create a container (parked until start)",
+    "[--bundle DIR] [--console-socket PATH] [--pid-file FILE] [--preserve-fds N]\n         "
+    "[--no-pivot] [--no-new-keyring] CONTAINER" },
+  { "start", runc_cmd_start, false, false, "start a created container", "CONTAINER" },
+  { "run", runc_cmd_run, true, false, "create and start a container, attached",
+    "[--bundle DIR] [--console-socket PATH] [--pid-file FILE] [--preserve-fds N]\n         "
+    "[--detach] [--keep] [--no-pivot] [--no-new-keyring] CONTAINER" },
+  { "state", runc_cmd_state, false, false, "print the state of a container (JSON)", "CONTAINER" },
+  { "list", runc_cmd_list, false, false, "list containers", "[--format table|json] [--quiet]" },
+  { "kill", runc_cmd_kill, false, false, "send a signal to the container's init (or --all)",
+    "[--all] CONTAINER [SIGNAL]" },
+  { "delete", runc_cmd_delete, false, false, "delete a container (--force: also a running one)",
+    "[--force] CONTAINER" },
+  { "exec", runc_cmd_exec, true, false, "run a process in a running container",
+    "[--process FILE] [--tty] [--detach] [--console-socket PATH] [--pid-file FILE]\n         "
+    "[--cwd DIR] [--env K=V]... [--user UID[:GID]] [--additional-gids GID]...\n         [--cap "
+    "CAP]... [--no-new-privs] [--preserve-fds N] CONTAINER [COMMAND [ARGS...]]" },
+  { "ps", runc_cmd_ps, false, false, "list the processes of a container",
+    "[--format table|json] CONTAINER [PS-ARGS...]" },
+  { "pause", runc_cmd_pause, false, false, "freeze every process (cgroup v2 freezer)",
+    "CONTAINER" },
+  { "resume", runc_cmd_resume, false, false, "thaw a paused container", "CONTAINER" },
+  { "update", runc_cmd_update, false, false, "update resource limits",
+    "[--resources FILE|-] [--memory N] [--pids-limit N] [--cpu-quota N]\n         [--cpu-period N] "
+    "[--cpuset-cpus LIST] ... CONTAINER" },
+  { "features", runc_cmd_features, false, true, "print the features this runtime supports (JSON)",
+    "" },
+  { "spec", runc_cmd_spec, false, true, "write a default config.json",
+    "[--bundle DIR] [--rootless]" },
+  { NULL, NULL, false, false, NULL, NULL },
 };
 
 static void
@@ -174,6 +190,39 @@ usage (FILE *out)
                 "  --systemd-cgroup       accepted; a systemd cgroupsPath is refused\n"
                 "  --rootless true|false|auto\n"
                 "  --version, --help\n");
+}
+
+static void
+command_usage (const struct command *c)
+{
+  printf ("usage: %s [global options] %s%s%s\n\n%s\n\n"
+          "Its options are those of runc's %s; global options: %s --help.\n",
+          RUNC_NAME, c->name, c->usage[0] ? " " : "", c->usage, c->help, c->name, RUNC_NAME);
+}
+
+/* COMMAND --help or -h among the options before its operands: a
+ * container's own arguments (exec ID sh --help) are never read as ours.
+ * An operand right after an option may be that option's value.  */
+static bool
+wants_help (int argc, char **argv)
+{
+  bool after_option = false;
+
+  for (int i = 1; i < argc; i++)
+    {
+      if (strcmp (argv[i], "--") == 0)
+        return false;
+      if (strcmp (argv[i], "--help") == 0 || strcmp (argv[i], "-h") == 0
+          || strcmp (argv[i], "-help") == 0)
+        return true;
+      if (argv[i][0] == '-')
+        after_option = strchr (argv[i], '=') == NULL;
+      else if (after_option)
+        after_option = false;
+      else
+        return false;
+    }
+  return false;
 }
 
 static void
@@ -302,6 +351,11 @@ runc_main (int argc, char **argv)
       return log_fail (&err);
     }
 
+  if (wants_help (argc - first, argv + first))
+    {
+      command_usage (cmd);
+      return 0;
+    }
   if (root == NULL && !cmd->no_root)
     {
       root = default_root (&err);
