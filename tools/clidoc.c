@@ -284,9 +284,10 @@ emit_bash (void)
 
 /* ---- zsh ---- */
 
-/* TEXT's first line inside '...[TEXT]': quotes and brackets escaped.  */
+/* TEXT's first line inside a '...' spec: quotes and brackets escaped,
+ * colons too where they would end a field (COLONS).  */
 static void
-zsh_text (const char *text)
+zsh_text (const char *text, bool colons)
 {
   for (const char *p = text; *p && *p != '\n'; p++)
     switch (*p)
@@ -294,9 +295,11 @@ zsh_text (const char *text)
       case '\'':
         fputs ("'\\''", stdout);
         break;
+      case ':':
+        fputs (colons ? "\\:" : ":", stdout);
+        break;
       case '[':
       case ']':
-      case ':':
       case '\\':
         printf ("\\%c", *p);
         break;
@@ -319,12 +322,12 @@ zsh_specs (enum cli_cmd_id c)
                 cli_opt_name (o->id));
       else
         printf ("'%s--%s[", o->value ? "*" : "", cli_opt_name (o->id));
-      zsh_text (o->help);
+      zsh_text (o->help, false);
       putchar (']');
       if (o->value)
         {
           putchar (':');
-          zsh_text (o->value);
+          zsh_text (o->value, true);
           putchar (':');
           if (is_choice (o->value))
             {
@@ -364,7 +367,7 @@ emit_zsh (void)
     if (c != CLI_C_CLIENT && strchr (cli_commands[c].name, ' ') == NULL)
       {
         printf ("    '%s:", cli_commands[c].name);
-        zsh_text (cli_commands[c].summary);
+        zsh_text (cli_commands[c].summary, false);
         fputs ("'\n", stdout);
       }
   fputs ("  )\n  subs=(\n", stdout);
@@ -372,7 +375,7 @@ emit_zsh (void)
     if (strncmp (cli_commands[c].name, "sandbox ", 8) == 0)
       {
         printf ("    '%s:", cli_commands[c].name + 8);
-        zsh_text (cli_commands[c].summary);
+        zsh_text (cli_commands[c].summary, false);
         fputs ("'\n", stdout);
       }
   fputs ("  )\n"

@@ -155,6 +155,27 @@ got=$(complete_words tactus-run-client --no-j); [ -z "$got" ] && pass "cli: bash
 got=$(complete_words tactus-run va); [ "$got" = validate ] && pass "cli: bash completes commands" || fail "cli: complete command" "$got"
 if command -v zsh >/dev/null; then
   zsh -n "$dest/usr/share/zsh/site-functions/_tactus-run" && pass "cli: the zsh completion parses" || fail "cli: zsh -n" ""
+  # Completing in a real zsh, in a terminal (tmux): options, values, subcommands.
+  if command -v tmux >/dev/null; then
+    zs="tr-cli-$$"; zh="$scratch/zhome"; mkdir -p "$zh"
+    tmux new-session -d -s "$zs" -x 150 -y 30 \
+      "env -i HOME=$zh TERM=xterm PATH=$dest/usr/bin:/usr/bin:/bin zsh -f" 2>/dev/null
+    zsend() { tmux send-keys -t "$zs" "$@"; sleep 0.7; }
+    zsend "fpath=($dest/usr/share/zsh/site-functions \$fpath); autoload -Uz compinit; compinit -u -d $zh/dump" Enter
+    zsend 'tactus-run run x.tac --appr' Tab
+    zsend ' ' Tab
+    screen=$(tmux capture-pane -t "$zs" -p)
+    zsend C-u 'tactus-run sandbox ex' Tab
+    screen2=$(tmux capture-pane -t "$zs" -p)
+    tmux kill-session -t "$zs" 2>/dev/null
+    if [[ "$screen" == *"--approve"* ]] && [[ "$screen" == *"all"*"ask"*"none"* ]] && [[ "$screen2" == *"tactus-run sandbox exec"* ]]; then
+      pass "cli: zsh completes options, their values and subcommands (in tmux)"
+    else
+      fail "cli: zsh completion in tmux" "$(echo "$screen$screen2" | grep -v '^$' | tail -4 | tr '\n' '|')"
+    fi
+  else
+    skip "cli: zsh completion in a terminal" "tmux is not installed"
+  fi
 else
   skip "cli: zsh completion" "zsh is not installed"
 fi
