@@ -185,6 +185,9 @@ $(BUILD)/tests/unit/%: tests/unit/%.c $(BUILD)/libtactus.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $@ $< $(BUILD)/libtactus.a $(PKG_LIBS)
 
+# It includes the option table's C itself (the CLI is not in libtactus.a).
+$(BUILD)/tests/unit/test_cli_options: cli/options_table.c cli/options.def cli/options.h
+
 # The containment probe is a plain program: no project code, so a bug in the
 # project cannot make it pass.
 $(PROBE_BIN): tests/probe/probe.c
