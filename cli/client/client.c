@@ -58,6 +58,13 @@ put (struct buf *b, const char *s, size_t n)
   b->p[b->len] = '\0';
 }
 
+/* Every return of main frees them (the option errors return early).  */
+static void
+buf_free (struct buf *b)
+{
+  free (b->p);
+}
+
 static void
 puts_lit (struct buf *b, const char *s)
 {
@@ -161,7 +168,8 @@ int
 main (int argc, char **argv)
 {
   const char *sock_path = NULL, *file = NULL;
-  struct buf req = { 0 }, params = { 0 };
+  struct buf req __attribute__ ((cleanup (buf_free))) = { 0 };
+  struct buf params __attribute__ ((cleanup (buf_free))) = { 0 };
   struct sockaddr_un addr = { .sun_family = AF_UNIX };
   struct frame_asm a = { 0 };
   struct tr_error err;
@@ -321,8 +329,6 @@ main (int argc, char **argv)
   else
     fprintf (stderr, "tactus-run-client: the pool closed the connection without a result\n");
   frame_asm_free (&a);
-  free (req.p);
-  free (params.p);
   free (source);
   free (dircopy);
   close (sock);
