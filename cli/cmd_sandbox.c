@@ -12,6 +12,7 @@
 #include "broker/trace.h"
 #include "cli/cli.h"
 #include "cli/options.h"
+#include "common/suggest.h"
 #include "common/cleanup.h"
 #include "common/protected.h"
 #include "common/strv.h"
@@ -440,7 +441,13 @@ cmd_sandbox (int argc, char **argv)
     return sandbox_rebuild_cmd (argc - 1, argv + 1);
   if (strcmp (argv[1], "exec") == 0)
     return sandbox_exec_cmd (argc - 1, argv + 1);
-  fprintf (stderr, "tactus-run sandbox: unknown subcommand '%s' (status, rebuild or exec)\n",
-           argv[1]);
+  {
+    static const char *const subs[] = { "status", "rebuild", "exec" };
+    const char *guess = tr_suggest (argv[1], subs, 3);
+    fprintf (stderr, "tactus-run sandbox: unknown subcommand '%s'", argv[1]);
+    if (guess)
+      fprintf (stderr, " (did you mean %s?)", guess);
+    fprintf (stderr, " (status, rebuild or exec)\n");
+  }
   return 1;
 }

@@ -37,6 +37,9 @@ out=$("$TR" help nosuchcmd 2>&1); rc=$?
 out=$("$TR" rn x.tac 2>&1)
 [[ "$out" == *"(did you mean run?)"* ]] && pass "cli: a mistyped command gets a suggestion" || fail "cli: command suggestion" "$out"
 
+out=$("$TR" sandbox stauts 2>&1)
+[[ "$out" == *"(did you mean status?)"* ]] && pass "cli: a mistyped subcommand gets a suggestion" || fail "cli: subcommand suggestion" "$out"
+
 # --help wins over the rest of the line, but not past the program's own arguments.
 out=$("$TR" run nosuch.tac --param x=1 --help 2>&1); rc=$?
 [ "$rc" = 0 ] && [[ "$out" == *"--param KEY=VALUE"* ]] && pass "cli: run ... --help prints the help" || fail "cli: run --help late" "$rc $out"
