@@ -19,6 +19,7 @@
 #include "common/cleanup.h"
 #include "common/protected.h"
 #include "common/strv.h"
+#include "common/suggest.h"
 #include "policy/yaml_tree.h"
 
 #define MAX_CONFIG_SIZE (1 << 20)
@@ -109,6 +110,40 @@ bad (struct tr_error *err, const struct ynode *n, const char *path, const char *
   vsnprintf (why, sizeof why, fmt, ap);
   va_end (ap);
   return tr_fail (err, 0, "%s:%d: %s: %s", n->file, n->line, path, why);
+}
+
+/* "unknown key 'K' (a, b, c); did you mean 'b'?" -- every map of the config
+ * refuses what it does not know: a typo'd key silently ignored is a setting
+ * the user believes in and does not have.  OWNER, when set, names the
+ * entry the map belongs to ("'fs': unknown key ...").  */
+static int
+unknown_key (struct tr_error *err, const struct ynode *n, const char *path, const char *owner,
+             const char *const *known)
+{
+  char list[400] = "", key[80], who[80];
+  const char *guess;
+  size_t nk = 0, len = 0, i = 0;
+
+  /* The key is data from a file a run may have written: printable ASCII
+   * only before a terminal sees it (as policy/grants.c shows keys).  */
+  for (const char *k = n->key; *k && i + 4 < sizeof key; k++)
+    key[i++] = (*k > 0x20 && *k < 0x7f) ? *k : '?';
+  if (n->key[i] != '\0' && i + 4 >= sizeof key)
+    key[i++] = '.', key[i++] = '.', key[i++] = '.';
+  key[i] = '\0';
+  i = 0;
+  for (const char *k = owner ? owner : ""; *k && i + 1 < sizeof who; k++)
+    who[i++] = (*k > 0x20 && *k < 0x7f) ? *k : '?';
+  who[i] = '\0';
+
+  for (; known[nk]; nk++)
+    if (len + strlen (known[nk]) + 3 < sizeof list)
+      len += (size_t) snprintf (list + len, sizeof list - len, "%s%s", nk ? ", " : "", known[nk]);
+  guess = tr_suggest (n->key, known, nk);
+  return tr_fail (err, 0, "%s:%d: %s: %s%s%sunknown key '%s' (%s)%s%s%s", n->file,
+                  n->key_line ? n->key_line : n->line, path, owner ? "'" : "", who,
+                  owner ? "': " : "", key, list, guess ? "; did you mean '" : "",
+                  guess ? guess : "", guess ? "'?" : "");
 }
 
 static int
@@ -387,7 +422,10 @@ read_limits (struct tr_config *c, const struct ynode *n, struct tr_error *err)
           c->pids = (uint64_t) v;
         }
       else
-        return bad (err, l, "sandbox.limits", "unknown limit '%s' (memory, cpus, pids)", l->key);
+        {
+          static const char *const known[] = { "memory", "cpus", "pids", NULL };
+          return unknown_key (err, l, "sandbox.limits", NULL, known);
+        }
     }
   return 0;
 }
@@ -490,8 +528,9 @@ read_network (struct tr_config *c, const struct ynode *n, struct tr_error *err)
   for (const struct ynode *l = n->child; l; l = l->next)
     {
       bool deny = strcmp (l->key, "deny") == 0;
+      static const char *const known[] = { "allow", "deny", NULL };
       if (!deny && strcmp (l->key, "allow") != 0)
-        return bad (err, l, "sandbox.network", "unknown key '%s' (allow, deny)", l->key);
+        return unknown_key (err, l, "sandbox.network", NULL, known);
       if (l->type != YNODE_SEQ)
         return bad (err, l, deny ? "sandbox.network.deny" : "sandbox.network.allow",
                     "expected a list of HOST[:PORT] entries");
@@ -523,8 +562,9 @@ read_protected (struct tr_config *c, const struct ynode *n, struct tr_error *err
   for (int pass = 0; pass < 2; pass++)
     for (const struct ynode *k = n->child; k; k = k->next)
       {
+        static const char *const known[] = { "add", "remove", NULL };
         if (strcmp (k->key, "add") != 0 && strcmp (k->key, "remove") != 0)
-          return bad (err, k, "sandbox.protected_paths", "unknown key '%s' (add, remove)", k->key);
+          return unknown_key (err, k, "sandbox.protected_paths", NULL, known);
         if ((pass == 0) == (strcmp (k->key, "add") == 0)
             && protected_entries (c, k, pass == 0, err) < 0)
           return -1;
@@ -565,12 +605,20 @@ read_sandbox (struct tr_config *c, const struct ynode *s, struct tr_error *err)
       else if (strcmp (k, "protected_paths") == 0)
         r = read_protected (c, n, err);
       else if (config_is_ignored_key (k))
-        continue;
-      else
+        /* Tactus's Docker sandbox settings: accepting them silently would
+         * let a user believe in a transport or an image that does not
+         * exist here.  */
         r = bad (err, n, "sandbox",
-                 "unknown key '%s' (enabled, network, mount_current_dir, volumes, "
-                 "env, limits, timeout, jit, protected_paths)",
+                 "'%s' configures Tactus's Docker sandbox; tactus-run runs no container image "
+                 "and its broker always talks to the cage over a private socketpair: remove it",
                  k);
+      else
+        {
+          static const char *const known[]
+              = { "enabled", "network", "mount_current_dir", "volumes", "env", "limits",
+                  "timeout", "jit",     "protected_paths",   NULL };
+          r = unknown_key (err, n, "sandbox", NULL, known);
+        }
       if (r < 0)
         return -1;
     }
@@ -683,8 +731,11 @@ read_policy_tool (struct tr_config *c, const struct ynode *n, const char *name,
       else if (strcmp (f->key, "description") == 0)
         r = 0;
       else
-        r = bad (err, f, "policy.tools", "'%s': unknown key '%s' (approval, command, timeout, env)",
-                 name, f->key);
+        {
+          static const char *const known[]
+              = { "approval", "command", "timeout", "env", "description", NULL };
+          r = unknown_key (err, f, "policy.tools", name, known);
+        }
       if (r < 0)
         return -1;
     }
@@ -752,8 +803,11 @@ read_policy (struct tr_config *c, const struct ynode *s, struct tr_error *err)
           p->max_tokens = (long) v;
         }
       else
-        r = bad (err, n, "policy", "unknown key '%s' (tools, stages, approve, models, max_tokens)",
-                 n->key);
+        {
+          static const char *const known[]
+              = { "tools", "stages", "approve", "models", "max_tokens", NULL };
+          r = unknown_key (err, n, "policy", NULL, known);
+        }
       if (r < 0)
         return -1;
     }
@@ -827,8 +881,11 @@ read_providers (struct tr_config *c, const struct ynode *n, struct tr_error *err
           else if (strcmp (f->key, "api_key_env") == 0)
             r = get_string (f, "providers.api_key_env", &p->api_key_env, err);
           else
-            r = bad (err, f, "providers",
-                     "'%s': unknown key '%s' (base_url, api, region, api_key_env)", e->key, f->key);
+            {
+              static const char *const known[]
+                  = { "base_url", "api", "region", "api_key_env", NULL };
+              r = unknown_key (err, f, "providers", e->key, known);
+            }
           if (r < 0)
             return -1;
         }
@@ -863,10 +920,12 @@ read_aws (struct tr_config *c, const struct ynode *n, struct tr_error *err)
                || strcmp (f->key, "session_token") == 0)
         r = want_scalar (f, "aws", err);
       else
-        r = bad (err, f, "aws",
-                 "unknown key '%s' (default_region, profile, access_key_id, secret_access_key, "
-                 "session_token)",
-                 f->key);
+        {
+          static const char *const known[]
+              = { "default_region",    "profile",       "access_key_id",
+                  "secret_access_key", "session_token", NULL };
+          r = unknown_key (err, f, "aws", NULL, known);
+        }
       if (r < 0)
         return -1;
     }
@@ -900,9 +959,8 @@ read_prices (struct tr_config *c, const struct ynode *n, struct tr_error *err)
           if (dst == NULL || get_number (f, "model_prices", 0, 1e6, dst, err) < 0)
             {
               cJSON_Delete (all);
-              return dst ? -1
-                         : bad (err, f, "model_prices", "'%s': unknown key '%s' (input, output)",
-                                m->key, f->key);
+              static const char *const known[] = { "input", "output", NULL };
+              return dst ? -1 : unknown_key (err, f, "model_prices", m->key, known);
             }
         }
       if (in < 0 || out < 0)
@@ -1018,11 +1076,12 @@ read_mcp (struct tr_config *c, const struct ynode *n, struct tr_error *err)
           else if (strcmp (f->key, "timeout") == 0)
             r = get_duration (f, "mcp_servers.timeout", &m->timeout, err);
           else
-            r = bad (
-                err, f, "mcp_servers",
-                "'%s': unknown key '%s' (command, args, env, cwd, sandbox, workspace, volumes, "
-                "timeout)",
-                e->key, f->key);
+            {
+              static const char *const known[]
+                  = { "command",   "args",    "env",     "cwd", "sandbox",
+                      "workspace", "volumes", "timeout", NULL };
+              r = unknown_key (err, f, "mcp_servers", e->key, known);
+            }
           if (r < 0)
             return -1;
         }
@@ -1030,6 +1089,36 @@ read_mcp (struct tr_config *c, const struct ynode *n, struct tr_error *err)
         return bad (err, e, "mcp_servers", "'%s' has no command", e->key);
     }
   return 0;
+}
+
+/* The top-level keys, for "did you mean".  The API keys are read by the
+ * broker (broker/llm_*.c, key_config).  Tactus's own tool_paths, toolsets,
+ * default_toolsets and default_provider mean nothing here (no Python tools;
+ * toolsets and the provider are declared in the .tac) and are refused like
+ * any other unknown key.  */
+static const char *const top_keys[] = { "sandbox",
+                                        "policy",
+                                        "storage_path",
+                                        "openai_base_url",
+                                        "default_model",
+                                        "providers",
+                                        "aws",
+                                        "aws_region",
+                                        "model_prices",
+                                        "mcp_servers",
+                                        "openai_api_key",
+                                        "anthropic_api_key",
+                                        "google_api_key",
+                                        "gemini_api_key",
+                                        NULL };
+
+static bool
+is_secret_key (const char *key)
+{
+  for (const char *const *k = top_keys; *k; k++)
+    if (strcmp (*k, key) == 0 && ytree_is_secret_key (key))
+      return true;
+  return false;
 }
 
 int
@@ -1058,8 +1147,12 @@ config_apply_tree (struct tr_config *c, const struct ynode *root, struct tr_erro
         r = read_prices (c, n, err);
       else if (strcmp (n->key, "mcp_servers") == 0)
         r = read_mcp (c, n, err);
-      /* Other Tactus keys (openai_api_key, aws, mcp_servers, ...) are the
-       * broker's business or unused; they are not an error.  */
+      else if (is_secret_key (n->key))
+        /* API keys: the broker reads them itself, from the layers no run
+         * can write (policy/layers.c, config_read_secret).  */
+        r = want_scalar (n, n->key, err);
+      else
+        r = unknown_key (err, n, "config", NULL, top_keys);
       if (r < 0)
         return -1;
     }

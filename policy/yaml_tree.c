@@ -103,6 +103,7 @@ parse_collection (struct builder *b, struct ynode *n, int depth)
       yaml_event_t ev;
       struct ynode *child;
       char *key = NULL;
+      int key_line = 0;
 
       if (next_event (b, &ev) < 0)
         goto fail;
@@ -121,6 +122,7 @@ parse_collection (struct builder *b, struct ynode *n, int depth)
               goto fail;
             }
           key = strndup ((const char *) ev.data.scalar.value, ev.data.scalar.length);
+          key_line = (int) ev.start_mark.line + 1;
           yaml_event_delete (&ev);
           if (key == NULL || next_event (b, &ev) < 0)
             {
@@ -135,6 +137,7 @@ parse_collection (struct builder *b, struct ynode *n, int depth)
           goto fail;
         }
       child->key = key;
+      child->key_line = key_line;
       append (n, child);
     }
 fail:

@@ -26,6 +26,7 @@ struct ynode
   bool quoted; /* the scalar was quoted: "true" is a string, not a boolean */
   const char *file;
   int line;
+  int key_line; /* the line of the key, for the values of a map */
   struct ynode *child, *last, *next;
 };
 

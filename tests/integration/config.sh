@@ -181,6 +181,21 @@ bad_config "bad boolean (quoted)" sidecar $'sandbox:\n  jit: "true"' "hello.tac.
 bad_config "bad policy.approve" sidecar $'policy:\n  approve: sometimes' \
   "hello.tac.yml:2: policy.approve: 'sometimes' must be ask, all or none"
 bad_config "unknown policy key" home $'policy:\n  allow_everything: true' "$home_cfg:2: policy: unknown key 'allow_everything'"
+bad_config "unknown top-level key, with did you mean" sidecar $'# typo\nsandox:\n  enabled: false' \
+  "hello.tac.yml:2: config: unknown key 'sandox' (sandbox, policy," "did you mean 'sandbox'?"
+bad_config "unknown top-level key (home)" home $'default_modle: openai/gpt-4o' \
+  "$home_cfg:1: config: unknown key 'default_modle'" "did you mean 'default_model'?"
+bad_config "Tactus-only top-level key (tool_paths)" proj $'tool_paths: [./tools]' \
+  ".tactus/config.yml:1: config: unknown key 'tool_paths'"
+bad_config "unknown nested key, with did you mean" sidecar $'policy:\n  tools:\n    host.x:\n      comand: [/bin/true]' \
+  "hello.tac.yml:4: policy.tools: 'host.x': unknown key 'comand'" "did you mean 'command'?"
+bad_config "unknown limit, with did you mean" proj $'sandbox:\n  limits:\n    memroy: 64m' \
+  ".tactus/config.yml:3: sandbox.limits: unknown key 'memroy' (memory, cpus, pids); did you mean 'memory'?"
+bad_config "unknown key of a map value names the key's line" sidecar $'policy:\n  tols:\n    host.x: {}' \
+  "hello.tac.yml:2: policy: unknown key 'tols'" "did you mean 'tools'?"
+layers 'openai_api_key: sk-not-real' '' hello ''
+tr_human "$proj" hello.tac
+expect "config: API keys at the top level of ~/.tactus/config.yml are known keys" "$rc" 0
 bad_config "host tool name without host." sidecar $'policy:\n  tools:\n    rm: {}' "hello.tac.yml:3: policy.tools: 'rm'"
 bad_config "relative tool command" sidecar $'policy:\n  tools:\n    host.x:\n      command: [sh, -c, id]' \
   "hello.tac.yml:4: policy.tools.command: the command must start with an absolute path"
@@ -325,6 +340,9 @@ expect_in "config: sandbox.limits.memory bounds the VM (exit 137)" "$rc $err" "1
 layers '' '' hello $'sandbox:\n  enabled: false'
 tr_human "$proj" hello.tac
 expect_in "config: sandbox.enabled: false runs without the sandbox, with a warning" "$rc $err" "0 " "WITHOUT the sandbox"
-layers '' '' hello $'sandbox:\n  image: tactus-sandbox:local\n  dev_mode: true\n  broker_transport: tcp'
-tr_human "$proj" hello.tac
-expect "config: Docker-only sandbox keys are accepted and ignored" "$rc" 0
+for key in 'image: tactus-sandbox:local' 'dev_mode: true' 'broker_transport: tcp'; do
+  layers '' '' hello $'sandbox:\n  enabled: true\n  '"$key"
+  tr_human "$proj" hello.tac
+  expect_in "config: Docker-only sandbox key ${key%%:*} is an error, not silently ignored" "$rc $err" "1 " \
+    "hello.tac.yml:3: sandbox: '${key%%:*}' configures Tactus's Docker sandbox" "remove it"
+done
