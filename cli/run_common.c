@@ -241,7 +241,7 @@ decide (const struct broker_outcome *out, int vm_status, int vm_signal, bool vm_
     v->code = 0, v->status = "success";
   else if (st && strcmp (st, "waiting") == 0)
     {
-      v->code = 0, v->status = "waiting";
+      v->code = RUN_EXIT_PAUSED, v->status = "paused";
       snprintf (v->message, sizeof v->message, "%s", emsg ? emsg : "waiting for a human");
     }
   else if (st)
@@ -499,7 +499,7 @@ run_report (const struct run_report_opts *ro, const struct run_result *res, FILE
       cJSON_Delete (r);
       return;
     }
-  if (v->code == 0 && strcmp (v->status, "waiting") == 0)
+  if (v->code == RUN_EXIT_PAUSED)
     {
       if (ro->storage == STORAGE_FILE)
         fprintf (out,

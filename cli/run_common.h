@@ -56,10 +56,16 @@ struct run_report_opts
   enum broker_storage storage;
 };
 
+/* A run paused waiting for a human (Human.* with no one to answer) is
+ * neither a success nor a failure: CI must not read it as either.  75 is
+ * EX_TEMPFAIL of <sysexits.h>, "try again later": answer, then run
+ * again.  */
+#define RUN_EXIT_PAUSED 75
+
 struct run_verdict
 {
   int code;           /* the exit status of `run` */
-  const char *status; /* success, waiting, error, timeout, oom, interrupted */
+  const char *status; /* success, paused, error, timeout, oom, interrupted */
   char message[1200];
 };
 

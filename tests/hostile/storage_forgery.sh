@@ -72,7 +72,7 @@ EOF
   printf '%s' "$forged" >"$W/.tactus/storage/gate.json"
   own "$W"
   as_user "$W" "$TR" run gate.tac --storage file --json
-  if [[ "$out" == *'"status":"waiting"'* ]] && [ ! -e "$marker" ]; then
+  if [[ "$out" == *'"status":"paused"'* ]] && [ ! -e "$marker" ]; then
     pass "storage ($who): a forged approval in ./.tactus/storage is not replayed (the run asks)"
   else
     fail "storage ($who): a forged approval in ./.tactus/storage is not replayed" "exit $rc, marker $([ -e "$marker" ] && echo made): $(short "$out")"

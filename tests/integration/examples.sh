@@ -122,13 +122,13 @@ run_four approval "approval.tac --approve none" --approve none
 expect "examples: approval.tac --approve none: nothing sent" "$last_key" \
   '{"exit_code": 0, "result": {"sent": false}, "status": "success"}'
 run_four approval "approval.tac without a TTY or --approve" 
-expect "examples: approval.tac without a TTY pauses (waiting, exit 0)" \
-  "$(json_get '[r["status"], r["exit_code"]]')" '["waiting", 0]' 
+expect "examples: approval.tac without a TTY pauses (paused, exit 75)" \
+  "$(json_get '[r["status"], r["exit_code"]]')" '["paused", 75]' 
 tr_json "$repo" examples/approval.tac --approve all
 expect "examples: approval.tac --approve all: sent and echoed by the host" \
   "$(json_get '[r["result"]["sent"], r["result"]["echoed"]]')" '[true, "deploy v1.2 to staging"]'
 tr_human "$repo" examples/approval.tac
-expect_in "examples: approval.tac paused run says so (exit 0)" "$rc $out" "0 " "Paused"
+expect_in "examples: approval.tac paused run says so (exit 75)" "$rc $out" "75 " "Paused"
 
 # ---- checkpoint replay: crash after step 1, then resume ------------------------
 for who in root nobody; do
@@ -177,5 +177,5 @@ answer_out=$(cd "$repo" && "$TR" answer examples/approval.tac yes --storage-path
 answer_rc=$?
 tr_json "$repo" examples/approval.tac --storage file --storage-path "$store"
 expect "examples: approval.tac paused, answered with 'tactus-run answer', resumed" \
-  "$first $answer_rc $(json_get '[r["status"], r["result"]["sent"]]')" '"waiting" 0 ["success", true]' \
+  "$first $answer_rc $(json_get '[r["status"], r["result"]["sent"]]')" '"paused" 0 ["success", true]' \
   "$(short "$answer_out")"

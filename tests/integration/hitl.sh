@@ -69,14 +69,14 @@ check "hitl: --approve none refuses, inputs take their default, reviews reject" 
 
 # ---- nobody to ask ----------------------------------------------------------------------
 run gate.tac
-if [ "$rc" = 0 ] && [[ "$out" == *"Paused"*"Ship it?"* ]] && [[ "$out" == *"--storage file"* ]]; then
-  pass "hitl: no TTY and no --approve: Paused, exit 0"
+if [ "$rc" = 75 ] && [[ "$out" == *"Paused"*"Ship it?"* ]] && [[ "$out" == *"--storage file"* ]]; then
+  pass "hitl: no TTY and no --approve: Paused, exit 75 (neither success nor failure)"
 else
-  fail "hitl: no TTY and no --approve: Paused, exit 0" "exit $rc: $(short "$out") $(short "$err")"
+  fail "hitl: no TTY and no --approve: Paused, exit 75 (neither success nor failure)" "exit $rc: $(short "$out") $(short "$err")"
 fi
 run gate.tac --json
-check "hitl: paused run in --json: status waiting, exit 0" "$rc $(result '[r["status"], r["exit_code"], r["message"]]')" \
-  '0 ["waiting", 0, "waiting for a human to answer: Ship it? (approval)"]'
+check "hitl: paused run in --json: status paused, exit 75" "$rc $(result '[r["status"], r["exit_code"], r["message"]]')" \
+  '75 ["paused", 75, "waiting for a human to answer: Ship it? (approval)"]'
 
 # ---- pause, answer, resume (--storage file) ----------------------------------------------
 # The records live in the state directory, named after the procedure and
@@ -84,7 +84,7 @@ check "hitl: paused run in --json: status waiting, exit 0" "$rc $(result '[r["st
 store="$XDG_STATE_HOME/tactus-run/storage"
 record() { compgen -G "$store/gate-*.json" | head -1; }
 run gate.tac --storage file
-if [ "$rc" = 0 ] && [[ "$out" == *"Paused"*"tactus-run answer gate.tac VALUE"* ]] && [ -s "$(record)" ]; then
+if [ "$rc" = 75 ] && [[ "$out" == *"Paused"*"tactus-run answer gate.tac VALUE"* ]] && [ -s "$(record)" ]; then
   pass "hitl: --storage file: pauses at the approval and says how to answer"
 else
   fail "hitl: --storage file: pauses at the approval and says how to answer" "exit $rc, $(ls "$store" 2>&1): $(short "$out")"
@@ -103,12 +103,12 @@ else
 fi
 run gate.tac --storage file --json
 check "hitl: re-run replays the approval and pauses at the input" \
-  "$rc $(result '[r["status"], r["message"]]')" '0 ["waiting", "waiting for a human to answer: Release name? (input)"]' \
+  "$rc $(result '[r["status"], r["message"]]')" '75 ["paused", "waiting for a human to answer: Release name? (input)"]' \
   "$(short "$err")"
 answer gate.tac v2.0
 run gate.tac --storage file --json
 check "hitl: re-run replays two answers and pauses at the review" \
-  "$rc $(result '[r["status"], r["message"]]')" '0 ["waiting", "waiting for a human to answer: Review the notes (review)"]' \
+  "$rc $(result '[r["status"], r["message"]]')" '75 ["paused", "waiting for a human to answer: Review the notes (review)"]' \
   "$(short "$err")"
 answer gate.tac '{"decision": "approve", "feedback": "lgtm"}'
 run gate.tac --storage file --json
@@ -143,7 +143,7 @@ rm -rf "$scratch/elsewhere"
 
 # ---- the pause cannot be caught -------------------------------------------------------------
 # pcall / xpcall / coroutine.resume in user code catch errors, but not the
-# pause: the run still ends "waiting", and resumes after the answer.
+# pause: the run still ends "paused", and resumes after the answer.
 cat >"$work/caught.tac" <<'EOF2'
 Procedure { function(input)
   local ok, v = pcall(Human.approve, { message = "Deploy?" })
@@ -157,25 +157,25 @@ Procedure { function(input)
 end }
 EOF2
 run caught.tac --json
-check "hitl: pcall(Human.approve, ...) does not catch the pause: status waiting, exit 0" \
+check "hitl: pcall(Human.approve, ...) does not catch the pause: status paused, exit 75" \
   "$rc $(result '[r["status"], r["exit_code"], r["message"]]')" \
-  '0 ["waiting", 0, "waiting for a human to answer: Deploy? (approval)"]' "$(short "$err")"
+  '75 ["paused", 75, "waiting for a human to answer: Deploy? (approval)"]' "$(short "$err")"
 run caught.tac --storage file --json
 answer caught.tac yes
 run caught.tac --storage file --json
 check "hitl: the pcall-wrapped approve resumes after answer; xpcall's handler never sees the pause" \
-  "$rc $(result '[r["status"], r["message"]]')" '0 ["waiting", "waiting for a human to answer: Tag? (input)"]' \
+  "$rc $(result '[r["status"], r["message"]]')" '75 ["paused", "waiting for a human to answer: Tag? (input)"]' \
   "$(short "$err")"
 answer caught.tac v9
 run caught.tac --storage file --json
 check "hitl: coroutine.resume does not catch the pause either" \
-  "$rc $(result '[r["status"], r["message"]]')" '0 ["waiting", "waiting for a human to answer: Announce? (approval)"]' \
+  "$rc $(result '[r["status"], r["message"]]')" '75 ["paused", "waiting for a human to answer: Announce? (approval)"]' \
   "$(short "$err")"
 answer caught.tac no
 run caught.tac --storage file --json
 check "hitl: Retry.with_backoff does not retry a pause" \
   "$rc $(result '[r["status"], r["message"]]') $(printf '%s' "$out$err" | grep -c 'Retry: attempt')" \
-  '0 ["waiting", "waiting for a human to answer: Retry? (approval)"] 0' "$(short "$err")"
+  '75 ["paused", "waiting for a human to answer: Retry? (approval)"] 0' "$(short "$err")"
 answer caught.tac yes
 run caught.tac --storage file --json
 check "hitl: resumed four times: the caught calls return the answers" \
