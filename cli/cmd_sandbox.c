@@ -374,6 +374,9 @@ sandbox_exec_cmd (int argc, char **argv)
   if (sandbox_start (&spec, &sb, &err) < 0)
     {
       tr_error_print (&err);
+      if (err.errnum == ENOENT)
+        fprintf (stderr, "  (host paths go into the cage with --bind SRC:DST or --ro-bind "
+                         "SRC:DST; their sources must exist)\n");
       egress_stop (egress, NULL);
       free_binds (binds, n_binds);
       egress_rules_free (&rules);

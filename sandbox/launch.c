@@ -180,8 +180,11 @@ add_setup_hint (struct tr_error *err)
       hint = "out of memory, or a memory limit was reached";
       break;
     case ENOENT:
+      /* No flag or config key here: which one binds a path depends on
+       * the caller (sandbox exec's --bind, an MCP server's volumes), and
+       * `run` has none of them.  */
       hint = "the path is not in the sandbox: only the workspace, the binds and the system "
-             "directories are; bind what is needed with --bind/--ro-bind or sandbox.volumes";
+             "directories are";
       break;
     case ENOSYS:
     case EOPNOTSUPP:

@@ -73,10 +73,10 @@ while IFS= read -r line; do
     out=$(cd "$corpus" && setsid -w timeout -k 5 600 "$TR" run "$file" "${flags[@]}" 2>&1 </dev/null)
     rc=$?
     if [ "$rc" != 0 ] && [[ "$out" == *"$why"* ]]; then
-      pass "compat: run $file is refused as unsupported ($why)"
+      pass "compat: run $file is refused as $kind ($why)"
     else
-      fail "compat: run $file is refused as unsupported" "exit $rc, no '$why' in: $(printf '%s\n' "$out" | tail -2 | tr '\n' ' ')"
+      fail "compat: run $file is refused as $kind" "exit $rc, no '$why' in: $(printf '%s\n' "$out" | tail -2 | tr '\n' ' ')"
     fi
   fi
 done <"$TESTS_DIR/compat/run.list"
-echo "corpus $rev: run: $ok of $(grep -c '^run ' "$TESTS_DIR/compat/run.list") files succeed; $((ran - $(grep -c '^run ' "$TESTS_DIR/compat/run.list"))) unsupported, as listed"
+echo "corpus $rev: run: $ok of $(grep -c '^run ' "$TESTS_DIR/compat/run.list") files succeed; $((ran - $(grep -c '^run ' "$TESTS_DIR/compat/run.list"))) unsupported or failing, as listed"

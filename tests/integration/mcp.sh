@@ -244,4 +244,14 @@ if [ "$rc" = 0 ] && [[ "$(qo 'r["result"]["e"]')" == "ToolError: MCP server 's' 
 else
   fail "mcp: a server that cannot start is a clear ToolError" "exit $rc: $(qo 'r["result"]') $(short "$err")"
 fi
+# A volume whose source is missing: the hint names no option of another
+# command (run has no --bind).
+printf 'mcp_servers:\n  s: { command: /bin/true, volumes: ["%s/no-such-dir:/data"] }\npolicy: { tools: [mcp.s.x] }\n' "$scratch" >"$home/.tactus/config.yml"
+run nocmd.tac --json
+nocmd_e=$(qo 'r["result"]["e"]')
+if [[ "$nocmd_e" == *"no-such-dir"*"the path is not in the sandbox"* ]] && [[ "$nocmd_e" != *"--bind"* ]] && [[ "$nocmd_e" != *"--ro-bind"* ]]; then
+  pass "mcp: a server volume with a missing source: the hint names no flag run lacks"
+else
+  fail "mcp: a server volume with a missing source: the hint names no flag run lacks" "$(short "$nocmd_e")"
+fi
 stop_fake

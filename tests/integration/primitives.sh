@@ -78,11 +78,12 @@ Procedure {
 }
 EOF
 both output_mismatch
-expect "primitives: output mismatch: the run still succeeds with the result as returned" \
-  "$(json_get '[r["status"], r["result"]]')" '["success", {"label": 5, "other": "kept"}]'
-expect "primitives: output mismatch: each problem is logged as a warning" \
-  "$(json_get 'sorted(json.loads(l)["message"] for l in lines if json.loads(l).get("level") == "WARNING")')" \
-  "[\"output 'label': expected a string, got number\", \"output: missing required field 'total'\"]"
+expect "primitives: output mismatch: a missing required field fails the run (exit 1), naming it and its type" \
+  "$rc $(json_get '[r["status"], r["message"]]')" \
+  "1 [\"error\", \"OutputValidationError: output: missing required field 'total' (number)\"]"
+expect "primitives: output mismatch: a wrong type is logged as an error, naming the field and the expected type" \
+  "$(json_get '[json.loads(l)["message"] for l in lines if json.loads(l).get("level") == "ERROR"]')" \
+  "[\"output validation failed: field 'label': expected a string, got number\"]"
 
 # ---- state ---------------------------------------------------------------------
 tac state <<'EOF'

@@ -274,6 +274,7 @@ local function main()
     return finish(ctx, "error", nil, result)
   end
   local trace
+  ctx.cli_params = true -- the parameters are the command line's --param (schema.lua)
   local ok, result = xpcall(function() return ctx.execute(chunk) end, function(e)
     if type(e) == "string" then trace = T.traceback(e, 2) end
     return e

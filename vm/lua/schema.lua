@@ -1,6 +1,6 @@
 -- Schemas: field.string/number/integer/boolean/array/object{required,
 -- default, description, enum}; input validation and defaults; output
--- checks (a mismatch is logged, as Tactus does); Procedure {} and script
+-- checks (a mismatch fails the run); Procedure {} and script
 -- mode's top-level input {} / output {}.
 local ctx = ...
 local G, T = ctx.G, ctx.T
@@ -107,6 +107,33 @@ local function check_value(f, v, coerce)
 end
 ctx.check_value = check_value
 
+-- The run's --param names against the main procedure's input SCHEMA: a
+-- name the schema does not declare is a typo the procedure would never
+-- see (Tactus drops it silently; here it is an error).  A procedure that
+-- declares no input takes any.  Only the command line's parameters
+-- (ctx.cli_params): sub-procedures, scenarios and evaluations pass their
+-- own.
+local function check_param_names(schema)
+  if not ctx.cli_params or type(schema) ~= "table" then return end
+  local names = {}
+  for name, f in pairs(schema) do
+    if type(name) == "string" and is_field(f) then names[#names + 1] = name end
+  end
+  if #names == 0 then return end
+  table.sort(names)
+  local unknown = {}
+  for k in pairs(ctx.params or {}) do
+    if type(k) == "string" and not (is_field(schema[k])) then unknown[#unknown + 1] = k end
+  end
+  if #unknown == 0 then return end
+  table.sort(unknown)
+  local k = unknown[1]
+  local guess = ctx.lib("similarity").closest(k, names)
+  error({ type = "InputError", message = "--param " .. k .. ": the procedure has no input '" .. k
+    .. "' (its inputs: " .. table.concat(names, ", ") .. ")"
+    .. (guess and ("; did you mean '" .. guess .. "'?") or "") }, 0)
+end
+
 -- Validate PARAMS against SCHEMA (a table of fields).  Unknown keys pass.
 function ctx.validate_input(schema, params, what)
   local out = {}
@@ -134,26 +161,41 @@ function ctx.validate_input(schema, params, what)
 end
 
 -- Output checks only log, as Tactus does; the result is returned as is.
+-- The result against its procedure's output schema, as Tactus checks it: a
+-- result that is not a table, or misses a required field, fails the run
+-- (ProcedureCallable), every missing field named with its type; a field of
+-- the wrong type or outside its enum is logged as an error and the run
+-- goes on (OutputValidator: "Output validation failed", then the result as
+-- returned).  The example corpus relies on the latter (05-evaluations return
+-- an agent's done result where a string is declared).
 function ctx.check_output(schema, result)
-  if schema == nil then return end
-  if type(result) ~= "table" then
-    ctx.emit("log", { level = "WARNING", message = "output: expected a table matching the output schema, got " .. type(result) })
-    return
-  end
+  if type(schema) ~= "table" or is_field(schema) then return end
+  local names = {}
   for name, f in pairs(schema) do
-    if is_field(f) then
-      local v = result[name]
-      if v == nil then
-        if f.required then
-          ctx.emit("log", { level = "WARNING", message = "output: missing required field '" .. name .. "'" })
-        end
-      else
-        local _, why = check_value(f, v, false)
-        if why then
-          ctx.emit("log", { level = "WARNING", message = "output '" .. name .. "': " .. why })
-        end
+    if is_field(f) then names[#names + 1] = name end
+  end
+  if #names == 0 then return end
+  if type(result) ~= "table" then
+    error({ type = "OutputValidationError", message = "output: expected a table with the output schema's fields ("
+      .. table.concat(names, ", ") .. "), got " .. type(result) }, 0)
+  end
+  table.sort(names, function(a, b) return tostring(a) < tostring(b) end)
+  local problems = {}
+  for _, name in ipairs(names) do
+    local f, v = schema[name], result[name]
+    if v == nil then
+      if f.required then
+        problems[#problems + 1] = "missing required field '" .. tostring(name) .. "' (" .. f.kind .. ")"
+      end
+    else
+      local _, why = check_value(f, v, false)
+      if why then
+        ctx.emit("log", { level = "ERROR", message = "output validation failed: field '" .. tostring(name) .. "': " .. why })
       end
     end
+  end
+  if #problems > 0 then
+    error({ type = "OutputValidationError", message = "output: " .. table.concat(problems, "; ") }, 0)
   end
 end
 
@@ -217,6 +259,7 @@ end
 
 function ctx.run_main(proc)
   init_state(proc.state)
+  check_param_names(proc.input)
   local input = ctx.validate_input(proc.input, ctx.params, "input")
   G.input = input
   local result = proc.fn(input)
@@ -253,6 +296,7 @@ setmetatable(input_table, {
   __index = function(_, k) return ctx.params[k] end,
   __call = function(_, schema)
     ctx.script_input = schema
+    check_param_names(schema)
     local values = ctx.validate_input(schema, ctx.params, "input")
     for k, v in pairs(values) do rawset(input_table, k, v) end
     return input_table
