@@ -198,6 +198,19 @@ decide (const struct broker_outcome *out, int vm_status, int vm_signal, bool vm_
   const char *st = out->finish ? run_finish_str (out->finish, "status", NULL) : NULL;
   const char *etype = run_finish_str (out->finish, "error", "type");
   const char *emsg = run_finish_str (out->finish, "error", "message");
+  /* The user's file:line of an error raised inside a primitive (the VM
+   * sends it apart from the message: "x.tac:6: ConnectionError: ...").  */
+  const char *ewhere = run_finish_str (out->finish, "error", "where");
+
+  /* It comes from the cage: only a short run of printable ASCII is shown
+   * (a file name with control characters loses its position, not the
+   * error).  */
+  for (const char *p = ewhere; p && *p; p++)
+    if ((unsigned char) *p < 0x20 || (unsigned char) *p >= 0x7f || p - ewhere > 255)
+      {
+        ewhere = NULL;
+        break;
+      }
 
   v->message[0] = '\0';
   if (out->timed_out)
@@ -247,8 +260,8 @@ decide (const struct broker_outcome *out, int vm_status, int vm_signal, bool vm_
   else if (st)
     {
       v->code = 1, v->status = "error";
-      snprintf (v->message, sizeof v->message, "%s: %s", etype ? etype : "Error",
-                emsg ? emsg : "(no message)");
+      snprintf (v->message, sizeof v->message, "%s%s%s: %s", ewhere ? ewhere : "",
+                ewhere ? ": " : "", etype ? etype : "Error", emsg ? emsg : "(no message)");
     }
   else if (vm_signal)
     {

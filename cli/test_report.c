@@ -128,9 +128,13 @@ print_steps (const cJSON *r)
   }
 }
 
+/* FILE: the procedure, whose line the step is on when the VM says the
+ * lines are the file's (lines_in_file); else the line is the Gherkin
+ * text's (a Specification built at run time).  */
 static void
-print_failure_of (const cJSON *r, const char *prefix)
+print_failure_of (const cJSON *r, const char *prefix, const char *file)
 {
+  const cJSON *res = cJSON_GetObjectItemCaseSensitive (r, "result");
   const char *kw, *step, *why;
   int line;
 
@@ -139,7 +143,9 @@ print_failure_of (const cJSON *r, const char *prefix)
     printf ("      %s%s %s", prefix, kw ? kw : "", step);
   else
     printf ("      %sthe scenario's run failed", prefix);
-  if (line > 0)
+  if (line > 0 && file && cJSON_IsTrue (cJSON_GetObjectItemCaseSensitive (res, "lines_in_file")))
+    printf ("   (%s:%d)", file, line);
+  else if (line > 0)
     printf ("   (spec line %d)", line);
   printf ("\n");
   if (why && *why)
@@ -228,7 +234,7 @@ scenario_print (const struct test_report_opts *o, struct scenario_report *sc,
             n += (size_t) snprintf (prefix + n, sizeof prefix - n, "%s %d", n > 3 ? "," : "", j);
         }
         snprintf (prefix + n, sizeof prefix - n, ": ");
-        print_failure_of (r, prefix);
+        print_failure_of (r, prefix, o->file);
         if (o->verbose)
           print_steps (r);
       }
@@ -239,7 +245,7 @@ scenario_print (const struct test_report_opts *o, struct scenario_report *sc,
   else
     printf ("  FAIL  %s\n", sc->shown);
   r = cJSON_GetArrayItem (sc->runs, 0);
-  print_failure_of (r, "");
+  print_failure_of (r, "", o->file);
   if (o->verbose)
     print_steps (r);
 }

@@ -49,7 +49,7 @@ Procedure {
       round_trip = round,
       files = listing,
       outside_refused = not ok,
-      outside_error = outside,
+      outside_error = tostring(outside), -- a FileError: { type, message }
     }
 
     for _, name in ipairs(listing) do File.remove(DIR .. "/" .. name) end

@@ -299,6 +299,25 @@ l_where (lua_State *L)
   return 0;
 }
 
+/* T.raised_by_user() -> whether the error being handled was raised by the
+ * user's code itself (error(...) in a .tac chunk) rather than inside a
+ * primitive.  Called from an xpcall handler: level 1 is the handler; C
+ * frames (error, T.call) are skipped; the first Lua frame above decides.  */
+static int
+l_raised_by_user (lua_State *L)
+{
+  lua_Debug ar;
+
+  for (int level = 2; lua_getstack (L, level, &ar); level++)
+    if (lua_getinfo (L, "S", &ar) && strcmp (ar.what, "C") != 0)
+      {
+        lua_pushboolean (L, ar.source[0] == '@');
+        return 1;
+      }
+  lua_pushboolean (L, 0);
+  return 1;
+}
+
 static int
 l_traceback (lua_State *L)
 {
@@ -387,10 +406,19 @@ void
 vm_push_primitives (lua_State *L, struct vm_runtime *rt)
 {
   static const luaL_Reg fns[] = {
-    { "call", l_call },       { "json_encode", l_json_encode }, { "json_decode", l_json_decode },
-    { "now", l_now },         { "monotonic", l_monotonic },     { "sleep", l_sleep },
-    { "where", l_where },     { "traceback", l_traceback },     { "load", l_load },
-    { "builtin", l_builtin }, { "memory", l_memory },           { "error_text", l_error_text },
+    { "call", l_call },
+    { "json_encode", l_json_encode },
+    { "json_decode", l_json_decode },
+    { "now", l_now },
+    { "monotonic", l_monotonic },
+    { "sleep", l_sleep },
+    { "where", l_where },
+    { "traceback", l_traceback },
+    { "load", l_load },
+    { "raised_by_user", l_raised_by_user },
+    { "builtin", l_builtin },
+    { "memory", l_memory },
+    { "error_text", l_error_text },
     { NULL, NULL },
   };
 

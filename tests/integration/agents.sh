@@ -276,7 +276,7 @@ error_case() {
   local got_req
   got_req=$(nreq)
   [ "$want_req" = - ] && got_req=-
-  if [ "$rc" = 1 ] && [[ "$err" == *"Procedure failed: $type: "*"$part"* ]] && [ "$got_req" = "$want_req" ]; then
+  if [ "$rc" = 1 ] && [[ "$err" == *"Procedure failed: err.tac:"*": $type: "*"$part"* ]] && [ "$got_req" = "$want_req" ]; then
     pass "agents: $name: $type, clear message, exit 1"
   else
     fail "agents: $name: $type, clear message, exit 1" "exit $rc, $got_req requests (want $want_req): $(short "$err")"
@@ -319,7 +319,7 @@ stop_fake
 saved_url="$URL"
 URL="http://127.0.0.1:$free_port/v1"
 run err.tac
-if [ "$rc" = 1 ] && [[ "$err" == *"Procedure failed: ConnectionError: cannot complete the model call to $URL"* ]]; then
+if [ "$rc" = 1 ] && [[ "$err" == *"Procedure failed: err.tac:"*": ConnectionError: cannot complete the model call to $URL"* ]]; then
   pass "agents: connection refused: ConnectionError, clear message, exit 1"
 else
   fail "agents: connection refused: ConnectionError, clear message, exit 1" "exit $rc: $(short "$err")"
@@ -345,7 +345,7 @@ size=$(($(stat -c %s "$scratch/out") + $(stat -c %s "$scratch/err")))
 last=$(tail -1 "$scratch/out" | cut -c1-2000)
 printf '%s\n' "$last" >"$scratch/last"
 if [ "$rc" = 1 ] && [ "$size" -lt $((9 << 20)) ] && [ "$secs" -lt 15000 ] \
-  && [[ "$(q "$scratch/last" 'r.get("message", "")')" == "ResponseTooLarge: "*"more than 8 MiB"* ]]; then
+  && [[ "$(q "$scratch/last" 'r.get("message", "")')" == *"ResponseTooLarge: "*"more than 8 MiB"* ]]; then
   pass "agents: flood (20 MB stream): ResponseTooLarge, exit 1, output bounded ($size bytes, ${secs} ms)"
 else
   fail "agents: flood: ResponseTooLarge, exit 1, bounded" "exit $rc, $size bytes, $secs ms: $(printf '%s' "$last" | cut -c1-300)"

@@ -11,7 +11,7 @@ ws=$(scratch_dir)
 trap 'rm -rf "$ws"' EXIT
 before=$(leftovers)
 out=$(cd "$ws" && "$TR" sandbox exec --ro-bind /etc:/proc/foo -- /bin/true 2>&1); rc=$?
-if [ $rc = 1 ] && [[ "$out" == *"mount target /proc/foo"*"No such file or directory (the path is not in the sandbox"*"--ro-bind or sandbox.volumes)"* ]]; then
+if [ $rc = 1 ] && [[ "$out" == *"mount target /proc/foo"*"No such file or directory (the path is not in the sandbox"*"--bind SRC:DST or --ro-bind SRC:DST"* ]]; then
   pass "a refused mount step names the target, the errno and the fix"
 else
   fail "refused mount step" "rc=$rc $out"

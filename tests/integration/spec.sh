@@ -126,10 +126,10 @@ has "spec: human output names the failing step and why" "FAIL  wrong value" "The
 
 t test "$spec/badspec.tac"
 rc_is "spec: unparsable Gherkin exits 1" 1
-has "spec: the parse error names the Specification and the line" "Specification 1, line 4" "expected a step"
+has "spec: the parse error names the file's line" "badspec.tac:9: Specification:" "expected a step"
 
 t test "$spec/badspec.tac" --json
-check "spec: --json reports an unreadable Specification as a JSON error" 'r["exit_code"] == 1 and "Specification 1, line 4" in r["error"]'
+check "spec: --json reports an unreadable Specification as a JSON error" 'r["exit_code"] == 1 and "badspec.tac:9: Specification:" in r["error"]'
 
 t test "$spec/nospec.tac"
 rc_is "spec: a file without a Specification exits 1" 1

@@ -1,5 +1,5 @@
 -- tests/spec/badspec.tac: Gherkin that cannot be parsed: `tactus-run test`
--- names the Specification and the line, and exits 1.
+-- names the file's line, and exits 1.
 Procedure { function() return { ok = true } end }
 
 Specification([[

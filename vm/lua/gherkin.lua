@@ -32,11 +32,16 @@ local function parse_row(line)
   return cells
 end
 
-local function parse_gherkin(text, spec_no, features)
-  local lineno = 0
+-- FIRST: the file line of the text's first line, when known (steps and
+-- errors then carry the file's lines); else lines count from the text.
+local function parse_gherkin(text, spec_no, features, first, file)
+  local lineno = first and first - 1 or 0
   local feature, current, last_step, kind
   local in_doc, doc_delim, doc_lines, doc_indent
   local function perr(msg)
+    if first and file then
+      error({ type = "SpecificationError", message = file .. ":" .. lineno .. ": Specification: " .. msg }, 0)
+    end
     error({ type = "SpecificationError", message = "Specification " .. spec_no .. ", line " .. lineno .. ": " .. msg }, 0)
   end
   local function need_feature()
@@ -157,13 +162,14 @@ end
 
 -- All scenarios of all Specification texts, outlines expanded, each with
 -- its Background steps in front.  Names are unique.
-local function collect_scenarios(texts)
+-- LINES, FILE (optional): each text's first line in FILE.
+local function collect_scenarios(texts, lines, file)
   local features = {}
   for i, text in ipairs(texts) do
     if type(text) ~= "string" then
       error({ type = "SpecificationError", message = "Specification " .. i .. " is not a string" }, 0)
     end
-    parse_gherkin(text, i, features)
+    parse_gherkin(text, i, features, lines and lines[i], file)
   end
   local list, seen = {}, {}
   local function add(feature, name, outline, steps, line)

@@ -6,11 +6,12 @@
 -- argument is not a single string literal makes the result "dynamic" (the
 -- file is run and the texts it declared are used instead).
 --
---   luascan.specifications(source) -> texts, dynamic
+--   luascan.specifications(source) -> texts, dynamic, lines (each text's
+--                                      first line in the source)
 local T = ...
 local tonumber = tonumber
-local sub, find, match, rep, char, gsub = string.sub, string.find, string.match, string.rep, string.char,
-  string.gsub
+local sub, find, match, rep, char, gsub, gmatch = string.sub, string.find, string.match, string.rep,
+  string.char, string.gsub, string.gmatch
 local concat = table.concat
 
 local ESC = { n = "\n", t = "\t", r = "\r", a = "\a", b = "\b", f = "\f", v = "\v",
@@ -55,8 +56,17 @@ local function read_quoted(src, i)
   end
 end
 
+-- The line of SRC at byte I.
+local function line_at(src, i)
+  local n = 1
+  for _ in gmatch(sub(src, 1, i - 1), "\n") do n = n + 1 end
+  return n
+end
+
+-- Every Specification's text, whether any is dynamic, and the file line
+-- each text's first line is on (so a step's line is the file's).
 local function static_specs(src)
-  local texts, dynamic = {}, false
+  local texts, dynamic, lines = {}, false, {}
   local i, n = 1, #src
   local prev = ""
   if sub(src, 1, 1) == "#" then i = (find(src, "\n", 1, true) or n) + 1 end
@@ -85,18 +95,25 @@ local function static_specs(src)
         local paren = false
         if sub(src, k, k) == "(" then paren, k = true, match(src, "^%s*()", k + 1) end
         local d = sub(src, k, k)
-        local text, after
+        local text, after, first
         if d == '"' or d == "'" then
+          -- Its "\n" escapes are no lines of the file: no line to map.
           text, after = read_quoted(src, k)
         elseif d == "[" and long_bracket_at(src, k) then
           local level, cs = long_bracket_at(src, k)
           text, after = read_long(src, cs, level)
+          first = line_at(src, cs)
+          -- Lua drops a newline right after the opening bracket.
+          if text and find(text, "^\r?\n") then first = first + 1 end
           if text then text = gsub(text, "^\r?\n", "") end
         end
         if text then
           local m = match(src, "^%s*()", after)
           if paren and sub(src, m, m) ~= ")" then dynamic = true
-          else texts[#texts + 1] = text end
+          else
+            texts[#texts + 1] = text
+            lines[#texts] = first
+          end
           i = after
         else
           dynamic = true
@@ -111,7 +128,7 @@ local function static_specs(src)
       i = i + 1
     end
   end
-  return texts, dynamic
+  return texts, dynamic, lines
 end
 
 

@@ -9,6 +9,7 @@ local T = ...
 
 local type, pairs, ipairs, tostring, error, pcall, xpcall, setmetatable, rawget, rawset, select =
   type, pairs, ipairs, tostring, error, pcall, xpcall, setmetatable, rawget, rawset, select
+local getmetatable, next, format = getmetatable, next, string.format
 local tconcat = table.concat
 local real_G = _G
 
@@ -41,6 +42,51 @@ end
 -- (probed below) is replaced by the user's line (T.where: the innermost
 -- frame of a .tac chunk).
 local PCALL_AT, XPCALL_AT
+
+-- Errors of the primitives are one shape: a table with `type` and
+-- `message` (T.call's broker errors, require, File.*, Host.call...), whose
+-- tostring is "Type: message" (not "table: 0x...").  Given to the tables
+-- as they reach user code (pcall, xpcall, coroutine.resume) and the top.
+local ERROR_MT = {
+  __tostring = function(e)
+    return tostring(rawget(e, "type")) .. ": " .. tostring(rawget(e, "message"))
+  end,
+}
+local function shape(e)
+  if type(e) == "table" and getmetatable(e) == nil and type(rawget(e, "type")) == "string"
+      and type(rawget(e, "message")) == "string" then
+    setmetatable(e, ERROR_MT)
+  end
+  return e
+end
+
+-- A value as text without running any of its metamethods (it may be the
+-- user's table): JSON-like, keys sorted, bounded.
+local function render(v, depth)
+  local t = type(v)
+  if t == "string" then return format("%q", #v > 200 and v:sub(1, 200) .. "..." or v) end
+  if t == "number" or t == "boolean" or t == "nil" then return tostring(v) end
+  if t ~= "table" then return "<" .. t .. ">" end
+  if depth > 3 then return "{...}" end
+  local keys, n = {}, 0
+  for k in next, v do
+    n = n + 1
+    if n > 20 then break end
+    keys[n] = k
+  end
+  local function key_text(k)
+    return type(k) == "string" and k or type(k) == "number" and tostring(k) or "~" .. type(k)
+  end
+  table.sort(keys, function(a, b) return key_text(a) < key_text(b) end)
+  local parts = {}
+  for i, k in ipairs(keys) do
+    local key = type(k) == "string" and k:match("^[%a_][%w_]*$") and k or "[" .. render(k, depth + 1) .. "]"
+    parts[i] = key .. " = " .. render(rawget(v, k), depth + 1)
+  end
+  if n > 20 then parts[#parts + 1] = "..." end
+  return "{ " .. tconcat(parts, ", ") .. (#parts > 0 and " }" or "}")
+end
+
 local function reblame(e, at)
   if at and type(e) == "string" and e:sub(1, #at) == at then
     local src, line = T.where()
@@ -53,7 +99,7 @@ local function after_pcall(ok, ...)
   if ok then return true, ... end
   local e = ...
   if is_waiting(e) then error(e, 0) end
-  return false, reblame(e, PCALL_AT)
+  return false, shape(reblame(e, PCALL_AT))
 end
 local function user_pcall(f, ...)
   return after_pcall(pcall(f, ...))
@@ -62,7 +108,7 @@ local function user_xpcall(f, handler, ...)
   local pause
   local function h(e)
     if is_waiting(e) then pause = e return e end
-    return handler(reblame(e, XPCALL_AT))
+    return handler(shape(reblame(e, XPCALL_AT)))
   end
   local function after(ok, ...)
     if not ok and pause ~= nil then error(pause, 0) end
@@ -73,6 +119,7 @@ end
 local function user_resume(co, ...)
   local function after(ok, ...)
     if not ok and is_waiting((...)) then error((...), 0) end
+    if not ok then return ok, shape((...)) end
     return ok, ...
   end
   return after(coroutine.resume(co, ...))
@@ -176,7 +223,7 @@ new_context = function(params, shared, usage)
     mcp_servers = shared.mcp_servers,
     names = setmetatable({}, { __mode = "k" }),
     protected = setmetatable({}, { __mode = "k" }),
-    is_waiting = is_waiting,
+    is_waiting = is_waiting, error_mt = ERROR_MT,
   }
   -- procedure_dir: the sub-procedure's directory in the workspace (its
   -- relative paths' base), when it comes from another file.
@@ -212,19 +259,38 @@ new_context = function(params, shared, usage)
   return ctx
 end
 
-local function error_info(err)
+-- The run's error as the host shows it.  WHERE: the user's file:line
+-- when it was raised (T.where in the handler, the stack intact); BY_USER:
+-- the user's own error(...) raised it.  An error raised inside a primitive
+-- points at the user's code: a position in our own modules
+-- ("tactus/schema:222: ") is replaced by WHERE, and a typed table gets
+-- `where` (the launcher puts it in front: "x.tac:6: ConnectionError: ...").
+-- A table without a message is shown, rendered (error({code = 42})), at
+-- WHERE.  A table the user raised with a message stays as written.
+local function error_info(err, where, by_user)
   if is_waiting(err) then
     return { type = "WaitingForHuman", message = T.error_text(err) }
   end
   local typ = type(err) == "table" and rawget(err, "type")
-  return { type = type(typ) == "string" and typ or "RuntimeError", message = T.error_text(err) }
+  local msg = T.error_text(err)
+  local info = { type = type(typ) == "string" and typ or "RuntimeError", message = msg }
+  if type(err) == "table" and type(rawget(err, "message")) ~= "string" then
+    info.message = "error object " .. render(err, 0)
+    info.where = where
+  elseif where and type(err) == "string" then
+    local rest = msg:match("^tactus/[%w_]+:%d+: (.*)$")
+    if rest then info.message = where .. ": " .. rest end
+  elseif where and type(err) == "table" and not by_user and msg:sub(1, #where + 1) ~= where .. ":" then
+    info.where = where
+  end
+  return info
 end
 
-local function finish(ctx, status, result, err, trace)
+local function finish(ctx, status, result, err, trace, where, by_user)
   local params = { status = status, state = ctx and ctx.state, iterations = ctx and ctx.iterations,
                    tools_used = ctx and ctx.tools_used }
   if err then
-    params.error = error_info(err)
+    params.error = error_info(err, where, by_user)
     params.error.traceback = trace
   end
   params.result = result
@@ -273,17 +339,20 @@ local function main()
     if ok then return finish(ctx, "success", result) end
     return finish(ctx, "error", nil, result)
   end
-  local trace
+  local trace, where, by_user
   ctx.cli_params = true -- the parameters are the command line's --param (schema.lua)
   local ok, result = xpcall(function() return ctx.execute(chunk) end, function(e)
     if type(e) == "string" then trace = T.traceback(e, 2) end
+    local src, line = T.where()
+    if src then where = src .. ":" .. tostring(line) end
+    by_user = T.raised_by_user()
     return e
   end)
   if ok then return finish(ctx, "success", result) end
   if is_waiting(result) then
     return finish(ctx, "waiting", nil, result)
   end
-  return finish(ctx, "error", nil, result, trace)
+  return finish(ctx, "error", nil, result, trace, where, by_user)
 end
 
 local ok, code = xpcall(main, function(e) return T.traceback(T.error_text(e), 2) end)

@@ -7,11 +7,14 @@ local type, pairs, ipairs, tostring, tonumber, error, pcall, setmetatable, selec
   type, pairs, ipairs, tostring, tonumber, error, pcall, setmetatable, select
 
 -- Errors of primitives name the user's file and line (the innermost frame
--- of a .tac chunk), not the runtime's own code.
-function ctx.raise(message)
+-- of a .tac chunk), not the runtime's own code, and have the one shape of
+-- every primitive's error: { type, message } whose tostring is
+-- "Type: message" (ctx.error_mt, prelude.lua).  TYP: FileError unless
+-- given (File.*, tactus.io, their paths).
+function ctx.raise(message, typ)
   local src, line = T.where()
   if src then message = src .. ":" .. tostring(line) .. ": " .. message end
-  error(message, 0)
+  error(setmetatable({ type = typ or "FileError", message = message }, ctx.error_mt), 0)
 end
 
 -- A C primitive whose string errors are re-raised at the user's line.

@@ -247,9 +247,14 @@ end
 -- Modes
 ---------------------------------------------------------------------------
 
+-- The texts and, when every one is a long string read from the source,
+-- the file line each starts on.
 function S.spec_texts()
-  local texts, dynamic = luascan.specifications(T.source)
-  if #texts > 0 and not dynamic then return texts end
+  local texts, dynamic, lines = luascan.specifications(T.source)
+  if #texts > 0 and not dynamic then
+    for i = 1, #texts do if not lines[i] then return texts end end
+    return texts, lines, T.chunkname
+  end
   ensure_loaded()
   if W.load_failed and #ctx.specs == 0 then
     error({ type = "LoadError", message = "the file failed while it was loaded, before it declared its "
@@ -271,7 +276,8 @@ end
 function S.mode_scenario()
   local name = start.scenario
   if type(name) ~= "string" then error({ type = "BadRequest", message = "scenario mode needs a scenario name" }, 0) end
-  local scenarios = gherkin.scenarios(S.spec_texts())
+  local texts, lines, file = S.spec_texts()
+  local scenarios = gherkin.scenarios(texts, lines, file)
   local sc
   for _, s in ipairs(scenarios) do if s.name == name then sc = s break end end
   if not sc then error({ type = "ScenarioNotFound", message = "no scenario named \"" .. name .. "\"" }, 0) end
@@ -296,6 +302,9 @@ function S.mode_scenario()
   return {
     scenario = sc.name, feature = sc.feature, status = failed and "failed" or "passed", steps = results,
     first_failure = first, ran = W.ran, procedure_ok = W.ran and W.ok or nil,
+    -- The steps' lines are the file's (a Specification read from the
+    -- source), not the Gherkin text's.
+    lines_in_file = lines ~= nil or nil,
     procedure_error = W.err_text, duration_ms = (T.monotonic() - t0) * 1000,
   }
 end

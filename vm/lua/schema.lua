@@ -278,10 +278,15 @@ local function procedure_call(_, spec)
         error("Procedure \"" .. name .. "\" expects a table: Procedure \"" .. name .. "\" { function(input) ... end }", 2)
       end
       if body.name == nil then body.name = name end
-      return declare_procedure(body, 2)
+      -- Not a tail call: a tail call drops this frame, and the level of
+      -- declare_procedure's errors would then name the runtime, not the
+      -- user's line.
+      local handle = declare_procedure(body, 2)
+      return handle
     end
   end
-  return declare_procedure(spec, 2)
+  local handle = declare_procedure(spec, 2)
+  return handle
 end
 G.Procedure = setmetatable({}, { __call = procedure_call })
 
