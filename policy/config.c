@@ -592,7 +592,17 @@ read_sandbox (struct tr_config *c, const struct ynode *s, struct tr_error *err)
           if (n->type != YNODE_SEQ)
             r = bad (err, n, "sandbox.volumes", "expected a list of HOST:TARGET[:ro]");
           for (const struct ynode *v = n->child; r == 0 && v; v = v->next)
-            r = add_volume (c, v, err);
+            {
+              r = add_volume (c, v, err);
+              /* A procedure reaches files only through File.* paths in its
+               * workspace: a target elsewhere would be accepted and never
+               * seen.  */
+              if (r == 0 && strncmp (c->volumes[c->n_volumes - 1].target, "/workspace/", 11) != 0)
+                r = bad (err, v, "sandbox.volumes",
+                         "target %s is outside /workspace, where a procedure's files are; "
+                         "mount it at /workspace/NAME and read it as NAME",
+                         c->volumes[c->n_volumes - 1].target);
+            }
         }
       else if (strcmp (k, "env") == 0)
         r = read_env (c, n, err);

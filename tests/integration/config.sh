@@ -211,6 +211,8 @@ fi
 bad_config "mount_current_dir as a list" proj $'sandbox:\n  mount_current_dir: [ro]' \
   ".tactus/config.yml:2: sandbox.mount_current_dir: expected a single value"
 bad_config "bad volume" sidecar $'sandbox:\n  volumes:\n    - /tmp' "hello.tac.yml:3: sandbox.volumes"
+bad_config "a volume outside /workspace (a procedure could never see it)" proj $'sandbox:\n  volumes:\n    - /tmp:/data:ro' \
+  ".tactus/config.yml:3: sandbox.volumes: target /data is outside /workspace" "mount it at /workspace/NAME"
 bad_config "YAML syntax error" sidecar $'sandbox:\n  limits: [1, 2\n  x: y' "hello.tac.yml:" "YAML syntax error"
 bad_config "YAML syntax error (home)" home $'policy:\n\t- bad' "$home_cfg:" "YAML syntax error"
 bad_config "alias refused" sidecar $'base: &b\n  x: 1\nsandbox:\n  limits: *b' \

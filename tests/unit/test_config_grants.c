@@ -78,7 +78,7 @@ grants (void)
                  "policy:\n  tools:\n    host.a: {}\n    host.b:\n      command: [/bin/true]\n",
                  "policy.tools (host.a, host.b)");
   expect_grants ("grants: volumes, env, sandbox off", "",
-                 "sandbox:\n  enabled: false\n  volumes: [/etc:/x:ro]\n  env: {A: b}\n",
+                 "sandbox:\n  enabled: false\n  volumes: [/etc:/workspace/x:ro]\n  env: {A: b}\n",
                  "sandbox.enabled: false; sandbox.volumes; sandbox.env");
   expect_grants ("grants: base URL, storage path, API keys, MCP servers", "",
                  "openai_base_url: http://x\nstorage_path: /tmp/s\nopenai_api_key: sk-x\n"
