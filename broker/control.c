@@ -5,11 +5,8 @@
  * --storage file.  */
 #define _GNU_SOURCE
 #include <cJSON.h>
-#include <fcntl.h>
-#include <poll.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "broker/internal.h"
 #include "broker/trace.h"
@@ -24,36 +21,10 @@ approve_mode (const struct broker_state *b)
   return APPROVE_ASK;
 }
 
-/* Ask on /dev/tty, waiting at most TIMEOUT_MS (-1: no limit), so a prompt
- * nobody answers cannot hold the run past its deadline.  Returns the line
- * (without newline) or NULL.  */
-static char *
-ask_tty (const char *question, char *buf, size_t size, int timeout_ms)
-{
-  int fd = open ("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
-  struct pollfd p = { .fd = fd, .events = POLLIN };
-  ssize_t n;
-
-  if (fd < 0)
-    return NULL;
-  if (write (fd, question, strlen (question)) < 0 || poll (&p, 1, timeout_ms) != 1)
-    {
-      close (fd);
-      return NULL;
-    }
-  n = read (fd, buf, size - 1);
-  close (fd);
-  if (n <= 0)
-    return NULL;
-  buf[n] = '\0';
-  buf[strcspn (buf, "\r\n")] = '\0';
-  return buf;
-}
-
 int
 broker_approve (struct broker_state *b, const char *question)
 {
-  char line[256], prompt[700];
+  char line[256];
 
   switch (approve_mode (b))
     {
@@ -62,8 +33,11 @@ broker_approve (struct broker_state *b, const char *question)
     case APPROVE_NONE:
       return 0;
     default:
-      snprintf (prompt, sizeof prompt, "\n%s [y/N] ", question);
-      if (ask_tty (prompt, line, sizeof line, b->peer->ms_left (b->peer->ctx)) == NULL)
+      /* The CLI's view asks (and escapes the question: it is the
+       * cage's text).  */
+      if (trace_ask (b->o->trace, "approval", question, line, sizeof line,
+                     b->peer->ms_left (b->peer->ctx))
+          < 0)
         return -1;
       return line[0] == 'y' || line[0] == 'Y';
     }
@@ -76,7 +50,7 @@ answer (struct broker_state *b, const char *type, const cJSON *req, bool *have)
   const cJSON *def = cJSON_GetObjectItemCaseSensitive (req, "default_value");
   const char *text = cJSON_IsString (msg) ? msg->valuestring : "(no message)";
   enum broker_approve mode = approve_mode (b);
-  char line[1024], prompt[1200];
+  char line[1024];
 
   *have = true;
   if (strcmp (type, "approval") == 0)
@@ -98,8 +72,8 @@ answer (struct broker_state *b, const char *type, const cJSON *req, bool *have)
     }
   else
     {
-      snprintf (prompt, sizeof prompt, "\n%s\n> ", text);
-      if (ask_tty (prompt, line, sizeof line, b->peer->ms_left (b->peer->ctx)))
+      if (trace_ask (b->o->trace, type, text, line, sizeof line, b->peer->ms_left (b->peer->ctx))
+          == 0)
         {
           if (strcmp (type, "review") == 0)
             {

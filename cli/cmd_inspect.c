@@ -20,7 +20,7 @@
 #include "cli/options.h"
 #include "cli/inspect.h"
 #include "cli/run_common.h"
-#include "cli/untrusted.h"
+#include "cli/present.h"
 #include "policy/config.h"
 
 #define INSPECT_TIMEOUT 60.0
@@ -33,6 +33,7 @@ inspect_run (const char *file, const struct inspect_options *io, cJSON **report,
   char *source = NULL;
   size_t len;
   struct trace trace = { 0 };
+  struct present view;
   struct run_job job = { 0 };
   struct run_result res;
   cJSON *extra;
@@ -48,8 +49,10 @@ inspect_run (const char *file, const struct inspect_options *io, cJSON **report,
     }
   /* The dry run reads nothing from the workspace.  */
   cfg.workspace = CONFIG_WORKSPACE_OFF;
-  trace.human = io->verbose ? stderr : NULL;
-  trace.verbose = io->verbose;
+  present_init (&view, stderr, PRESENT_COLOR_AUTO);
+  view.verbose = io->verbose;
+  if (io->verbose)
+    present_trace_attach (&trace, &view, true);
   extra = cJSON_CreateObject ();
   cJSON_AddStringToObject (extra, "mode", "inspect");
   job.file = file;
@@ -80,6 +83,7 @@ inspect_run (const char *file, const struct inspect_options *io, cJSON **report,
     }
   else
     snprintf (why, why_size, "the sandbox could not be started");
+  present_finish (&view);
   untrusted_clean (why);
   cJSON_Delete (extra);
   free (source);

@@ -32,7 +32,7 @@
 #include "cli/inspect.h"
 #include "cli/run_common.h"
 #include "cli/trace_store.h"
-#include "cli/untrusted.h"
+#include "cli/present.h"
 #include "common/cleanup.h"
 #include "policy/config.h"
 #include "sandbox/sandbox.h"
@@ -61,6 +61,7 @@ struct run_options
   uint64_t memory;
   const char *config_file;
   int workspace_mode; /* enum config_workspace, -1: the config's */
+  enum present_color color;
 };
 
 static int
@@ -103,7 +104,7 @@ parse_run_args (int argc, char **argv, struct run_options *ro)
         ro->interactive = true;
         break;
       case CLI_O_LOG_LEVEL:
-        ro->log_level = trace_level_number (optarg);
+        ro->log_level = present_level_number (optarg);
         if (ro->log_level < 0)
           return cli_usage_error (
               CLI_C_RUN, "--log-level '%s': expected debug, info, warning, error or critical",
@@ -165,6 +166,11 @@ parse_run_args (int argc, char **argv, struct run_options *ro)
         else
           return cli_usage_error (CLI_C_RUN,
                                   "--workspace-mode '%s': expected rw, ro, overlay or off", optarg);
+        break;
+      case CLI_O_COLOR:
+        if (present_color_parse (optarg, &ro->color) < 0)
+          return cli_usage_error (CLI_C_RUN, "--color '%s': expected auto, always or never",
+                                  optarg);
         break;
       case CLI_O_VERBOSE:
         ro->verbose = true;
@@ -312,6 +318,7 @@ run_procedure (struct run_options *ro)
   struct tr_config cfg;
   cleanup_free char *source = NULL;
   struct trace trace = { 0 };
+  struct present view;
   struct run_job job = { 0 };
   struct run_result res;
   FILE *trace_file = NULL;
@@ -352,11 +359,14 @@ run_procedure (struct run_options *ro)
       if (trace.store == NULL)
         fprintf (stderr, "tactus-run: the trace is not kept: %s\n", err.msg);
     }
-  trace.human = ro->json ? NULL : stderr;
-  trace.log_level = ro->log_level;
+  /* --json: the events on stdout, exactly; the readable view only asks
+   * the questions (on the terminal).  */
+  present_init (&view, stderr, ro->color);
+  view.log_level = ro->log_level;
+  view.verbose = ro->verbose;
+  present_trace_attach (&trace, &view, !ro->json);
   trace.jsonl = ro->json ? stdout : NULL;
   trace.file = trace_file;
-  trace.verbose = ro->verbose;
 
   job.file = ro->file;
   job.source = source;
@@ -382,14 +392,19 @@ run_procedure (struct run_options *ro)
   job.trace = &trace;
   if (run_execute (&job, &res) < 0)
     {
+      present_finish (&view);
       if (trace_file)
         fclose (trace_file);
       config_free (&cfg);
       return 1;
     }
   {
-    struct run_report_opts o
-        = { .file = ro->file, .json = ro->json, .verbose = ro->verbose, .storage = ro->storage };
+    struct run_report_opts o = { .file = ro->file,
+                                 .json = ro->json,
+                                 .verbose = ro->verbose,
+                                 .storage = ro->storage,
+                                 .view = &view };
+    present_finish (&view);
     run_report (&o, &res, stdout, stderr);
   }
   broker_outcome_free (&res.out);

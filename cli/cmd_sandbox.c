@@ -13,6 +13,7 @@
 #include "cli/cli.h"
 #include "cli/options.h"
 #include "common/suggest.h"
+#include "cli/present.h"
 #include "common/cleanup.h"
 #include "common/protected.h"
 #include "common/strv.h"
@@ -384,7 +385,11 @@ sandbox_exec_cmd (int argc, char **argv)
     }
   if (egress)
     {
-      struct trace t = { .human = stderr };
+      struct trace t = { 0 };
+      struct present view;
+      present_init (&view, stderr, PRESENT_COLOR_AUTO);
+      present_trace_attach (&t, &view, true);
+      t.ask = NULL;
       if (egress_serve (egress, sandbox_take_listen_fd (sb), "sandbox exec", &err) < 0)
         tr_error_print (&err);
       /* The egress events as they come, until the program ends (the
@@ -402,6 +407,7 @@ sandbox_exec_cmd (int argc, char **argv)
         }
       rc = sandbox_wait (sb, &res, &err);
       egress_stop (egress, &t);
+      present_finish (&view);
     }
   else
     rc = sandbox_wait (sb, &res, &err);

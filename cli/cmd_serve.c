@@ -51,6 +51,7 @@
 #include "broker/trace.h"
 #include "cli/cli.h"
 #include "cli/options.h"
+#include "cli/present.h"
 #include "cli/run_common.h"
 #include "common/cleanup.h"
 #include "common/fdpass.h"
@@ -111,6 +112,9 @@ serve_one (int conn, const struct tr_config *cfg, struct sandbox *sb)
   cJSON *req = NULL, *params;
   char ws[64], procdir[64];
   struct trace trace = { 0 };
+  struct present view = { 0 };
+  enum present_color color;
+  bool json;
   struct run_job job = { 0 };
   struct run_result res;
   FILE *out = NULL, *errf = NULL;
@@ -137,9 +141,15 @@ serve_one (int conn, const struct tr_config *cfg, struct sandbox *sb)
   approve = jstr (req, "approve");
   snprintf (ws, sizeof ws, "/proc/self/fd/%d", fds[0]);
   snprintf (procdir, sizeof procdir, "/proc/self/fd/%d", fds[1]);
-  trace.human = cJSON_IsTrue (cJSON_GetObjectItemCaseSensitive (req, "json")) ? NULL : errf;
-  trace.jsonl = trace.human ? NULL : out;
-  trace.verbose = cJSON_IsTrue (cJSON_GetObjectItemCaseSensitive (req, "verbose"));
+  json = cJSON_IsTrue (cJSON_GetObjectItemCaseSensitive (req, "json"));
+  /* The client's stderr is the terminal (or not) the view writes to.  */
+  color = PRESENT_COLOR_AUTO;
+  if (jstr (req, "color"))
+    present_color_parse (jstr (req, "color"), &color);
+  present_init (&view, errf, color);
+  view.verbose = cJSON_IsTrue (cJSON_GetObjectItemCaseSensitive (req, "verbose"));
+  present_trace_attach (&trace, &view, !json);
+  trace.jsonl = json ? out : NULL;
   job.file = file;
   job.source = source;
   job.source_len = strlen (source);
@@ -161,11 +171,11 @@ serve_one (int conn, const struct tr_config *cfg, struct sandbox *sb)
   if (run_execute (&job, &res) == 0)
     {
       struct run_report_opts o = { .file = file,
-                                   .json = trace.jsonl != NULL,
-                                   .verbose = trace.verbose,
-                                   .storage = STORAGE_MEMORY };
-      if (trace.mid_line)
-        fputc ('\n', errf);
+                                   .json = json,
+                                   .verbose = view.verbose,
+                                   .storage = STORAGE_MEMORY,
+                                   .view = &view };
+      present_finish (&view);
       run_report (&o, &res, out, errf);
       code = res.v.code;
       broker_outcome_free (&res.out);

@@ -35,7 +35,7 @@
 #include "cli/run_common.h"
 #include "cli/test_pool.h"
 #include "cli/test_report.h"
-#include "cli/untrusted.h"
+#include "cli/present.h"
 #include "common/cleanup.h"
 #include "policy/config.h"
 
@@ -69,6 +69,7 @@ struct test_options
   uint64_t memory;
   enum broker_approve approve;
   bool approve_set;
+  enum present_color color;
 };
 
 /* What every run of one command shares.  */
@@ -79,6 +80,7 @@ struct session
   size_t len;
   struct tr_config cfg;
   struct trace trace;
+  struct present view; /* -v: the runs' events; approvals */
 };
 
 static int usage_error (const char *cmd, const char *fmt, ...)
@@ -179,6 +181,10 @@ parse_test_args (int argc, char **argv, struct test_options *o)
           o->approve = APPROVE_NONE;
         else
           return usage_error (o->cmd, "--approve '%s': expected all or none", optarg);
+        break;
+      case CLI_O_COLOR:
+        if (present_color_parse (optarg, &o->color) < 0)
+          return usage_error (o->cmd, "--color '%s': expected auto, always or never", optarg);
         break;
       case CLI_O_VERBOSE:
         o->verbose = true;
@@ -635,8 +641,9 @@ test_main (const char *cmd, int argc, char **argv)
   if (s.cfg.workspace == CONFIG_WORKSPACE_RW)
     s.cfg.workspace = CONFIG_WORKSPACE_OVERLAY;
   /* Quiet runs: the report is the output.  -v shows the runs' events.  */
-  s.trace.human = o.verbose ? stderr : NULL;
-  s.trace.verbose = o.verbose;
+  present_init (&s.view, stderr, o.color);
+  s.view.verbose = o.verbose;
+  present_trace_attach (&s.trace, &s.view, o.verbose);
   if (o.no_sandbox || !s.cfg.sandbox_enabled)
     fprintf (stderr, "tactus-run: WARNING: running WITHOUT the sandbox: the procedure has the same "
                      "access as you\n");

@@ -25,7 +25,7 @@
 #include "cli/options.h"
 #include "cli/run_common.h"
 #include "cli/trace_store.h"
-#include "cli/untrusted.h"
+#include "cli/present.h"
 #include "common/cleanup.h"
 #include "policy/config.h"
 
@@ -420,13 +420,16 @@ trace_show_or_export (const struct trace_options *o, const char *storage_dir)
     }
   {
     struct trace t = { 0 };
+    struct present view;
     int shown = 0;
+    present_init (&view, stdout, PRESENT_COLOR_AUTO);
+    view.verbose = true;
     if (o->json)
       t.jsonl = stdout;
     else
       {
-        t.human = stdout;
-        t.verbose = true;
+        present_trace_attach (&t, &view, true);
+        t.ask = NULL;
         untrusted_clean_tree (events);
         printf ("run %s\n", id);
       }
@@ -448,6 +451,7 @@ trace_show_or_export (const struct trace_options *o, const char *storage_dir)
                  o->position);
         code = 1;
       }
+    present_finish (&view);
   }
   cJSON_Delete (events);
   return code;

@@ -24,6 +24,7 @@
 #include "broker/broker.h"
 #include "broker/checkpoint_store.h"
 #include "broker/trace.h"
+#include "cli/present.h"
 #include "cli/run_common.h"
 #include "common/cleanup.h"
 #include "common/strv.h"
@@ -481,6 +482,16 @@ add_resources (cJSON *r)
   cJSON_AddItemToObject (r, "resources", res);
 }
 
+/* STYLE's sequence when F is the view's terminal and it has colours.  */
+static const char *
+sgr (const struct run_report_opts *ro, FILE *f, enum present_style style)
+{
+  if (ro->view == NULL || !ro->view->color
+      || !(f == ro->view->f || ro->view->always || isatty (fileno (f))))
+    return "";
+  return present_sgr (ro->view, style);
+}
+
 void
 run_report (const struct run_report_opts *ro, const struct run_result *res, FILE *out, FILE *err)
 {
@@ -512,32 +523,49 @@ run_report (const struct run_report_opts *ro, const struct run_result *res, FILE
       cJSON_Delete (r);
       return;
     }
+  /* The verdict lines are the CLI's own, at column 0; the message, the
+   * result and the traceback come from the cage and are escaped (their
+   * lines indented).  Colours only when the view has them and OUT/ERR is
+   * its terminal.  */
   if (v->code == RUN_EXIT_PAUSED)
     {
+      fprintf (out, "%s⏸ Paused%s, ", sgr (ro, out, PS_BOLD_YELLOW), sgr (ro, out, PS_RESET));
+      present_put (out, v->message, 4000, "  ", 0);
       if (ro->storage == STORAGE_FILE)
-        fprintf (out,
-                 "⏸ Paused, %s\n  Answer with: tactus-run answer %s VALUE\n  then continue with: "
-                 "tactus-run run %s --storage file\n",
-                 v->message, ro->file, ro->file);
+        {
+          fputs ("\n  Answer with: tactus-run answer ", out);
+          present_put (out, ro->file, 4000, NULL, PRESENT_ONE_LINE);
+          fputs (" VALUE\n  then continue with: tactus-run run ", out);
+          present_put (out, ro->file, 4000, NULL, PRESENT_ONE_LINE);
+          fputs (" --storage file\n", out);
+        }
       else
-        fprintf (out,
-                 "⏸ Paused, %s\n  Run with --storage file to be able to answer and resume, or "
-                 "answer now with --approve all|none.\n",
-                 v->message);
+        fputs ("\n  Run with --storage file to be able to answer and resume, or "
+               "answer now with --approve all|none.\n",
+               out);
       return;
     }
   if (v->code == 0)
     {
-      char *s = result ? cJSON_Print (result) : NULL;
-      fprintf (out, "✓ Procedure completed successfully\n");
-      if (s)
-        fprintf (out, "Result: %s\n", s);
-      cJSON_free (s);
+      fprintf (out, "%s✓ Procedure completed successfully%s\n", sgr (ro, out, PS_BOLD_GREEN),
+               sgr (ro, out, PS_RESET));
+      if (result)
+        {
+          fputs ("Result: ", out);
+          present_json_pretty (out, result, NULL, 0);
+          fputc ('\n', out);
+        }
       return;
     }
-  fprintf (err, "✗ Procedure failed: %s\n", v->message);
+  fprintf (err, "%s✗ Procedure failed:%s ", sgr (ro, err, PS_BOLD_RED), sgr (ro, err, PS_RESET));
+  present_put (err, v->message, sizeof v->message, "  ", 0);
+  fputc ('\n', err);
   if (trace && ro->verbose)
-    fprintf (err, "%s\n", trace);
+    {
+      fputs ("  ", err);
+      present_put (err, trace, 64 * 1024, "  ", 0);
+      fputc ('\n', err);
+    }
 }
 
 int

@@ -18,6 +18,7 @@
 #include "policy/config.h"
 
 struct cJSON;
+struct present;
 struct trace;
 struct sandbox;
 
@@ -54,6 +55,7 @@ struct run_report_opts
   bool json;
   bool verbose;
   enum broker_storage storage;
+  struct present *view; /* colours, or NULL: none */
 };
 
 /* A run paused waiting for a human (Human.* with no one to answer) is

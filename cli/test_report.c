@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "cli/test_report.h"
-#include "cli/untrusted.h"
+#include "cli/present.h"
 
 #define jstr ujson_str
 #define jnum ujson_num

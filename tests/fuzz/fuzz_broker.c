@@ -621,9 +621,7 @@ setup (void)
   pol.approve_default = -1;
   pol.models = models;
   pol.max_tokens = MAX_TOKENS;
-  tr.human = fopen ("/dev/null", "w");
   tr.jsonl = fopen ("/dev/null", "w");
-  tr.verbose = true;
   opts.procedure_path = "fuzz.tac";
   opts.procedure_dir = dir;
   opts.procedure_name = "fuzz";

@@ -297,10 +297,10 @@ EOF
 }
 ANSWERS="Ada" pty_run run flags.tac
 rc_is "compat: run on a terminal asks for a missing required input" 0
-has "compat: ... and uses the answer" "who (string, required):" '"who":	"Ada"'
+has "compat: ... and uses the answer" "who (string, required):" '"who": "Ada"'
 ANSWERS="Bo|5" pty_run run flags.tac -i
 rc_is "compat: run -i asks for every input" 0
-has "compat: ... required first, then the others with their defaults" "who (string, required):" "n (number, default 1):" '"sum":	6'
+has "compat: ... required first, then the others with their defaults" "who (string, required):" "n (number, default 1):" '"sum": 6'
 
 # test --mock-config
 printf '{"add": {"sum": 7}}\n' >"$ws/mocks.json"

@@ -89,7 +89,7 @@ for mode in sandbox no-sandbox; do
   else
     pass "trace ($mode): human output: DEBUG logs only with --verbose"
   fi
-  expect_in "trace ($mode): human output: the result on stdout" "$out" "✓ Procedure completed successfully" '"sum":	5'
+  expect_in "trace ($mode): human output: the result on stdout" "$out" "✓ Procedure completed successfully" '"sum": 5'
   if [[ "$out" == *INFO* ]]; then fail "trace ($mode): human output: no log lines on stdout" "$(short "$out")"; else pass "trace ($mode): human output: no log lines on stdout"; fi
   expect "trace ($mode): --trace without --json still writes JSON Lines" \
     "$(out=$(cat "$TMPD/trace2.jsonl"); json_get '[json.loads(l)["event_type"] for l in lines]')" \

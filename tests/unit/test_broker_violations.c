@@ -10,6 +10,9 @@
  * the deadline.  With 15 bad frames the sandbox is not killed (it exits on
  * its own once every one was answered).  */
 #include "cli/run_common.c"
+/* run_report words the verdict through the presentation code.  */
+#include "cli/present.c"
+#include "cli/present_result.c"
 
 #include <poll.h>
 #include <stdarg.h>
