@@ -237,6 +237,13 @@ json_string (struct sink *k, const char *s)
   sink_put (k, "\"", 1);
 }
 
+static int
+cmp_key (const void *a, const void *b)
+{
+  const cJSON *x = *(const cJSON *const *) a, *y = *(const cJSON *const *) b;
+  return strcmp (x->string ? x->string : "", y->string ? y->string : "");
+}
+
 static void
 json_compact (struct sink *k, const cJSON *x)
 {
@@ -252,22 +259,42 @@ json_compact (struct sink *k, const cJSON *x)
     }
   else if (cJSON_IsBool (x))
     sink_put (k, cJSON_IsTrue (x) ? "true" : "false", cJSON_IsTrue (x) ? 4 : 5);
-  else if (cJSON_IsArray (x) || cJSON_IsObject (x))
+  else if (cJSON_IsArray (x))
     {
-      bool obj = cJSON_IsObject (x);
-      sink_put (k, obj ? "{" : "[", 1);
+      sink_put (k, "[", 1);
       for (c = x->child; c && !k->full; c = c->next)
         {
-          if (obj)
-            {
-              json_string (k, c->string ? c->string : "");
-              sink_put (k, ":", 1);
-            }
           json_compact (k, c);
           if (c->next)
             sink_put (k, ",", 1);
         }
-      sink_put (k, obj ? "}" : "]", 1);
+      sink_put (k, "]", 1);
+    }
+  else if (cJSON_IsObject (x))
+    {
+      /* Keys sorted: the VM's tables have no order, a person wants the
+       * same line for the same value.  */
+      int n = cJSON_GetArraySize (x), i = 0;
+      const cJSON **items = calloc (n > 0 ? (size_t) n : 1, sizeof *items);
+      if (items == NULL)
+        {
+          k->full = true;
+          return;
+        }
+      for (c = x->child; c && i < n; c = c->next)
+        items[i++] = c;
+      qsort (items, (size_t) i, sizeof *items, cmp_key);
+      sink_put (k, "{", 1);
+      for (int j = 0; j < i && !k->full; j++)
+        {
+          json_string (k, items[j]->string ? items[j]->string : "");
+          sink_put (k, ":", 1);
+          json_compact (k, items[j]);
+          if (j + 1 < i)
+            sink_put (k, ",", 1);
+        }
+      sink_put (k, "}", 1);
+      free (items);
     }
   else
     sink_put (k, "null", 4);

@@ -85,7 +85,7 @@ void present_put (FILE *f, const char *s, size_t max, const char *indent, unsign
 /* The same into BUF (always terminated).  */
 void present_escape (const char *s, char *buf, size_t size, unsigned flags);
 
-/* The JSON text of X with every string escaped for a terminal (JSON
+/* The JSON text of X, object keys sorted, every string escaped for a terminal (JSON
  * escapes \uXXXX for the characters present_put replaces).  */
 char *present_json_compact (const struct cJSON *x);
 

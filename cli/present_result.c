@@ -2,7 +2,7 @@
  * key order and numbers as people write them.  */
 #define _GNU_SOURCE
 #include <cJSON.h>
-#include <math.h>
+#include <math.h> /* isfinite: a macro, no libm */
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,7 +20,7 @@ present_number (double v, char *buf, size_t size)
     }
   /* Integers (a duration in ms, a count) without a fraction; others in
    * the shortest of %.15g..%.17g that reads back the same double.  */
-  if (v == floor (v) && fabs (v) < 9007199254740992.0)
+  if (v > -9007199254740992.0 && v < 9007199254740992.0 && v == (double) (long long) v)
     {
       snprintf (buf, size, "%.0f", v);
       return;

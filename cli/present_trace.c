@@ -8,7 +8,6 @@
 #define _GNU_SOURCE
 #include <cJSON.h>
 #include <fcntl.h>
-#include <math.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -154,7 +153,15 @@ cost_line (struct present *p, const cJSON *ev)
       fputs (")", p->f);
     }
   duration (d, sizeof d, num (ev, "latency_ms", 0));
-  if (cJSON_IsNumber (c))
+  if (cJSON_IsNumber (c) && c->valuedouble > 0 && c->valuedouble < 0.0001)
+    {
+      /* Two significant digits of a tiny cost: "$0.0000045".  */
+      int decimals = 4;
+      for (double x = c->valuedouble * 1e4; x < 10 && decimals < 12; x *= 10)
+        decimals++;
+      snprintf (money, sizeof money, "$%.*f", decimals, c->valuedouble);
+    }
+  else if (cJSON_IsNumber (c))
     snprintf (money, sizeof money, "$%.4f", c->valuedouble);
   else
     snprintf (money, sizeof money, "cost unknown");
@@ -333,9 +340,12 @@ summary_line (struct present *p, const cJSON *ev)
   double it = num (ev, "iterations", 0);
   bool ok = status && strcmp (status, "success") == 0;
 
+  char d[32];
+
   tag (p, ok ? PS_GREEN : PS_RED, "summary");
   word (p, status);
-  fprintf (p->f, " (exit %.0f) in %.0f ms", num (ev, "exit_code", -1), num (ev, "duration_ms", 0));
+  duration (d, sizeof d, num (ev, "duration_ms", 0));
+  fprintf (p->f, " (exit %.0f) in %s", num (ev, "exit_code", -1), d);
   if (it > 0)
     fprintf (p->f, ", %.0f iteration%s", it, it == 1 ? "" : "s");
   if (cJSON_GetArraySize (tools) > 0)
@@ -535,7 +545,7 @@ ask (void *view, const char *kind, const char *question, char *answer, size_t si
     }
   /* The question is the cage's text: escaped, and its lines indented, so
    * it cannot hide or replace what the human is answering.  */
-  fprintf (m, "\n%s?%s ", present_sgr (p, PS_BOLD_YELLOW), present_sgr (p, PS_RESET));
+  fprintf (m, "%s?%s ", present_sgr (p, PS_BOLD_YELLOW), present_sgr (p, PS_RESET));
   fputs (present_sgr (p, PS_BOLD), m);
   present_put (m, question, FIELD_MAX, "  ", 0);
   if (strcmp (kind, "approval") == 0)
