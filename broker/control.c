@@ -111,10 +111,11 @@ broker_control_request (struct broker_state *b, const cJSON *id, const cJSON *pa
   if (!have)
     {
       broker_storage_pending (b, req);
+      /* (How to answer and resume is the CLI's to say: its verdict.)  */
       trace_note (b->o->trace, "log", "WARNING",
-                  "waiting for a human: no terminal and no --approve; the run pauses here%s",
-                  b->o->storage == STORAGE_FILE ? " (answer with 'tactus-run answer', then re-run)"
-                                                : " (use --storage file to be able to resume)");
+                  "waiting for a human: no one to ask (no terminal, no standing answer); the run "
+                  "pauses here%s",
+                  b->o->storage == STORAGE_FILE ? ", its answers kept for a resume" : "");
       broker_reply_error (b, id, "WaitingForHuman", "waiting for a human to answer: %s (%s)",
                           cJSON_IsString (cJSON_GetObjectItemCaseSensitive (req, "message"))
                               ? cJSON_GetObjectItemCaseSensitive (req, "message")->valuestring

@@ -31,9 +31,8 @@ storage_answer (struct checkpoint_store *store, const char *answer, char *questi
   if (checkpoint_store_load (store, &doc, err) < 0)
     return -1;
   if (doc == NULL)
-    return tr_fail (err, 0,
-                    "no paused run of %s: %s/%s does not exist (run it with --storage file first)",
-                    store->label, store->dir, store->name);
+    return tr_fail_hint (err, TR_HINT_NOT_STORED, 0, "no paused run of %s: %s/%s does not exist",
+                         store->label, store->dir, store->name);
   pending = cJSON_GetObjectItemCaseSensitive (doc, "pending");
   pos = cJSON_GetObjectItemCaseSensitive (pending, "position");
   if (!cJSON_IsNumber (pos))

@@ -376,8 +376,9 @@ broker_tool_allowed (struct broker_state *b, const cJSON *id, const char *name, 
                             : "nobody to ask: denied");
       if (ok != 1)
         {
-          broker_reply_error (b, id, "ApprovalRequired", "%s '%s' needs a human's approval (%s)",
-                              what, name, ok == 0 ? "denied" : "no TTY and no --approve");
+          broker_reply_error (
+              b, id, "ApprovalRequired", "%s '%s' needs a human's approval (%s)", what, name,
+              ok == 0 ? "denied" : "no one to ask: no terminal, no standing answer");
           return NULL;
         }
     }

@@ -12,6 +12,7 @@
 #include "broker/checkpoint_store.h"
 #include "cli/cli.h"
 #include "cli/options.h"
+#include "cli/present.h"
 #include "policy/config.h"
 
 int
@@ -51,7 +52,7 @@ cmd_answer (int argc, char **argv)
   tr_error_clear (&err);
   if (dir == NULL && config_load (&cfg, file, &err) < 0)
     {
-      tr_error_print (&err);
+      present_error (stderr, NULL, &err);
       config_free (&cfg);
       return 1;
     }
@@ -64,11 +65,17 @@ cmd_answer (int argc, char **argv)
   tr_error_clear (&err);
   if (checkpoint_store_init (&store, dir, file, name, &err) < 0
       || storage_answer (&store, value, question, sizeof question, &err) < 0)
-    tr_error_print (&err);
+    present_error (stderr, NULL, &err);
   else
     {
-      printf ("Answered \"%s\" with %s.\nContinue with: tactus-run run %s --storage file\n",
-              question, value, file);
+      /* The question is the cage's text (kept in the stored run).  */
+      fputs ("Answered \"", stdout);
+      present_put (stdout, question, sizeof question, "  ", 0);
+      fputs ("\" with ", stdout);
+      present_put (stdout, value, 4000, NULL, PRESENT_ONE_LINE);
+      fputs (".\nContinue with: tactus-run run ", stdout);
+      present_put (stdout, file, 4000, NULL, PRESENT_ONE_LINE);
+      fputs (" --storage file\n", stdout);
       rc = 0;
     }
   checkpoint_store_close (&store);

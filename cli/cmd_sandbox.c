@@ -104,7 +104,7 @@ sandbox_rebuild_cmd (int argc, char **argv)
   tr_error_clear (&err);
   if (sandbox_rebuild (force, &r, &err) < 0)
     {
-      tr_error_print (&err);
+      present_error (stderr, NULL, &err);
       return 1;
     }
   printf ("seccomp: %d built-in program%s checked, %s\n", r.checked, r.checked == 1 ? "" : "s",
@@ -364,7 +364,7 @@ sandbox_exec_cmd (int argc, char **argv)
       spec.envp = exec_env_with_proxy (&spec);
       if (egress_start (&rules, &egress, &err) < 0)
         {
-          tr_error_print (&err);
+          present_error (stderr, NULL, &err);
           free_binds (binds, n_binds);
           egress_rules_free (&rules);
           return 1;
@@ -374,10 +374,7 @@ sandbox_exec_cmd (int argc, char **argv)
     fprintf (stderr, "tactus-run sandbox exec: --deny-net without --allow-net: no egress at all\n");
   if (sandbox_start (&spec, &sb, &err) < 0)
     {
-      tr_error_print (&err);
-      if (err.errnum == ENOENT)
-        fprintf (stderr, "  (host paths go into the cage with --bind SRC:DST or --ro-bind "
-                         "SRC:DST; their sources must exist)\n");
+      present_error (stderr, NULL, &err);
       egress_stop (egress, NULL);
       free_binds (binds, n_binds);
       egress_rules_free (&rules);
@@ -391,7 +388,7 @@ sandbox_exec_cmd (int argc, char **argv)
       present_trace_attach (&t, &view, true);
       t.ask = NULL;
       if (egress_serve (egress, sandbox_take_listen_fd (sb), "sandbox exec", &err) < 0)
-        tr_error_print (&err);
+        present_error (stderr, NULL, &err);
       /* The egress events as they come, until the program ends (the
        * deadline is sandbox_wait's).  */
       for (;;)
@@ -417,7 +414,7 @@ sandbox_exec_cmd (int argc, char **argv)
   strv_free ((char **) spec.envp);
   if (rc < 0)
     {
-      tr_error_print (&err);
+      present_error (stderr, NULL, &err);
       return 1;
     }
   if (res.timed_out)

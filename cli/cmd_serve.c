@@ -385,19 +385,19 @@ cmd_serve (int argc, char **argv)
   tr_error_clear (&err);
   if (path[0] == '\0' && userdir_pool_socket (path, sizeof path, true, &err) < 0)
     {
-      tr_error_print (&err);
+      present_error (stderr, NULL, &err);
       return 1;
     }
   config_init (&cfg);
   if (config_load (&cfg, NULL, &err) < 0)
     {
-      tr_error_print (&err);
+      present_error (stderr, NULL, &err);
       return 1;
     }
   lfd = listen_on (path, &err);
   if (lfd < 0)
     {
-      tr_error_print (&err);
+      present_error (stderr, NULL, &err);
       config_free (&cfg);
       return 1;
     }

@@ -293,7 +293,7 @@ trace_list (const struct trace_options *o, const char *storage_dir)
           cJSON_Delete (out);
           return 0;
         }
-      tr_error_print (&err);
+      present_error (stderr, NULL, &err);
       cJSON_Delete (out);
       return 1;
     }
@@ -487,7 +487,7 @@ cmd_trace (int argc, char **argv)
   tr_error_clear (&err);
   if (config_load (&cfg, NULL, &err) < 0)
     {
-      tr_error_print (&err);
+      present_error (stderr, NULL, &err);
       config_free (&cfg);
       return 1;
     }

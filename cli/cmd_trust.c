@@ -19,6 +19,7 @@
 
 #include "cli/cli.h"
 #include "cli/options.h"
+#include "cli/present.h"
 #include "common/cleanup.h"
 #include "common/strv.h"
 #include "common/userdir.h"
@@ -127,7 +128,7 @@ trust_one (const char *file)
     printf ("  %s %s\n", g == grants ? "It grants:" : "          ", *g);
   return 0;
 fail:
-  tr_error_print (&err);
+  present_error (stderr, NULL, &err);
   return 1;
 }
 
@@ -166,7 +167,7 @@ trust_list (void)
   tr_error_clear (&err);
   if (trust_records (&records, &err) < 0)
     {
-      tr_error_print (&err);
+      present_error (stderr, NULL, &err);
       return 1;
     }
   if (cJSON_GetArraySize (records) == 0)
@@ -218,7 +219,7 @@ trust_forget (const char *file)
     }
   if (trust_remove (real, &found, &err) < 0)
     {
-      tr_error_print (&err);
+      present_error (stderr, NULL, &err);
       return 1;
     }
   if (!found)

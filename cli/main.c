@@ -8,6 +8,7 @@
 #include "cli/cli.h"
 #include "cli/options.h"
 #include "common/suggest.h"
+#include "cli/present.h"
 #include "shim/runc.h"
 
 #ifndef TR_VERSION
@@ -90,6 +91,10 @@ main (int argc, char **argv)
       printf ("tactus-run %s\n", TR_VERSION);
       return 0;
     }
+  /* Hints in error messages name this command's flags.  */
+  present_set_command (strlen (argv[1]) > 4 && strcmp (argv[1] + strlen (argv[1]) - 4, ".tac") == 0
+                           ? "run"
+                           : argv[1]);
   if (strcmp (argv[1], "sandbox") == 0)
     return cmd_sandbox (argc - 1, argv + 1);
   if (strcmp (argv[1], "run") == 0)

@@ -103,6 +103,18 @@ char *untrusted_clean_dup (const char *text);
 const char *ujson_str (const struct cJSON *o, const char *key);
 double ujson_num (const struct cJSON *o, const char *key, double def);
 
+/* ---- errors (cli/present_error.c) ---- */
+
+struct tr_error;
+
+/* The command the user ran ("run", "sandbox", "test"...): hints name its
+ * flags.  */
+void present_set_command (const char *cmd);
+/* The fix for HINT (enum tr_hint) in the current command's words, or NULL.  */
+const char *present_hint (int hint);
+/* "tactus-run: WHAT MESSAGE; FIX" on F, escaped (WHAT may be NULL).  */
+void present_error (FILE *f, const char *what, const struct tr_error *err);
+
 /* ---- the live trace (cli/present_trace.c) ---- */
 
 /* Show T's events on P (readable lines) and ask T's questions on the

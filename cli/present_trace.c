@@ -252,6 +252,11 @@ human_line (struct present *p, const char *type, const cJSON *ev)
   else if (strcmp (type, "control_response") == 0)
     {
       tag (p, PS_YELLOW, "human");
+      if (str (ev, "message") && !cJSON_HasObjectItem (ev, "value"))
+        {
+          text (p, str (ev, "message")); /* the broker's own (a tool's approval) */
+          return;
+        }
       fputs ("answered the ", p->f);
       word (p, str (ev, "request_type") ? str (ev, "request_type") : "request");
       if (cJSON_IsTrue (cJSON_GetObjectItemCaseSensitive (ev, "timed_out")))

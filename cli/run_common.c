@@ -608,7 +608,7 @@ run_load_config (const char *file, const char *config_file, char **source, size_
   if (*source == NULL || (*len > 0 && (*source)[0] == 0x1b)
       || config_load_request (cfg, &req, &err) < 0)
     {
-      tr_error_print (&err);
+      present_error (stderr, NULL, &err);
       config_free (cfg);
       free (*source);
       *source = NULL;
@@ -701,7 +701,7 @@ run_execute (const struct run_job *job, struct run_result *res)
     {
       if (vols == NULL)
         tr_fail (&err, ENOMEM, "workspace");
-      tr_error_print (&err);
+      present_error (stderr, NULL, &err);
       if (job->prepared)
         sandbox_destroy (job->prepared);
       return -1;
@@ -725,7 +725,7 @@ run_execute (const struct run_job *job, struct run_result *res)
               < 0
           || checkpoint_store_load (&store, &stored, &err) < 0))
     {
-      tr_error_print (&err);
+      present_error (stderr, NULL, &err);
       return -1;
     }
 
@@ -806,7 +806,7 @@ run_execute (const struct run_job *job, struct run_result *res)
       go.payload = packed;
       if (sandbox_go (sb, &go, &err) < 0)
         {
-          fprintf (stderr, "tactus-run: the sandbox could not be started: %s\n", err.msg);
+          present_error (stderr, "the sandbox could not be started: ", &err);
           sandbox_destroy (sb);
           broker_workspace_close (ws);
           return -1;
@@ -828,11 +828,9 @@ run_execute (const struct run_job *job, struct run_result *res)
         }
       if (sandbox_start (&spec, &sb, &err) < 0)
         {
-          fprintf (stderr,
-                   "tactus-run: the sandbox could not be built: %s\n"
-                   "  (run 'tactus-run sandbox status' to see what this host supports; "
-                   "--no-sandbox runs without isolation)\n",
-                   err.msg);
+          present_error (stderr, "the sandbox could not be built: ", &err);
+          fprintf (stderr, "  (run 'tactus-run sandbox status' to see what this host supports; "
+                           "--no-sandbox runs without isolation)\n");
           broker_workspace_close (ws);
           return -1;
         }
@@ -845,7 +843,7 @@ run_execute (const struct run_job *job, struct run_result *res)
                          "same access as you\n");
       if (start_plain (&vm, timeout, &plain, &peer.fd, &err) < 0)
         {
-          tr_error_print (&err);
+          present_error (stderr, NULL, &err);
           broker_workspace_close (ws);
           return -1;
         }
@@ -859,7 +857,7 @@ run_execute (const struct run_job *job, struct run_result *res)
 
   rc = broker_serve (&bo, &peer, &res->out, &err);
   if (rc < 0)
-    tr_error_print (&err);
+    present_error (stderr, NULL, &err);
   broker_workspace_close (ws);
   if (sb)
     {

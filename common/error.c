@@ -22,6 +22,20 @@ tr_fail (struct tr_error *err, int errnum, const char *fmt, ...)
 }
 
 int
+tr_fail_hint (struct tr_error *err, int hint, int errnum, const char *fmt, ...)
+{
+  char msg[TR_ERROR_MSG_MAX];
+  va_list ap;
+
+  va_start (ap, fmt);
+  vsnprintf (msg, sizeof msg, fmt, ap);
+  va_end (ap);
+  tr_fail (err, errnum, "%s", msg);
+  err->hint = hint;
+  return -1;
+}
+
+int
 tr_wrap (struct tr_error *err, const char *fmt, ...)
 {
   char prefix[TR_ERROR_MSG_MAX];
@@ -50,6 +64,7 @@ tr_error_clear (struct tr_error *err)
 {
   err->errnum = 0;
   err->exit_code = 0;
+  err->hint = TR_HINT_NONE;
   err->msg[0] = '\0';
 }
 

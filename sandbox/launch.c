@@ -138,11 +138,10 @@ idmap_tree (int tree, pid_t pid, struct tr_error *err)
   attr.attr_set = MOUNT_ATTR_IDMAP;
   attr.userns_fd = userns;
   if (mount_setattr (tree, "", AT_EMPTY_PATH, &attr, sizeof attr) < 0)
-    return tr_fail (err, errno,
-                    "workspace: idmapped mount (a root-owned workspace is shown to the sandbox "
-                    "through an idmapped mount, which this filesystem does not support; mount it "
-                    "read-only or not at all (sandbox exec --workspace-mode ro|off, config "
-                    "sandbox.mount_current_dir: ro|false), or run as a non-root user)");
+    return tr_fail_hint (err, TR_HINT_IDMAP_WORKSPACE, errno,
+                         "workspace: idmapped mount (a root-owned workspace is shown to the "
+                         "sandbox through an idmapped mount, which this filesystem does not "
+                         "support; mount it read-only or not at all, or run as a non-root user)");
   return 0;
 }
 
@@ -185,6 +184,7 @@ add_setup_hint (struct tr_error *err)
        * `run` has none of them.  */
       hint = "the path is not in the sandbox: only the workspace, the binds and the system "
              "directories are";
+      err->hint = TR_HINT_PATH_NOT_BOUND;
       break;
     case ENOSYS:
     case EOPNOTSUPP:

@@ -287,10 +287,11 @@ sandbox_rebuild (bool force, struct sandbox_rebuild_report *r, struct tr_error *
   if (rc < 0)
     return tr_fail (err, -rc, "remove the old seccomp cache in %s", r->legacy_dir);
   if (r->differ && !force)
-    return tr_fail (err, 0,
-                    "%d built-in seccomp program(s) differ from what this host's libseccomp "
-                    "compiles the profiles to: rebuild tactus-run here (make) to pick them up, or "
-                    "pass --force to accept the built-in programs",
-                    r->differ);
+    return tr_fail_hint (
+        err, TR_HINT_SECCOMP_FORCE, 0,
+        "%d built-in seccomp program(s) differ from what this host's libseccomp "
+        "compiles the profiles to: rebuild tactus-run here (make) to pick them up, or "
+        "accept the built-in programs",
+        r->differ);
   return 0;
 }

@@ -67,10 +67,11 @@ bind_readonly (struct walk *w, int fd, const char *name, struct tr_error *err)
   cleanup_close int tree = -1;
 
   if (++w->mounts > PROTECT_MAX_MOUNTS)
-    return tr_fail (err, 0,
-                    "protected paths: more than %d protected entries under %s (remove some, or "
-                    "give the workspace read-only: --workspace-mode ro|overlay)",
-                    PROTECT_MAX_MOUNTS, w->path);
+    return tr_fail_hint (
+        err, TR_HINT_WORKSPACE_READONLY, 0,
+        "protected paths: more than %d protected entries under %s (remove some, or "
+        "give the workspace read-only)",
+        PROTECT_MAX_MOUNTS, w->path);
   tree = open_tree (fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | AT_RECURSIVE);
   if (tree < 0)
     return tr_fail (err, errno, "protected paths: %s/%s: clone", w->path, name);
@@ -95,11 +96,12 @@ protect_entry (struct walk *w, int dirfd, const char *name, struct tr_error *err
       /* What the link names, inside the cage (the root is the cage's).  */
       cleanup_close int target = openat (dirfd, name, O_PATH | O_CLOEXEC);
       if (target < 0 && (errno == ENOENT || errno == ENOTDIR))
-        return tr_fail (err, 0,
-                        "protected paths: %s/%s is a symlink to something missing: the run could "
-                        "create what it names (remove the link, or run with the workspace "
-                        "read-only)",
-                        w->path, name);
+        return tr_fail_hint (
+            err, TR_HINT_WORKSPACE_READONLY, 0,
+            "protected paths: %s/%s is a symlink to something missing: the run could "
+            "create what it names (remove the link, or run with the workspace "
+            "read-only)",
+            w->path, name);
       if (target < 0)
         return tr_fail (err, errno, "protected paths: %s/%s: follow the symlink", w->path, name);
       return bind_readonly (w, target, name, err);
@@ -119,7 +121,7 @@ walk_dir (struct walk *w, int dirfd, int depth, struct tr_error *err)
     return tr_fail (err, 0,
                     "protected paths: more than %d directories (or deeper than %d) under a "
                     "writable workspace or bind: they cannot all be checked (give the workspace "
-                    "read-only or as an overlay: --workspace-mode ro|overlay)",
+                    "read-only or as an overlay)",
                     PROTECT_MAX_DIRS, PROTECT_MAX_DEPTH);
   fd = fcntl (dirfd, F_DUPFD_CLOEXEC, 0);
   d = fd < 0 ? NULL : fdopendir (fd);

@@ -13,6 +13,7 @@
 /* run_report words the verdict through the presentation code.  */
 #include "cli/present.c"
 #include "cli/present_result.c"
+#include "cli/present_error.c"
 
 #include <poll.h>
 #include <stdarg.h>

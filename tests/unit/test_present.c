@@ -10,6 +10,7 @@
  * control: the same checker rejects the raw text.  Then the number
  * formatting and the result's key order.  */
 #include "cli/present.c"
+#include "cli/present_error.c"
 #include "cli/present_result.c"
 #include "cli/present_spinner.c"
 #include "cli/present_trace.c"
@@ -282,9 +283,42 @@ test_color (void)
   fclose (f);
 }
 
+/* Hints name the flags of the command the user ran: `run` has no --bind.  */
+static void
+test_hints (void)
+{
+  struct tr_error err;
+  char *buf = NULL;
+  size_t n = 0;
+  FILE *f;
+
+  present_set_command ("run");
+  report (strstr (present_hint (TR_HINT_PATH_NOT_BOUND), "--bind") == NULL
+              && strstr (present_hint (TR_HINT_PATH_NOT_BOUND), "sandbox.volumes") != NULL,
+          "present: under run, the missing-path hint names sandbox.volumes, not --bind", "%s",
+          present_hint (TR_HINT_PATH_NOT_BOUND));
+  present_set_command ("test");
+  report (strstr (present_hint (TR_HINT_WORKSPACE_READONLY), "--workspace-mode") == NULL,
+          "present: under test (no --workspace-mode), the hint names the config key", "%s",
+          present_hint (TR_HINT_WORKSPACE_READONLY));
+  present_set_command ("sandbox");
+  report (strstr (present_hint (TR_HINT_PATH_NOT_BOUND), "--ro-bind") != NULL,
+          "present: under sandbox exec, the missing-path hint names --bind/--ro-bind", "%s",
+          present_hint (TR_HINT_PATH_NOT_BOUND));
+  tr_error_clear (&err);
+  tr_fail_hint (&err, TR_HINT_PATH_NOT_BOUND, 0, "mount %s", evil[0]);
+  f = open_memstream (&buf, &n);
+  present_error (f, NULL, &err);
+  fclose (f);
+  report (strchr (buf, '\033') == NULL && strstr (buf, "; host paths go into the cage") != NULL,
+          "present: an error is escaped and gets its hint", "%s", buf);
+  free (buf);
+}
+
 int
 main (void)
 {
+  test_hints ();
   test_trace ();
   test_result ();
   test_clean ();
