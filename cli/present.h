@@ -131,8 +131,8 @@ int present_level_number (const char *name);
 /* ---- the final result (cli/present_result.c) ---- */
 
 /* X as indented JSON: object keys sorted (the order of ORDER's names
- * first, when given), integers without a fraction, other numbers in the
- * shortest form that reads back the same, strings escaped.  */
+ * first, when given), integers without a fraction, other numbers with 15
+ * significant digits (%.15g), strings escaped.  */
 void present_json_pretty (FILE *f, const struct cJSON *x, const struct cJSON *order, int indent);
 /* A number as present_json_pretty writes it, in BUF.  */
 void present_number (double v, char *buf, size_t size);

@@ -552,7 +552,10 @@ run_report (const struct run_report_opts *ro, const struct run_result *res, FILE
       if (result)
         {
           fputs ("Result: ", out);
-          present_json_pretty (out, result, NULL, 0);
+          /* Keys in the output schema's declaration order (the VM's
+           * output_order, names only), then sorted.  */
+          present_json_pretty (out, result,
+                               cJSON_GetObjectItemCaseSensitive (bo->finish, "output_order"), 0);
           fputc ('\n', out);
         }
       return;

@@ -174,6 +174,7 @@ main (int argc, char **argv)
   struct frame_asm a = { 0 };
   struct tr_error err;
   char default_sock[PATH_MAX], *source, *dircopy;
+  const char *color = NULL;
   size_t len;
   int fds[4], sock, code = 1;
 
@@ -254,6 +255,14 @@ main (int argc, char **argv)
           put_json_string (&req, value, strlen (value));
           puts_lit (&req, ",");
           break;
+        case CLI_O_COLOR:
+          /* The pool colours the client's stderr (it gets the fd): only
+           * the choice travels.  */
+          if (strcmp (value, "auto") != 0 && strcmp (value, "always") != 0
+              && strcmp (value, "never") != 0)
+            return bad_option ("--color", value, ": expected auto, always or never");
+          color = value;
+          break;
         case CLI_O_TIMEOUT:
           {
             char t[64], *end;
@@ -270,6 +279,17 @@ main (int argc, char **argv)
     }
   if (file == NULL)
     return usage ();
+  /* NO_COLOR and TERM=dumb are the client's environment, not the pool's.  */
+  if (color == NULL
+      && ((getenv ("NO_COLOR") && getenv ("NO_COLOR")[0])
+          || (getenv ("TERM") && strcmp (getenv ("TERM"), "dumb") == 0)))
+    color = "never";
+  if (color)
+    {
+      puts_lit (&req, "\"color\":");
+      put_json_string (&req, color, strlen (color));
+      puts_lit (&req, ",");
+    }
   /* The default socket's directory must be ours and private: another
    * user who made it first gets no connection (common/userdir.h).  */
   if (sock_path == NULL)

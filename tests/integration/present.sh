@@ -24,7 +24,7 @@ export HOME="$scratch/home"
 unset OPENAI_API_KEY OPENAI_BASE_URL NO_COLOR
 SOCK="tr-present-$$"
 tmx() { tmux -L "$SOCK" -f /dev/null "$@"; }
-trap 'tmx kill-server 2>/dev/null; stop_fake; rm -rf "$scratch"' EXIT
+trap 'tmx kill-server 2>/dev/null; stop_fake; [ -n "${pool_pid:-}" ] && kill "$pool_pid" 2>/dev/null; rm -rf "$scratch"' EXIT
 
 expect() {
   if [ "$2" = "$3" ]; then pass "$1"; else fail "$1" "got $2, want $3"; fi
@@ -187,6 +187,43 @@ if (cd "$work" && setsid -w "$TR" run agent.tac --color=sometimes >/dev/null 2>"
 else
   expect_in "present: --color=sometimes is refused, naming the choices" "$(cat "$scratch/bad.err")" \
     "--color 'sometimes': expected auto, always or never"
+fi
+
+# ---- the result: declared order, numbers as people write them ---------------------------
+cat >"$work/order.tac" <<'EOF'
+Procedure {
+  output = { zeta = field.string {}, alpha = field.number {}, mid = field.boolean {} },
+  function() return { alpha = 1.0, zeta = "z", mid = true, extra = 2, b = 0.1 + 0.2 } end }
+EOF
+got=$(cd "$work" && setsid -w "$TR" run order.tac 2>/dev/null </dev/null)
+want=$(printf '%s\n' "✓ Procedure completed successfully" "Result: {" '  "zeta": "z",' '  "alpha": 1,' \
+  '  "mid": true,' '  "b": 0.3,' '  "extra": 2' "}")
+expect "present: the result's keys in the output schema's order, then sorted; 1.0 as 1" "$got" "$want"
+got=$(cd "$work" && setsid -w "$TR" run order.tac --json 2>/dev/null </dev/null | tail -n 1 |
+  python3 -c 'import json,sys; print(json.dumps(json.load(sys.stdin)["result"], sort_keys=True))')
+expect "present: --json keeps the result as JSON (unchanged)" "$got" \
+  '{"alpha": 1, "b": 0.3, "extra": 2, "mid": true, "zeta": "z"}'
+
+# ---- the pool client: the same view, --color forwarded ----------------------------------
+CLIENT="$(dirname "$TR")/tactus-run-client"
+if [ -x "$CLIENT" ]; then
+  psock="$scratch/pool.sock"
+  (cd "$work" && exec "$TR" serve --socket "$psock" --size 1 >"$scratch/serve.log" 2>&1 </dev/null) &
+  pool_pid=$!
+  for _ in $(seq 100); do [ -S "$psock" ] && break; sleep 0.1; done
+  cat >"$work/logs.tac" <<'EOF'
+Procedure { function() Log.warn("a warning"); return { b = 2, a = 1 } end }
+EOF
+  (cd "$work" && setsid -w "$CLIENT" --socket "$psock" logs.tac --color=always >"$scratch/pc.out" 2>"$scratch/pc.err" </dev/null)
+  (cd "$work" && setsid -w "$CLIENT" --socket "$psock" logs.tac >"$scratch/pn.out" 2>"$scratch/pn.err" </dev/null)
+  if grep -q $'\033\\[33mWARNING' "$scratch/pc.err" && ! grep -q $'\033' "$scratch/pn.err" "$scratch/pn.out" \
+    && grep -q '^  "a": 1,$' "$scratch/pn.out"; then
+    pass "present: the pool client shows the same view; --color=always is forwarded, auto off a terminal"
+  else
+    fail "present: the pool client's view and --color" "$(od -c "$scratch/pc.err" | head -3) $(cat "$scratch/pn.out" "$scratch/serve.log" | head -5)"
+  fi
+  kill "$pool_pid" 2>/dev/null
+  wait "$pool_pid" 2>/dev/null
 fi
 
 # ---- hostile text from the cage ------------------------------------------------------------

@@ -226,7 +226,7 @@ test_result (void)
   present_json_pretty (f, r, order, 0);
   fclose (f);
   report (strcmp (buf, "{\n  \"zeta\": 1,\n  \"duration_ms\": 1234,\n  \"alpha\": {\n"
-                       "    \"a\": [\n      1.5,\n      0.30000000000000004\n    ],\n"
+                       "    \"a\": [\n      1.5,\n      0.3\n    ],\n"
                        "    \"b\": 2\n  },\n  \"big\": 1e+300,\n  \"tiny\": 0.1\n}")
               == 0,
           "present: the result in declared, then sorted key order, numbers as people write them",

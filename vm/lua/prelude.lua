@@ -294,6 +294,12 @@ local function finish(ctx, status, result, err, trace, where, by_user)
     params.error.traceback = trace
   end
   params.result = result
+  -- The output schema's field names in declaration order: the CLI shows
+  -- the result's keys in that order.
+  if ctx and ctx.schema_order then
+    local ok, order = pcall(ctx.schema_order, ctx.output_schema)
+    if ok then params.output_order = order end
+  end
   local ok, e = pcall(T.call, "run.finish", params)
   if not ok then
     -- The result or state cannot be sent (a function inside, say).

@@ -24,12 +24,19 @@ local function deep_copy(v, seen)
 end
 ctx.deep_copy = deep_copy
 
+-- The order fields were declared in (field.x{} calls), for the CLI's view
+-- of the result: Lua tables keep no order.
+local SEQ = setmetatable({}, { __mode = "k" })
+local seq = 0
+
 local function make_builder(kind)
   return function(opts)
     if opts ~= nil and type(opts) ~= "table" then
       error("field." .. kind .. " takes a table of options, e.g. field." .. kind .. "{required = true}", 2)
     end
     local f = setmetatable({ kind = kind }, FIELD)
+    seq = seq + 1
+    SEQ[f] = seq
     for k, v in pairs(opts or {}) do f[k] = v end
     if f.enum ~= nil and type(f.enum) ~= "table" then
       error("field." .. kind .. ": enum must be a list of allowed values", 2)
@@ -161,6 +168,18 @@ function ctx.validate_input(schema, params, what)
 end
 
 -- Output checks only log, as Tactus does; the result is returned as is.
+-- The names of SCHEMA's fields in declaration order, or nil.
+function ctx.schema_order(schema)
+  if type(schema) ~= "table" then return nil end
+  local names = {}
+  for name, f in pairs(schema) do
+    if is_field(f) and type(name) == "string" then names[#names + 1] = name end
+  end
+  if #names == 0 then return nil end
+  table.sort(names, function(a, b) return (SEQ[schema[a]] or 0) < (SEQ[schema[b]] or 0) end)
+  return names
+end
+
 -- The result against its procedure's output schema, as Tactus checks it: a
 -- result that is not a table, or misses a required field, fails the run
 -- (ProcedureCallable), every missing field named with its type; a field of
@@ -262,6 +281,7 @@ function ctx.run_main(proc)
   check_param_names(proc.input)
   local input = ctx.validate_input(proc.input, ctx.params, "input")
   G.input = input
+  ctx.output_schema = proc.output
   local result = proc.fn(input)
   ctx.check_output(proc.output, result)
   return result
@@ -310,6 +330,7 @@ setmetatable(input_table, {
 G.input = input_table
 G.output = function(schema) script_output = schema; ctx.script_output = schema; return schema end
 function ctx.finish_script(result)
+  ctx.output_schema = script_output
   ctx.check_output(script_output, result)
   return result
 end
