@@ -5,7 +5,10 @@
 # logs of every level, a notification; the captured screen is compared with
 # the expected one (times and costs normalised).  Then colour: on by
 # default on a terminal, off with NO_COLOR or --color=never, on with
-# --color=always even into a file.  Then the hostile case: terminal tricks
+# --color=always even into a file; the pool client forwards --color.  A
+# slow model shows a spinner on a terminal (erased before the next line),
+# never in a file.  The result's keys come in the output schema's order.
+# Then the hostile case: terminal tricks
 # (CSI, OSC 52, OSC 8, \r, concealed text, C1, bidi overrides) from the
 # cage in every printed field never reach the terminal raw; positive
 # control: the same bytes printed raw do (the checker and tmux see them).
@@ -187,6 +190,34 @@ if (cd "$work" && setsid -w "$TR" run agent.tac --color=sometimes >/dev/null 2>"
 else
   expect_in "present: --color=sometimes is refused, naming the choices" "$(cat "$scratch/bad.err")" \
     "--color 'sometimes': expected auto, always or never"
+fi
+
+# ---- the spinner: while the model is slow, on a terminal only ----------------------------
+cat >"$work/slow.tac" <<'EOF'
+slow = Agent { model = "openai/gpt-4o-mini" }
+Procedure { function() return { text = slow({ message = "hi" }).text } end }
+EOF
+start_fake '[{"text": "late words", "delay": 2.5}]'
+pane slow -- slow.tac
+if wait_for slow "is thinking…"; then
+  pass "present: a slow model shows a spinner with the elapsed time on a terminal"
+else
+  fail "present: spinner" "$(screen slow | tail -3)"
+fi
+wait_for slow "[exit " || true
+s=$(screen slow)
+if [[ "$s" != *"thinking…"* ]] && [[ "$s" == *"model   slow: late words"* ]]; then
+  pass "present: ... erased before the next line"
+else
+  fail "present: the spinner is erased" "$(printf '%s' "$s" | head -5)"
+fi
+start_fake '[{"text": "late words", "delay": 1.5}]'
+(cd "$work" && OPENAI_API_KEY=sk-test OPENAI_BASE_URL="$URL" setsid -w "$TR" run slow.tac \
+  >/dev/null 2>"$scratch/slow.err" </dev/null)
+if grep -q "thinking…" "$scratch/slow.err"; then
+  fail "present: no spinner off a terminal" "$(head -c 200 "$scratch/slow.err")"
+else
+  pass "present: no spinner off a terminal"
 fi
 
 # ---- the result: declared order, numbers as people write them ---------------------------
