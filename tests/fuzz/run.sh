@@ -60,6 +60,8 @@ sources() {
     fuzz_checkpoint) echo "broker/checkpoint_store.c" ;;
     fuzz_json) echo "vm/json.c" ;;
     fuzz_param) echo "cli/parse.c vm/json.c" ;;
+    # (The presentation code is #included by the target: its statics are checked.)
+    fuzz_present) echo "" ;;
     # ($gen_objs: the build's generated objects, the embedded Lua bytecode
     # and seccomp programs.)
     fuzz_oci_config|fuzz_oci_seccomp)
@@ -85,6 +87,7 @@ max_len() {
     fuzz_checkpoint) echo 8192 ;;
     fuzz_json) echo 16384 ;;
     fuzz_param) echo 2048 ;;
+    fuzz_present) echo 16384 ;;
     fuzz_oci_config) echo 16384 ;;
     fuzz_oci_seccomp) echo 8192 ;;
   esac
