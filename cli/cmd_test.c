@@ -643,6 +643,7 @@ test_main (const char *cmd, int argc, char **argv)
   /* Quiet runs: the report is the output.  -v shows the runs' events.  */
   present_init (&s.view, stderr, o.color);
   s.view.verbose = o.verbose;
+  s.view.tty = false; /* runs share the terminal at once: no spinner */
   present_trace_attach (&s.trace, &s.view, o.verbose);
   if (o.no_sandbox || !s.cfg.sandbox_enabled)
     fprintf (stderr, "tactus-run: WARNING: running WITHOUT the sandbox: the procedure has the same "

@@ -221,7 +221,7 @@ test_result (void)
   cJSON *r = cJSON_Parse ("{\"zeta\":1,\"alpha\":{\"b\":2,\"a\":[1.5,0.30000000000000004]},"
                           "\"duration_ms\":1234.0,\"big\":1e300,\"tiny\":0.1}");
   cJSON *order = cJSON_Parse ("[\"zeta\",\"duration_ms\"]");
-  cJSON *evil_r = cJSON_CreateObject ();
+  cJSON *evil_r = cJSON_CreateObject (), *back;
 
   present_json_pretty (f, r, order, 0);
   fclose (f);
@@ -238,8 +238,10 @@ test_result (void)
   f = open_memstream (&buf, &n);
   present_json_pretty (f, evil_r, NULL, 0);
   fclose (f);
-  report (safe (buf, n, why, sizeof why) && cJSON_Parse (buf) != NULL,
+  back = cJSON_Parse (buf);
+  report (safe (buf, n, why, sizeof why) && back != NULL,
           "present: a hostile result is escaped and still JSON", "%s in %.300s", why, buf);
+  cJSON_Delete (back);
   free (buf);
   cJSON_Delete (r);
   cJSON_Delete (order);
