@@ -190,7 +190,8 @@ on_private_fs (const struct sup *s, int fd)
 }
 
 /* What a refusal looks like on the launcher's stderr: the cage's bytes
- * escaped, and not more than MAX_LOGGED lines.  */
+ * escaped (every control, and every byte past ASCII: a C1 control or a
+ * bidi override is UTF-8 there), and not more than MAX_LOGGED lines.  */
 static void
 log_refusal (struct sup *s, const char *what, const char *path)
 {
@@ -205,7 +206,7 @@ log_refusal (struct sup *s, const char *what, const char *path)
     }
   for (const unsigned char *p = (const unsigned char *) path; *p && o + 5 < sizeof clean; p++)
     {
-      if (*p < 0x20 || *p == 0x7f || *p == '\\')
+      if (*p < 0x20 || *p >= 0x7f || *p == '\\')
         o += (size_t) snprintf (clean + o, sizeof clean - o, "\\x%02x", *p);
       else
         clean[o++] = (char) *p;

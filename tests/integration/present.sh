@@ -330,6 +330,49 @@ expect "present: hostile failing run exits 1" "$rc" 1
 expect "present: hostile failing run: the error message holds no terminal control" "$(check_bytes "$scratch/evilf.err")" ok
 expect_in "present: ... the verdict is the CLI's" "$(cat "$scratch/evilf.err")" "✗ Procedure failed: RuntimeError"
 
+# A native cage's refused unix socket is logged by the sandbox's
+# supervisor: the path is the cage's bytes (here a host socket whose name
+# holds CSI and a bidi override), escaped.  (The cage may reach ok.sock
+# only: then it has unix sockets, and its other connects are refused.)
+sockws="$scratch/sockws"
+mkdir -p "$sockws"
+python3 - "$sockws" <<'PY' &
+import os, socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.bind(os.path.join(os.fsencode(sys.argv[1]), b"\x1b[2J\xe2\x80\xaeevil.sock"))
+s.listen(5)
+t = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+t.bind(os.path.join(os.fsencode(sys.argv[1]), b"ok.sock"))
+t.listen(5)
+time.sleep(20)
+PY
+listener=$!
+for _ in $(seq 50); do [ -S "$sockws/ok.sock" ] && break; sleep 0.1; done
+cat >"$scratch/reach.py" <<'PY'
+import os, socket
+for name in os.listdir(b"/workspace"):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        s.connect(b"/workspace/" + name)
+        print("CONNECTED")
+    except OSError as e:
+        print("refused:", e.errno)
+PY
+(cd "$sockws" && setsid -w "$TR" sandbox exec --allow-unix-socket "$sockws/ok.sock" \
+  --ro-bind "$scratch/reach.py:/reach.py" -- python3 /reach.py \
+  >"$scratch/sock.out" 2>"$scratch/sock.err" </dev/null)
+kill "$listener" 2>/dev/null
+wait "$listener" 2>/dev/null
+if grep -q "refused to connect" "$scratch/sock.err"; then
+  expect "present: a refused unix socket's path (the cage's bytes) is escaped in the supervisor's log" \
+    "$(check_bytes "$scratch/sock.err")" ok
+  ls "$sockws" | grep evil >"$scratch/sockname"
+  r=$(check_bytes "$scratch/sockname")
+  if [ "$r" != ok ]; then pass "present: ... control: the raw name fails the checker"; else fail "present: ... control: the raw name" "accepted"; fi
+else
+  skip "present: the supervisor's refusal log" "no refusal logged here: $(head -c 300 "$scratch/sock.err") $(cat "$scratch/sock.out")"
+fi
+
 # On the terminal: the approval question is typed to, the clipboard is
 # untouched, nothing is concealed, no hyperlink, no fake verdict line.
 start_fake "$EVIL_SCRIPT"
