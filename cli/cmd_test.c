@@ -651,12 +651,15 @@ test_main (const char *cmd, int argc, char **argv)
   if (o.workers > MAX_WORKERS)
     o.workers = MAX_WORKERS;
   {
+    struct present out;
     struct test_report_opts ro = { .cmd = cmd,
                                    .file = o.file,
                                    .runs = o.runs,
                                    .mock = o.mock,
                                    .json = o.json,
-                                   .verbose = o.verbose };
+                                   .verbose = o.verbose,
+                                   .out = &out };
+    present_init (&out, stdout, o.json ? PRESENT_COLOR_NEVER : o.color);
     r = strcmp (cmd, "eval") == 0 ? run_eval (&s, &ro) : run_tests (&s, &ro);
   }
   free (s.source);

@@ -179,10 +179,12 @@ scenario_print (const struct test_report_opts *o, struct scenario_report *sc,
     }
   if (strcmp (sc->status, "passed") == 0)
     {
+      printf ("  %sPASS%s  %s", present_sgr (o->out, PS_GREEN), present_sgr (o->out, PS_RESET),
+              sc->shown);
       if (o->runs > 1)
-        printf ("  PASS  %s  (%d/%d runs)\n", sc->shown, sc->passed, sc->passed + sc->failed);
+        printf ("  (%d/%d runs)\n", sc->passed, sc->passed + sc->failed);
       else
-        printf ("  PASS  %s\n", sc->shown);
+        printf ("\n");
       if (o->verbose)
         print_steps (cJSON_GetArrayItem (sc->runs, 0));
       return;
@@ -191,8 +193,9 @@ scenario_print (const struct test_report_opts *o, struct scenario_report *sc,
     {
       const cJSON *q;
       int shown = 0;
-      printf ("  FAIL  %s  (flaky: %d of %d runs passed; the runs do not agree)\n", sc->shown,
-              sc->passed, sc->passed + sc->failed);
+      printf ("  %sFAIL%s  %s  (flaky: %d of %d runs passed; the runs do not agree)\n",
+              present_sgr (o->out, PS_RED), present_sgr (o->out, PS_RESET), sc->shown, sc->passed,
+              sc->passed + sc->failed);
       /* Each distinct failure once, with the runs that had it.  */
       cJSON_ArrayForEach (r, sc->runs)
       {
@@ -240,10 +243,12 @@ scenario_print (const struct test_report_opts *o, struct scenario_report *sc,
       }
       return;
     }
+  printf ("  %sFAIL%s  %s", present_sgr (o->out, PS_RED), present_sgr (o->out, PS_RESET),
+          sc->shown);
   if (o->runs > 1)
-    printf ("  FAIL  %s  (0/%d runs)\n", sc->shown, sc->passed + sc->failed);
+    printf ("  (0/%d runs)\n", sc->passed + sc->failed);
   else
-    printf ("  FAIL  %s\n", sc->shown);
+    printf ("\n");
   r = cJSON_GetArrayItem (sc->runs, 0);
   print_failure_of (r, "", o->file);
   if (o->verbose)

@@ -2,13 +2,14 @@
  * the failing step, why, with -v every step), flaky scenarios, the
  * summary line or one JSON document; an evaluation's cases, evaluators and
  * thresholds (cli/test_report.c).  What is reported came from the VM:
- * names and messages are cleaned for the terminal (cli/untrusted.h).  */
+ * names and messages are cleaned for the terminal (cli/present.h).  */
 #ifndef TR_CLI_TEST_REPORT_H
 #define TR_CLI_TEST_REPORT_H
 
 #include <stdbool.h>
 
 struct cJSON;
+struct present;
 
 struct test_report_opts
 {
@@ -18,6 +19,7 @@ struct test_report_opts
   bool mock;
   bool json;
   bool verbose;
+  const struct present *out; /* stdout's colours (cli/present.h), or NULL */
 };
 
 /* One scenario: its runs' outcomes, in run order.  */

@@ -7,7 +7,8 @@
 # default on a terminal, off with NO_COLOR or --color=never, on with
 # --color=always even into a file; the pool client forwards --color.  A
 # slow model shows a spinner on a terminal (erased before the next line),
-# never in a file.  The result's keys come in the output schema's order.
+# never in a file.  The result's keys come in the output schema's order;
+# the test report colours PASS/FAIL and escapes scenario names.
 # Then the hostile case: terminal tricks
 # (CSI, OSC 52, OSC 8, \r, concealed text, C1, bidi overrides) from the
 # cage in every printed field never reach the terminal raw; positive
@@ -371,6 +372,23 @@ if grep -q "refused to connect" "$scratch/sock.err"; then
   if [ "$r" != ok ]; then pass "present: ... control: the raw name fails the checker"; else fail "present: ... control: the raw name" "accepted"; fi
 else
   skip "present: the supervisor's refusal log" "no refusal logged here: $(head -c 300 "$scratch/sock.err") $(cat "$scratch/sock.out")"
+fi
+
+# The test report: PASS in colour with --color=always, and the scenario
+# names (the cage's text) escaped the same way.
+cat >"$work/spec.tac" <<'EOF'
+Procedure { function() return { ok = true } end }
+Specification("Feature: F\27]52;c;ZXZpbA==\7\n  Scenario: A\27[2J\226\128\174evil\r\226\156\147 fake\n"
+  .. "    When the procedure runs\n    Then the procedure should complete successfully\n")
+EOF
+(cd "$work" && setsid -w "$TR" test spec.tac --mock >"$scratch/spec.out" 2>"$scratch/spec.err" </dev/null)
+expect "present: the test report escapes the scenario and feature names" "$(check_bytes "$scratch/spec.out")" ok
+expect_in "present: ... and still names them" "$(cat "$scratch/spec.out")" "PASS  A?[2J?evil?✓ fake" "Feature: F?]52;c;ZXZpbA==?"
+(cd "$work" && setsid -w "$TR" test spec.tac --mock --color=always >"$scratch/spec.c" 2>&1 </dev/null)
+if grep -q $'\033\\[32mPASS' "$scratch/spec.c"; then
+  pass "present: the test report colours PASS with --color=always"
+else
+  fail "present: the test report colours PASS" "$(head -c 200 "$scratch/spec.c" | od -c | head -3)"
 fi
 
 # On the terminal: the approval question is typed to, the clipboard is
