@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <time.h>
 
 struct cJSON;
 struct trace;
@@ -58,6 +59,7 @@ struct present
                             verbose) */
   bool mid_line;         /* streamed model text is on the current line */
   char stream_agent[64]; /* whose text is streaming */
+  struct timespec asked_at;     /* when a question went to the terminal, or 0 */
   struct present_spinner *spin; /* while waiting on a model (a TTY only), or NULL */
 };
 

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "broker/trace.h"
@@ -259,6 +260,18 @@ human_line (struct present *p, const char *type, const cJSON *ev)
         }
       fputs ("answered the ", p->f);
       word (p, str (ev, "request_type") ? str (ev, "request_type") : "request");
+      /* How long the human took, when it was asked here.  */
+      if (p->asked_at.tv_sec || p->asked_at.tv_nsec)
+        {
+          struct timespec now;
+          char d[32];
+          clock_gettime (CLOCK_MONOTONIC, &now);
+          duration (d, sizeof d,
+                    (double) (now.tv_sec - p->asked_at.tv_sec) * 1e3
+                        + (double) (now.tv_nsec - p->asked_at.tv_nsec) / 1e6);
+          fprintf (p->f, " after %s", d);
+          p->asked_at = (struct timespec){ 0 };
+        }
       if (cJSON_IsTrue (cJSON_GetObjectItemCaseSensitive (ev, "timed_out")))
         fputs (": no answer in time, the default applies", p->f);
       else
@@ -558,6 +571,7 @@ ask (void *view, const char *kind, const char *question, char *answer, size_t si
   else
     fprintf (m, "%s\n> ", present_sgr (p, PS_RESET));
   fclose (m);
+  clock_gettime (CLOCK_MONOTONIC, &p->asked_at);
   if (prompt == NULL || write (fd, prompt, plen) < 0 || poll (&pf, 1, timeout_ms) != 1)
     {
       free (prompt);

@@ -128,7 +128,7 @@ agent   calc answered in <t>
 saved   checkpoint 1 after <t> at agent.tac:12
 human   asks for approval: Ship the sum?
 ? Ship the sum? [y/N] y
-human   answered the approval: yes
+human   answered the approval after <t>: yes
 saved   checkpoint 2 after <t> at agent.tac:13
 notify  shipped
 ERROR   an error line (not fatal)
