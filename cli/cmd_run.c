@@ -259,8 +259,13 @@ ask_inputs (struct run_options *ro, bool all)
         {
           char *d = def ? cJSON_PrintUnformatted (def) : NULL,
                *e = en ? cJSON_PrintUnformatted (en) : NULL;
+          /* The file's text: escaped (the report was cleaned too),
+           * continued lines indented.  */
           if (ujson_str (f, "description"))
-            fprintf (tty, "%s\n", ujson_str (f, "description"));
+            {
+              present_put (tty, ujson_str (f, "description"), 4000, "  ", 0);
+              fputc ('\n', tty);
+            }
           fprintf (tty, "%s (%s%s%s%s%s%s): ", name, type ? type : "any",
                    required ? ", required" : "", e ? ", one of " : "", e ? e : "",
                    d ? ", default " : "", d ? d : "");
