@@ -342,6 +342,7 @@ sandbox_exec_cmd (int argc, char **argv)
   spec.protected_paths = (const char *const *) prot;
   if (any_socket)
     spec.unix_sockets = (const char *const *) sockets;
+  spec.unix_socket_hint = "allow it with --allow-unix-socket";
   spec.binds = binds;
   spec.n_binds = n_binds;
   tr_error_clear (&err);

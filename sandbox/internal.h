@@ -157,6 +157,7 @@ struct supervisor_config
     ino_t ino;
   } * sockets; /* unix sockets the cage may reach */
   size_t n_sockets;
+  const char *socket_hint; /* the spec's unix_socket_hint */
 };
 /* Whether a supervisor can serve a cage here (Yama ptrace scope).  */
 int supervisor_possible (bool root_caller, struct tr_error *err);

@@ -500,6 +500,7 @@ start_supervisor (struct sandbox *sb, int listener, struct tr_error *err)
     .connect = spec->unix_sockets != NULL,
     .sockets = sb->sockets,
     .n_sockets = sb->n_sockets,
+    .socket_hint = spec->unix_socket_hint,
   };
   pid_t pid = supervisor_start (&c, err);
 

@@ -120,6 +120,9 @@ struct sandbox_spec
    * unix sockets, with every connect made by the supervisor, which refuses
    * a socket on a host filesystem that is not listed.  */
   const char *const *unix_sockets;
+  /* How the caller allows another socket, in its words (a flag, a config
+   * key), added to the supervisor's refusal lines; NULL: nothing.  */
+  const char *unix_socket_hint;
   struct sandbox_limits limits;
   bool require_cgroup_limits; /* fail instead of falling back to rlimits */
 };

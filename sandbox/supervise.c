@@ -189,11 +189,12 @@ on_private_fs (const struct sup *s, int fd)
   return false;
 }
 
-/* What a refusal looks like on the launcher's stderr: the cage's bytes
+/* What a refusal looks like on the launcher's stderr (with the caller's
+ * HINT when it gave one: the sandbox names no flag): the cage's bytes
  * escaped (every control, and every byte past ASCII: a C1 control or a
  * bidi override is UTF-8 there), and not more than MAX_LOGGED lines.  */
 static void
-log_refusal (struct sup *s, const char *what, const char *path)
+log_refusal (struct sup *s, const char *what, const char *path, const char *hint)
 {
   char clean[512];
   size_t o = 0;
@@ -212,7 +213,8 @@ log_refusal (struct sup *s, const char *what, const char *path)
         clean[o++] = (char) *p;
     }
   clean[o] = '\0';
-  fprintf (stderr, "tactus-run: sandbox: refused %s '%s'\n", what, clean);
+  fprintf (stderr, "tactus-run: sandbox: refused %s '%s'%s%s%s\n", what, clean, hint ? " (" : "",
+           hint ? hint : "", hint ? ")" : "");
 }
 
 /* The cage's umask (it applies to what the supervisor creates for it).  */
@@ -296,7 +298,7 @@ creation_target (struct sup *s, int procfd, int rootfd, int dirfd, const char *p
   if (!on_private_fs (s, fd) && protected_name (s->list, name, strlen (name), NULL))
     {
       close (fd);
-      log_refusal (s, what, abs);
+      log_refusal (s, what, abs, NULL);
       return -EACCES;
     }
   return fd;
@@ -331,7 +333,7 @@ do_open (struct sup *s, const struct seccomp_notif *req, int procfd, int mem, in
         return dir;
       if (!on_private_fs (s, dir) && protected_name (s->list, name, strlen (name), NULL))
         {
-          log_refusal (s, "to create", abs);
+          log_refusal (s, "to create", abs, NULL);
           return -EACCES;
         }
       id_enter (s, mask);
@@ -545,7 +547,7 @@ do_connect (struct sup *s, const struct seccomp_notif *req, int procfd, int mem,
         return -ECONNREFUSED;
       if (!socket_allowed (s, sock))
         {
-          log_refusal (s, "to connect to the unix socket (allow it with --allow-unix-socket)", abs);
+          log_refusal (s, "to connect to the unix socket", abs, s->c->socket_hint);
           return -EACCES;
         }
       memset (su, 0, sizeof *su);
@@ -704,7 +706,7 @@ supervisor_possible (bool root_caller, struct tr_error *err)
       || atoi (buf) == 0)
     return 0;
   return tr_fail (err, 0,
-                  "sandbox: a writable workspace or bind, or --allow-unix-socket, needs the "
+                  "sandbox: a writable workspace or bind, or a unix socket allowed, needs the "
                   "supervisor to read the cage's memory, which kernel.yama.ptrace_scope=%d "
                   "forbids for an unprivileged user (give the workspace read-only or as an "
                   "overlay, run as root, or set the sysctl to 0)",

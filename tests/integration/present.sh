@@ -367,6 +367,8 @@ wait "$listener" 2>/dev/null
 if grep -q "refused to connect" "$scratch/sock.err"; then
   expect "present: a refused unix socket's path (the cage's bytes) is escaped in the supervisor's log" \
     "$(check_bytes "$scratch/sock.err")" ok
+  expect_in "present: ... with the way to allow it in sandbox exec's words" "$(cat "$scratch/sock.err")" \
+    "refused to connect to the unix socket '/workspace/\x1b[2J\xe2\x80\xaeevil.sock' (allow it with --allow-unix-socket)"
   ls "$sockws" | grep evil >"$scratch/sockname"
   r=$(check_bytes "$scratch/sockname")
   if [ "$r" != ok ]; then pass "present: ... control: the raw name fails the checker"; else fail "present: ... control: the raw name" "accepted"; fi
