@@ -610,9 +610,9 @@ rootfs_pivot (const struct ct_rootfs *rs, struct tr_error *err)
       /* --no-pivot: move the root over / and chroot (weaker: the old root
        * stays mounted underneath).  */
       if (mount (".", "/", NULL, MS_MOVE, NULL) < 0)
-        return tr_fail (err, errno, "--no-pivot: move the root");
+        return tr_fail (err, errno, "without pivot_root: move the root over /");
       if (chroot (".") < 0)
-        return tr_fail (err, errno, "--no-pivot: chroot");
+        return tr_fail (err, errno, "without pivot_root: chroot");
     }
   else
     {
