@@ -181,6 +181,7 @@ serve_one (int conn, const struct tr_config *cfg, struct sandbox *sb)
       broker_outcome_free (&res.out);
     }
 out:
+  present_finish (&view);
   if (out)
     fflush (out);
   if (errf)
