@@ -470,30 +470,13 @@ stream_chunk (struct present *p, const cJSON *ev)
   text (p, str (ev, "chunk_text"));
 }
 
-void
-present_event (struct present *p, const cJSON *ev)
+/* Event EV of TYPE as its readable line (or a piece of streamed text).  */
+static void
+render (struct present *p, const char *type, const cJSON *ev)
 {
-  const char *type = str (ev, "event_type");
-
-  if (p == NULL || p->f == NULL || type == NULL)
-    return;
-  /* One per file the run touches: for --verbose and the JSON sinks.  */
-  if (strcmp (type, "file_access") == 0 && !p->verbose)
-    return;
-  if (strcmp (type, "log") == 0)
-    {
-      const char *level = str (ev, "level");
-      int min = p->log_level > 0 ? p->log_level : p->verbose ? 10 : 20;
-      int n = present_level_number (level ? level : "INFO");
-      if (n < 0 ? 20 < min : n < min)
-        return;
-    }
-  present_spinner_clear (p);
   if (strcmp (type, "agent_stream_chunk") == 0)
     {
       stream_chunk (p, ev);
-      fflush (p->f);
-      present_spinner_resume (p);
       return;
     }
   present_end_line (p);
@@ -525,7 +508,47 @@ present_event (struct present *p, const cJSON *ev)
   else
     other_line (p, type, ev);
   fputc ('\n', p->f);
-  fflush (p->f);
+}
+
+void
+present_event (struct present *p, const cJSON *ev)
+{
+  const char *type = str (ev, "event_type");
+
+  if (p == NULL || p->f == NULL || type == NULL)
+    return;
+  /* One per file the run touches: for --verbose and the JSON sinks.  */
+  if (strcmp (type, "file_access") == 0 && !p->verbose)
+    return;
+  if (strcmp (type, "log") == 0)
+    {
+      const char *level = str (ev, "level");
+      int min = p->log_level > 0 ? p->log_level : p->verbose ? 10 : 20;
+      int n = present_level_number (level ? level : "INFO");
+      if (n < 0 ? 20 < min : n < min)
+        return;
+    }
+  present_spinner_clear (p);
+  /* One write per event: the terminal gets whole lines, and an
+   * unbuffered stderr is not written a piece (a system call) at a time.  */
+  {
+    FILE *real = p->f, *m;
+    char *buf = NULL;
+    size_t n = 0;
+    m = open_memstream (&buf, &n);
+    if (m)
+      p->f = m;
+    render (p, type, ev);
+    if (m)
+      {
+        fclose (m);
+        p->f = real;
+        if (buf)
+          fwrite (buf, 1, n, real);
+        free (buf);
+      }
+    fflush (real);
+  }
   /* Waiting on a model from here: the spinner (a TTY only).  */
   if (strcmp (type, "agent_turn") == 0 && str (ev, "stage")
       && strcmp (str (ev, "stage"), "started") == 0)
