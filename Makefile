@@ -19,7 +19,7 @@ PKGS := luajit libseccomp libcap-ng libnl-3.0 libnl-route-3.0 libcjson libcurl y
 DEB_PACKAGES := build-essential pkg-config libluajit-5.1-dev luajit libseccomp-dev \
 	libcap-ng-dev libnl-3-dev libnl-route-3-dev libcjson-dev libcurl4-openssl-dev \
 	libyaml-dev libssl-dev \
-	iproute2 util-linux procps python3 clang llvm qemu-system-x86 busybox-static
+	iproute2 util-linux procps python3 clang llvm qemu-system-x86 busybox-static tmux zsh
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 # libcurl is compiled against but not linked: the broker loads it on the
