@@ -67,7 +67,7 @@ r = json.load(sys.stdin)
 print(r["resources"]["launcher_max_rss_kb"], r["resources"]["sandbox_max_rss_kb"], r.get("message"))' 2>&1)
   local rss=${got%% *} rest=${got#* }
   local vm_rss=${rest%% *} msg=${rest#* }
-  if [ "$rc" = "$want_rc" ] && [[ "$msg" == "$want_msg"* ]] && [ "$ms" -le $((max_s * 1000)) ] \
+  if [ "$rc" = "$want_rc" ] && [[ "$msg" == "$want_msg"* || "$msg" == *.tac:*": $want_msg"* ]] && [ "$ms" -le $((max_s * 1000)) ] \
      && [ "${rss:-999999999}" -le "$RSS_LIMIT_KB" ] 2>/dev/null; then
     pass "faults: model server $name: exit $rc in $((ms / 1000)).$((ms % 1000 / 100)) s (limit $max_s s), broker peak RSS $((rss / 1024)) MB (VM $((vm_rss / 1024)) MB): $msg"
   else

@@ -197,7 +197,7 @@ for who in root nobody; do
     fail "$t: an answer with an internal and a public address" "got: $(get mixed)"
   fi
   if [[ "$(get socks_refused)" == *"97"* || "$(get socks_refused)" == "" ]] \
-    && grep -q "egress  refused other.example:8080 (socks5" "$scratch/err"; then
+    && grep -q "^egress  .* was refused other.example:8080 over socks5: " "$scratch/err"; then
     pass "$t: SOCKS5: a refused target gets reply 2 (connection not allowed by ruleset)"
   else
     fail "$t: SOCKS5: a refused target is refused" "got: $(get socks_refused); $(grep socks5 "$scratch/err" | tail -1)"
@@ -212,8 +212,8 @@ for who in root nobody; do
   else
     fail "$t: direct connections are impossible" "direct: $(get direct); python: $(get direct_py); lo: $(get direct_lo)"
   fi
-  allowed=$(grep -c '^egress  allowed' "$scratch/err")
-  refused=$(grep -c '^egress  refused' "$scratch/err")
+  allowed=$(grep -c '^egress  sandbox exec may connect to ' "$scratch/err")
+  refused=$(grep -c '^egress  sandbox exec was refused .*: ' "$scratch/err")
   # allowed: forward, connect, socks5, v6name, v6literal, rebind, mixed;
   # refused: port, name, literal, deny, evil, rebind2, socks_refused (the
   # malformed request and the direct ones never become a connection).
