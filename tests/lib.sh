@@ -49,10 +49,21 @@ as_nobody() {
 }
 
 # Count what a run could leave behind, for before/after comparisons.
+# What this script's runs may have left: processes that carry its mark
+# (LEFTOVER_MARK, exported by the script: the launcher and the broker keep
+# the environment), mounts in this mount namespace, and run cgroups
+# (tactus-run-PID-...) whose launcher is gone.  Scoped so that other
+# suites running on the same machine do not count.
+export LEFTOVER_MARK="tactus-test-$$"
 leftovers() {
-  local procs mounts cgroups
-  procs=$(pgrep -c -f 'tactus-run' 2>/dev/null || true)
+  local procs=0 mounts cgroups=0 p d
+  for p in $(pgrep -f 'tactus-run' 2>/dev/null); do
+    tr '\0' '\n' 2>/dev/null <"/proc/$p/environ" | grep -qx "LEFTOVER_MARK=$LEFTOVER_MARK" && procs=$((procs + 1))
+  done
   mounts=$(wc -l </proc/self/mountinfo)
-  cgroups=$(find /sys/fs/cgroup/unified -maxdepth 2 -name 'tactus-run-*' 2>/dev/null | wc -l)
+  while read -r d; do
+    p=${d##*/tactus-run-}
+    [ -d "/proc/${p%%-*}" ] || cgroups=$((cgroups + 1))
+  done < <(find /sys/fs/cgroup/unified -maxdepth 2 -name 'tactus-run-*' 2>/dev/null)
   echo "procs=$procs mounts=$mounts cgroups=$cgroups"
 }
