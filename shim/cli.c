@@ -187,7 +187,7 @@ usage (FILE *out)
                 "  --log FILE             log file (default: stderr)\n"
                 "  --log-format text|json log line format (default text)\n"
                 "  --debug                debug lines in the log\n"
-                "  --systemd-cgroup       accepted; a systemd cgroupsPath is refused\n"
+                "  --systemd-cgroup       the systemd cgroup driver (slice:prefix:name paths)\n"
                 "  --rootless true|false|auto\n"
                 "  --version, --help\n");
 }

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "shim/cgroup_systemd.h"
 #include "shim/runc.h"
 
 int
@@ -73,24 +74,30 @@ has_limits (const struct ct_resources *r)
          || (r->mems && r->mems[0]) || r->blkio_weight || r->n_unified;
 }
 
-/* The cgroup path, or NULL for none; refuses systemd's slice:prefix:name.  */
+/* The cgroup path under the cgroup2 mount.  --systemd-cgroup with a
+ * "slice:prefix:name" (or empty) path: the systemd driver's scope, parsed
+ * into SDP (SDP->unit set); an absolute path stays a cgroupfs path.  */
 static int
-cgroup_rel (const char *id, const struct oci_config *cfg, const char **out, struct tr_error *err)
+cgroup_rel (const char *id, const struct oci_config *cfg, const char **out,
+            struct sd_cgroup_path *sdp, struct tr_error *err)
 {
   const char *p = cfg->cgroups_path;
 
-  if (p && p[0] && p[0] != '/' && strchr (p, ':'))
+  memset (sdp, 0, sizeof *sdp);
+  if (runc_g.systemd_cgroup && (!(p && p[0]) || systemd_cgroup_is_unit_path (p)))
+    {
+      if (systemd_cgroup_parse (p, id, sdp, err) < 0)
+        return -1;
+      *out = sdp->rel;
+      return 0;
+    }
+  if (systemd_cgroup_is_unit_path (p))
     return tr_fail (err, 0,
                     "config.json: linux.cgroupsPath \"%s\" is a systemd unit "
-                    "(slice:prefix:name), and the systemd cgroup driver is not supported: "
-                    "use a cgroupfs path (podman --cgroup-manager=cgroupfs, containerd "
-                    "SystemdCgroup = false)",
+                    "(slice:prefix:name), which needs the systemd cgroup driver: pass "
+                    "--systemd-cgroup (containerd SystemdCgroup = true, podman "
+                    "--cgroup-manager=systemd), or give a cgroupfs path",
                     p);
-  if (runc_g.systemd_cgroup && !(p && p[0]))
-    return tr_fail (err, 0,
-                    "--systemd-cgroup: the systemd cgroup driver is not supported and "
-                    "linux.cgroupsPath is empty (give a cgroupfs path, or drop "
-                    "--systemd-cgroup)");
   *out = p && p[0] ? p : ar_printf ("/%s", id);
   return 0;
 }
@@ -102,6 +109,8 @@ create_container (const char *id, const struct create_opts *o, pid_t *pid_out, i
   struct oci_config cfg;
   struct oci_seccomp_prog sc;
   struct ct_cgroup cg = { .dirfd = -1 };
+  struct sd_cgroup_path sdp;
+  pid_t holder = -1;
   struct ct_state st;
   struct ct_launch l;
   const char *bundle, *dir, *rel = NULL;
@@ -170,7 +179,7 @@ create_container (const char *id, const struct create_opts *o, pid_t *pid_out, i
                       "\"user\"} to linux.namespaces with uidMappings and gidMappings "
                       "(see spec --rootless)");
     }
-  if (cgroup_rel (id, &cfg, &rel, err) < 0)
+  if (cgroup_rel (id, &cfg, &rel, &sdp, err) < 0)
     {
       free (text);
       return -1;
@@ -196,7 +205,16 @@ create_container (const char *id, const struct create_opts *o, pid_t *pid_out, i
   free (text);
   text = NULL;
 
-  if (cgpath_create (rel, cfg.has_resources ? &cfg.res : NULL, &cg, err) < 0)
+  if (sdp.unit[0])
+    {
+      /* The record first: delete --force of an interrupted create stops
+       * the unit too.  */
+      if (systemd_unit_record (dir, sdp.unit, err) < 0
+          || systemd_cgroup_create (&sdp, cfg.has_resources ? &cfg.res : NULL, &cg, &holder, err)
+                 < 0)
+        goto fail;
+    }
+  else if (cgpath_create (rel, cfg.has_resources ? &cfg.res : NULL, &cg, err) < 0)
     {
       /* Rootless without limits: run without a cgroup, as runc does.  */
       if (geteuid () == 0 || has_limits (&cfg.res) || runc_g.rootless == 0)
@@ -266,6 +284,9 @@ create_container (const char *id, const struct create_opts *o, pid_t *pid_out, i
   l.state = &st;
   if (container_create (&l, &pid, &pidfd, master_out, err) < 0)
     goto fail;
+  /* The init holds the scope now.  */
+  systemd_cgroup_release (holder);
+  holder = -1;
   close (l.fifo_fd);
   l.fifo_fd = -1;
   if (l.console_fd >= 0)
@@ -297,9 +318,12 @@ fail:
     close (l.fifo_fd);
   if (l.console_fd >= 0)
     close (l.console_fd);
+  systemd_cgroup_release (holder);
   {
     struct tr_error e;
     cgpath_destroy (&cg, &e);
+    if (sdp.unit[0])
+      systemd_cgroup_stop (sdp.unit, &e);
   }
   seccomp_program_free (&sc.prog);
   state_remove (id);
@@ -440,6 +464,7 @@ destroy_container (struct ct_state *st, struct tr_error *err)
     return -1;
   if (cg.dirfd >= 0)
     close (cg.dirfd);
+  systemd_scope_gone (st->dir);
   if (have_cfg && cfg.n_hooks[HOOK_POSTSTOP])
     {
       tr_error_clear (&e);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "shim/cgroup_systemd.h"
 #include "shim/runc.h"
 
 /* The cgroup an interrupted create left (its path is in the state dir's
@@ -76,6 +77,7 @@ runc_cmd_delete (int argc, char **argv)
           /* A failed or interrupted create: its cgroup (if the create got
            * that far) and the directory.  */
           remove_breadcrumb_cgroup (id);
+          systemd_scope_gone (state_dir_of (id));
           state_remove (id);
           return 0;
         }

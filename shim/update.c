@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "shim/cgroup_systemd.h"
 #include "shim/runc.h"
 
 static int
@@ -169,6 +170,13 @@ runc_cmd_update (int argc, char **argv)
   r = cgpath_enable_for (&cg, &res, &err);
   if (r == 0)
     r = cgpath_apply (&cg, &res, &err);
+  {
+    /* A systemd scope: its unit properties too, or systemd would put the
+     * old limits back on its next daemon-reload.  */
+    char unit[256];
+    if (r == 0 && systemd_unit_of (state_dir_of (argv[i]), unit, sizeof unit))
+      r = systemd_cgroup_set (unit, &res, &err);
+  }
   close (cg.dirfd);
   return r < 0 ? log_fail (&err) : 0;
 }

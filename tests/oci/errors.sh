@@ -89,8 +89,9 @@ bad "a failing createContainer hook" "error running createContainer hook" 'c["ho
 bad "a hook timeout" "timeout after 1 seconds" 'c["hooks"] = {"createRuntime": [{"path": "/bin/sleep", "args": ["sleep", "10"], "timeout": 1}]}'
 make_bundle "$SCRATCH/ok" 'c["process"]["args"] = ["true"]; c["someFutureField"] = {"x": 1}; c["process"]["futureKey"] = 3'
 expect_out "oci errors: unknown fields are ignored" 0 "" rc run -b "$SCRATCH/ok" unk
-make_bundle "$SCRATCH/sd" 'c["process"]["args"] = ["true"]; c["linux"]["cgroupsPath"] = ""'
-expect_out "oci errors: --systemd-cgroup with no cgroupsPath is refused clearly" 1 "systemd cgroup driver is not supported" \
+# (The driver itself needs systemd as PID 1 on a cgroup v2 host: tests/vm/systemd.sh.)
+make_bundle "$SCRATCH/sd" 'c["process"]["args"] = ["true"]; c["linux"]["cgroupsPath"] = "system.slice:tactus:a/b"'
+expect_out "oci errors: --systemd-cgroup with a bad slice:prefix:name is refused clearly" 1 "prefix and name may hold only" \
   "$RUNC" --root "$STATE" --systemd-cgroup run -b "$SCRATCH/sd" sd1
 make_bundle "$SCRATCH/sd2" 'c["process"]["args"] = ["true"]'
 expect_out "oci errors: --systemd-cgroup with a cgroupfs path is accepted" 0 "" \
