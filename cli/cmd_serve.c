@@ -50,6 +50,7 @@
 
 #include "broker/trace.h"
 #include "cli/cli.h"
+#include "cli/listen_fds.h"
 #include "cli/options.h"
 #include "cli/present.h"
 #include "cli/run_common.h"
@@ -358,7 +359,7 @@ cmd_serve (int argc, char **argv)
   struct supervisor pool[MAX_POOL];
   struct tr_config cfg;
   struct tr_error err;
-  char path[PATH_MAX] = "";
+  char path[PATH_MAX] = "", activated[PATH_MAX];
   uint64_t size = 4;
   int c, lfd, sfd;
   sigset_t set;
@@ -384,18 +385,24 @@ cmd_serve (int argc, char **argv)
   if (c < 0)
     return 1;
   tr_error_clear (&err);
-  if (path[0] == '\0' && userdir_pool_socket (path, sizeof path, true, &err) < 0)
-    {
-      present_error (stderr, NULL, &err);
-      return 1;
-    }
   config_init (&cfg);
   if (config_load (&cfg, NULL, &err) < 0)
     {
       present_error (stderr, NULL, &err);
       return 1;
     }
-  lfd = listen_on (path, &err);
+  /* Socket-activated (systemd's tactus-run.socket): the socket is the
+   * unit's, made before we ran; it is neither created nor removed here.  */
+  lfd = listen_fds_take (activated, sizeof activated, &err);
+  if (lfd > 0)
+    snprintf (path, sizeof path, "%s", activated);
+  else if (lfd == 0)
+    {
+      if (path[0] == '\0' && userdir_pool_socket (path, sizeof path, true, &err) < 0)
+        lfd = -1;
+      else
+        lfd = listen_on (path, &err);
+    }
   if (lfd < 0)
     {
       present_error (stderr, NULL, &err);
@@ -445,7 +452,8 @@ cmd_serve (int argc, char **argv)
       }
   while (waitpid (-1, NULL, 0) > 0)
     ;
-  unlink (path);
+  if (activated[0] == '\0')
+    unlink (path);
   close (lfd);
   config_free (&cfg);
   return 0;
