@@ -19,7 +19,8 @@ PKGS := luajit libseccomp libcap-ng libnl-3.0 libnl-route-3.0 libcjson libcurl y
 DEB_PACKAGES := build-essential pkg-config libluajit-5.1-dev luajit libseccomp-dev \
 	libcap-ng-dev libnl-3-dev libnl-route-3-dev libcjson-dev libcurl4-openssl-dev \
 	libyaml-dev libssl-dev \
-	iproute2 util-linux procps python3 clang llvm qemu-system-x86 busybox-static tmux zsh
+	iproute2 util-linux procps python3 clang llvm qemu-system-x86 busybox-static tmux zsh \
+	debhelper lintian
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 # libcurl is compiled against but not linked: the broker loads it on the
@@ -67,7 +68,8 @@ PROBE_BIN := $(BUILD)/tests/tr-probe
 # lane's containerd/podman guest (tests/vm/oci.sh), bench/oci.sh.  Only
 # installed, never started on the host: containerd and podman run only
 # inside the VM.
-OCI_DEB_PACKAGES := containerd podman conmon runc hyperfine busybox-static python3
+OCI_DEB_PACKAGES := containerd podman conmon runc hyperfine busybox-static python3 python3-yaml \
+	mmdebstrap
 
 .PHONY: all deps deps-oci check asan install uninstall demo clean format fuzz bench test-bins docs
 
