@@ -86,11 +86,14 @@ probe_namespaces (struct sandbox_status *st)
       int e = try_unshare (ns[i].flag);
       if (e == 0)
         add (st, ns[i].name, true, "available%s", geteuid () ? " (unprivileged)" : "");
+      else if (ns[i].flag == 0)
+        {
+          char why[480];
+          hostcheck_userns_reason ("/proc", e, geteuid () == 0, why, sizeof why);
+          add (st, ns[i].name, false, "cannot be created: %s", why);
+        }
       else
-        add (st, ns[i].name, false, "cannot be created: %s%s", strerror (e),
-             ns[i].flag == 0 ? " (enable unprivileged user namespaces: sysctl "
-                               "user.max_user_namespaces)"
-                             : "");
+        add (st, ns[i].name, false, "cannot be created: %s", strerror (e));
     }
 }
 
@@ -227,9 +230,11 @@ probe_cage (struct sandbox_status *st)
   clock_gettime (CLOCK_MONOTONIC, &t0);
   if (sandbox_start (&spec, &sb, &e) < 0)
     {
+      char hint[400];
+      hostcheck_cage_hint ("/proc", hint, sizeof hint);
       add (st, "capabilities", false, "not checked: no cage could be built");
       add (st, "no_new_privs", false, "not checked: no cage could be built");
-      add (st, "sandbox", false, "cannot be built here: %s", e.msg);
+      add (st, "sandbox", false, "cannot be built here: %.180s%s", e.msg, hint);
       return;
     }
   if (sandbox_wait (sb, &res, &e) < 0 || res.exit_code != 0)

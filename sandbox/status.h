@@ -23,6 +23,17 @@ struct sandbox_status
 
 int sandbox_status_probe (struct sandbox_status *st);
 
+/* hostcheck.c: why a cage cannot be built here and the fix, read from the
+ * proc root PROC ("/proc"; a fake tree in tests).  ERRNUM is what
+ * unshare(CLONE_NEWUSER) returned; PRIVILEGED: running as root.  */
+void hostcheck_userns_reason (const char *proc, int errnum, bool privileged, char *out,
+                              size_t size);
+/* Mounts over paths under /proc (a container runtime's masks): their
+ * number, the first ones in OUT.  */
+int hostcheck_proc_masked (const char *proc, char *out, size_t size);
+/* "; /proc is partly masked ... fix" or "".  */
+void hostcheck_cage_hint (const char *proc, char *out, size_t size);
+
 #include "common/error.h"
 /* What the sandbox keeps between runs, checked against this binary.  The
  * seccomp programs are built into the binary and nothing is kept on disk:
