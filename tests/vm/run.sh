@@ -20,7 +20,10 @@
 # runs FILE (bash, as root, in the guest) instead of guest/vm-tests.sh, for
 # experiments: the guest's serial output is in .cache/vm/serial.log.
 # VM_MEM (MiB, default 1024); VM_EXTRA=FILE is sourced while the initramfs
-# is built, to add more to it (tests/vm/oci.sh uses both).
+# is built, to add more to it (tests/vm/oci.sh uses both).  VM_BASE=TAR is
+# a root tree the initramfs starts from (tests/vm/systemd.sh: a Debian
+# system whose /init hands over to systemd); VM_APPEND adds to the kernel
+# command line.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 ROOT=$PWD
@@ -105,6 +108,9 @@ for d in bin sbin lib lib32 lib64 libx32; do
   elif [ -d "/$d" ]; then mkdir -p "$R/$d"; fi
 done
 mkdir -p "$R"/{usr/bin,usr/sbin,usr/local/bin,etc,dev,proc,sys,tmp,run,root,newroot,tests,var/cache}
+if [ -n "${VM_BASE:-}" ]; then
+  tar -C "$R" -xf "$VM_BASE" --exclude='./dev/*' || fail_lane "cannot unpack $VM_BASE"
+fi
 
 # add_file SRC [DEST]: copy SRC (symlinks followed) to DEST in the guest
 # (default: SRC's real path); a symlinked SRC gets the same link there.
@@ -146,12 +152,16 @@ build_initramfs() {
   while read -r applet; do
     [ -e "$R/$applet" ] || [ -L "$R/$applet" ] || ln -s "$bb" "$R/$applet" 2>/dev/null
   done < <("$BUSYBOX" --list-full)
-  printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' >"$R/etc/passwd"
-  printf 'root:x:0:\nnogroup:x:65534:\n' >"$R/etc/group"
-  # A loader cache for the guest's own libraries (needs root for chroot;
-  # without it the loader's default paths find them as well).
-  [ "$(id -u)" = 0 ] && : >"$R/etc/ld.so.conf" && ldconfig -r "$R" 2>/dev/null
-  rm -f "$R/etc/ld.so.conf"
+  if [ -z "${VM_BASE:-}" ]; then
+    printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' >"$R/etc/passwd"
+    printf 'root:x:0:\nnogroup:x:65534:\n' >"$R/etc/group"
+    # A loader cache for the guest's own libraries (needs root for chroot;
+    # without it the loader's default paths find them as well).
+    [ "$(id -u)" = 0 ] && : >"$R/etc/ld.so.conf" && ldconfig -r "$R" 2>/dev/null
+    rm -f "$R/etc/ld.so.conf"
+  elif [ "$(id -u)" = 0 ]; then
+    ldconfig -r "$R" 2>/dev/null
+  fi
   cp tests/vm/guest/init "$R/init" && chmod 0755 "$R/init" || return 1
   # What the guest tests must know about the build.
   if ldd "$TR" 2>/dev/null | grep -q libasan; then echo "TR_ASAN=1"; else echo "TR_ASAN=0"; fi >"$R/tests/build.env"
@@ -192,7 +202,7 @@ done < <(timeout --kill-after=10 "$VM_TIMEOUT" qemu-system-x86_64 \
            -accel "${VM_ACCEL:-tcg,thread=multi}" -cpu max -m "${VM_MEM:-1024}" -smp 2 \
            -nographic -no-reboot -nic none -vga none \
            -kernel "$CACHE/vmlinuz" -initrd "$CACHE/initramfs.gz" \
-           -append 'console=ttyS0 panic=-1 quiet' </dev/null 2>&1)
+           -append "console=ttyS0 panic=-1 quiet ${VM_APPEND:-}" </dev/null 2>&1)
 vm_s=$(since "$boot_t0")
 
 if [ -z "$finished" ]; then
