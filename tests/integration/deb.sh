@@ -37,10 +37,10 @@ r=$tmp/root
 dpkg-deb -x "$deb" "$r" || { fail "deb: dpkg-deb -x" ""; exit 0; }
 for f in usr/bin/tactus-run usr/bin/tactus-run-client lib/systemd/system/tactus-run.service \
          lib/systemd/system/tactus-run.socket usr/share/tactus-run/seccomp/tactus-run.json \
-         usr/share/doc/tactus-run/deploy.md; do
+         usr/share/doc/tactus-run/deploy.md usr/share/man/man1/tactus-run.1; do
   [ -e "$r/$f" ] || [ -e "$r/$f.gz" ] || missing+=" $f"
 done
-[ -z "${missing:-}" ] && pass "deb: the package holds the binaries, the units, the seccomp profile and the docs" \
+[ -z "${missing:-}" ] && pass "deb: the package holds the binaries, the units, the seccomp profile, the docs and the man page" \
   || fail "deb: the package holds what it should" "missing:$missing"
 [ "$(readlink "$r/usr/bin/tactus-runc")" = tactus-run ] && pass "deb: tactus-runc is a link to tactus-run" \
   || fail "deb: tactus-runc is a link to tactus-run" "$(ls -l "$r/usr/bin/tactus-runc" 2>&1)"
