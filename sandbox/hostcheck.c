@@ -133,7 +133,7 @@ void
 hostcheck_cage_hint (const char *proc, char *out, size_t size)
 {
   char masked[256];
-  int n = hostcheck_proc_masked (proc, masked, sizeof masked);
+  int n = hostcheck_proc_masked (proc, masked, sizeof masked), filters;
 
   out[0] = '\0';
   if (n > 0)
@@ -143,4 +143,10 @@ hostcheck_cage_hint (const char *proc, char *out, size_t size)
               "--security-opt systempaths=unconfined, Kubernetes securityContext.procMount: "
               "Unmasked",
               n, n == 1 ? "" : "s", masked, n > 4 ? ", ..." : "");
+  if (seccomp_mode (proc, &filters) == 2)
+    snprintf (out + strlen (out), size - strlen (out),
+              "; a seccomp filter outside tactus-run (%d filter%s: a container runtime's profile) "
+              "may refuse the cage's mounts or its host name: run the container with "
+              "deploy/seccomp/tactus-run.json",
+              filters, filters == 1 ? "" : "s");
 }

@@ -230,11 +230,11 @@ probe_cage (struct sandbox_status *st)
   clock_gettime (CLOCK_MONOTONIC, &t0);
   if (sandbox_start (&spec, &sb, &e) < 0)
     {
-      char hint[400];
+      char hint[700];
       hostcheck_cage_hint ("/proc", hint, sizeof hint);
       add (st, "capabilities", false, "not checked: no cage could be built");
       add (st, "no_new_privs", false, "not checked: no cage could be built");
-      add (st, "sandbox", false, "cannot be built here: %.180s%s", e.msg, hint);
+      add (st, "sandbox", false, "cannot be built here: %.120s%s", e.msg, hint);
       return;
     }
   if (sandbox_wait (sb, &res, &e) < 0 || res.exit_code != 0)

@@ -11,7 +11,7 @@ struct sandbox_layer
 {
   const char *name;
   bool ok;
-  char detail[600];
+  char detail[1024];
 };
 
 struct sandbox_status
@@ -31,7 +31,8 @@ void hostcheck_userns_reason (const char *proc, int errnum, bool privileged, cha
 /* Mounts over paths under /proc (a container runtime's masks): their
  * number, the first ones in OUT.  */
 int hostcheck_proc_masked (const char *proc, char *out, size_t size);
-/* "; /proc is partly masked ... fix" or "".  */
+/* Why the cage may be refused in an outer container, with the fixes:
+ * "; /proc is partly masked ...", "; a seccomp filter outside ...", or "".  */
 void hostcheck_cage_hint (const char *proc, char *out, size_t size);
 
 #include "common/error.h"

@@ -108,6 +108,7 @@ main (void)
           "child status %d", WIFEXITED (status) ? WEXITSTATUS (status) : -1);
 
   /* /proc masks, as podman/docker/containerd put them.  */
+  put ("self/status", "Name:\tx\nSeccomp:\t0\nSeccomp_filters:\t0\n");
   put ("self/mountinfo", "22 1 0:5 / /proc rw,nosuid - proc proc rw\n"
                          "30 22 0:6 /null /proc/kcore rw - devtmpfs udev rw\n"
                          "31 22 0:30 / /proc/acpi ro - tmpfs tmpfs ro\n"
@@ -122,6 +123,12 @@ main (void)
                          "23 1 0:6 / /dev rw - devtmpfs udev rw\n");
   hostcheck_cage_hint (root, hint, sizeof hint);
   report (hint[0] == '\0', "hostcheck: an unmasked /proc gives no hint (positive control)", "%s",
+          hint);
+  put ("self/status", "Name:\tx\nSeccomp:\t2\nSeccomp_filters:\t2\n");
+  hostcheck_cage_hint (root, hint, sizeof hint);
+  report (strstr (hint, "2 filters") && strstr (hint, "deploy/seccomp/tactus-run.json")
+              && !strstr (hint, "unmask"),
+          "hostcheck: under an outer seccomp filter the cage hint names the shipped profile", "%s",
           hint);
   {
     char cmd[600];
