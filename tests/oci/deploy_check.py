@@ -36,6 +36,7 @@ CONTAINER = {
     "env": None, "workingDir": None,
     "securityContext": {"allowPrivilegeEscalation": None, "runAsNonRoot": None,
                         "runAsUser": None, "runAsGroup": None, "readOnlyRootFilesystem": None,
+                        "procMount": None,
                         "capabilities": None, "privileged": None,
                         "seccompProfile": {"type": None, "localhostProfile": None}},
     "resources": {"limits": "*", "requests": "*"},
