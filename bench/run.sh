@@ -27,7 +27,7 @@ bundle_dir=$(mktemp -d /tmp/tactus-bench.XXXXXX)
 # Its own state directory (outside every workspace the runs use), where
 # bench/roundtrip.tac.yml, which grants host.echo, is trusted.
 XDG_STATE_HOME=$(mktemp -d /var/tmp/tactus-bench-state.XXXXXX); export XDG_STATE_HOME
-trap 'rm -rf "$bundle_dir" "$XDG_STATE_HOME"' EXIT
+trap 'rm -rf "$bundle_dir" "$XDG_STATE_HOME"; [ -z "${bench_cg:-}" ] || rmdir "$bench_cg" 2>/dev/null || true' EXIT
 "$TR" trust bench/roundtrip.tac >/dev/null
 bench_bundle "$bundle_dir"
 runc_cmd="runc --root $bundle_dir/state-runc run --bundle $bundle_dir/b bench-true"
@@ -77,15 +77,32 @@ for b in fib nbody spectral strings; do
 done
 
 echo "== 5. parallel throughput: 1000 runs, 2 at a time"
-before=$(cat /proc/self/mountinfo | wc -l); cg_before=$(ls -d /sys/fs/cgroup/unified/tactus-run-* 2>/dev/null | wc -l)
-ns_before=$(lsns -t net -n 2>/dev/null | wc -l)
+# What is left behind is counted without failing on the clean state (a
+# glob matching nothing) and only where this benchmark's runs put their
+# cgroups: the runs are started from a cgroup of their own, made in the
+# cgroup2 hierarchy (found by filesystem type; a v1 hierarchy is never
+# listed, let alone written), so other users of the machine do not count.
+# Network namespaces are counted among the processes of those runs.
+cg2=$(awk '{ for (i = 1; i <= NF; i++) if ($i == "-") { if ($(i+1) == "cgroup2") print $5; break } }' /proc/self/mountinfo | head -1)
+own_cg=$(sed -n 's/^0:://p' /proc/self/cgroup)
+bench_cg=""
+if [ -n "$cg2" ] && [ "$(stat -f -c %T "$cg2" 2>/dev/null)" = cgroup2fs ] && mkdir "$cg2${own_cg%/}/tactus-bench.$$" 2>/dev/null; then
+  bench_cg=$cg2${own_cg%/}/tactus-bench.$$
+fi
+count_cgroups() { local n=0 d; [ -n "$bench_cg" ] || { echo "?"; return; }
+  for d in "$bench_cg"/tactus-run-*; do [ -d "$d" ] && n=$((n + 1)); done; echo "$n"; }
+count_netns() { lsns -t net -n -o NS,COMMAND 2>/dev/null | awk 'index($0, "run bench/trivial.tac")' | wc -l; }
+before=$(wc -l < /proc/self/mountinfo); cg_before=$(count_cgroups)
+ns_before=$(count_netns)
 t0=$(date +%s%N)
-seq 1000 | xargs -P 2 -I{} "$TR" run bench/trivial.tac >/dev/null 2>"$OUT/par.err" || true
+( [ -z "$bench_cg" ] || echo "$BASHPID" > "$bench_cg/cgroup.procs"
+  seq 1000 | xargs -P 2 -I{} "$TR" run bench/trivial.tac >/dev/null 2>"$OUT/par.err" ) || true
 t1=$(date +%s%N)
 sleep 1
-after=$(cat /proc/self/mountinfo | wc -l); cg_after=$(ls -d /sys/fs/cgroup/unified/tactus-run-* 2>/dev/null | wc -l)
-ns_after=$(lsns -t net -n 2>/dev/null | wc -l)
+after=$(wc -l < /proc/self/mountinfo); cg_after=$(count_cgroups)
+ns_after=$(count_netns)
 procs=$(pgrep -c -f "tactus-run run bench/trivial" || true)
+[ -z "$bench_cg" ] || rmdir "$bench_cg" 2>/dev/null || true
 par=$(python3 -c "print('%.0f' % (1000 / (($t1 - $t0) / 1e9)))")
 
 echo "== 6. OCI run of a busybox /bin/true bundle"
@@ -93,7 +110,7 @@ oci_row=$(bench/oci.sh 2>&1 | grep -E "^OCI run|read-only" | tr '\n' ' ' || true
 [ -n "$oci_row" ] || oci_row="bench/oci.sh failed (see: BUILD=$BUILD bench/oci.sh)"
 
 python3 - "$t_tac" "$t_bwrap" "$t_runc" "$t_unshare" "$t_luajit" "$mem" "$rt_small" "$rt_big" "$lua_rt" "$par" \
-  "$procs" "$((after - before))" "$((cg_after - cg_before))" "$((ns_after - ns_before))" "$oci_row" "$t_pool" "$t_bwrap2" "${lua_rows[@]}" <<'PY'
+  "$procs" "$((after - before))" "$([ "$cg_after" = "?" ] && echo "?" || echo $((cg_after - cg_before)))" "$((ns_after - ns_before))" "$oci_row" "$t_pool" "$t_bwrap2" "${lua_rows[@]}" <<'PY'
 import json, sys
 a = sys.argv[1:]
 pool, bwrap2 = float(a.pop(15)), float(a.pop(15))
