@@ -294,7 +294,17 @@ broker_handle_message (struct broker_state *b, const char *text, size_t len)
   id = cJSON_GetObjectItemCaseSensitive (msg, "id");
   method = cJSON_GetObjectItemCaseSensitive (msg, "method");
   params = cJSON_GetObjectItemCaseSensitive (msg, "params");
-  if (!(cJSON_IsNumber (id) || cJSON_IsString (id)))
+  /* A message without an id is a notification: one-way, never answered,
+   * and only events.emit and run.finish may be one.  */
+  if (id == NULL && cJSON_IsString (method) && (params == NULL || cJSON_IsObject (params))
+      && (strcmp (method->valuestring, "events.emit") == 0
+          || strcmp (method->valuestring, "run.finish") == 0))
+    {
+      b->out->requests++;
+      broker_affinity_request (b);
+      broker_dispatch (b, NULL, method->valuestring, params);
+    }
+  else if (!(cJSON_IsNumber (id) || cJSON_IsString (id)))
     broker_violation (b, NULL, "the request has no id (a number or a string)");
   else if (!cJSON_IsString (method))
     broker_violation (b, id, "the request has no method");

@@ -67,6 +67,8 @@ events_emit (struct broker_state *b, const cJSON *id, const cJSON *params)
   cJSON_DeleteItemFromObjectCaseSensitive (copy, "timestamp");
   trace_event (b->o->trace, copy);
   cJSON_Delete (copy);
+  if (id == NULL)
+    return; /* a notification */
   ok = cJSON_CreateObject ();
   cJSON_AddBoolToObject (ok, "ok", 1);
   broker_reply (b, id, "done", ok);
@@ -127,6 +129,8 @@ run_finish (struct broker_state *b, const cJSON *id, const cJSON *params)
   cJSON_Delete (b->out->finish);
   b->out->finish = cJSON_Duplicate (params, 1);
   snprintf (b->out->status, sizeof b->out->status, "%.31s", status);
+  if (id == NULL)
+    return; /* a notification */
   ok = cJSON_CreateObject ();
   cJSON_AddBoolToObject (ok, "ok", 1);
   broker_reply (b, id, "done", ok);

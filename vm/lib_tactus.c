@@ -53,7 +53,9 @@ vm_broker_notify_exit (int fd, const char *status, const char *message)
     frame_send (fd, buf, (size_t) n, &err);
 }
 
-/* {"id":ID,"method":"METHOD","params":PARAMS}, written directly.  */
+/* {"id":ID,"method":"METHOD","params":PARAMS}, written directly; ID 0 is
+ * a notification, {"method":"METHOD","params":PARAMS}, which the broker
+ * never answers (docs/protocol.md).  */
 static char *
 encode_request (lua_State *L, uint64_t id, const char *method, int params_idx, size_t *len)
 {
@@ -66,8 +68,11 @@ encode_request (lua_State *L, uint64_t id, const char *method, int params_idx, s
       luaL_error (L, "broker request: bad method name");
       return NULL;
     }
-  snprintf (prefix, sizeof prefix,
-            "{\"id\":%llu,\"method\":\"%s\",\"params\":", (unsigned long long) id, method);
+  if (id == 0)
+    snprintf (prefix, sizeof prefix, "{\"method\":\"%s\",\"params\":", method);
+  else
+    snprintf (prefix, sizeof prefix,
+              "{\"id\":%llu,\"method\":\"%s\",\"params\":", (unsigned long long) id, method);
   if (params_idx == 0 || lua_isnoneornil (L, params_idx))
     {
       lua_newtable (L);
@@ -231,6 +236,34 @@ l_call (lua_State *L)
   if (!lua_isnoneornil (L, 2))
     luaL_checktype (L, 2, LUA_TTABLE);
   return vm_broker_call (L, runtime (L), method, lua_isnoneornil (L, 2) ? 0 : 2, on_event);
+}
+
+/* T.notify(method, params): a one-way message (events.emit, run.finish).
+ * Nothing is awaited: the VM goes on at once, and the socket is the flow
+ * control (a send blocks while the broker has not read what came before,
+ * once the socket's buffer is full).  */
+static int
+l_notify (lua_State *L)
+{
+  struct vm_runtime *rt = runtime (L);
+  const char *method = luaL_checkstring (L, 1);
+  size_t len;
+  char *text;
+  struct tr_error err;
+
+  if (strcmp (method, "events.emit") != 0 && strcmp (method, "run.finish") != 0)
+    return luaL_error (L, "broker notification: only events.emit and run.finish are one-way");
+  luaL_checktype (L, 2, LUA_TTABLE);
+  text = encode_request (L, 0, method, 2, &len);
+  if (frame_send (rt->broker_fd, text, len, &err) < 0)
+    {
+      free (text);
+      if (err.errnum == EMSGSIZE)
+        return raise_typed (L, "MessageTooLarge", err.msg);
+      _exit (VM_EXIT_FAILED);
+    }
+  free (text);
+  return 0;
 }
 
 static int
@@ -407,6 +440,7 @@ vm_push_primitives (lua_State *L, struct vm_runtime *rt)
 {
   static const luaL_Reg fns[] = {
     { "call", l_call },
+    { "notify", l_notify },
     { "json_encode", l_json_encode },
     { "json_decode", l_json_decode },
     { "now", l_now },

@@ -40,7 +40,10 @@ local function stop(what)
   local src, line = T.where()
   error(setmetatable({ what = what, where = src and (src .. ":" .. tostring(line)) or nil }, DRY), 0)
 end
-local real_call = T.call
+local real_call, real_notify = T.call, T.notify
+T.notify = function(method, params)
+  if method == "run.finish" then return real_notify(method, params) end
+end
 T.call = function(method, params, ...)
   if method == "module.load" or method == "run.finish" then return real_call(method, params, ...) end
   if method == "events.emit" then return { ok = true } end
@@ -246,7 +249,7 @@ end
 
 ---------------------------------------------------------------------------
 
-T.call = real_call
+T.call, T.notify = real_call, real_notify
 local errors = 0
 for _, p in ipairs(problems) do if p.severity == "error" then errors = errors + 1 end end
 ctx.state = {}

@@ -23,7 +23,7 @@ local function emit(event_type, fields)
   fields = fields or {}
   fields.event_type = event_type
   fields.timestamp = T.now()
-  T.call("events.emit", { event = fields })
+  T.notify("events.emit", { event = fields })
 end
 
 -- The pause (a Human request nobody is there to answer) is an error value
@@ -300,10 +300,10 @@ local function finish(ctx, status, result, err, trace, where, by_user)
     local ok, order = pcall(ctx.schema_order, ctx.output_schema)
     if ok then params.output_order = order end
   end
-  local ok, e = pcall(T.call, "run.finish", params)
+  local ok, e = pcall(T.notify, "run.finish", params)
   if not ok then
     -- The result or state cannot be sent (a function inside, say).
-    T.call("run.finish", { status = "error", error = { type = "EncodeError",
+    T.notify("run.finish", { status = "error", error = { type = "EncodeError",
       message = "the result or state cannot be sent to the host: " .. T.error_text(e) } })
     return 1
   end
@@ -363,7 +363,7 @@ end
 
 local ok, code = xpcall(main, function(e) return T.traceback(T.error_text(e), 2) end)
 if not ok then
-  pcall(T.call, "run.finish", { status = "error", error = { type = "InternalError", message = tostring(code) } })
+  pcall(T.notify, "run.finish", { status = "error", error = { type = "InternalError", message = tostring(code) } })
   return 1
 end
 return code
