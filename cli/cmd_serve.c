@@ -55,6 +55,7 @@
 #include "cli/present.h"
 #include "cli/run_common.h"
 #include "common/cleanup.h"
+#include "common/environ.h"
 #include "common/fdpass.h"
 #include "common/userdir.h"
 #include "common/frame.h"
@@ -385,6 +386,15 @@ cmd_serve (int argc, char **argv)
   if (c < 0)
     return 1;
   tr_error_clear (&err);
+  /* The server's variables (API keys among them) stay readable to its
+   * brokers, but out of the block /proc/PID/environ shows, for the server
+   * and for every supervisor and cage forked from it: an idle cage never
+   * shows them, not even before its setup wipes its copy.  */
+  if (environ_detach () < 0)
+    {
+      fprintf (stderr, "tactus-run serve: out of memory\n");
+      return 1;
+    }
   config_init (&cfg);
   if (config_load (&cfg, NULL, &err) < 0)
     {

@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/environ.h"
 #include "common/fdpass.h"
 #include "common/frame.h"
 #include "sandbox/internal.h"
@@ -150,12 +151,7 @@ arrange_fds (const struct sandbox_spec *spec, int *sync_fd, int broker_fd, int d
 static int
 set_environment (const struct sandbox_spec *spec, const char *cwd, struct tr_error *err)
 {
-  /* The launcher's own environment may hold secrets (API keys).  The child
-   * is a copy of the launcher's memory, so clearing the pointers is not
-   * enough: wipe the strings themselves, which also empties
-   * /proc/<pid>/environ.  */
-  for (char **e = environ; e && *e; e++)
-    explicit_bzero (*e, strlen (*e));
+  /* The launcher's variables were wiped when the child began (setup).  */
   if (clearenv () != 0)
     return tr_fail (err, 0, "environment: clear");
   if (spec->envp)
@@ -227,6 +223,12 @@ setup (struct child_ctx *ctx, struct tr_error *err)
   struct sync_go *go = calloc (1, sizeof *go);
   int ws_mnt;
 
+  /* The launcher's own environment may hold secrets (API keys).  The child
+   * is a copy of the launcher's memory, so clearing the pointers is not
+   * enough: wipe the strings themselves, which also empties
+   * /proc/<pid>/environ, and at once, not after the go: a pool's cage may
+   * wait a long time for its run.  */
+  environ_wipe ();
   /* A dead launcher must never leave a sandbox running.  The parent may
    * already be gone by the time this runs: wait_for_go sees EOF then.  */
   if (prctl (PR_SET_PDEATHSIG, SIGKILL) < 0)

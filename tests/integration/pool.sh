@@ -7,13 +7,42 @@ CLIENT="$(dirname "$TR")/tactus-run-client"
 scratch=$(scratch_dir)
 sock="$scratch/pool.sock"
 cgroups_of() { ls -d /sys/fs/cgroup/unified/tactus-run-"$1"-* 2>/dev/null | wc -l; }
-cleanup() { [ -n "${server:-}" ] && kill "$server" 2>/dev/null; wait 2>/dev/null; rm -rf "$scratch"; }
+cleanup() { [ -n "${server:-}" ] && kill "$server" 2>/dev/null; stop_fake; wait 2>/dev/null; rm -rf "$scratch"; }
 trap cleanup EXIT
 
-HOME="$scratch" "$TR" serve --socket "$sock" --size 2 2>"$scratch/serve.log" &
+# The server holds an API key (its brokers read it when a call is made);
+# no idle cage may ever show it.
+# A fake model server (tests/lib/fake_openai.py) shows that the brokers
+# still send it.
+source "$TESTS_DIR/lib/fake_server.bash"
+start_fake '[{"text": "pooled answer"}]'
+canary="sk-pool-canary-$$-$RANDOM"
+HOME="$scratch" OPENAI_API_KEY="$canary" OPENAI_BASE_URL="$URL" "$TR" serve --socket "$sock" --size 2 2>"$scratch/serve.log" &
 server=$!
 for _ in $(seq 50); do [ -S "$sock" ] && break; sleep 0.1; done
 [ -S "$sock" ] && pass "pool: serve listens on its socket" || { fail "pool: serve did not start" "$(cat "$scratch/serve.log")"; exit 0; }
+
+# Idle cages: the children of the supervisors (the server's children).
+# Read while they wait, several times, from the first moments on.
+descendants() { local p c; for p in $(pgrep -P "$1"); do echo "$p"; for c in $(pgrep -P "$p"); do echo "$c"; done; done; }
+holds_canary() { tr '\0' '\n' < "/proc/$1/environ" 2>/dev/null | grep -qF "$canary"; }
+seen=0 cages=0
+for _ in $(seq 20); do
+  for p in $(descendants "$server"); do
+    cages=$((cages + 1))
+    holds_canary "$p" && seen=$((seen + 1))
+  done
+  sleep 0.05
+done
+# Positive control: the same reading finds the key in a process that has it.
+OPENAI_API_KEY="$canary" sleep 5 & ctl=$!
+sleep 0.2
+if holds_canary "$ctl" && [ "$cages" -gt 0 ] && [ "$seen" = 0 ]; then
+  pass "pool: no idle cage nor supervisor shows the server's OPENAI_API_KEY in /proc/PID/environ ($cages reads)"
+else
+  fail "pool: secrets in idle cages" "seen in $seen of $cages reads (control found it: $(holds_canary "$ctl" && echo yes || echo no))"
+fi
+kill "$ctl" 2>/dev/null; wait "$ctl" 2>/dev/null
 mode=$(stat -c %a "$sock"); [ "${mode: -2}" = 00 ] && pass "pool: the socket is private (mode $mode)" || fail "pool: socket mode" "$mode"
 
 mkdir -p "$scratch/ws" && cd "$scratch/ws" || exit 1
@@ -26,6 +55,17 @@ out=$("$CLIENT" --socket "$sock" hello.tac --param name=pool 2>"$scratch/err"); 
   || fail "pool: run" "rc=$rc $out $(cat "$scratch/err")"
 [ "$(cat out.txt 2>/dev/null)" = "hi pool" ] && pass "pool: the client's directory is the run's /workspace" || fail "pool: workspace" "$(ls)"
 grep -q "greeting\|INFO" "$scratch/err" || true
+
+cat > agent.tac <<'TAC'
+a = Agent { model = "openai/gpt-4o-mini", system_prompt = "x", disable_streaming = true }
+Procedure { function() return { text = a({ message = "hi" }).text } end }
+TAC
+out=$("$CLIENT" --socket "$sock" agent.tac 2>"$scratch/err")
+if echo "$out" | grep -q "pooled answer" && grep -qF "Bearer $canary" "$LOG"; then
+  pass "pool: the broker still sends the server's key to the model server (control)"
+else
+  fail "pool: the key reaches the model server" "$out $(cat "$scratch/err" | tail -3) $(head -c 300 "$LOG")"
+fi
 
 out=$("$CLIENT" --socket "$sock" hello.tac --json 2>/dev/null | tail -1)
 echo "$out" | python3 -c 'import json,sys; r=json.load(sys.stdin); assert r["event_type"]=="result" and r["exit_code"]==0' \
