@@ -62,6 +62,7 @@
 #include "sandbox/sandbox.h"
 
 #define MAX_POOL 64
+#define MAX_PENDING 64 /* connections whose first packet has not come yet */
 
 struct supervisor
 {
@@ -326,6 +327,88 @@ same_user (int conn)
   return getsockopt (conn, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 && cred.uid == geteuid ();
 }
 
+/* ---- status: what the pool holds, for `tactus-run serve --status` ---- */
+
+/* Pss and Rss of PID in kB (/proc/PID/smaps_rollup), or -1.  */
+static void
+memory_of (pid_t pid, long *pss, long *rss)
+{
+  char path[64], line[256];
+  FILE *f;
+
+  *pss = *rss = -1;
+  snprintf (path, sizeof path, "/proc/%d/smaps_rollup", (int) pid);
+  f = fopen (path, "re");
+  if (f == NULL)
+    return;
+  while (fgets (line, sizeof line, f))
+    {
+      if (strncmp (line, "Pss:", 4) == 0)
+        *pss = strtol (line + 4, NULL, 10);
+      else if (strncmp (line, "Rss:", 4) == 0)
+        *rss = strtol (line + 4, NULL, 10);
+    }
+  fclose (f);
+}
+
+/* The cage a supervisor holds: its only child (/proc/PID/task/PID/children).  */
+static pid_t
+cage_of (pid_t sup)
+{
+  char path[80];
+  long child = -1;
+  FILE *f;
+
+  snprintf (path, sizeof path, "/proc/%d/task/%d/children", (int) sup, (int) sup);
+  f = fopen (path, "re");
+  if (f == NULL)
+    return -1;
+  if (fscanf (f, "%ld", &child) != 1)
+    child = -1;
+  fclose (f);
+  return (pid_t) child;
+}
+
+/* {"size", "idle", "cages": [{"supervisor", "cage", "idle", "cage_pss_kb", "cage_rss_kb",
+ * "supervisor_pss_kb", "supervisor_rss_kb"}]}.  A supervisor is idle when its "ready" byte waits
+ * unread on its control socket.  */
+static void
+send_status (int conn, struct supervisor *pool, int size)
+{
+  cJSON *st = cJSON_CreateObject (), *cages = cJSON_AddArrayToObject (st, "cages");
+  struct tr_error err;
+  int idle = 0;
+  char *text;
+
+  for (int i = 0; i < size; i++)
+    {
+      struct pollfd p = { .fd = pool[i].ctl, .events = POLLIN };
+      bool ready = pool[i].ctl >= 0 && poll (&p, 1, 0) == 1 && (p.revents & POLLIN);
+      pid_t cage = pool[i].ctl >= 0 ? cage_of (pool[i].pid) : -1;
+      cJSON *c = cJSON_CreateObject ();
+      long pss, rss;
+
+      idle += ready;
+      cJSON_AddNumberToObject (c, "supervisor", pool[i].pid);
+      cJSON_AddNumberToObject (c, "cage", cage);
+      cJSON_AddBoolToObject (c, "idle", ready);
+      memory_of (cage, &pss, &rss);
+      cJSON_AddNumberToObject (c, "cage_pss_kb", (double) pss);
+      cJSON_AddNumberToObject (c, "cage_rss_kb", (double) rss);
+      memory_of (pool[i].pid, &pss, &rss);
+      cJSON_AddNumberToObject (c, "supervisor_pss_kb", (double) pss);
+      cJSON_AddNumberToObject (c, "supervisor_rss_kb", (double) rss);
+      cJSON_AddItemToArray (cages, c);
+    }
+  cJSON_AddNumberToObject (st, "size", size);
+  cJSON_AddNumberToObject (st, "idle", idle);
+  text = cJSON_PrintUnformatted (st);
+  cJSON_Delete (st);
+  if (text)
+    frame_send (conn, text, strlen (text), &err);
+  cJSON_free (text);
+}
+
 /* Hand CONN to an idle supervisor (the oldest ready one), or to a new one
  * when none is idle; then start a replacement.  */
 static void
@@ -353,6 +436,91 @@ dispatch (int conn, struct supervisor *pool, int size, const struct tr_config *c
       }
 }
 
+/* Route a connection by its first packet: "S" asks for the status (and
+ * is answered here), anything else is a run for a supervisor (which reads
+ * and checks it).  Returns 0 when nothing has come yet (keep it pending),
+ * 1 when the connection was handled (the caller closes it).  */
+static int
+route (int conn, struct supervisor *pool, int size, const struct tr_config *cfg)
+{
+  char tag;
+  ssize_t n = recv (conn, &tag, 1, MSG_PEEK | MSG_DONTWAIT);
+
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+    return 0;
+  if (n == 1 && tag == 'S')
+    {
+      recv (conn, &tag, 1, MSG_DONTWAIT);
+      send_status (conn, pool, size);
+    }
+  else if (n == 1)
+    dispatch (conn, pool, size, cfg);
+  return 1;
+}
+
+/* tactus-run serve --status: ask the pool at PATH what it holds.  */
+static int
+print_status (const char *path, bool json)
+{
+  struct sockaddr_un addr = { .sun_family = AF_UNIX };
+  struct frame_asm a = { 0 };
+  struct tr_error err;
+  cleanup_close int sock = -1;
+  cJSON *st, *c;
+  int code = 1;
+
+  if (strlen (path) >= sizeof addr.sun_path)
+    {
+      fprintf (stderr, "tactus-run serve --status: the socket path is too long: %s\n", path);
+      return 1;
+    }
+  strcpy (addr.sun_path, path);
+  sock = socket (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+  if (sock < 0 || connect (sock, (struct sockaddr *) &addr, sizeof addr) < 0)
+    {
+      fprintf (stderr,
+               "tactus-run serve --status: no pool at %s: %s (start one with: tactus-run "
+               "serve)\n",
+               path, strerror (errno));
+      return 1;
+    }
+  tr_error_clear (&err);
+  /* As the client does: nothing is sent to a server that is not ours.  */
+  if (userdir_check_server (sock, path, &err) < 0)
+    {
+      tr_error_print (&err);
+      return 1;
+    }
+  if (send (sock, "S", 1, MSG_NOSIGNAL) != 1 || frame_recv (sock, &a, &err) <= 0
+      || (st = cJSON_ParseWithLength (a.buf, a.len)) == NULL)
+    {
+      fprintf (stderr, "tactus-run serve --status: the pool at %s did not answer\n", path);
+      frame_asm_free (&a);
+      return 1;
+    }
+  if (json)
+    printf ("%.*s\n", (int) a.len, a.buf);
+  else
+    {
+      printf ("pool %s: %d cages, %d idle\n", path,
+              (int) cJSON_GetNumberValue (cJSON_GetObjectItem (st, "size")),
+              (int) cJSON_GetNumberValue (cJSON_GetObjectItem (st, "idle")));
+      cJSON_ArrayForEach (c, cJSON_GetObjectItem (st, "cages")) printf (
+          "  cage %d (supervisor %d): %s, cage %.0f kB PSS (%.0f kB RSS), supervisor %.0f kB "
+          "PSS\n",
+          (int) cJSON_GetNumberValue (cJSON_GetObjectItem (c, "cage")),
+          (int) cJSON_GetNumberValue (cJSON_GetObjectItem (c, "supervisor")),
+          cJSON_IsTrue (cJSON_GetObjectItem (c, "idle")) ? "idle" : "busy",
+          cJSON_GetNumberValue (cJSON_GetObjectItem (c, "cage_pss_kb")),
+          cJSON_GetNumberValue (cJSON_GetObjectItem (c, "cage_rss_kb")),
+          cJSON_GetNumberValue (cJSON_GetObjectItem (c, "supervisor_pss_kb")));
+    }
+  code = 0;
+  cJSON_Delete (st);
+  frame_asm_free (&a);
+  return code;
+}
+
 int
 cmd_serve (int argc, char **argv)
 {
@@ -362,7 +530,8 @@ cmd_serve (int argc, char **argv)
   struct tr_error err;
   char path[PATH_MAX] = "", activated[PATH_MAX];
   uint64_t size = 4;
-  int c, lfd, sfd;
+  int c, lfd, sfd, pending[MAX_PENDING], npending = 0;
+  bool status = false, json = false;
   sigset_t set;
 
   if (cli_parse_begin (&cp, CLI_C_SERVE, argc, argv) < 0)
@@ -380,12 +549,32 @@ cmd_serve (int argc, char **argv)
             return 1;
           }
         break;
+      case CLI_O_STATUS:
+        status = true;
+        break;
+      case CLI_O_JSON:
+        json = true;
+        break;
       default:
         return 1;
       }
   if (c < 0)
     return 1;
   tr_error_clear (&err);
+  if (json && !status)
+    {
+      fprintf (stderr, "tactus-run serve: --json goes with --status\n");
+      return 1;
+    }
+  if (status)
+    {
+      if (path[0] == '\0' && userdir_pool_socket (path, sizeof path, false, &err) < 0)
+        {
+          present_error (stderr, NULL, &err);
+          return 1;
+        }
+      return print_status (path, json);
+    }
   /* The server's variables (API keys among them) stay readable to its
    * brokers, but out of the block /proc/PID/environ shows, for the server
    * and for every supervisor and cage forked from it: an idle cage never
@@ -431,11 +620,13 @@ cmd_serve (int argc, char **argv)
   fprintf (stderr, "tactus-run serve: %d prepared sandboxes, listening on %s\n", (int) size, path);
   for (;;)
     {
-      struct pollfd p[2] = { { lfd, POLLIN, 0 }, { sfd, POLLIN, 0 } };
+      struct pollfd p[2 + MAX_PENDING] = { { lfd, POLLIN, 0 }, { sfd, POLLIN, 0 } };
       struct signalfd_siginfo si;
       bool stop = false;
 
-      if (poll (p, 2, -1) < 0 && errno != EINTR)
+      for (int i = 0; i < npending; i++)
+        p[2 + i] = (struct pollfd){ .fd = pending[i], .events = POLLIN };
+      if (poll (p, (nfds_t) (2 + npending), -1) < 0 && errno != EINTR)
         break;
       while (read (sfd, &si, sizeof si) == sizeof si)
         if (si.ssi_signo != SIGCHLD)
@@ -444,16 +635,36 @@ cmd_serve (int argc, char **argv)
         ;
       if (stop)
         break;
+      for (int i = 0; i < npending; i++)
+        if (p[2 + i].revents)
+          {
+            int conn = pending[i];
+            if (route (conn, pool, (int) size, &cfg) != 0)
+              close (conn);
+            /* One per turn: p[] no longer matches the array; the others
+             * stay readable for the next poll.  */
+            pending[i] = pending[--npending];
+            break;
+          }
       if (p[0].revents & POLLIN)
         {
           int conn = accept4 (lfd, NULL, NULL, SOCK_CLOEXEC);
           if (conn < 0)
             continue;
-          if (same_user (conn))
-            dispatch (conn, pool, (int) size, &cfg);
-          close (conn);
+          if (!same_user (conn))
+            close (conn);
+          /* The first packet says what the connection is for; a client
+           * sends it at once, so it is usually here already.  */
+          else if (route (conn, pool, (int) size, &cfg) != 0)
+            close (conn);
+          else if (npending < MAX_PENDING)
+            pending[npending++] = conn;
+          else
+            close (conn);
         }
     }
+  for (int i = 0; i < npending; i++)
+    close (pending[i]);
   for (uint64_t i = 0; i < size; i++)
     if (pool[i].ctl >= 0)
       {

@@ -99,12 +99,29 @@ sleep 3
 busy=$(pgrep -P "$server" | while read -r p; do pgrep -P "$p"; done | wc -l)
 [ "$busy" -le 2 ] && pass "pool: a client that hangs up stops its run" || fail "pool: hangup" "$busy cages under the supervisors"
 
+# serve --status: every cage idle again after the runs, with its memory.
+sleep 0.5
+st=$("$TR" serve --status --json --socket "$sock" 2>&1)
+if python3 -c 'import json,sys; s=json.loads(sys.argv[1]); c=s["cages"]
+assert s["size"] == 2 and s["idle"] == 2 and len(c) == 2, s
+assert all(x["cage"] > 0 and 0 < x["cage_pss_kb"] <= x["cage_rss_kb"] and x["supervisor_pss_kb"] > 0 for x in c), c' "$st" 2>"$scratch/err"; then
+  pass "pool: serve --status lists the idle cages and their memory"
+else
+  fail "pool: serve --status" "$st $(cat "$scratch/err" | tail -1)"
+fi
+"$TR" serve --status --socket "$scratch/none.sock" >/dev/null 2>"$scratch/err"; rc=$?
+[ $rc = 1 ] && grep -q "no pool" "$scratch/err" && pass "pool: serve --status without a server: a clear error, exit 1" \
+  || fail "pool: serve --status without a server" "rc=$rc $(cat "$scratch/err")"
+
 "$CLIENT" --socket "$scratch/none.sock" hello.tac >/dev/null 2>"$scratch/err"; rc=$?
 [ $rc = 1 ] && grep -q "no pool" "$scratch/err" && pass "pool: no server: a clear error, exit 1" || fail "pool: no server" "rc=$rc"
 
 if [ "$(id -u)" = 0 ]; then
   as_nobody "$CLIENT" --socket "$sock" hello.tac >/dev/null 2>"$scratch/err"; rc=$?
   [ $rc = 1 ] && pass "pool: another user cannot use the pool" || fail "pool: other user" "rc=$rc $(cat "$scratch/err")"
+  out=$(as_nobody "$TR" serve --status --json --socket "$sock" 2>&1); rc=$?
+  [ $rc != 0 ] && [[ "$out" != *cage_pss_kb* ]] && pass "pool: another user gets no status" \
+    || fail "pool: another user gets no status" "rc=$rc $out"
 fi
 
 kill -TERM "$server"; wait "$server" 2>/dev/null; left=$(cgroups_of "$server")
