@@ -23,12 +23,15 @@
  * settings and the policy come from the server's config; a request carries
  * the procedure, its parameters and run flags (mock, approve, timeout).
  *
- * Wire format (SOCK_SEQPACKET, common/frame.h framing):
+ * Wire format (docs/protocol.md, "The pool protocol"; SOCK_SEQPACKET,
+ * common/frame.h framing):
  *   client -> server  one packet "H" with SCM_RIGHTS [cwd, procedure dir,
  *                     stdout, stderr], then one framed JSON request:
  *                     {file, source, params, json, mock_all, approve,
- *                      timeout, verbose}
- *   server -> client  one framed JSON reply {exit_code} at the end.  */
+ *                      timeout, verbose, keep}
+ *   server -> client  one framed JSON reply {exit_code} at the end; with
+ *                     keep, the connection then waits for the next "H".
+ *   "S" instead of "H": one framed JSON status reply (serve --status).  */
 #define _GNU_SOURCE
 #include <cJSON.h>
 #include <errno.h>
@@ -106,6 +109,32 @@ stop_on_hangup (int conn)
   fcntl (conn, F_SETFL, fcntl (conn, F_GETFL) | O_ASYNC);
 }
 
+/* The pool's socket: a supervisor gives a kept connection back to the
+ * server through it.  */
+static const char *listen_path;
+
+/* The connection asked to stay open ("keep": a driver sending many
+ * procedures over one connection): give it back to the server, which
+ * waits for its next request.  The hang-up signal was turned off before
+ * (serve_one): it names this process, whose pid is reused once it is
+ * gone.  */
+static void
+hand_back (int conn)
+{
+  struct sockaddr_un addr = { .sun_family = AF_UNIX };
+  int s;
+
+  if (listen_path == NULL || strlen (listen_path) >= sizeof addr.sun_path)
+    return;
+  strcpy (addr.sun_path, listen_path);
+  s = socket (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+  if (s < 0)
+    return;
+  if (connect (s, (struct sockaddr *) &addr, sizeof addr) == 0)
+    fd_send (s, "K", 1, &conn, 1);
+  close (s);
+}
+
 static int
 serve_one (int conn, const struct tr_config *cfg, struct sandbox *sb)
 {
@@ -123,12 +152,14 @@ serve_one (int conn, const struct tr_config *cfg, struct sandbox *sb)
   FILE *out = NULL, *errf = NULL;
   const char *file, *source, *approve;
   int code = 1;
+  bool keep = false;
 
   if (recv_fds (conn, fds, 4) < 0 || frame_recv (conn, &a, &err) <= 0
       || (req = cJSON_ParseWithLength (a.buf, a.len)) == NULL)
     goto out;
   file = jstr (req, "file");
   source = jstr (req, "source");
+  keep = cJSON_IsTrue (cJSON_GetObjectItemCaseSensitive (req, "keep"));
   out = fdopen (fds[2], "w");
   errf = fdopen (fds[3], "w");
   if (out == NULL || errf == NULL)
@@ -189,7 +220,16 @@ out:
     fflush (out);
   if (errf)
     fflush (errf);
+  /* Before the exit reply: the driver's next request, which may follow
+   * it at once, must not raise the hang-up signal here.  */
+  if (keep)
+    {
+      fcntl (conn, F_SETFL, fcntl (conn, F_GETFL) & ~O_ASYNC);
+      fcntl (conn, F_SETOWN, 0);
+    }
   send_exit (conn, code);
+  if (keep)
+    hand_back (conn);
   cJSON_Delete (req);
   frame_asm_free (&a);
   for (int i = 0; i < 4; i++)
@@ -441,17 +481,29 @@ dispatch (int conn, struct supervisor *pool, int size, const struct tr_config *c
  * and checks it).  Returns 0 when nothing has come yet (keep it pending),
  * 1 when the connection was handled (the caller closes it).  */
 static int
-route (int conn, struct supervisor *pool, int size, const struct tr_config *cfg)
+route (int conn, struct supervisor *pool, int size, const struct tr_config *cfg, int *kept)
 {
   char tag;
   ssize_t n = recv (conn, &tag, 1, MSG_PEEK | MSG_DONTWAIT);
 
+  *kept = -1;
   if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
     return 0;
   if (n == 1 && tag == 'S')
     {
       recv (conn, &tag, 1, MSG_DONTWAIT);
       send_status (conn, pool, size);
+    }
+  else if (n == 1 && tag == 'K')
+    {
+      /* A supervisor gives back a connection that asked to stay open
+       * (hand_back); it waits for its next request like a new one, and
+       * it too must come from our user.  */
+      int fd = -1, got = 0;
+      if (fd_recv (conn, &tag, 1, &fd, 1, &got) == 1 && got == 1 && same_user (fd))
+        *kept = fd;
+      else if (got == 1)
+        close (fd);
     }
   else if (n == 1)
     dispatch (conn, pool, size, cfg);
@@ -602,6 +654,8 @@ cmd_serve (int argc, char **argv)
       else
         lfd = listen_on (path, &err);
     }
+  /* Where a supervisor gives a kept connection back (hand_back).  */
+  listen_path = path;
   if (lfd < 0)
     {
       present_error (stderr, NULL, &err);
@@ -638,29 +692,38 @@ cmd_serve (int argc, char **argv)
       for (int i = 0; i < npending; i++)
         if (p[2 + i].revents)
           {
-            int conn = pending[i];
-            if (route (conn, pool, (int) size, &cfg) != 0)
-              close (conn);
+            int conn = pending[i], kept;
+            if (route (conn, pool, (int) size, &cfg, &kept) == 0)
+              continue;
+            close (conn);
             /* One per turn: p[] no longer matches the array; the others
              * stay readable for the next poll.  */
             pending[i] = pending[--npending];
+            if (kept >= 0 && npending < MAX_PENDING)
+              pending[npending++] = kept;
+            else if (kept >= 0)
+              close (kept);
             break;
           }
       if (p[0].revents & POLLIN)
         {
-          int conn = accept4 (lfd, NULL, NULL, SOCK_CLOEXEC);
+          int conn = accept4 (lfd, NULL, NULL, SOCK_CLOEXEC), kept = -1;
           if (conn < 0)
             continue;
           if (!same_user (conn))
             close (conn);
           /* The first packet says what the connection is for; a client
            * sends it at once, so it is usually here already.  */
-          else if (route (conn, pool, (int) size, &cfg) != 0)
+          else if (route (conn, pool, (int) size, &cfg, &kept) != 0)
             close (conn);
           else if (npending < MAX_PENDING)
             pending[npending++] = conn;
           else
             close (conn);
+          if (kept >= 0 && npending < MAX_PENDING)
+            pending[npending++] = kept;
+          else if (kept >= 0)
+            close (kept);
         }
     }
   for (int i = 0; i < npending; i++)

@@ -99,6 +99,16 @@ sleep 3
 busy=$(pgrep -P "$server" | while read -r p; do pgrep -P "$p"; done | wc -l)
 [ "$busy" -le 2 ] && pass "pool: a client that hangs up stops its run" || fail "pool: hangup" "$busy cages under the supervisors"
 
+# The pool protocol spoken directly (bench/pool_direct.py): one connection,
+# several procedures, each in a fresh cage; then a second connection.
+out=$(python3 "$TESTS_DIR/../bench/pool_direct.py" "$sock" hello.tac 5 2>&1)
+python3 -c 'import json,sys; r=json.loads(sys.argv[1]); assert r["runs"] == 5 and r["failed"] == 0' "$out" 2>/dev/null \
+  && pass "pool: a driver runs 5 procedures over one connection (docs/protocol.md)" || fail "pool: direct protocol" "$out"
+out=$(python3 "$TESTS_DIR/../bench/pool_direct.py" "$sock" fail.tac 2 2>&1)
+python3 -c 'import json,sys; r=json.loads(sys.argv[1]); assert r["runs"] == 2 and r["failed"] == 2' "$out" 2>/dev/null \
+  && pass "pool: over one connection, a failing procedure's status comes back and the next one still runs" \
+  || fail "pool: direct protocol, failures" "$out"
+
 # serve --status: every cage idle again after the runs, with its memory.
 sleep 0.5
 st=$("$TR" serve --status --json --socket "$sock" 2>&1)
