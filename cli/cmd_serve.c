@@ -19,9 +19,13 @@
  * (common/userdir.h: $XDG_RUNTIME_DIR/tactus-run, /run/tactus-run for
  * root, else /tmp/tactus-run-UID, refused unless ours and 0700), so no
  * other user can listen there first: the client checks the server's uid
- * too before it sends anything.  Sandbox
- * settings and the policy come from the server's config; a request carries
- * the procedure, its parameters and run flags (mock, approve, timeout).
+ * too before it sends anything.  A request carries
+ * the procedure, its parameters and run flags (mock, approve, timeout); its
+ * config is what `tactus-run run` would load in the client's directory
+ * (every layer, the procedure's sidecar included, under the same trust
+ * rules).  The cages are prepared from the server's config: a run whose
+ * config asks for another cage (JIT, limits, environment) gets a cage of
+ * its own, built as a cold run builds it.
  *
  * Wire format (docs/protocol.md, "The pool protocol"; SOCK_SEQPACKET,
  * common/frame.h framing):
@@ -135,8 +139,28 @@ hand_back (int conn)
   close (s);
 }
 
+static bool
+same_env (char *const *a, char *const *b)
+{
+  for (; a && *a && b && *b; a++, b++)
+    if (strcmp (*a, *b) != 0)
+      return false;
+  return (a == NULL || *a == NULL) && (b == NULL || *b == NULL);
+}
+
+/* Whether a run's config gives its cage what the server's config gave the
+ * prepared one (run_prepare, fill_spec): the seccomp profile (JIT), the
+ * limits, the overlay's file size cap, the environment.  */
+static bool
+same_cage (const struct tr_config *a, const struct tr_config *b)
+{
+  return a->jit == b->jit && a->memory == b->memory && a->pids == b->pids && a->cpus == b->cpus
+         && (a->workspace == CONFIG_WORKSPACE_OVERLAY) == (b->workspace == CONFIG_WORKSPACE_OVERLAY)
+         && same_env (a->env, b->env);
+}
+
 static int
-serve_one (int conn, const struct tr_config *cfg, struct sandbox *sb)
+serve_one (int conn, const struct tr_config *server_cfg, struct sandbox *sb)
 {
   int fds[4] = { -1, -1, -1, -1 };
   struct frame_asm a = { 0 };
@@ -152,7 +176,9 @@ serve_one (int conn, const struct tr_config *cfg, struct sandbox *sb)
   FILE *out = NULL, *errf = NULL;
   const char *file, *source, *approve;
   int code = 1;
-  bool keep = false;
+  bool keep = false, have_cfg = false, handed = false;
+  struct tr_config run_cfg;
+  const struct tr_config *cfg = server_cfg;
 
   if (recv_fds (conn, fds, 4) < 0 || frame_recv (conn, &a, &err) <= 0
       || (req = cJSON_ParseWithLength (a.buf, a.len)) == NULL)
@@ -170,6 +196,44 @@ serve_one (int conn, const struct tr_config *cfg, struct sandbox *sb)
       fprintf (errf,
                "tactus-run pool: a request needs the procedure's file name and source text\n");
       goto out;
+    }
+  /* The run's config, as `tactus-run run FILE` in the client's directory
+   * would load it: the same layers (the procedure's sidecar and the
+   * project's config included) under the same trust rules
+   * (policy/trust.c), bound to the source the client sent.  This process
+   * serves this one run: it may take the client's directory as its own.  */
+  if (fchdir (fds[0]) < 0)
+    {
+      fprintf (errf, "tactus-run pool: cannot enter the client's directory: %s\n",
+               strerror (errno));
+      goto out;
+    }
+  {
+    struct config_request creq
+        = { .procedure = file, .source = source, .source_len = strlen (source) };
+    tr_error_clear (&err);
+    config_init (&run_cfg);
+    have_cfg = true;
+    if (config_load_request (&run_cfg, &creq, &err) < 0)
+      {
+        fprintf (errf, "tactus-run: %s\n", err.msg[0] ? err.msg : "config: unknown error");
+        goto out;
+      }
+    cfg = &run_cfg;
+  }
+  /* The pool is for sandboxed runs only, whatever a layer says.  */
+  if (!cfg->sandbox_enabled)
+    {
+      fprintf (errf, "tactus-run pool: the config turns the sandbox off; the pool runs only "
+                     "sandboxed procedures (use tactus-run run --no-sandbox)\n");
+      goto out;
+    }
+  /* A cage prepared for other settings is not used: this run gets one of
+   * its own, as a cold run would (same results, only slower).  */
+  if (!same_cage (cfg, server_cfg))
+    {
+      sandbox_destroy (sb);
+      sb = NULL;
     }
   params = cJSON_GetObjectItemCaseSensitive (req, "params");
   approve = jstr (req, "approve");
@@ -202,6 +266,7 @@ serve_one (int conn, const struct tr_config *cfg, struct sandbox *sb)
   job.workspace_dir = ws;
   job.procedure_dir = procdir;
   stop_on_hangup (conn);
+  handed = true; /* run_execute owns the prepared cage from here */
   if (run_execute (&job, &res) == 0)
     {
       struct run_report_opts o = { .file = file,
@@ -230,6 +295,12 @@ out:
   send_exit (conn, code);
   if (keep)
     hand_back (conn);
+  /* A run that never started leaves nothing behind: its cage and cgroup
+   * go now, not when a later launcher finds them stale.  */
+  if (!handed && sb)
+    sandbox_destroy (sb);
+  if (have_cfg)
+    config_free (&run_cfg);
   cJSON_Delete (req);
   frame_asm_free (&a);
   for (int i = 0; i < 4; i++)

@@ -74,6 +74,7 @@ run_four() {
 }
 
 names=()
+declare -A key_of
 for f in "$repo"/examples/*.tac; do names+=("$(basename "$f" .tac)"); done
 if [ ${#names[@]} -lt 8 ]; then
   fail "examples: at least 8 examples" "only ${#names[@]}"
@@ -90,6 +91,7 @@ for name in "${names[@]}"; do
   fi
   # shellcheck disable=SC2046
   run_four "$name" "$name.tac" $(args_for "$name")
+  key_of[$name]=$last_key
   expect "examples: $name.tac succeeds" "$last_status" '"success"' "$last_key"
 done
 
@@ -179,3 +181,32 @@ tr_json "$repo" examples/approval.tac --storage file --storage-path "$store"
 expect "examples: approval.tac paused, answered with 'tactus-run answer', resumed" \
   "$first $answer_rc $(json_get '[r["status"], r["result"]["sent"]]')" '"paused" 0 ["success", true]' \
   "$(short "$answer_out")"
+
+# ---- the pool is run: every example through tactus-run serve + client -----------
+# The same config layers (the trusted sidecars included), options and
+# result as `tactus-run run`: the result line (status, exit code, result)
+# and the client's exit status must match the run's.
+CLIENT="$(dirname "$TR")/tactus-run-client"
+psock="$scratch/pool.sock"
+"$TR" serve --socket "$psock" --size 2 2>"$scratch/serve.log" &
+pserver=$!
+for _ in $(seq 50); do [ -S "$psock" ] && break; sleep 0.1; done
+differ=""
+for name in "${names[@]}"; do
+  # shellcheck disable=SC2046
+  (cd "$repo" && setsid -w "$CLIENT" --socket "$psock" "examples/$name.tac" $(args_for "$name") --json \
+    >"$TMPD/out" 2>"$TMPD/err" </dev/null)
+  rc=$?
+  out=$(cat "$TMPD/out")
+  k=$(result_key)
+  code=$(json_get 'r and r.get("exit_code")')
+  if [ "$k" != "${key_of[$name]}" ] || [ "$rc" != "$code" ]; then
+    differ+=" [$name: pool exit $rc, $k; run ${key_of[$name]}: $(short "$(cat "$TMPD/err")")]"
+  fi
+done
+kill "$pserver" 2>/dev/null; wait "$pserver" 2>/dev/null
+if [ -z "$differ" ]; then
+  pass "examples: all ${#names[@]} give the same result and exit status through the pool as with tactus-run run"
+else
+  fail "examples: the pool gives what tactus-run run gives" "$differ"
+fi

@@ -109,6 +109,25 @@ python3 -c 'import json,sys; r=json.loads(sys.argv[1]); assert r["runs"] == 2 an
   && pass "pool: over one connection, a failing procedure's status comes back and the next one still runs" \
   || fail "pool: direct protocol, failures" "$out"
 
+# The run's config layers: an untrusted sidecar that grants is refused as
+# `tactus-run run` refuses it, and the cage it would have used is gone.
+cat > granted.tac <<'TAC'
+return { r = Host.call("host.echo", { x = 1 }) }
+TAC
+printf 'policy:\n  tools:\n    host.echo: {}\n' > granted.tac.yml
+"$CLIENT" --socket "$sock" granted.tac >/dev/null 2>"$scratch/err"; rc=$?
+"$TR" run granted.tac >/dev/null 2>"$scratch/err_run"; rc_run=$?
+if [ $rc != 0 ] && grep -q "tactus-run trust" "$scratch/err" && [ $rc_run = $rc ]; then
+  pass "pool: an untrusted sidecar that grants is refused, as run refuses it (exit $rc)"
+else
+  fail "pool: untrusted sidecar" "pool exit $rc, run exit $rc_run: $(tail -2 "$scratch/err")"
+fi
+"$TR" trust granted.tac >/dev/null
+out=$("$CLIENT" --socket "$sock" granted.tac --json 2>"$scratch/err" | tail -1)
+echo "$out" | grep -q '"status":"success"\|"status": "success"' \
+  && pass "pool: once trusted, the sidecar's grant applies to the pooled run (control)" \
+  || fail "pool: trusted sidecar" "$out $(tail -2 "$scratch/err")"
+
 # serve --status: every cage idle again after the runs, with its memory.
 sleep 0.5
 st=$("$TR" serve --status --json --socket "$sock" 2>&1)
