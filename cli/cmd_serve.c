@@ -221,6 +221,43 @@ serve_one (int conn, const struct tr_config *server_cfg, struct sandbox *sb)
       }
     cfg = &run_cfg;
   }
+  /* The run's options, as tactus-run run's --no-jit, --memory and
+   * --workspace-mode apply them.  */
+  if (cJSON_IsTrue (cJSON_GetObjectItemCaseSensitive (req, "no_jit")))
+    run_cfg.jit = false;
+  if (jstr (req, "memory"))
+    {
+      uint64_t m;
+      if (parse_size (jstr (req, "memory"), &m) < 0 || m < (4u << 20))
+        {
+          fprintf (errf,
+                   "tactus-run pool: --memory '%.40s': expected a size of at least 4m, such "
+                   "as 256m\n",
+                   jstr (req, "memory"));
+          goto out;
+        }
+      run_cfg.memory = m;
+    }
+  if (jstr (req, "workspace_mode"))
+    {
+      static const char *const modes[] = { "rw", "ro", "overlay", "off" };
+      static const enum config_workspace values[]
+          = { CONFIG_WORKSPACE_RW, CONFIG_WORKSPACE_RO, CONFIG_WORKSPACE_OVERLAY,
+              CONFIG_WORKSPACE_OFF };
+      const char *m = jstr (req, "workspace_mode");
+      size_t i = 0;
+      while (i < 4 && strcmp (m, modes[i]) != 0)
+        i++;
+      if (i == 4)
+        {
+          fprintf (errf,
+                   "tactus-run pool: --workspace-mode '%.40s': expected rw, ro, overlay or "
+                   "off\n",
+                   m);
+          goto out;
+        }
+      run_cfg.workspace = values[i];
+    }
   /* The pool is for sandboxed runs only, whatever a layer says.  */
   if (!cfg->sandbox_enabled)
     {

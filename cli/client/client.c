@@ -242,6 +242,16 @@ main (int argc, char **argv)
         case CLI_O_JSON:
           puts_lit (&req, "\"json\":true,");
           break;
+        case CLI_O_NO_JIT:
+          puts_lit (&req, "\"no_jit\":true,");
+          break;
+        case CLI_O_MEMORY:
+        case CLI_O_WORKSPACE_MODE:
+          /* Checked by the pool, as tactus-run run checks them.  */
+          puts_lit (&req, o->id == CLI_O_MEMORY ? "\"memory\":" : "\"workspace_mode\":");
+          put_json_string (&req, value, strlen (value));
+          puts_lit (&req, ",");
+          break;
         case CLI_O_MOCK_ALL:
           puts_lit (&req, "\"mock_all\":true,");
           break;

@@ -128,6 +128,34 @@ echo "$out" | grep -q '"status":"success"\|"status": "success"' \
   && pass "pool: once trusted, the sidecar's grant applies to the pooled run (control)" \
   || fail "pool: trusted sidecar" "$out $(tail -2 "$scratch/err")"
 
+# Options, as tactus-run run takes them: each result line and exit status
+# the same as run's.
+echo 'local t = {} for i = 1, 1e9 do t[i] = string.rep("x", 1000) .. i end' > bomb.tac
+echo 'File.write("ro.txt", "x") return { wrote = true }' > write.tac
+differ=""
+for args in "bomb.tac --memory 32m" "write.tac --workspace-mode ro" "hello.tac --no-jit" "hello.tac --workspace-mode off"; do
+  # shellcheck disable=SC2086
+  a=$("$CLIENT" --socket "$sock" $args --json 2>/dev/null | tail -1)
+  # shellcheck disable=SC2086
+  "$CLIENT" --socket "$sock" $args >/dev/null 2>&1; rc_a=$?
+  # shellcheck disable=SC2086
+  b=$("$TR" run $args --json 2>/dev/null | tail -1)
+  # shellcheck disable=SC2086
+  "$TR" run $args >/dev/null 2>&1; rc_b=$?
+  same=$(python3 -c 'import json,sys
+def k(t):
+    r = json.loads(t); return [r.get("status"), r.get("exit_code"), r.get("result")]
+print(k(sys.argv[1]) == k(sys.argv[2]))' "$a" "$b" 2>&1)
+  [ "$same" = True ] && [ "$rc_a" = "$rc_b" ] || differ+=" [$args: pool $rc_a $a / run $rc_b $b]"
+  [[ "$args" != bomb* ]] || [ "$rc_a" = 137 ] || differ+=" [$args: exit $rc_a, not 137]"
+done
+[ -z "$differ" ] && pass "pool: --memory, --workspace-mode and --no-jit give what tactus-run run gives (137 for the bomb)" \
+  || fail "pool: options" "$differ"
+rm -f ro.txt
+"$CLIENT" --socket "$sock" hello.tac --memory lots >/dev/null 2>"$scratch/err"; rc=$?
+[ $rc = 1 ] && grep -q "memory 'lots'" "$scratch/err" && pass "pool: a bad --memory is refused with the option named" \
+  || fail "pool: bad --memory" "rc=$rc $(cat "$scratch/err")"
+
 # serve --status: every cage idle again after the runs, with its memory.
 sleep 0.5
 st=$("$TR" serve --status --json --socket "$sock" 2>&1)
