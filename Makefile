@@ -29,6 +29,22 @@ PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 # on the first hash (common/crypto.c).
 LINKED_PKGS := $(filter-out libcurl,$(PKGS))
 PKG_LIBS := $(shell pkg-config --libs $(LINKED_PKGS) 2>/dev/null)
+# tactus-run itself links the libraries Debian ships as (position-independent)
+# static archives into the binary: every start then maps and relocates
+# fewer objects (~0.4 ms of ~1.6 ms for `tactus-run version` on a 2-vCPU
+# VM).  PIE, RELRO and -z now are kept.  The price: a fix to one of them
+# needs a rebuild.  STATIC_DEPS=0 links them all dynamically; a library
+# whose archive is missing is linked dynamically anyway.
+STATIC_DEPS ?= 1
+STATIC_CANDIDATES := luajit-5.1 cap-ng nl-route-3 nl-3 yaml
+have_archive = $(shell f=$$($(CC) -print-file-name=lib$(1).a); [ "$$f" != "lib$(1).a" ] && [ -f "$$f" ] && echo $(1))
+ifeq ($(STATIC_DEPS),1)
+STATIC_LIBS := $(foreach l,$(STATIC_CANDIDATES),$(call have_archive,$(l)))
+endif
+BSTATIC := -Wl,-Bstatic
+BDYNAMIC := -Wl,-Bdynamic
+TR_LIBS := $(if $(STATIC_LIBS),$(BSTATIC) $(addprefix -l,$(STATIC_LIBS)) $(BDYNAMIC)) \
+	$(filter-out $(addprefix -l,$(STATIC_LIBS)),$(PKG_LIBS)) $(if $(STATIC_LIBS),-lm -ldl)
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-unused-parameter -Wno-format-truncation
 HARDEN := -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE
@@ -88,7 +104,7 @@ $(BUILD)/libtactus.a: $(LIB_OBJ)
 	$(AR) rcs $@ $^
 
 $(BUILD)/tactus-run: $(CLI_OBJ) $(BUILD)/libtactus.a
-	$(CC) $(LDFLAGS_ALL) -o $@ $(CLI_OBJ) $(BUILD)/libtactus.a $(PKG_LIBS)
+	$(CC) $(LDFLAGS_ALL) -o $@ $(CLI_OBJ) $(BUILD)/libtactus.a $(TR_LIBS)
 	ln -sf tactus-run $(BUILD)/tactus-runc
 
 # The warm pool's client: libc and the framing only, linked statically, so
