@@ -31,12 +31,12 @@ LINKED_PKGS := $(filter-out libcurl,$(PKGS))
 PKG_LIBS := $(shell pkg-config --libs $(LINKED_PKGS) 2>/dev/null)
 # tactus-run itself links the libraries Debian ships as (position-independent)
 # static archives into the binary: every start then maps and relocates
-# fewer objects (~0.4 ms of ~1.6 ms for `tactus-run version` on a 2-vCPU
-# VM).  PIE, RELRO and -z now are kept.  The price: a fix to one of them
+# fewer objects (`tactus-run version`: 1.35 ms median with all of them
+# shared, 0.95 ms so, on a 2-vCPU VM; docs/performance.md).  PIE, RELRO and -z now are kept.  The price: a fix to one of them
 # needs a rebuild.  STATIC_DEPS=0 links them all dynamically; a library
 # whose archive is missing is linked dynamically anyway.
 STATIC_DEPS ?= 1
-STATIC_CANDIDATES := luajit-5.1 cap-ng nl-route-3 nl-3 yaml
+STATIC_CANDIDATES := luajit-5.1 seccomp cap-ng nl-route-3 nl-3 yaml
 have_archive = $(shell f=$$($(CC) -print-file-name=lib$(1).a); [ "$$f" != "lib$(1).a" ] && [ -f "$$f" ] && echo $(1))
 ifeq ($(STATIC_DEPS),1)
 STATIC_LIBS := $(foreach l,$(STATIC_CANDIDATES),$(call have_archive,$(l)))
