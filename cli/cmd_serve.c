@@ -386,7 +386,13 @@ supervisor_main (int ctl, const struct tr_config *cfg)
       fprintf (stderr, "tactus-run serve: cannot prepare a sandbox: %s\n", err.msg);
       _exit (1);
     }
-  if (supervisor_stop || write (ctl, &ready, 1) != 1 || recv_fds (ctl, &conn, 1) < 0)
+  /* "Ready" may find the server's end already closed: when no cage was
+   * idle, the server handed this one its connection before it was ready
+   * (dispatch) and let go of the socket.  The connection is still there
+   * to be read: only an empty socket means there is nothing to serve.  */
+  if (!supervisor_stop)
+    send (ctl, &ready, 1, MSG_NOSIGNAL);
+  if (supervisor_stop || recv_fds (ctl, &conn, 1) < 0)
     {
       sandbox_destroy (sb);
       _exit (0);
@@ -573,15 +579,19 @@ dispatch (int conn, struct supervisor *pool, int size, const struct tr_config *c
       spawn (&pool[i], cfg);
       return;
     }
-  /* None ready yet: the one that will be ready first takes it.  */
+  /* None ready yet: the one that will be ready first takes it (not one
+   * that is gone: its socket hangs up).  */
   for (int i = 0; i < size; i++)
-    if (pool[i].ctl >= 0)
-      {
-        pass_fd (pool[i].ctl, conn);
-        close (pool[i].ctl);
-        spawn (&pool[i], cfg);
-        return;
-      }
+    {
+      struct pollfd p = { .fd = pool[i].ctl, .events = 0 };
+      if (pool[i].ctl < 0 || (poll (&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLERR))))
+        continue;
+      if (pass_fd (pool[i].ctl, conn) < 0)
+        continue;
+      close (pool[i].ctl);
+      spawn (&pool[i], cfg);
+      return;
+    }
 }
 
 /* Route a connection by its first packet: "S" asks for the status (and

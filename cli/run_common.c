@@ -583,6 +583,9 @@ run_prepare (const struct tr_config *cfg, struct sandbox **sb, struct tr_error *
   fill_spec (spec, cfg, cfg->timeout, &vm, vm_environment (cfg));
   /* The VM's configuration arrives with the run (sandbox_go's payload).  */
   spec->entry_arg = NULL;
+  /* The whole cage is built before the run comes: the VM's cage holds no
+   * workspace, so nothing of it depends on the run.  */
+  spec->seal = true;
   return sandbox_prepare (spec, sb, err);
 }
 

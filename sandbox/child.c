@@ -247,9 +247,24 @@ setup (struct child_ctx *ctx, struct tr_error *err)
   }
   if (go == NULL)
     return tr_fail (err, ENOMEM, "sandbox setup");
-  if (wait_for_go (ctx->sync_fd, go, &ws_mnt, &ctx->payload, err) < 0)
-    return -1;
-  ctx->payload_len = go->payload_len;
+  if (spec->seal)
+    {
+      /* A sealed cage sets itself up as soon as its id maps exist; the
+       * go comes at the end, when nothing is left to do but the run.  */
+      char tag;
+      ssize_t n = recv (ctx->sync_fd, &tag, 1, 0);
+      if (n == 0)
+        _exit (1);
+      if (n != 1 || tag != SYNC_MAPS)
+        return tr_fail (err, n < 0 ? errno : EPROTO, "sandbox setup: wait for the id maps");
+      ws_mnt = -1;
+    }
+  else
+    {
+      if (wait_for_go (ctx->sync_fd, go, &ws_mnt, &ctx->payload, err) < 0)
+        return -1;
+      ctx->payload_len = go->payload_len;
+    }
   if (become_sandbox_root (ctx->root_caller, err) < 0)
     return -1;
   /* Changing the uid/gid cleared the parent-death signal: arm it again, then
@@ -277,7 +292,6 @@ setup (struct child_ctx *ctx, struct tr_error *err)
     return -1;
   if (ws_mnt >= 0)
     close (ws_mnt);
-  free (go);
   if (spec->argv && protect_needed (spec) && protect_existing (spec, err) < 0)
     return -1;
 
@@ -314,6 +328,18 @@ setup (struct child_ctx *ctx, struct tr_error *err)
     return -1;
   if (spec->argv && load_native_addons (spec, ctx->sync_fd, err) < 0)
     return -1;
+  /* Sealed: root, mounts, privileges and seccomp are all in place; the go
+   * carries only the run's payload (read under the VM's own filter:
+   * recvmsg and memory only).  */
+  if (spec->seal)
+    {
+      if (wait_for_go (ctx->sync_fd, go, &ws_mnt, &ctx->payload, err) < 0)
+        return -1;
+      if (go->workspace != SYNC_WS_NONE || ws_mnt >= 0)
+        return tr_fail (err, EPROTO, "sandbox setup: a sealed cage takes no workspace");
+      ctx->payload_len = go->payload_len;
+    }
+  free (go);
   return 0;
 }
 

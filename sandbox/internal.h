@@ -183,6 +183,7 @@ _Noreturn void child_main (struct child_ctx *ctx);
 enum
 {
   SYNC_GO = 'G',        /* parent -> child: struct sync_go, id maps written, carry on */
+  SYNC_MAPS = 'M',      /* parent -> child (a sealed cage): id maps written, set up now */
   SYNC_READY = 'R',     /* child -> parent: payload about to run */
   SYNC_ERROR = 'E',     /* child -> parent: struct tr_error follows */
   SYNC_LISTENER = 'L',  /* child -> parent: the supervised filter's listener (SCM_RIGHTS) */

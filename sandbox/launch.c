@@ -321,6 +321,12 @@ validate_spec (const struct sandbox_spec *spec, struct tr_error *err)
     return tr_fail (err, 0, "sandbox spec: give exactly one of an entry function or a program");
   if (spec->seccomp < 0 || spec->seccomp >= SANDBOX_SECCOMP__COUNT)
     return tr_fail (err, 0, "sandbox spec: unknown seccomp profile");
+  if (spec->seal
+      && (spec->entry == NULL || spec->workspace != SANDBOX_WORKSPACE_OFF || spec->n_binds > 0
+          || spec->loopback_listen_port || spec->mount_proc || spec->mount_dev))
+    return tr_fail (err, 0,
+                    "sandbox spec: a sealed cage runs an entry, with no workspace, binds, "
+                    "loopback listener, /proc or /dev");
   for (size_t i = 0; i < spec->n_binds; i++)
     if (spec->binds[i].target == NULL || spec->binds[i].target[0] != '/'
         || spec->binds[i].source == NULL)
@@ -394,10 +400,29 @@ sandbox_prepare (const struct sandbox_spec *spec, struct sandbox **out, struct t
   sb->pid = pid;
   sb->pidfd = pidfd;
   close (sync_pair[1]);
+  sync_pair[1] = -1;
   sb->sync_fd = sync_pair[0];
+  sync_pair[0] = -1;
   if (broker_pair[1] >= 0)
     close (broker_pair[1]);
+  broker_pair[1] = -1;
   sb->broker_fd = broker_pair[0];
+  broker_pair[0] = -1;
+  /* A sealed cage gets its id maps now (the spec's host ids: it has no
+   * workspace whose owner they could follow) and sets itself up while it
+   * waits: nothing of a run is in it before the go.  */
+  if (spec->seal)
+    {
+      char tag = SYNC_MAPS;
+      pick_host_ids (spec, NULL, false, &sb->host_uid, &sb->host_gid);
+      if (write_id_maps (sb->pid, root_caller, sb->host_uid, sb->host_gid, err) < 0)
+        goto fail;
+      if (send (sb->sync_fd, &tag, 1, MSG_NOSIGNAL) != 1)
+        {
+          tr_fail (err, errno, "sandbox setup: release the sealed child");
+          goto fail;
+        }
+    }
   *out = steal_ptr (&sb);
   return 0;
 
@@ -534,18 +559,23 @@ sandbox_go (struct sandbox *sb, const struct sandbox_go *go, struct tr_error *er
   if (spec->argv && (protect_needed (spec) || spec->unix_sockets)
       && supervisor_possible (geteuid () == 0, err) < 0)
     return -1;
-  ws_fd = open_workspace (spec, dir, &st, err);
-  if (ws_fd == -2)
-    return -1;
-  pick_host_ids (spec, &st, ws_fd >= 0, &sb->host_uid, &sb->host_gid);
-  if (go && go->host_ids && geteuid () == 0 && go->host_uid != 0 && go->host_gid != 0)
+  if (spec->seal)
+    msg->workspace = SYNC_WS_NONE; /* maps written at prepare; no workspace */
+  else
     {
-      sb->host_uid = go->host_uid;
-      sb->host_gid = go->host_gid;
+      ws_fd = open_workspace (spec, dir, &st, err);
+      if (ws_fd == -2)
+        return -1;
+      pick_host_ids (spec, &st, ws_fd >= 0, &sb->host_uid, &sb->host_gid);
+      if (go && go->host_ids && geteuid () == 0 && go->host_uid != 0 && go->host_gid != 0)
+        {
+          sb->host_uid = go->host_uid;
+          sb->host_gid = go->host_gid;
+        }
+      if (write_id_maps (sb->pid, geteuid () == 0, sb->host_uid, sb->host_gid, err) < 0
+          || describe_workspace (sb, ws_fd, &st, dir, msg, &tree, err) < 0)
+        return -1;
     }
-  if (write_id_maps (sb->pid, geteuid () == 0, sb->host_uid, sb->host_gid, err) < 0
-      || describe_workspace (sb, ws_fd, &st, dir, msg, &tree, err) < 0)
-    return -1;
   msg->payload_len = go ? (uint32_t) go->payload_len : 0;
   if (timeout > 0)
     sb->deadline_ms = now_ms () + (int64_t) (timeout * 1000.0);

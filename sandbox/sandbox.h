@@ -125,6 +125,13 @@ struct sandbox_spec
   const char *unix_socket_hint;
   struct sandbox_limits limits;
   bool require_cgroup_limits; /* fail instead of falling back to rlimits */
+  /* With sandbox_prepare (a warm pool): the cage is sealed before the go.
+   * The id maps are written at prepare, and the child finishes its whole
+   * setup (root, mounts, loopback, rlimits, privileges dropped, seccomp
+   * loaded) while it waits; the go then only hands it its payload.  Needs
+   * an entry, SANDBOX_WORKSPACE_OFF, no binds and no loopback listener;
+   * the host ids are the spec's (sandbox_go's host_ids is not used).  */
+  bool seal;
 };
 
 void sandbox_spec_init (struct sandbox_spec *spec);
