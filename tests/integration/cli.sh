@@ -69,7 +69,7 @@ check_unknown "run: a missing value names the value" "option '--timeout' needs a
 out=$("$CLIENT" --help 2>&1); rc=$?
 [ "$rc" = 0 ] && [[ "$out" == *"usage: tactus-run-client"* ]] && [[ "$out" == *"--approve all|none"* ]] \
   && pass "cli: tactus-run-client --help" || fail "cli: client --help" "$rc $out"
-check_unknown "client: a run option the pool does not take is named" "--no-jit is an option of tactus-run run that the pool does not take" "$CLIENT" x.tac --no-jit
+check_unknown "client: a run option the pool does not take is named" "--no-sandbox is an option of tactus-run run that the pool does not take" "$CLIENT" x.tac --no-sandbox
 check_unknown "client: --jsn suggests --json" "unknown option '--jsn' (did you mean --json?)" "$CLIENT" x.tac --jsn
 check_unknown "client: --approve ask is refused" "--approve 'ask': expected all or none" "$CLIENT" x.tac --approve ask
 # The client's options are a subset of run's (the pool is run).
@@ -154,7 +154,7 @@ complete_words() { # WORDS...: what completing the last word offers
 got=$(complete_words tactus-run run x.tac --appr); [ "$got" = --approve ] && pass "cli: bash completes run's options" || fail "cli: complete --appr" "$got"
 got=$(complete_words tactus-run run x.tac --approve ""); [ "$got" = "all none ask" ] && pass "cli: bash completes an option's values" || fail "cli: complete values" "$got"
 got=$(complete_words tactus-run sandbox exec --allow-u); [ "$got" = --allow-unix-socket ] && pass "cli: bash completes a subcommand's options" || fail "cli: complete exec" "$got"
-got=$(complete_words tactus-run-client --no-j); [ -z "$got" ] && pass "cli: bash offers the client no option it does not take" || fail "cli: client completion" "$got"
+got=$(complete_words tactus-run-client --no-s); [ -z "$got" ] && pass "cli: bash offers the client no option it does not take" || fail "cli: client completion" "$got"
 got=$(complete_words tactus-run va); [ "$got" = validate ] && pass "cli: bash completes commands" || fail "cli: complete command" "$got"
 if command -v zsh >/dev/null; then
   zsh -n "$dest/usr/share/zsh/site-functions/_tactus-run" && pass "cli: the zsh completion parses" || fail "cli: zsh -n" ""
