@@ -42,6 +42,10 @@ for f in usr/bin/tactus-run usr/bin/tactus-run-client lib/systemd/system/tactus-
 done
 [ -z "${missing:-}" ] && pass "deb: the package holds the binaries, the units, the seccomp profile, the docs and the man page" \
   || fail "deb: the package holds what it should" "missing:$missing"
+libs=$(ldd "$r/usr/bin/tactus-run" 2>&1)
+[[ "$libs" == *libluajit-5.1.so* && "$libs" == *libseccomp.so* && "$libs" == *libyaml* ]] \
+  && pass "deb: the packaged tactus-run links Debian's shared libraries (their security updates reach it)" \
+  || fail "deb: the packaged tactus-run links Debian's shared libraries" "$(echo "$libs" | tr '\n' ' ' | cut -c1-300)"
 [ "$(readlink "$r/usr/bin/tactus-runc")" = tactus-run ] && pass "deb: tactus-runc is a link to tactus-run" \
   || fail "deb: tactus-runc is a link to tactus-run" "$(ls -l "$r/usr/bin/tactus-runc" 2>&1)"
 expect_rc "deb: the installed tactus-run --version" 0 "$r/usr/bin/tactus-run" --version
