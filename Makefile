@@ -80,12 +80,13 @@ UNIT_SRC := $(wildcard tests/unit/*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/unit/%)
 PROBE_BIN := $(BUILD)/tests/tr-probe
 
-# The OCI runtime's extra lanes: tests/oci (runc for comparisons), the VM
+# The OCI runtime's extra lanes: tests/oci (runc for comparisons; Go builds the
+# runtime-tools validation programs of tests/oci/conformance.sh), the VM
 # lane's containerd/podman guest (tests/vm/oci.sh), bench/oci.sh.  Only
 # installed, never started on the host: containerd and podman run only
 # inside the VM.
 OCI_DEB_PACKAGES := containerd podman conmon runc hyperfine busybox-static python3 python3-yaml \
-	mmdebstrap
+	mmdebstrap golang-go
 
 .PHONY: all deps deps-oci check asan install uninstall demo clean format fuzz bench test-bins docs
 
