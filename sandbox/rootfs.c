@@ -406,16 +406,25 @@ copy_tree (int src, int dst, int depth, struct tr_error *err)
 static int
 make_fs (const struct ct_mount *m, const char *type, struct tr_error *err)
 {
-  cleanup_free const char **opts = calloc (2 * m->n_data + 1, sizeof *opts);
+  cleanup_free const char **opts = calloc (2 * m->n_data + 3, sizeof *opts);
   uint64_t attrs = m->attr_set & ~(uint64_t) MOUNT_ATTR_IDMAP;
+  size_t n = 0;
   int mnt;
 
   if (opts == NULL)
     return tr_fail (err, ENOMEM, "%s", m->what);
+  /* The spec's source: what mountinfo shows for a virtual filesystem, the
+   * device (looked up by the kernel, from inside the container's mount
+   * namespace) for one that needs it.  */
+  if (m->source && m->source[0])
+    {
+      opts[n++] = "source";
+      opts[n++] = m->source;
+    }
   for (size_t i = 0; i < m->n_data; i++)
     {
-      opts[2 * i] = m->data_keys[i];
-      opts[2 * i + 1] = m->data_values[i];
+      opts[n++] = m->data_keys[i];
+      opts[n++] = m->data_values[i];
     }
   mnt = new_fs (type, opts, attrs, err);
   if (mnt < 0)

@@ -52,6 +52,13 @@ WHY="$OUT"; check "oci config: root.readonly makes / read-only" has root-ro
 WHY="$OUT"; check "oci config: missing mount destinations are created inside the rootfs" has deep-ok
 check "oci config: ...and not left in the image (the rootfs is read-only inside, created from outside)" test -d "$ROOTFS/deep/a/b"
 
+# A non-bind mount's source is the spec's, as mountinfo shows it (the
+# mount's 10th field): a tmpfs named by the config, /proc's "proc".
+run_in msrc "c['mounts'] += [{'destination': '/named', 'type': 'tmpfs', 'source': 'tactus-src-1'}]" \
+  'awk "\$5 == \"/named\" || \$5 == \"/proc\" { for (i = 7; \$i != \"-\"; i++); print \$5 \"=\" \$(i + 2) }" /proc/self/mountinfo | tr "\n" " "'
+WHY="exit $CODE: $OUT"; check "oci config: a non-bind mount keeps its source (mountinfo)" \
+  bash -c '[[ "$0" == */named=tactus-src-1* && "$0" == */proc=proc* ]]' "$OUT"
+
 # Every mount option features lists is understood: a tmpfs with each (bind
 # and rbind make binds: tested above), then what the atime ones did.
 opts=$("$RUNC" features | python3 -c 'import json,sys; print(" ".join(o for o in json.load(sys.stdin)["mountOptions"] if o not in ("bind", "rbind")))')
