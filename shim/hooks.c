@@ -5,6 +5,9 @@
  * leaves a daemon behind holding the pipe cannot hang the runtime, and no
  * hook ever holds our own stdout/stderr (which the shim waits on).
  *
+ * A failed poststart or poststop hook is logged as a warning and the
+ * next one runs (the spec); any other failed hook is an error.
+ *
  * prestart, createRuntime, poststart and poststop run here, in the runtime
  * namespace; createContainer and startContainer run from the container's
  * init (container.c) with the same function.  */
@@ -57,6 +60,9 @@ run_one (const struct oci_hook *h, const char *kind, size_t idx, const char *sta
     }
   if (pid == 0)
     {
+      /* hooks_run ignores SIGPIPE; an ignored signal stays ignored across
+       * execve, and the hook gets the default.  */
+      signal (SIGPIPE, SIG_DFL);
       dup2 (in[0], 0);
       dup2 (out[1], 1);
       dup2 (out[1], 2);
@@ -155,11 +161,31 @@ int
 hooks_run (const struct oci_config *cfg, enum hook_kind kind, const char *state_json,
            struct tr_error *err)
 {
+  /* The spec: a failed poststart or poststop hook is a warning, and the
+   * remaining hooks and the lifecycle continue.  */
+  bool keep_going = kind == HOOK_POSTSTART || kind == HOOK_POSTSTOP;
+  struct sigaction ign = { .sa_handler = SIG_IGN }, old;
+  int r = 0;
+
+  /* A hook that exits without reading its stdin must not kill us with
+   * SIGPIPE while we write the state: the write fails with EPIPE instead
+   * (run_one takes that as "the hook closed its stdin").  */
+  sigemptyset (&ign.sa_mask);
+  sigaction (SIGPIPE, &ign, &old);
   for (size_t i = 0; i < cfg->n_hooks[kind]; i++)
     {
       log_debug ("running %s hook %s", hook_names[kind], cfg->hooks[kind][i].path);
       if (run_one (&cfg->hooks[kind][i], hook_names[kind], i, state_json, err) < 0)
-        return -1;
+        {
+          if (!keep_going)
+            {
+              r = -1;
+              break;
+            }
+          log_warn ("%s", err->msg);
+          tr_error_clear (err);
+        }
     }
-  return 0;
+  sigaction (SIGPIPE, &old, NULL);
+  return r;
 }
