@@ -179,6 +179,8 @@ create_container (const char *id, const struct create_opts *o, pid_t *pid_out, i
                       "\"user\"} to linux.namespaces with uidMappings and gidMappings "
                       "(see spec --rootless)");
     }
+  if (!(cfg.ns_flags & CLONE_NEWUSER))
+    oci_caps_fit_bounding (&cfg.process.caps, "process.capabilities");
   if (cgroup_rel (id, &cfg, &rel, &sdp, err) < 0)
     {
       free (text);

@@ -242,6 +242,8 @@ runc_cmd_exec (int argc, char **argv)
       if (nnp)
         proc.no_new_privs = true;
     }
+  if (!st.userns)
+    oci_caps_fit_bounding (&proc.caps, "process.capabilities");
   if (proc.terminal && detach && !console_socket)
     {
       tr_fail (&err, 0,

@@ -10,6 +10,7 @@
  *
  * Strings point into the cJSON tree, which lives until exit (ar_track_json).  */
 #define _GNU_SOURCE
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <linux/mount.h>
@@ -23,6 +24,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "common/suggest.h"
 #include "shim/runc.h"
 
 #ifndef CLONE_NEWTIME
@@ -219,11 +221,29 @@ parse_caps (const cJSON *obj, const char *path, struct ct_caps *caps, struct tr_
           int c = caps_from_name (names[i]);
           if (c < 0)
             {
-              /* runc: a capability this kernel or library does not know is
-               * skipped with a warning (configs name newer ones).  */
-              log_warn ("config.json: %s%s[%zu]: unknown capability \"%s\" ignored", path, sets[s],
-                        i, names[i]);
-              continue;
+              /* The spec: "Any value which cannot be mapped to a relevant
+               * kernel interface MUST cause an error" (runc only warns).
+               * libcap-ng names every capability Linux defines; one this
+               * kernel lacks is a warning at create (oci_caps_fit_bounding).  */
+              const char *cands[64];
+              size_t nc = 0;
+              char buf[64][40];
+              const char *near;
+              for (int k = 0; k <= 63 && nc < 64; k++)
+                {
+                  const char *cn = caps_name (k);
+                  if (cn == NULL)
+                    continue;
+                  snprintf (buf[nc], sizeof buf[nc], "CAP_%s", cn);
+                  for (char *q = buf[nc]; *q; q++)
+                    *q = (char) toupper ((unsigned char) *q);
+                  cands[nc] = buf[nc];
+                  nc++;
+                }
+              near = tr_suggest (names[i], cands, nc);
+              return bad (err, P ("%s%s[%zu]", path, sets[s], i), "unknown capability \"%s\"%s%s%s",
+                          names[i], near ? " (did you mean " : "", near ? near : "",
+                          near ? "?)" : "");
             }
           *dst[s] |= 1ull << c;
         }

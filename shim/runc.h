@@ -305,6 +305,7 @@ int state_lock (const char *id, struct tr_error *err);
 
 /* ---- hooks.c ---- */
 /* Run every hook of KIND with STATE_JSON on stdin.  */
+void oci_caps_fit_bounding (struct ct_caps *caps, const char *what);
 int hooks_run (const struct oci_config *cfg, enum hook_kind kind, const char *state_json,
                struct tr_error *err);
 

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -404,5 +405,35 @@ fds_cloexec_from (int first)
       int fl = fcntl (fd, F_GETFD);
       if (fl >= 0 && !(fl & FD_CLOEXEC))
         fcntl (fd, F_SETFD, fl | FD_CLOEXEC);
+    }
+}
+
+/* The spec's SHOULD NOT: a capability the runtime's own bounding set lacks
+ * (or this kernel does not have) does not fail the container; it is
+ * dropped from every set with a warning.  Only for a container without a
+ * new user namespace: one that gets its own starts with every capability
+ * of that namespace.  */
+void
+oci_caps_fit_bounding (struct ct_caps *caps, const char *what)
+{
+  int last = caps_last_cap ();
+  uint64_t all
+      = caps->bounding | caps->effective | caps->permitted | caps->inheritable | caps->ambient;
+
+  for (int c = 0; c <= 63; c++)
+    {
+      uint64_t bit = 1ull << c;
+      if (!(all & bit) || (c <= last && prctl (PR_CAPBSET_READ, c, 0, 0, 0) == 1))
+        continue;
+      char name[40] = "?";
+      if (caps_name (c))
+        for (size_t i = 0; caps_name (c)[i] && i < sizeof name - 1; i++)
+          name[i] = (char) toupper ((unsigned char) caps_name (c)[i]), name[i + 1] = '\0';
+      log_warn ("%s: CAP_%s is not in the runtime's bounding set: dropped", what, name);
+      caps->bounding &= ~bit;
+      caps->effective &= ~bit;
+      caps->permitted &= ~bit;
+      caps->inheritable &= ~bit;
+      caps->ambient &= ~bit;
     }
 }

@@ -33,6 +33,9 @@ echo '{"ociVersion": "1.0.2", "process": {' >"$SCRATCH/inv/config.json"
 expect_out "oci errors: invalid JSON is reported with a line" 1 "invalid JSON near line" rc create -b "$SCRATCH/inv" e2
 check "oci errors: nothing left after invalid JSON" nothing_left e2
 bad "process.args must be an array" "process.args: must be an array" 'c["process"]["args"] = "sh"'
+bad "an unknown capability (the spec: MUST cause an error), with a suggestion" \
+  'process.capabilities.bounding[1]: unknown capability "CAP_CHWON" (did you mean CAP_CHOWN?)' \
+  'c["process"]["capabilities"]["bounding"] = ["CAP_KILL", "CAP_CHWON"]'
 bad "an empty process.args" "process.args: must be a non-empty array" 'c["process"]["args"] = []'
 bad "process.args[1] not a string" "process.args[1]: must be a string" 'c["process"]["args"] = ["sh", 1]'
 bad "a relative process.cwd" "process.cwd: must be an absolute path" 'c["process"]["cwd"] = "tmp"'
