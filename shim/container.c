@@ -220,6 +220,18 @@ set_rlimits (const struct oci_process *p, struct tr_error *err)
   return 0;
 }
 
+/* CVE-2024-21626: a cwd reached through a leaked fd of the host reads as
+ * "(unreachable)/..." (not absolute).  */
+static int
+check_cwd (const struct oci_process *p, char *cwd, size_t size, struct tr_error *err)
+{
+  errno = 0;
+  if (getcwd (cwd, size) == NULL || cwd[0] != '/')
+    return tr_fail (err, errno ? errno : EPERM, "process.cwd %s: outside the container's root",
+                    p->cwd);
+  return 0;
+}
+
 /* Everything between the namespaces and execve: rlimits, the user and
  * capabilities, cwd (checked to be inside the root: CVE-2024-21626), the
  * environment, the executable, no_new_privs, and seccomp when it must come
@@ -247,17 +259,24 @@ proc_prepare (const struct oci_process *p, const struct oci_seccomp_prog *sc, bo
     out->envp[n_env++] = ar_printf ("HOME=%s", home_of (p->uid));
   out->envp[n_env] = NULL;
 
+  /* process.cwd is entered before the user switch (a 0700 directory of
+   * another user is entered as root, as runc does; one only the user can
+   * enter, e.g. on root-squashed NFS, is tried again after it) and before
+   * the container's seccomp filter: the runtime's own getcwd must not meet
+   * a profile that refuses it.  */
+  bool cwd_done = chdir (p->cwd) == 0;
+  if (cwd_done && check_cwd (p, cwd, sizeof cwd, err) < 0)
+    return -1;
   /* Without no_new_privs, installing a filter needs CAP_SYS_ADMIN: do it
    * while we still have it.  */
   if (sc && !p->no_new_privs && oci_seccomp_load (sc, err) < 0)
     return -1;
   if (caps_drop_bounding (&p->caps, err) < 0 || caps_switch_user (&user, err) < 0)
     return -1;
-  if (chdir (p->cwd) < 0)
+  if (!cwd_done && chdir (p->cwd) < 0)
     return tr_fail (err, errno, "process.cwd %s: chdir", p->cwd);
-  if (getcwd (cwd, sizeof cwd) == NULL || cwd[0] != '/')
-    return tr_fail (err, errno ? errno : EPERM, "process.cwd %s: outside the container's root",
-                    p->cwd);
+  if (!cwd_done && check_cwd (p, cwd, sizeof cwd, err) < 0)
+    return -1;
   if (resolve_exe (p->args[0], out->envp, &out->exe, err) < 0)
     return -1;
   if (caps_apply (&p->caps, err) < 0)

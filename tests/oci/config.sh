@@ -42,6 +42,17 @@ if command -v setpriv >/dev/null; then
 else
   skip "oci config: a capability outside the runtime's bounding set" "setpriv is missing"
 fi
+# process.cwd is entered before the user switch (a 0700 directory of root
+# for uid 1000, as runc) and before the container's seccomp filter (a
+# profile refusing getcwd, loaded early without noNewPrivileges; the
+# positive control: getcwd is refused inside).
+run_in cwd0700 'c["process"]["user"] = {"uid": 1000, "gid": 1000}; c["process"]["cwd"] = "/priv"; c["mounts"].append({"destination": "/priv", "type": "tmpfs", "source": "tmpfs", "options": ["mode=0700"]})' \
+  'echo in-priv uid=$(id -u)'
+WHY="exit $CODE: $OUT"; check "oci config: a 0700 process.cwd of root is entered for a non-root user" has "in-priv uid=1000"
+run_in nogetcwd 'c["process"]["noNewPrivileges"] = False; c["linux"]["seccomp"] = {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["getcwd"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38}]}' \
+  'echo seccomp-up; /bin/busybox pwd -P 2>&1 || echo getcwd-refused'
+WHY="exit $CODE: $OUT"; check "oci config: a seccomp profile that refuses getcwd does not fail the runtime's own cwd check" \
+  bash -c '[[ "$0" == *seccomp-up* && "$0" == *getcwd-refused* ]]' "$OUT"
 run_in rlim 'c["process"]["rlimits"] = [{"type": "RLIMIT_NOFILE", "soft": 321, "hard": 654}, {"type": "RLIMIT_CORE", "soft": 0, "hard": 0}]' \
   'echo "nofile=$(ulimit -n)/$(ulimit -Hn) core=$(ulimit -c)"'
 WHY="$OUT"; check "oci config: process.rlimits" has "nofile=321/654 core=0"
