@@ -610,6 +610,31 @@ open_ns (const struct oci_ns *ns, struct tr_error *err)
                       "names",
                       ns->path);
     }
+  if (ns->flag == CLONE_NEWNS)
+    {
+      /* The container's rootfs is set up in a mount namespace joined by
+       * path (the spec: the process MUST be placed in it), and pivot_root
+       * there moves the root of every process of it that had the old one.
+       * Never the runtime's own or the host init's: their "/" is the
+       * host's.  (The setup first makes every mount there a slave, so
+       * nothing propagates back: rootfs_prepare.)  */
+      static const char *const hostns[] = { "/proc/self/ns/mnt", "/proc/1/ns/mnt" };
+      struct stat a, b;
+      if (fstat (fd, &a) < 0)
+        {
+          close (fd);
+          return tr_fail (err, errno, "linux.namespaces: stat %s", ns->path);
+        }
+      for (size_t i = 0; i < 2; i++)
+        if (stat (hostns[i], &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino)
+          {
+            close (fd);
+            return tr_fail (err, 0,
+                            "linux.namespaces: %s is the %s mount namespace: a container "
+                            "joins a mount namespace of its own (unshare --mount makes one)",
+                            ns->path, i == 0 ? "runtime's" : "host's");
+          }
+    }
   return fd;
 }
 
@@ -632,8 +657,12 @@ container_create (const struct ct_launch *l, pid_t *pid_out, int *pidfd_out, int
   c.cfg = cfg;
   c.log_fd = log_fd ();
   *master_out = -1;
-  if (!(cfg->new_ns_flags & CLONE_NEWNS))
-    return tr_fail (err, 0, "config.json: linux.namespaces: a new mount namespace is required");
+  /* Without a mount namespace of its own the container's mounts would be
+   * made in the runtime's (the host's).  */
+  if (!(cfg->ns_flags & CLONE_NEWNS))
+    return tr_fail (err, 0,
+                    "config.json: linux.namespaces: a mount namespace is required (add "
+                    "{\"type\": \"mount\"}, or one with the path of a namespace to join)");
   for (size_t i = 0; i < cfg->n_ns; i++)
     if (cfg->ns[i].path && cfg->ns[i].flag == CLONE_NEWUSER)
       join_user = true;

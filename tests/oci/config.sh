@@ -189,6 +189,31 @@ WHY="$OUT"; check "oci config: linux.namespaces by path (uts, network) joins the
   bash -c '[[ "$0" == *ns-owner* && "$0" == *"$1"* ]]' "$OUT" "$(readlink /proc/$apid/ns/net)"
 rc delete --force nsa
 
+# A mount namespace joined by path (the spec: the process MUST be placed in
+# it): one unshare made; the container's setup there leaves the host's
+# mount table as it was.  Never the runtime's own or the host init's (where
+# pid 1's cannot be opened at all, that refusal is the open's).
+unshare --mount --propagation private --fork sleep 60 </dev/null >/dev/null 2>&1 &
+ushare=$!
+for i in $(seq 50); do
+  upid=$(pgrep -P "$ushare" sleep | head -1)
+  [ -n "$upid" ] && [ "$(readlink /proc/$upid/ns/mnt)" != "$(readlink /proc/self/ns/mnt)" ] && break
+  sleep 0.05
+done
+before=$(wc -l </proc/self/mountinfo)
+run_in mntjoin "c['linux']['namespaces'] = [n if n['type'] != 'mount' else {'type': 'mount', 'path': '/proc/$upid/ns/mnt'} for n in c['linux']['namespaces']]" \
+  'readlink /proc/self/ns/mnt; cat /proc/self/mountinfo | wc -l'
+WHY="exit $CODE: $OUT (want $(readlink /proc/$upid/ns/mnt))"; check "oci config: a mount namespace joined by path holds the container" \
+  bash -c '[[ "$0" == *"$1"* ]]' "$OUT" "$(readlink /proc/$upid/ns/mnt)"
+WHY="$before -> $(wc -l </proc/self/mountinfo)"; check "oci config: ...and the host's mount table is unchanged" test "$(wc -l </proc/self/mountinfo)" = "$before"
+kill "$upid" "$ushare" 2>/dev/null; wait "$ushare" 2>/dev/null
+for target in /proc/self/ns/mnt /proc/1/ns/mnt; do
+  run_in mnthost "c['linux']['namespaces'] = [n if n['type'] != 'mount' else {'type': 'mount', 'path': '$target'} for n in c['linux']['namespaces']]" 'echo joined-host'
+  WHY="exit $CODE: $OUT"; check "oci config (hostile): joining the host's mount namespace ($target) by path is refused" \
+    bash -c '[ "$0" != 0 ] && [[ "$1" == *"linux.namespaces"* && "$1" != *joined-host* ]]' "$CODE" "$OUT"
+done
+check "oci config: ...and the host's mount table is still unchanged" test "$(wc -l </proc/self/mountinfo)" = "$before"
+
 # --debug lines go to the log.
 make_bundle "$SCRATCH/dbg" 'c["process"]["args"] = ["true"]'
 "$RUNC" --root "$STATE" --debug --log "$SCRATCH/debug.log" run -b "$SCRATCH/dbg" dbg >/dev/null 2>&1 </dev/null

@@ -66,7 +66,7 @@ bad "unknown namespace type" "linux.namespaces[0].type: unknown namespace type" 
 bad "a namespace listed twice" "listed twice" 'c["linux"]["namespaces"].append({"type": "pid"})'
 bad "a namespace path that does not exist" "/nonexistent/ns" 'c["linux"]["namespaces"][1]["path"] = "/nonexistent/ns"'
 bad "a namespace path of the wrong type" "not a namespace of the type" 'c["linux"]["namespaces"][1]["path"] = "/proc/self/ns/ipc"'
-bad "no mount namespace" "a new mount namespace is required" 'c["linux"]["namespaces"] = [n for n in c["linux"]["namespaces"] if n["type"] != "mount"]'
+bad "no mount namespace" "a mount namespace is required" 'c["linux"]["namespaces"] = [n for n in c["linux"]["namespaces"] if n["type"] != "mount"]'
 bad "uidMappings without a user namespace" "linux.uidMappings" 'c["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 1}]'
 bad "a device outside /dev" "linux.devices[0].path" 'c["linux"]["devices"] = [{"type": "c", "path": "/etc/x", "major": 1, "minor": 3}]'
 bad "a device of unknown type" "linux.devices[0].type" 'c["linux"]["devices"] = [{"type": "x", "path": "/dev/x", "major": 1, "minor": 3}]'
