@@ -442,10 +442,11 @@ init_setup (struct init_ctx *c, struct proc_run *run, struct tr_error *err)
       if (r <= 0 || m.tag != MSG_HOOKS_DONE)
         _exit (1);
     }
-  /* runc's states: createContainer still "creating" (startContainer,
-   * after the fifo, "created").  */
+  /* The spec's states: "creating" is lifecycle step 2 (the environment
+   * being made), "created" after it; the create-time hooks are steps 3
+   * to 5, so they see "created" (runc passes "creating").  */
   if (cfg->n_hooks[HOOK_CREATE_CONTAINER]
-      && hooks_run (cfg, HOOK_CREATE_CONTAINER, hook_state_json (l->state, "creating", host_pid),
+      && hooks_run (cfg, HOOK_CREATE_CONTAINER, hook_state_json (l->state, "created", host_pid),
                     err)
              < 0)
     return -1;
@@ -793,7 +794,8 @@ container_create (const struct ct_launch *l, pid_t *pid_out, int *pidfd_out, int
         close (got_fd);
       if (m.tag == MSG_HOOKS)
         {
-          char *st = hook_state_json (l->state, "creating", pid);
+          /* "created": lifecycle steps 3 and 4 (see createContainer).  */
+          char *st = hook_state_json (l->state, "created", pid);
           if (hooks_run (cfg, HOOK_PRESTART, st, err) < 0
               || hooks_run (cfg, HOOK_CREATE_RUNTIME, st, err) < 0)
             goto fail;

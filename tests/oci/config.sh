@@ -239,15 +239,16 @@ make_bundle "$SCRATCH/hk" "c['hostname'] = 'hooked'; c['process']['args'] = ['sh
 rc create -b "$SCRATCH/hk" hk1 >/dev/null 2>&1 </dev/null
 hostns=$(readlink /proc/self/ns/mnt)
 hkpid=$(rc state hk1 | json_get 'd["pid"]')
-# The states runc passes: "creating" until create returns, "created" to
+# The spec's states: "created" to the create-time hooks (lifecycle steps 3
+# to 5 come after "creating", step 2; runc passes "creating") and to
 # startContainer, then "running" and "stopped"; the pid is the init's, as
 # the host sees it.
 hkstate() { # hkstate FILE STATUS: the first line of FILE is the state, for hk1, with STATUS
   python3 -c 'import json,sys; d=json.loads(open(sys.argv[1]).readline()); assert d["id"]=="hk1" and d["pid"]==int(sys.argv[3]) and d["bundle"]==sys.argv[4] and d["status"]==sys.argv[2] and d["ociVersion"], d' "$1" "$2" "$hkpid" "$SCRATCH/hk"
 }
 for h in prestart createRuntime createContainer; do
-  WHY="$(cat "$H/$h" 2>/dev/null)"; check "oci config: the $h hook ran at create with the state on stdin (status creating, the init's pid)" \
-    hkstate "$H/$h" creating
+  WHY="$(cat "$H/$h" 2>/dev/null)"; check "oci config: the $h hook ran at create with the state on stdin (status created, the init's pid)" \
+    hkstate "$H/$h" created
 done
 check "oci config: prestart and createRuntime run in the runtime's mount namespace" \
   bash -c "grep -qF 'ns=$hostns' '$H/prestart' && grep -qF 'ns=$hostns' '$H/createRuntime'"
