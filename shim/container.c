@@ -287,33 +287,40 @@ proc_prepare (const struct oci_process *p, const struct oci_seccomp_prog *sc, bo
   return 0;
 }
 
-/* Close every fd from FIRST on but KEEP (the setup socket, CLOEXEC).  */
+/* Close every fd from FIRST on but KEEP and KEEP2 (-1: none; both
+ * CLOEXEC, so execve closes them).  */
 static void
-close_fds_from (int first, int keep)
+close_fds_from (int first, int keep, int keep2)
 {
-  if (keep >= first)
+  int k[2] = { keep < keep2 ? keep : keep2, keep < keep2 ? keep2 : keep };
+  int from = first;
+  bool ok = true;
+
+  for (int i = 0; i < 2 && ok; i++)
     {
-      if ((keep == first || close_range ((unsigned) first, (unsigned) keep - 1, 0) == 0)
-          && close_range ((unsigned) keep + 1, ~0U, 0) == 0)
-        return;
+      if (k[i] < from)
+        continue;
+      if (k[i] > from && close_range ((unsigned) from, (unsigned) k[i] - 1, 0) < 0)
+        ok = false;
+      from = k[i] + 1;
     }
-  else if (close_range ((unsigned) first, ~0U, 0) == 0)
+  if (ok && close_range ((unsigned) from, ~0U, 0) == 0)
     return;
   /* A seccomp profile may refuse close_range: close one by one.  */
   for (int fd = first; fd < 4096; fd++)
-    if (fd != keep)
+    if (fd != keep && fd != keep2)
       close (fd);
 }
 
 static _Noreturn void
 proc_exec (const struct oci_process *p, const struct oci_seccomp_prog *sc,
-           const struct proc_run *run, int preserve_fds, int sync_fd, int log_fd)
+           const struct proc_run *run, int preserve_fds, int sync_fd, int log_fd, int fifo_fd)
 {
   struct tr_error err;
   int e;
 
   tr_error_clear (&err);
-  close_fds_from (3 + preserve_fds, sync_fd >= 0 ? sync_fd : log_fd);
+  close_fds_from (3 + preserve_fds, sync_fd >= 0 ? sync_fd : log_fd, fifo_fd);
   for (int fd = 3; fd < 3 + preserve_fds; fd++)
     {
       int fl = fcntl (fd, F_GETFD);
@@ -501,7 +508,9 @@ init_main (struct init_ctx *c)
   while (n < 0 && errno == EINTR);
   if (n != 1)
     _exit (1);
-  close (l->fifo_fd);
+  /* The exec fifo stays open (CLOEXEC) until execve: `start` waits for
+   * it to close before the poststart hooks, which the spec runs after
+   * the user's process is executed.  */
   if (c->cfg->n_hooks[HOOK_START_CONTAINER])
     {
       char *st = hook_state_json (l->state, "created", c->host_pid);
@@ -512,7 +521,7 @@ init_main (struct init_ctx *c)
           _exit (1);
         }
     }
-  proc_exec (&c->cfg->process, l->seccomp, &run, l->preserve_fds, -1, c->log_fd);
+  proc_exec (&c->cfg->process, l->seccomp, &run, l->preserve_fds, -1, c->log_fd, l->fifo_fd);
 }
 
 static pid_t
@@ -897,7 +906,7 @@ exec_final (const struct ct_exec *x, int sync_fd, bool setgroups_ok)
     }
   if (proc_prepare (p, x->seccomp, setgroups_ok, &run, &err) < 0)
     fail_exit (sync_fd, &err);
-  proc_exec (p, x->seccomp, &run, x->preserve_fds, sync_fd, -1);
+  proc_exec (p, x->seccomp, &run, x->preserve_fds, sync_fd, -1, -1);
 }
 
 int

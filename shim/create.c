@@ -402,6 +402,19 @@ start_container (const char *id, struct tr_error *err)
     }
   if (write (fd, "0", 1) != 1)
     return tr_fail (err, errno, "release the init through the exec fifo");
+  close (fd);
+  fd = -1;
+  /* The init holds the fifo (CLOEXEC) until its execve: the poststart
+   * hooks run once the user's process is executed (the spec), i.e. once
+   * no reader is left (ENXIO); an init that died closes it too.  */
+  for (int i = 0; i < 10000; i++)
+    {
+      int probe = open (fifo, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+      if (probe < 0)
+        break;
+      close (probe);
+      usleep (500);
+    }
   unlink (fifo);
   if (state_load_config (&st, &cfg, err) < 0)
     {

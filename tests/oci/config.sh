@@ -283,6 +283,22 @@ WHY="marks: $(cat "$SCRATCH/hookmarks" 2>/dev/null | tr '\n' ' ')"; check "oci c
   test "$(cat "$SCRATCH/hookmarks" 2>/dev/null | tr '\n' ' ')" = "poststart poststop "
 WHY="$(cat "$SCRATCH/hp.err")"; check "oci config: a failed poststop hook is logged as a warning" grep -q "error running poststop hook #1" "$SCRATCH/hp.err"
 
+# The poststart hooks run once the user's process is executed (the spec),
+# not merely released: a slow startContainer hook delays the execve, and
+# the poststart hook still sees the container's program as the init.
+cat >"$SCRATCH/ps-hook.sh" <<HOOK
+#!/bin/sh
+pid=\$(sed 's/.*"pid": *\([0-9]*\).*/\1/')
+cat /proc/\$pid/comm >"$SCRATCH/ps-comm"
+HOOK
+chmod +x "$SCRATCH/ps-hook.sh"
+make_bundle "$SCRATCH/pse" "c['process']['args'] = ['sleep', '5']; c['hooks'] = {'startContainer': [{'path': '/bin/sleep', 'args': ['sleep', '0.3']}], 'poststart': [{'path': '$SCRATCH/ps-hook.sh'}]}"
+rc create -b "$SCRATCH/pse" pse >/dev/null 2>&1 </dev/null
+rc start pse >/dev/null 2>&1
+WHY="comm '$(cat "$SCRATCH/ps-comm" 2>/dev/null)'"; check "oci config: poststart hooks run after the user's process is executed" \
+  test "$(cat "$SCRATCH/ps-comm" 2>/dev/null)" = sleep
+rc delete --force pse >/dev/null 2>&1
+
 # ---- user namespace (as root) and rootless
 chmod 0755 "$SCRATCH"
 run_in uns 'c["linux"]["namespaces"].append({"type": "user"}); c["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 200000, "size": 65536}]; c["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 200000, "size": 65536}]' \
