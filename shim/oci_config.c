@@ -48,6 +48,47 @@ bad (struct tr_error *err, const char *path, const char *fmt, ...)
 
 #define P(...) ar_printf (__VA_ARGS__)
 
+/* One dot-separated identifier list of SemVer 2.0.0 (pre-release when
+ * NUMERIC_NO_ZERO: numeric identifiers without leading zeros).  Returns
+ * the end, or NULL.  */
+static const char *
+semver_idents (const char *p, bool numeric_no_zero)
+{
+  for (;;)
+    {
+      const char *start = p;
+      bool digits = true;
+      while (isalnum ((unsigned char) *p) || *p == '-')
+        digits &= isdigit ((unsigned char) *p++) != 0;
+      if (p == start || (numeric_no_zero && digits && *start == '0' && p - start > 1))
+        return NULL;
+      if (*p != '.')
+        return p;
+      p++;
+    }
+}
+
+static bool
+is_semver (const char *v)
+{
+  const char *p = v;
+  for (int part = 0; part < 3; part++)
+    {
+      const char *start = p;
+      while (isdigit ((unsigned char) *p))
+        p++;
+      if (p == start || (*start == '0' && p - start > 1))
+        return false;
+      if (part < 2 && *p++ != '.')
+        return false;
+    }
+  if (*p == '-' && (p = semver_idents (p + 1, true)) == NULL)
+    return false;
+  if (*p == '+' && (p = semver_idents (p + 1, false)) == NULL)
+    return false;
+  return *p == '\0';
+}
+
 static const cJSON *
 field (const cJSON *obj, const char *key)
 {
@@ -1144,6 +1185,12 @@ oci_config_parse (const char *text, const char *bundle, struct oci_config *cfg,
   cfg->bundle = bundle;
   if (get_string (root, "ociVersion", "", false, &cfg->oci_version, err) < 0)
     return -1;
+  /* The spec: REQUIRED, in SemVer v2.0.0 format.  */
+  if (cfg->oci_version == NULL)
+    return bad (err, "ociVersion", "is required (e.g. \"1.0.2\")");
+  if (!is_semver (cfg->oci_version))
+    return bad (err, "ociVersion", "\"%s\" is not a SemVer 2.0.0 version (e.g. \"1.0.2\")",
+                cfg->oci_version);
 
   if (get_object (root, "root", "", &o, err) < 0)
     return -1;

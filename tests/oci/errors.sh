@@ -36,6 +36,11 @@ bad "process.args must be an array" "process.args: must be an array" 'c["process
 bad "an unknown capability (the spec: MUST cause an error), with a suggestion" \
   'process.capabilities.bounding[1]: unknown capability "CAP_CHWON" (did you mean CAP_CHOWN?)' \
   'c["process"]["capabilities"]["bounding"] = ["CAP_KILL", "CAP_CHWON"]'
+bad "ociVersion not SemVer" 'ociVersion: "invalid" is not a SemVer 2.0.0 version' 'c["ociVersion"] = "invalid"'
+bad "ociVersion with a leading zero" 'ociVersion: "1.01.0" is not a SemVer' 'c["ociVersion"] = "1.01.0"'
+bad "ociVersion missing" 'ociVersion: is required' 'del c["ociVersion"]'
+make_bundle "$SCRATCH/semver" 'c["ociVersion"] = "1.2.0-rc.1+build.05"; c["process"]["args"] = ["true"]'
+expect_out "oci errors: (control) a SemVer ociVersion with pre-release and build parts is accepted" 0 "" rc run -b "$SCRATCH/semver" semver1
 bad "an empty process.args" "process.args: must be a non-empty array" 'c["process"]["args"] = []'
 bad "process.args[1] not a string" "process.args[1]: must be a string" 'c["process"]["args"] = ["sh", 1]'
 bad "a relative process.cwd" "process.cwd: must be an absolute path" 'c["process"]["cwd"] = "tmp"'
