@@ -512,6 +512,13 @@ mount_one (int rootfd, const struct ct_mount *m, const struct ct_rootfs *rs, str
                         m->what, clean, source);
       if (setattr (tree, set, clr, 0, false, m->what, err) < 0)
         return -1;
+      /* A read-only rbind is read-only all the way down: a writable
+       * submount under it (a host cgroup filesystem under a /sys bound
+       * into a rootless container, the class of CVE-2023-25809) would
+       * undo it.  */
+      if (recursive && (set & MOUNT_ATTR_RDONLY)
+          && setattr (tree, MOUNT_ATTR_RDONLY, 0, 0, true, m->what, err) < 0)
+        return -1;
     }
   else if (tree < 0)
     {

@@ -318,6 +318,14 @@ json.dump(c, open(sys.argv[1], "w"))
 PY
   OUT=$(cd "$SCRATCH/rl" && XDG_RUNTIME_DIR=$SCRATCH/rl as_nobody "$RUNC" run rl1 2>&1 </dev/null); CODE=$?
   WHY="exit $CODE: $OUT"; check "oci config: rootless: an unprivileged user runs spec --rootless's config" has "rootless uid=0 0 65534 1"
+  # CVE-2023-25809 class: spec --rootless binds the host's /sys read-only
+  # (rbind); every submount under it (cgroup filesystems, securityfs, ...)
+  # is read-only too.  Control: there are submounts to look at.
+  sed 's/"args": \[[^]]*\]/"args": ["awk", "$5 ~ \\"^\/sys\/\\" { n++; split($6, o, \\",\\"); if (o[1] != \\"ro\\") w = w \\" \\" $5 } END { print \\"sub=\\" n \\" writable=[\\" w \\"]\\" }", "\/proc\/self\/mountinfo"]/' "$SCRATCH/rl/config.json" >"$SCRATCH/rl/config.sys.json"
+  mkdir -p "$SCRATCH/rlsys" && chmod 0777 "$SCRATCH/rlsys" && ln -sf "$ROOTFS" "$SCRATCH/rlsys/rootfs" && cp "$SCRATCH/rl/config.sys.json" "$SCRATCH/rlsys/config.json"
+  OUT=$(cd "$SCRATCH/rlsys" && XDG_RUNTIME_DIR=$SCRATCH/rl as_nobody "$RUNC" run rlsys 2>&1 </dev/null); CODE=$?
+  WHY="exit $CODE: $OUT"; check "oci config (hostile): rootless: every submount of the read-only /sys rbind is read-only" \
+    bash -c '[[ "$0" == *"writable=[]"* && "$0" != *"sub= "* && "$0" =~ sub=[1-9] ]]' "$OUT"
   check "oci config: rootless: the default root is \$XDG_RUNTIME_DIR/tactus-runc" test -d "$SCRATCH/rl/tactus-runc"
   mkdir -p "$SCRATCH/rl3" && chmod 0777 "$SCRATCH/rl3" && ln -s "$ROOTFS" "$SCRATCH/rl3/rootfs"
   sed 's/"args": \[[^]]*\]/"args": ["sleep", "30"]/' "$SCRATCH/rl/config.json" >"$SCRATCH/rl3/config.json"
