@@ -612,6 +612,90 @@ rootfs_prepare (const struct ct_rootfs *rs, struct tr_error *err)
   return 0;
 }
 
+/* mountinfo's octal escapes (\040 for a space) undone in place.  */
+static void
+unescape_mountinfo (char *s)
+{
+  char *o = s;
+  for (; *s; s++)
+    {
+      if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' && s[3] >= '0'
+          && s[3] <= '7')
+        {
+          *o++ = (char) ((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
+          s += 3;
+        }
+      else
+        *o++ = *s;
+    }
+  *o = '\0';
+}
+
+/* --no-pivot leaves the old root's mounts in the container's mount
+ * namespace, under the chroot.  A fully visible procfs or sysfs there lets
+ * a process of the container that makes a user namespace mount a fresh,
+ * unmasked one (the kernel's mount_too_revealing only refuses when none is
+ * visible).  Every procfs and sysfs outside the new root is detached
+ * (deepest first), or, when it cannot be (locked in a user namespace),
+ * covered with an empty read-only tmpfs, as runc does.  This mount
+ * namespace is the container's and every mount in it a slave: nothing of
+ * this reaches the host.  */
+static int
+hide_outer_proc_sys (const char *rootfs, struct tr_error *err)
+{
+  cleanup_free char *buf = NULL;
+  cleanup_free char *root = realpath (rootfs, NULL);
+  size_t len = 0, rlen;
+  char *lines[4096];
+  size_t n = 0;
+  FILE *f;
+
+  /* mountinfo names the root by its resolved path.  */
+  if (root == NULL)
+    return tr_fail (err, errno, "--no-pivot: resolve %s", rootfs);
+  rlen = strlen (root);
+  f = fopen ("/proc/self/mountinfo", "re");
+  if (f == NULL)
+    return tr_fail (err, errno, "--no-pivot: read /proc/self/mountinfo");
+  if (getdelim (&buf, &len, '\0', f) < 0)
+    {
+      int e = errno;
+      fclose (f);
+      return tr_fail (err, e, "--no-pivot: read /proc/self/mountinfo");
+    }
+  fclose (f);
+  for (char *save = NULL, *line = strtok_r (buf, "\n", &save); line && n < 4096;
+       line = strtok_r (NULL, "\n", &save))
+    lines[n++] = line;
+  while (n-- > 0)
+    {
+      char *fields[5], *p = lines[n], *sep = strstr (lines[n], " - ");
+      char type[32];
+      size_t k = 0;
+      if (sep == NULL || sscanf (sep + 3, "%31s", type) != 1)
+        continue;
+      if (strcmp (type, "proc") != 0 && strcmp (type, "sysfs") != 0)
+        continue;
+      *sep = '\0';
+      for (char *save = NULL, *t = strtok_r (p, " ", &save); t && k < 5;
+           t = strtok_r (NULL, " ", &save))
+        fields[k++] = t;
+      if (k < 5)
+        continue;
+      unescape_mountinfo (fields[4]);
+      if (strncmp (fields[4], root, rlen) == 0
+          && (fields[4][rlen] == '/' || fields[4][rlen] == '\0'))
+        continue;
+      if (umount2 (fields[4], MNT_DETACH) == 0 || errno == ENOENT)
+        continue;
+      if (mount ("tmpfs", fields[4], "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                 "size=0,mode=0555")
+          < 0)
+        return tr_fail (err, errno, "--no-pivot: hide the %s at %s", type, fields[4]);
+    }
+  return 0;
+}
+
 int
 rootfs_pivot (const struct ct_rootfs *rs, struct tr_error *err)
 {
@@ -625,6 +709,8 @@ rootfs_pivot (const struct ct_rootfs *rs, struct tr_error *err)
     {
       /* --no-pivot: move the root over / and chroot (weaker: the old root
        * stays mounted underneath).  */
+      if (hide_outer_proc_sys (rs->rootfs, err) < 0)
+        return -1;
       if (mount (".", "/", NULL, MS_MOVE, NULL) < 0)
         return tr_fail (err, errno, "without pivot_root: move the root over /");
       if (chroot (".") < 0)

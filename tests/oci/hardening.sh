@@ -196,4 +196,17 @@ WHY="$OUT"; check "oci hardening: linux.devices creates a node with its mode; a 
 run_in iso '' 'cat /proc/mounts | cut -d" " -f2 | tr "\n" " "; echo; ls /sys/class/net | tr "\n" " "; echo; ip addr show lo | grep -c "state UNKNOWN\|UP"'
 WHY="$OUT"; check "oci hardening: no host path is mounted in the container" bash -c '[[ "$0" != *"/work"* && "$0" != *"tactus-oci"* ]]' "$OUT"
 WHY="$OUT"; check "oci hardening: the network namespace has only lo, and it is up" bash -c '[[ "$0" == *$'"'"'\n'"'"'"lo "$'"'"'\n'"'"'* ]]' "$OUT"
+# ---- --no-pivot hides the old root's procfs and sysfs
+# With --no-pivot the old root stays mounted under the chroot; a fully
+# visible procfs there would let a user namespace of the container mount a
+# fresh, unmasked one (runc refuses it in both modes).  Control: the same
+# user namespace is made (prints inns) and the container keeps its own
+# /proc.  The attempt is harmless when it succeeds: a procfs in a
+# namespace of the container's own.
+make_bundle "$SCRATCH/np" 'c["process"]["args"] = ["sh", "-c", "ls /proc/self/ns >/dev/null && echo own-proc; unshare -mrpf sh -c \"echo inns; mount -t proc none /proc && echo MOUNTED-PROC\""]; c["process"]["capabilities"] = {k: c["process"]["capabilities"][k] + ["CAP_SETFCAP"] for k in ("bounding", "effective", "permitted")}'
+for mode in --no-pivot ""; do
+  OUT=$(rc run $mode -b "$SCRATCH/np" "np$mode" </dev/null 2>&1)
+  WHY="$OUT"; check "oci hardening: run ${mode:-(pivot_root)}: a user namespace of the container cannot mount a fresh procfs" \
+    bash -c '[[ "$0" == *own-proc*inns* && "$0" != *MOUNTED-PROC* ]]' "$OUT"
+done
 exit 0
