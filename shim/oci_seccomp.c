@@ -9,10 +9,13 @@
  * Every error names the JSON path.  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <math.h>
 #include <seccomp.h>
+#include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -130,7 +133,7 @@ add_rule (scmp_filter_ctx ctx, uint32_t action, int nr, unsigned n_args,
 }
 
 static int
-compile (scmp_filter_ctx ctx, const cJSON *node, uint32_t def, struct tr_error *err)
+compile (scmp_filter_ctx ctx, const cJSON *node, uint32_t def, int *max_nr, struct tr_error *err)
 {
   const cJSON *calls = cJSON_GetObjectItemCaseSensitive (node, "syscalls");
   const cJSON *it;
@@ -215,6 +218,8 @@ compile (scmp_filter_ctx ctx, const cJSON *node, uint32_t def, struct tr_error *
           log_debug ("seccomp: unknown syscall %s skipped", nm->valuestring);
           continue;
         }
+      if (nr > *max_nr)
+        *max_nr = nr;
       if (action == def)
         continue;
       if (dup_index)
@@ -231,6 +236,44 @@ compile (scmp_filter_ctx ctx, const cJSON *node, uint32_t def, struct tr_error *
   return 0;
 }
 
+/* A syscall newer than every one the profile names (native architecture)
+ * gets ENOSYS, not the default action: a profile written before a syscall
+ * existed cannot have meant to refuse it, and libc falls back on ENOSYS
+ * only (clone3 -> clone, faccessat2 -> faccessat); EPERM would break the
+ * program.  runc does the same.  The prefix runs before libseccomp's
+ * program (classic BPF jumps are relative, so the program is unchanged):
+ *
+ *   A = arch; if A != native goto prog
+ *   A = nr;   if A >= X32 bit goto prog (x86_64: libseccomp's x32 rules)
+ *             if A > MAX return ERRNO(ENOSYS)
+ *   prog:  */
+static int
+enosys_for_newer (struct seccomp_program *p, uint32_t max_nr, struct tr_error *err)
+{
+  const struct sock_filter prefix[] = {
+    BPF_STMT (BPF_LD | BPF_W | BPF_ABS, offsetof (struct seccomp_data, arch)),
+    BPF_JUMP (BPF_JMP | BPF_JEQ | BPF_K, seccomp_arch_native (), 0, 4),
+    BPF_STMT (BPF_LD | BPF_W | BPF_ABS, offsetof (struct seccomp_data, nr)),
+    BPF_JUMP (BPF_JMP | BPF_JGE | BPF_K, 0x40000000u, 2, 0),
+    BPF_JUMP (BPF_JMP | BPF_JGT | BPF_K, max_nr, 0, 1),
+    BPF_STMT (BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (ENOSYS & SECCOMP_RET_DATA)),
+  };
+  size_t n = sizeof prefix / sizeof prefix[0];
+  struct sock_filter *f;
+
+  if (p->prog.len + n > BPF_MAXINSNS)
+    return tr_fail (err, E2BIG, "seccomp: the profile's program is too long");
+  f = malloc ((p->prog.len + n) * sizeof *f);
+  if (f == NULL)
+    return tr_fail (err, ENOMEM, "seccomp");
+  memcpy (f, prefix, sizeof prefix);
+  memcpy (f + n, p->prog.filter, p->prog.len * sizeof *f);
+  free (p->prog.filter);
+  p->prog.filter = f;
+  p->prog.len = (unsigned short) (p->prog.len + n);
+  return 0;
+}
+
 int
 oci_seccomp_compile (const cJSON *node, struct oci_seccomp_prog *out, struct tr_error *err)
 {
@@ -241,6 +284,7 @@ oci_seccomp_compile (const cJSON *node, struct oci_seccomp_prog *out, struct tr_
   scmp_filter_ctx ctx;
   uint32_t defact;
   int64_t eret;
+  int max_nr = -1;
   int r;
 
   memset (out, 0, sizeof *out);
@@ -322,9 +366,11 @@ oci_seccomp_compile (const cJSON *node, struct oci_seccomp_prog *out, struct tr_
         i++;
       }
     }
-  if (compile (ctx, node, defact, err) < 0)
+  if (compile (ctx, node, defact, &max_nr, err) < 0)
     goto out;
   r = export_bpf (ctx, &out->prog, err);
+  if (r == 0 && defact != SCMP_ACT_ALLOW && defact != SCMP_ACT_LOG && max_nr >= 0)
+    r = enosys_for_newer (&out->prog, (uint32_t) max_nr, err);
 out:
   seccomp_release (ctx);
   return r;
