@@ -186,6 +186,20 @@ cgpath_create (const char *rel, const struct ct_resources *res, struct ct_cgroup
                       "the container's own)",
                       cg->path);
   }
+  {
+    /* A frozen cgroup (its own cgroup.freeze, or an ancestor's: "frozen 1"
+     * in cgroup.events) would freeze the init the moment it joins, and
+     * create would wait for it for ever.  */
+    char fr[8] = "", ev[512] = "";
+    struct tr_error ignore;
+    read_file_at (cur, "cgroup.freeze", fr, sizeof fr, &ignore);
+    read_file_at (cur, "cgroup.events", ev, sizeof ev, &ignore);
+    if (fr[0] == '1' || strstr (ev, "frozen 1"))
+      return tr_fail (err, EBUSY,
+                      "cgroup %s is frozen (thaw it: echo 0 > its cgroup.freeze, or "
+                      "its frozen parent's; or choose another linux.cgroupsPath)",
+                      cg->path);
+  }
   cg->dirfd = steal_fd (&cur);
   if (res && cgpath_apply (cg, res, err) < 0)
     {

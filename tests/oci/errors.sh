@@ -105,6 +105,29 @@ make_bundle "$SCRATCH/sd2" 'c["process"]["args"] = ["true"]'
 expect_out "oci errors: --systemd-cgroup with a cgroupfs path is accepted" 0 "" \
   "$RUNC" --root "$STATE" --systemd-cgroup run -b "$SCRATCH/sd2" sd2
 
+# ---- a frozen cgroupsPath fails clearly (it hung: the init froze on joining)
+if [ -n "$CG2" ] && mkdir -p "$CG2/$OCI_CG_PARENT/frozen" 2>/dev/null && [ -e "$CG2/$OCI_CG_PARENT/frozen/cgroup.freeze" ]; then
+  echo 1 >"$CG2/$OCI_CG_PARENT/frozen/cgroup.freeze"
+  make_bundle "$SCRATCH/frz" "c['process']['args'] = ['true']; c['linux']['cgroupsPath'] = '/$OCI_CG_PARENT/frozen'"
+  # Output to a file, not a pipe: a frozen init would hold a pipe open.
+  frozen_create() { # frozen_create NAME BUNDLE ID
+    timeout 20 "$RUNC" --root "$STATE" create -b "$2" "$3" >"$SCRATCH/frz.out" 2>&1 </dev/null; local code=$?
+    WHY="exit $code: $(cat "$SCRATCH/frz.out")"
+    check "$1" bash -c '[ "$0" = 1 ] && grep -q "is frozen" "$1"' "$code" "$SCRATCH/frz.out"
+  }
+  frozen_create "oci errors: create into a frozen cgroup fails (no hang)" "$SCRATCH/frz" frz1
+  check "oci errors: nothing left after a frozen cgroup (and the cgroup, not ours, stays)" \
+    bash -c '[ ! -e "$0/frz1" ] && [ -d "$1" ]' "$STATE" "$CG2/$OCI_CG_PARENT/frozen"
+  make_bundle "$SCRATCH/frz2" "c['process']['args'] = ['true']; c['linux']['cgroupsPath'] = '/$OCI_CG_PARENT/frozen/child'"
+  frozen_create "oci errors: create under a frozen parent cgroup fails (no hang)" "$SCRATCH/frz2" frz2
+  echo 0 >"$CG2/$OCI_CG_PARENT/frozen/cgroup.freeze"
+  make_bundle "$SCRATCH/frz3" "c['process']['args'] = ['true']; c['linux']['cgroupsPath'] = '/$OCI_CG_PARENT/frozen'"
+  expect_out "oci errors: (control) the same cgroup, thawed, runs the container" 0 "" timeout 20 "$RUNC" --root "$STATE" run -b "$SCRATCH/frz3" frz3
+  rmdir "$CG2/$OCI_CG_PARENT/frozen/child" "$CG2/$OCI_CG_PARENT/frozen" 2>/dev/null
+else
+  skip "oci errors: a frozen cgroupsPath" "no cgroup v2 freezer here"
+fi
+
 # ---- ids
 for cmd in state start "kill" delete pause resume ps; do
   expect_out "oci errors: $cmd of a missing id: container does not exist" 1 "container does not exist" rc $cmd nope
