@@ -2,7 +2,8 @@
  * rules; default SIGTERM).  The init is signalled through a pidfd opened
  * after checking its start time, so a recycled pid is never hit.  --all
  * signals every process in the container's cgroup (cgroup.kill for
- * SIGKILL).  A stopped container gives runc's "container not running",
+ * SIGKILL), also once the init has stopped.  Signal 0 only checks.  A
+ * stopped container gives runc's "container not running" (without --all),
  * which containerd's shim treats as "already finished".  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -36,14 +37,20 @@ runc_cmd_kill (int argc, char **argv)
       tr_fail (&err, 0, "kill: usage: kill [--all] ID [SIGNAL]");
       return log_fail (&err);
     }
-  if (argc - i == 2 && parse_signal (argv[i + 1], &sig) < 0)
+  /* Signal 0 checks that the container is there (as kill(2) and runc).  */
+  if (argc - i == 2 && strcmp (argv[i + 1], "0") == 0)
+    sig = 0;
+  else if (argc - i == 2 && parse_signal (argv[i + 1], &sig) < 0)
     {
       tr_fail (&err, 0, "kill: unknown signal \"%s\"", argv[i + 1]);
       return log_fail (&err);
     }
   if (state_load (argv[i], &st, &err) < 0)
     return log_fail (&err);
-  if (st.status == ST_STOPPED)
+  /* --all on a stopped container still reaches what is left in its
+   * cgroup (a process of a shared pid namespace outlives the init), as
+   * runc.  */
+  if (st.status == ST_STOPPED && !all)
     {
       tr_fail (&err, 0, "container not running");
       return log_fail (&err);
@@ -55,7 +62,9 @@ runc_cmd_kill (int argc, char **argv)
         return log_fail (&err);
       if (cg.dirfd < 0)
         {
-          tr_fail (&err, 0, "kill --all: the container has no cgroup");
+          tr_fail (&err, 0,
+                   st.status == ST_STOPPED ? "container not running"
+                                           : "kill --all: the container has no cgroup");
           return log_fail (&err);
         }
       if (cgpath_signal_all (&cg, sig, &err) < 0)

@@ -95,12 +95,16 @@ expect_out "oci: list -q prints ids" 0 "c1" rc list -q
 
 # ---- kill / delete
 expect_out "oci: delete of a running container without --force fails" 1 "not stopped" rc delete c1
+expect_out "oci: kill with signal 0 checks a running container (as kill(2) and runc)" 0 "" rc kill c1 0
+check "oci: ...and signal 0 leaves it running" test "$(status_of c1)" = running
 expect_out "oci: kill with a signal name (TERM)" 0 "" rc kill c1 TERM
 check "oci: the container stops on TERM" wait_status c1 stopped
 check "oci: the init saw SIGTERM" grep -q got-term "$SCRATCH/c1.out"
 st=$(rc state c1)
 WHY="$st"; check "oci: a stopped container's state has pid 0" python3 -c 'import json,sys; d=json.loads(sys.argv[1]); assert d["pid"]==0 and d["status"]=="stopped"' "$st"
 expect_out "oci: kill of a stopped container says 'container not running'" 1 "container not running" rc kill c1 KILL
+expect_out "oci: kill 0 of a stopped container says 'container not running'" 1 "container not running" rc kill c1 0
+expect_out "oci: kill --all of a stopped container succeeds (what is left in its cgroup, as runc)" 0 "" rc kill --all c1 KILL
 expect_out "oci: exec into a stopped container fails" 1 "stopped" rc exec c1 true
 expect_out "oci: delete of a stopped container" 0 "" rc delete c1
 check "oci: delete removes the state directory" test ! -e "$STATE/c1"
