@@ -94,6 +94,15 @@ forward (int sig)
     kill (exec_pid, sig);
 }
 
+/* exec's own failures exit 255, as runc's: a caller tells them from the
+ * process's exit status (1 is a common one).  */
+static int
+exec_fail (const struct tr_error *err)
+{
+  log_fail (err);
+  return 255;
+}
+
 int
 runc_cmd_exec (int argc, char **argv)
 {
@@ -137,61 +146,61 @@ runc_cmd_exec (int argc, char **argv)
   memset (&sc, 0, sizeof sc);
   i = opts_parse ("exec", argc, argv, defs, &err);
   if (i < 0)
-    return log_fail (&err);
+    return exec_fail (&err);
   if (argc - i < 1)
     {
       tr_fail (&err, 0, "exec: a container id is needed");
-      return log_fail (&err);
+      return exec_fail (&err);
     }
   id = argv[i++];
   if (pidfd_socket)
     {
       tr_fail (&err, 0, "exec: --pidfd-socket is not supported");
-      return log_fail (&err);
+      return exec_fail (&err);
     }
   if (preserve_fds < 0 || preserve_fds > 1024)
     {
       tr_fail (&err, 0, "exec: --preserve-fds must be in [0, 1024]");
-      return log_fail (&err);
+      return exec_fail (&err);
     }
   if (state_load (id, &st, &err) < 0)
-    return log_fail (&err);
+    return exec_fail (&err);
   if (st.status == ST_STOPPED)
     {
       tr_fail (&err, 0, "cannot exec in a stopped container");
-      return log_fail (&err);
+      return exec_fail (&err);
     }
   if (st.status == ST_PAUSED)
     {
       tr_fail (&err, 0, "cannot exec in a paused container");
-      return log_fail (&err);
+      return exec_fail (&err);
     }
   if (state_load_config (&st, &cfg, &err) < 0)
-    return log_fail (&err);
+    return exec_fail (&err);
 
   if (process_file)
     {
       char *text = NULL;
       cJSON *j;
       if (read_whole_file (process_file, 4 << 20, &text, NULL, &err) < 0)
-        return log_fail (&err);
+        return exec_fail (&err);
       j = cJSON_Parse (text);
       free (text);
       if (j == NULL)
         {
           tr_fail (&err, 0, "exec --process %s: invalid JSON", process_file);
-          return log_fail (&err);
+          return exec_fail (&err);
         }
       ar_track_json (j);
       if (oci_process_parse (j, "", &proc, &err) < 0)
-        return log_fail (&err);
+        return exec_fail (&err);
     }
   else
     {
       if (i >= argc)
         {
           tr_fail (&err, 0, "exec: a command is needed (exec [options] ID COMMAND [ARGS])");
-          return log_fail (&err);
+          return exec_fail (&err);
         }
       proc = cfg.process;
       proc.args = (const char **) (argv + i);
@@ -207,7 +216,7 @@ runc_cmd_exec (int argc, char **argv)
           if (parse_user (user, &proc.uid, &g, &has_gid) < 0)
             {
               tr_fail (&err, 0, "exec: --user \"%s\": want UID or UID:GID (numbers)", user);
-              return log_fail (&err);
+              return exec_fail (&err);
             }
           proc.gid = has_gid ? g : proc.gid;
         }
@@ -221,7 +230,7 @@ runc_cmd_exec (int argc, char **argv)
               if (*end || !isdigit ((unsigned char) gids.v[k][0]))
                 {
                   tr_fail (&err, 0, "exec: --additional-gids \"%s\": not a number", gids.v[k]);
-                  return log_fail (&err);
+                  return exec_fail (&err);
                 }
               proc.gids[k] = (gid_t) v;
             }
@@ -233,7 +242,7 @@ runc_cmd_exec (int argc, char **argv)
           if (c < 0)
             {
               tr_fail (&err, 0, "exec: --cap %s: unknown capability", caps.v[k]);
-              return log_fail (&err);
+              return exec_fail (&err);
             }
           proc.caps.bounding |= 1ull << c;
           proc.caps.effective |= 1ull << c;
@@ -249,21 +258,21 @@ runc_cmd_exec (int argc, char **argv)
       tr_fail (&err, 0,
                "cannot allocate tty if " RUNC_NAME " will detach without setting "
                "console socket");
-      return log_fail (&err);
+      return exec_fail (&err);
     }
   if (!proc.terminal && console_socket)
     {
       tr_fail (&err, 0,
                "cannot use console socket if " RUNC_NAME " will not detach or allocate "
                "tty");
-      return log_fail (&err);
+      return exec_fail (&err);
     }
   if (cfg.seccomp && oci_seccomp_compile (cfg.seccomp, &sc, &err) < 0)
-    return log_fail (&err);
+    return exec_fail (&err);
   if (st.cgroup[0] && cgpath_open (st.cgroup, &cg, &err) < 0)
     {
       seccomp_program_free (&sc.prog);
-      return log_fail (&err);
+      return exec_fail (&err);
     }
   if (console_socket)
     {
@@ -271,7 +280,7 @@ runc_cmd_exec (int argc, char **argv)
       if (console_fd < 0)
         {
           seccomp_program_free (&sc.prog);
-          return log_fail (&err);
+          return exec_fail (&err);
         }
     }
   memset (&x, 0, sizeof x);
@@ -287,7 +296,7 @@ runc_cmd_exec (int argc, char **argv)
   if (container_exec (&x, &pid, &master, &err) < 0)
     {
       seccomp_program_free (&sc.prog);
-      return log_fail (&err);
+      return exec_fail (&err);
     }
   seccomp_program_free (&sc.prog);
   if (console_fd >= 0)
@@ -295,7 +304,7 @@ runc_cmd_exec (int argc, char **argv)
   if (cg.dirfd >= 0)
     close (cg.dirfd);
   if (write_pid_file (pid_file, pid, &err) < 0)
-    return log_fail (&err);
+    return exec_fail (&err);
   if (detach)
     return 0;
 

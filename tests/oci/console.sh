@@ -65,9 +65,9 @@ make_bundle "$SCRATCH/sl2" 'c["process"]["args"] = ["sleep", "60"]'
 rc run -d -b "$SCRATCH/sl2" c4 >/dev/null 2>&1 </dev/null
 out=$(timeout 20 "$RUNC" --root "$STATE" exec -t c4 sh -c 'test -t 0 && echo exec-tty' </dev/null 2>&1); code=$?
 WHY="exit $code: $out"; check "oci console: exec -t without a socket proxies the pty" bash -c "[ $code = 0 ] && [[ '$out' == *exec-tty* ]]"
-expect_out "oci console: --console-socket without a terminal is refused" 1 "console socket" \
+expect_out "oci console: exec --console-socket without a terminal is refused" 255 "console socket" \
   rc exec --console-socket "$SCRATCH/x.sock" c4 true
-expect_out "oci console: exec --tty --detach without a socket is refused" 1 "console socket" rc exec -t -d c4 true
+expect_out "oci console: exec --tty --detach without a socket is refused" 255 "console socket" rc exec -t -d c4 true
 rc delete --force c4
 make_bundle "$SCRATCH/nt" 'c["process"]["args"] = ["true"]'
 expect_out "oci console: create --console-socket with terminal false is refused" 1 "cannot use console socket" \

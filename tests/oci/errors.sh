@@ -132,7 +132,7 @@ fi
 for cmd in state start "kill" delete pause resume ps; do
   expect_out "oci errors: $cmd of a missing id: container does not exist" 1 "container does not exist" rc $cmd nope
 done
-expect_out "oci errors: exec into a missing id" 1 "container does not exist" rc exec nope true
+expect_out "oci errors: exec into a missing id (exec's own failures exit 255, as runc)" 255 "container does not exist" rc exec nope true
 expect_out "oci errors: update of a missing id" 1 "container does not exist" rc update --memory 1m nope
 expect_out "oci errors: an invalid id is refused" 1 "invalid container id" rc create -b "$B" 'a/b'
 expect_out "oci errors: '..' as an id is refused" 1 "invalid container id" rc create -b "$B" '..'

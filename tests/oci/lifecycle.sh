@@ -59,7 +59,7 @@ expect_out "oci: exec sees the container's pid namespace (init is pid 1)" 0 "1" 
 expect_out "oci: exec --env and --cwd" 0 "X=42 /tmp" rc exec --env X=42 --cwd /tmp c1 sh -c 'echo X=$X $(pwd)'
 expect_out "oci: exec --user 1000:1000" 0 "uid=1000 gid=1000" rc exec --user 1000:1000 c1 sh -c 'echo uid=$(id -u) gid=$(id -g)'
 expect_out "oci: exec -e K=V -u N (short flags)" 0 "Y=1 uid=65534" rc exec -e Y=1 -u 65534 c1 sh -c 'echo Y=$Y uid=$(id -u)'
-expect_out "oci: exec --user with trailing garbage is refused" 1 "--user" rc exec --user 1000x c1 true
+expect_out "oci: exec --user with trailing garbage is refused" 255 "--user" rc exec --user 1000x c1 true
 cat >"$SCRATCH/proc.json" <<'J'
 {"args": ["sh", "-c", "echo from-process-file; sleep 30"], "cwd": "/", "env": ["PATH=/bin"],
  "user": {"uid": 0, "gid": 0}, "terminal": false}
@@ -81,7 +81,7 @@ kill -9 "$epid" 2>/dev/null
 expect_out "oci: pause" 0 "" rc pause c1
 WHY="status $(status_of c1)"; check "oci: state after pause is paused" test "$(status_of c1)" = paused
 check "oci: the cgroup is frozen" grep -q 'frozen 1' "$CG2/$OCI_CG_PARENT/b1/cgroup.events"
-expect_out "oci: exec into a paused container is refused" 1 "paused" rc exec c1 true
+expect_out "oci: exec into a paused container is refused" 255 "paused" rc exec c1 true
 expect_out "oci: pause of a paused container fails" 1 "paused" rc pause c1
 expect_out "oci: resume" 0 "" rc resume c1
 WHY="status $(status_of c1)"; check "oci: state after resume is running" test "$(status_of c1)" = running
@@ -105,7 +105,7 @@ WHY="$st"; check "oci: a stopped container's state has pid 0" python3 -c 'import
 expect_out "oci: kill of a stopped container says 'container not running'" 1 "container not running" rc kill c1 KILL
 expect_out "oci: kill 0 of a stopped container says 'container not running'" 1 "container not running" rc kill c1 0
 expect_out "oci: kill --all of a stopped container succeeds (what is left in its cgroup, as runc)" 0 "" rc kill --all c1 KILL
-expect_out "oci: exec into a stopped container fails" 1 "stopped" rc exec c1 true
+expect_out "oci: exec into a stopped container fails (255, as runc)" 255 "stopped" rc exec c1 true
 expect_out "oci: delete of a stopped container" 0 "" rc delete c1
 check "oci: delete removes the state directory" test ! -e "$STATE/c1"
 check "oci: delete removes the cgroup" test ! -e "$CG2/$OCI_CG_PARENT/b1"
