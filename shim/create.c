@@ -404,20 +404,9 @@ start_container (const char *id, struct tr_error *err)
     return tr_fail (err, errno, "release the init through the exec fifo");
   close (fd);
   fd = -1;
-  /* The init holds the fifo (CLOEXEC) until its execve: the poststart
-   * hooks run once the user's process is executed (the spec), i.e. once
-   * no reader is left (ENXIO); an init that died closes it too.  */
-  for (int i = 0; i < 10000; i++)
-    {
-      int probe = open (fifo, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
-      if (probe < 0)
-        break;
-      close (probe);
-      usleep (500);
-    }
-  unlink (fifo);
   if (state_load_config (&st, &cfg, err) < 0)
     {
+      unlink (fifo);
       log_warn ("start %s: the saved config cannot be read for poststart hooks: %s", id, err->msg);
       tr_error_clear (err);
       return 0;
@@ -425,10 +414,25 @@ start_container (const char *id, struct tr_error *err)
   if (cfg.n_hooks[HOOK_POSTSTART])
     {
       struct tr_error e;
+      /* The init holds the fifo (CLOEXEC) until its execve: the poststart
+       * hooks run once the user's process is executed (the spec), i.e.
+       * once no reader is left (ENXIO); an init that died closes it too.
+       * (Without poststart hooks nothing waits.)  */
+      for (int i = 0; i < 25000; i++)
+        {
+          int probe = open (fifo, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+          if (probe < 0)
+            break;
+          close (probe);
+          usleep (200);
+        }
+      unlink (fifo);
       tr_error_clear (&e);
       if (hooks_run (&cfg, HOOK_POSTSTART, hook_state_json (&st, "running", st.pid), &e) < 0)
         log_warn ("%s", e.msg);
     }
+  else
+    unlink (fifo);
   return 0;
 }
 
