@@ -121,7 +121,19 @@ fi
 
 passed=0 known=0 todo=0 notrun=0 hostskip=0
 work=$(mktemp -d /tmp/tactus-oci-conf.XXXXXX)
-trap 'rm -rf "$work"' EXIT
+# Traversable: containers with a user namespace open their bundles there.
+mkdir -p "$work/tmp" && chmod 0755 "$work" "$work/tmp"
+# What a program leaves when it fails or times out (its bundles under
+# $TMPDIR, containers in the runtime's default root) goes with the lane.
+cleanup_conformance() {
+  "$RUNC" list --format json 2>/dev/null | python3 -c '
+import json, sys
+for c in json.load(sys.stdin):
+    if c.get("bundle", "").startswith(sys.argv[1] + "/"):
+        print(c["id"])' "$work" | while read -r id; do "$RUNC" delete --force "$id" >/dev/null 2>&1; done
+  rm -rf "$work"
+}
+trap cleanup_conformance EXIT
 lane_start=$SECONDS
 for t in "$CACHE"/validation/*/*.t; do
   name=$(basename "$t" .t)
@@ -141,7 +153,7 @@ for t in "$CACHE"/validation/*/*.t; do
   fi
   start=$SECONDS
   # The programs find rootfs-amd64.tar.gz and runtimetest in their cwd.
-  (cd "$CACHE" && RUNTIME=$RUNC timeout -k 5 "$PER_PROGRAM_TIMEOUT" "$t" \
+  (cd "$CACHE" && TMPDIR=$work/tmp RUNTIME=$RUNC timeout -k 5 "$PER_PROGRAM_TIMEOUT" "$t" \
     >"$work/$name.out" 2>"$work/$name.err" </dev/null)
   code=$?
   why=$(score "$work/$name.out" "$work/$name.err" "$code")
