@@ -203,6 +203,7 @@ void llm_copy_number (struct cJSON *obj, const char *as, const struct cJSON *par
                       const char *key);
 /* params.stop as an array of strings (a string becomes one), or NULL.  */
 struct cJSON *llm_stop_list (const struct cJSON *params);
+struct cJSON *llm_turn_items (struct cJSON *turns, const char *role, const char *key);
 /* Percent-encode S (RFC 3986 unreserved kept) into OUT.  */
 void llm_url_encode (const char *s, char *out, size_t size);
 

@@ -24,22 +24,6 @@
 #define MAX_TOOLS 256
 #define DEFAULT_MAX_TOKENS 4096
 
-/* The blocks of the last message when it has ROLE, else of a new one.  */
-static cJSON *
-blocks_for (cJSON *messages, const char *role)
-{
-  cJSON *last = cJSON_GetArrayItem (messages, cJSON_GetArraySize (messages) - 1);
-  const cJSON *r = cJSON_GetObjectItemCaseSensitive (last, "role");
-  cJSON *m;
-
-  if (cJSON_IsString (r) && strcmp (r->valuestring, role) == 0)
-    return cJSON_GetObjectItemCaseSensitive (last, "content");
-  m = cJSON_CreateObject ();
-  cJSON_AddStringToObject (m, "role", role);
-  cJSON_AddItemToArray (messages, m);
-  return cJSON_AddArrayToObject (m, "content");
-}
-
 static void
 add_text (cJSON *blocks, const char *text)
 {
@@ -57,7 +41,7 @@ add_message (cJSON *messages, const struct llm_msg *m)
 
   if (strcmp (m->role, "tool") == 0)
     {
-      blocks = blocks_for (messages, "user");
+      blocks = llm_turn_items (messages, "user", "content");
       b = cJSON_CreateObject ();
       cJSON_AddStringToObject (b, "type", "tool_result");
       cJSON_AddStringToObject (b, "tool_use_id", m->tool_call_id);
@@ -68,7 +52,7 @@ add_message (cJSON *messages, const struct llm_msg *m)
   /* Empty text blocks are refused by the API.  */
   if ((m->text == NULL || m->text[0] == '\0') && m->tool_calls == NULL)
     return;
-  blocks = blocks_for (messages, m->role);
+  blocks = llm_turn_items (messages, m->role, "content");
   if (m->text && m->text[0])
     add_text (blocks, m->text);
   cJSON_ArrayForEach (c, m->tool_calls)

@@ -225,21 +225,6 @@ llm_bedrock_creds (struct broker_state *b, const struct broker_endpoint *ep, str
 
 /* ---- the request ---------------------------------------------------------------------------- */
 
-static cJSON *
-blocks_for (cJSON *messages, const char *role)
-{
-  cJSON *last = cJSON_GetArrayItem (messages, cJSON_GetArraySize (messages) - 1);
-  const cJSON *r = cJSON_GetObjectItemCaseSensitive (last, "role");
-  cJSON *m;
-
-  if (cJSON_IsString (r) && strcmp (r->valuestring, role) == 0)
-    return cJSON_GetObjectItemCaseSensitive (last, "content");
-  m = cJSON_CreateObject ();
-  cJSON_AddStringToObject (m, "role", role);
-  cJSON_AddItemToArray (messages, m);
-  return cJSON_AddArrayToObject (m, "content");
-}
-
 static void
 add_message (cJSON *messages, const struct llm_msg *m)
 {
@@ -249,7 +234,7 @@ add_message (cJSON *messages, const struct llm_msg *m)
   if (strcmp (m->role, "tool") == 0)
     {
       cJSON *value = llm_result_value (m->text), *content, *part;
-      blocks = blocks_for (messages, "user");
+      blocks = llm_turn_items (messages, "user", "content");
       b = cJSON_CreateObject ();
       inner = cJSON_AddObjectToObject (b, "toolResult");
       cJSON_AddStringToObject (inner, "toolUseId", m->tool_call_id);
@@ -268,7 +253,7 @@ add_message (cJSON *messages, const struct llm_msg *m)
     }
   if ((m->text == NULL || m->text[0] == '\0') && m->tool_calls == NULL)
     return;
-  blocks = blocks_for (messages, m->role);
+  blocks = llm_turn_items (messages, m->role, "content");
   if (m->text && m->text[0])
     {
       b = cJSON_CreateObject ();

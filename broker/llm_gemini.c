@@ -82,22 +82,6 @@ clean_schema (const cJSON *in, int depth)
   return out;
 }
 
-/* The parts of the last content when it has ROLE, else of a new one.  */
-static cJSON *
-parts_for (cJSON *contents, const char *role)
-{
-  cJSON *last = cJSON_GetArrayItem (contents, cJSON_GetArraySize (contents) - 1);
-  const cJSON *r = cJSON_GetObjectItemCaseSensitive (last, "role");
-  cJSON *c;
-
-  if (cJSON_IsString (r) && strcmp (r->valuestring, role) == 0)
-    return cJSON_GetObjectItemCaseSensitive (last, "parts");
-  c = cJSON_CreateObject ();
-  cJSON_AddStringToObject (c, "role", role);
-  cJSON_AddItemToArray (contents, c);
-  return cJSON_AddArrayToObject (c, "parts");
-}
-
 static void
 add_content (cJSON *contents, const struct llm_msg *m)
 {
@@ -107,7 +91,7 @@ add_content (cJSON *contents, const struct llm_msg *m)
   if (strcmp (m->role, "tool") == 0)
     {
       cJSON *value = llm_result_value (m->text);
-      parts = parts_for (contents, "user");
+      parts = llm_turn_items (contents, "user", "parts");
       p = cJSON_CreateObject ();
       inner = cJSON_AddObjectToObject (p, "functionResponse");
       cJSON_AddStringToObject (inner, "name", m->tool_name ? m->tool_name : "tool");
@@ -124,7 +108,7 @@ add_content (cJSON *contents, const struct llm_msg *m)
     }
   if ((m->text == NULL || m->text[0] == '\0') && m->tool_calls == NULL)
     return;
-  parts = parts_for (contents, strcmp (m->role, "assistant") == 0 ? "model" : "user");
+  parts = llm_turn_items (contents, strcmp (m->role, "assistant") == 0 ? "model" : "user", "parts");
   if (m->text && m->text[0])
     {
       p = cJSON_CreateObject ();

@@ -241,6 +241,24 @@ llm_tool_choice (const cJSON *params, const char **name)
   return "auto";
 }
 
+/* The items (under KEY) of the last turn of TURNS when it has ROLE, else
+ * of a new turn: consecutive parts of one role go into one turn, as the
+ * Anthropic, Bedrock and Gemini APIs want.  */
+cJSON *
+llm_turn_items (cJSON *turns, const char *role, const char *key)
+{
+  cJSON *last = cJSON_GetArrayItem (turns, cJSON_GetArraySize (turns) - 1);
+  const cJSON *r = cJSON_GetObjectItemCaseSensitive (last, "role");
+  cJSON *t;
+
+  if (cJSON_IsString (r) && strcmp (r->valuestring, role) == 0)
+    return cJSON_GetObjectItemCaseSensitive (last, key);
+  t = cJSON_CreateObject ();
+  cJSON_AddStringToObject (t, "role", role);
+  cJSON_AddItemToArray (turns, t);
+  return cJSON_AddArrayToObject (t, key);
+}
+
 void
 llm_copy_number (cJSON *obj, const char *as, const cJSON *params, const char *key)
 {
