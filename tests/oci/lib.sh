@@ -4,7 +4,7 @@
 #   oci_setup         a scratch dir with a busybox rootfs ($ROOTFS) and a
 #                     state root ($STATE); removed on exit
 #   make_bundle DIR [PY]   config.json from `tactus-runc spec`, terminal off,
-#                     rootfs linked in, cgroupsPath under tactus-oci-test/;
+#                     rootfs linked in, cgroupsPath under tactus-oci-test-PID/;
 #                     PY is Python run with `c` bound to the config dict
 #   rc ...            run tactus-runc with --root $STATE
 #   wait_status ID STATUS [TRIES]
@@ -12,7 +12,9 @@
 : "${TR:?}"
 RUNC=${RUNC:-$(dirname "$TR")/tactus-runc}
 BUSYBOX=${BUSYBOX:-/bin/busybox}
-OCI_CG_PARENT=tactus-oci-test
+# One parent cgroup per script (removed by cleanup_all): two suites on one
+# machine never share a container's cgroup.
+OCI_CG_PARENT=tactus-oci-test-$$
 # Where cgroup2 is mounted (by type: /sys/fs/cgroup/unified on hybrid hosts).
 CG2=$(awk '{ for (i = 1; i <= NF; i++) if ($i == "-") { if ($(i + 1) == "cgroup2") print $5; break } }' /proc/self/mountinfo | head -1)
 
