@@ -20,6 +20,7 @@
 #include "common/strv.h"
 #include "policy/config.h"
 #include "policy/grants.h"
+#include "policy/policy.h"
 #include "policy/yaml_tree.h"
 
 #define CHECK(cond)                                                                                \
@@ -42,7 +43,9 @@ check_config (const struct tr_config *c)
   for (size_t i = 0; i < c->policy.n_tools; i++)
     {
       const struct policy_tool *t = &c->policy.tools[i];
-      CHECK (t->name != NULL && strncmp (t->name, "host.", 5) == 0 && t->name[5] != '\0');
+      CHECK (t->name != NULL
+             && ((strncmp (t->name, "host.", 5) == 0 && t->name[5] != '\0')
+                 || policy_is_mcp_name (t->name)));
       for (char **a = t->command; a && *a; a++)
         CHECK (strlen (*a) < (1u << 20));
       if (t->command)
