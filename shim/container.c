@@ -480,7 +480,9 @@ init_setup (struct init_ctx *c, struct proc_run *run, struct tr_error *err)
       else if (sync_send (c->sync_fd, MSG_MASTER, 0, NULL, master) < 0)
         return tr_fail (err, errno, "terminal: pass the master back");
     }
-  if (proc_prepare (p, l->seccomp, c->setgroups_ok, run, err) < 0)
+  /* Without "process" (allowed at create) the init parks and start
+   * refuses to release it: nothing to prepare.  */
+  if (cfg->has_process && proc_prepare (p, l->seccomp, c->setgroups_ok, run, err) < 0)
     return -1;
   return 0;
 }
@@ -506,7 +508,7 @@ init_main (struct init_ctx *c)
   do
     n = read (l->fifo_fd, &byte, 1);
   while (n < 0 && errno == EINTR);
-  if (n != 1)
+  if (n != 1 || !c->cfg->has_process)
     _exit (1);
   /* The exec fifo stays open (CLOEXEC) until execve: `start` waits for
    * it to close before the poststart hooks, which the spec runs after

@@ -145,11 +145,9 @@ create_container (const char *id, const struct create_opts *o, pid_t *pid_out, i
         return -1;
       }
   }
-  if (!cfg.has_process)
-    {
-      free (text);
-      return tr_fail (err, 0, "config.json: process: is required");
-    }
+  /* The spec makes "process" OPTIONAL at create and an error only at
+   * start: without it the init is parked like any other and never
+   * executes anything (start refuses to release it).  */
   if (cfg.process.terminal && !o->console_socket && !o->want_master)
     {
       free (text);
@@ -374,6 +372,8 @@ start_container (const char *id, struct tr_error *err)
 {
   struct ct_state st;
   struct oci_config cfg;
+  struct tr_error cfg_err;
+  bool have_cfg;
   const char *fifo;
   cleanup_close int lock = -1;
   cleanup_close int fd = -1;
@@ -392,6 +392,16 @@ start_container (const char *id, struct tr_error *err)
     default:
       return tr_fail (err, 0, "cannot start an already running container");
     }
+  /* The spec: "If the process property was not set, an error MUST be
+   * generated" by start; the container stays created (delete removes
+   * it).  */
+  tr_error_clear (&cfg_err);
+  have_cfg = state_load_config (&st, &cfg, &cfg_err) == 0;
+  if (have_cfg && !cfg.has_process)
+    return tr_fail (err, 0,
+                    "config.json: process: is required to start container %s (add a "
+                    "\"process\" object with args, cwd and user)",
+                    id);
   fifo = state_fifo_path (id);
   fd = open (fifo, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0)
@@ -404,11 +414,11 @@ start_container (const char *id, struct tr_error *err)
     return tr_fail (err, errno, "release the init through the exec fifo");
   close (fd);
   fd = -1;
-  if (state_load_config (&st, &cfg, err) < 0)
+  if (!have_cfg)
     {
       unlink (fifo);
-      log_warn ("start %s: the saved config cannot be read for poststart hooks: %s", id, err->msg);
-      tr_error_clear (err);
+      log_warn ("start %s: the saved config cannot be read for poststart hooks: %s", id,
+                cfg_err.msg);
       return 0;
     }
   if (cfg.n_hooks[HOOK_POSTSTART])

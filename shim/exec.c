@@ -202,6 +202,14 @@ runc_cmd_exec (int argc, char **argv)
           tr_fail (&err, 0, "exec: a command is needed (exec [options] ID COMMAND [ARGS])");
           return exec_fail (&err);
         }
+      /* The command-line form inherits the config's process.  */
+      if (!cfg.has_process)
+        {
+          tr_fail (&err, 0,
+                   "exec: the container's config.json has no process to inherit cwd, user and "
+                   "env from: use exec --process FILE");
+          return exec_fail (&err);
+        }
       proc = cfg.process;
       proc.args = (const char **) (argv + i);
       proc.terminal = tty;
