@@ -15,6 +15,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -25,6 +26,7 @@
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "common/userdir.h"
 #include "shim/runc.h"
 
 /* Strict uid[:gid] (CVE-2016-3697, CVE-2026-30892: no trailing garbage).  */
@@ -103,15 +105,58 @@ exec_fail (const struct tr_error *err)
   return 255;
 }
 
+/* exec --cgroup PATH: the process starts in PATH below the container's
+ * cgroup (runc's sub-cgroup), which must exist.  runc's other form,
+ * CONTROLLERS:PATH, names per-controller paths in cgroup v1's
+ * hierarchies; cgroup v2 has one, so it is refused, never guessed.  The
+ * path is resolved beneath the container's cgroup directory (no "..", no
+ * symlinks): an exec'd process can never be placed outside the
+ * container's cgroup.  *OUT is -1 when the container's own cgroup is
+ * meant.  */
+static int
+open_sub_cgroup (const struct strlist *arg, const struct ct_cgroup *cg, int *out,
+                 struct tr_error *err)
+{
+  const char *p;
+
+  *out = -1;
+  if (arg->n == 0)
+    return 0;
+  if (arg->n > 1)
+    return tr_fail (err, 0,
+                    "exec: --cgroup given %zu times: cgroup v2 has one hierarchy, give one "
+                    "--cgroup PATH",
+                    arg->n);
+  p = arg->v[0];
+  if (strchr (p, ':'))
+    return tr_fail (err, 0,
+                    "exec: --cgroup %s: the CONTROLLERS:PATH form names cgroup v1 hierarchies; "
+                    "cgroup v2 has one: give --cgroup PATH",
+                    p);
+  while (*p == '/')
+    p++;
+  if (*p == '\0')
+    return 0;
+  if (cg->dirfd < 0)
+    return tr_fail (err, 0, "exec: --cgroup %s: the container has no cgroup", arg->v[0]);
+  *out = tr_openat2 (cg->dirfd, p, O_RDONLY | O_DIRECTORY | O_CLOEXEC,
+                     RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
+  if (*out < 0)
+    return tr_fail (err, errno,
+                    "exec: --cgroup %s: no cgroup %s below the container's %s (it must exist)",
+                    arg->v[0], p, cg->path);
+  return 0;
+}
+
 int
 runc_cmd_exec (int argc, char **argv)
 {
   struct tr_error err;
   const char *process_file = NULL, *pid_file = NULL, *console_socket = NULL, *cwd = NULL,
-             *user = NULL, *label = NULL, *apparmor = NULL, *cgroup = NULL, *pidfd_socket = NULL;
+             *user = NULL, *label = NULL, *apparmor = NULL, *pidfd_socket = NULL;
   bool tty = false, detach = false, nnp = false, ignore_paused = false;
   long preserve_fds = 0;
-  struct strlist env = { 0 }, caps = { 0 }, gids = { 0 };
+  struct strlist env = { 0 }, caps = { 0 }, gids = { 0 }, cgroup = { 0 };
   const struct optdef defs[] = {
     { "process", 'p', OPT_STR, &process_file },
     { "pid-file", 0, OPT_STR, &pid_file },
@@ -128,7 +173,7 @@ runc_cmd_exec (int argc, char **argv)
     { "preserve-fds", 0, OPT_INT, &preserve_fds },
     { "process-label", 0, OPT_STR, &label },
     { "apparmor", 0, OPT_STR, &apparmor },
-    { "cgroup", 0, OPT_STR, &cgroup },
+    { "cgroup", 0, OPT_LIST, &cgroup },
     { "ignore-paused", 0, OPT_BOOL, &ignore_paused },
     { NULL, 0, 0, NULL },
   };
@@ -138,6 +183,7 @@ runc_cmd_exec (int argc, char **argv)
   struct oci_seccomp_prog sc;
   struct ct_cgroup cg = { .dirfd = -1 };
   struct ct_exec x;
+  cleanup_close int sub_cg = -1;
   pid_t pid;
   int master = -1, console_fd = -1, i, code = 0;
   const char *id;
@@ -170,9 +216,18 @@ runc_cmd_exec (int argc, char **argv)
       tr_fail (&err, 0, "cannot exec in a stopped container");
       return exec_fail (&err);
     }
+  /* runc's --ignore-paused starts the process in the frozen cgroup,
+   * where it stays frozen before it runs (and an attached exec waits for
+   * resume): refused rather than half-done.  On a container that is not
+   * paused it changes nothing, as in runc.  */
   if (st.status == ST_PAUSED)
     {
-      tr_fail (&err, 0, "cannot exec in a paused container");
+      if (ignore_paused)
+        tr_fail (&err, 0,
+                 "exec --ignore-paused: not supported (the process would stay frozen before "
+                 "it starts): resume the container first");
+      else
+        tr_fail (&err, 0, "cannot exec in a paused container (resume it first)");
       return exec_fail (&err);
     }
   if (state_load_config (&st, &cfg, &err) < 0)
@@ -282,6 +337,17 @@ runc_cmd_exec (int argc, char **argv)
       seccomp_program_free (&sc.prog);
       return exec_fail (&err);
     }
+  if (open_sub_cgroup (&cgroup, &cg, &sub_cg, &err) < 0)
+    {
+      seccomp_program_free (&sc.prog);
+      return exec_fail (&err);
+    }
+  /* Only the fd clone3 uses goes near the process (the child closes it).  */
+  if (sub_cg >= 0)
+    {
+      close (cg.dirfd);
+      cg.dirfd = -1;
+    }
   if (console_socket)
     {
       console_fd = console_connect (console_socket, &err);
@@ -297,7 +363,7 @@ runc_cmd_exec (int argc, char **argv)
   x.state = &st;
   x.console_fd = console_fd;
   x.want_master = proc.terminal && console_fd < 0;
-  x.cgroup_fd = cg.dirfd;
+  x.cgroup_fd = sub_cg >= 0 ? sub_cg : cg.dirfd;
   x.preserve_fds = (int) preserve_fds;
   x.subreaper = !detach;
   x.seccomp = cfg.seccomp ? &sc : NULL;

@@ -25,4 +25,33 @@ rc create -b "$SCRATCH/wp" wp1 >"$SCRATCH/wp1.out" 2>&1 </dev/null
 expect_out "oci deviations: (control) start with a process" 0 "" rc start wp1
 check "oci deviations: (control) the started container stops" wait_status wp1 stopped
 rc delete --force wp1 >/dev/null 2>&1
+
+# ---- exec --cgroup (a sub-cgroup of the container's, which must exist;
+# the v1 CONTROLLERS:PATH form is refused) and exec --ignore-paused
+# (refused on a paused container, nothing on a running one).
+make_bundle "$SCRATCH/ex" 'c["process"]["args"] = ["sleep", "60"]'
+rc run -d -b "$SCRATCH/ex" ex1 >"$SCRATCH/ex1.out" 2>&1 </dev/null
+CGX=$CG2/$OCI_CG_PARENT/ex
+expect_out "oci deviations: exec --cgroup cpu:/sub (a cgroup v1 form) is refused" 255 "CONTROLLERS:PATH" rc exec --cgroup cpu:/sub ex1 true
+expect_out "oci deviations: exec --cgroup twice is refused" 255 "given 2 times" rc exec --cgroup a --cgroup b ex1 true
+if [ -d "$CGX" ]; then
+  mkdir -p "$CGX/sub"
+  expect_out "oci deviations: (control) exec without --cgroup is in the container's cgroup" 0 "0::/" rc exec ex1 cat /proc/self/cgroup
+  out=$(rc exec --cgroup sub ex1 grep '^0::' /proc/self/cgroup 2>&1 </dev/null); code=$?
+  WHY="exit $code: $out"; check "oci deviations: exec --cgroup sub runs in the sub-cgroup" test "$code" = 0 -a "$out" = "0::/sub"
+  out=$(rc exec --cgroup /sub ex1 grep '^0::' /proc/self/cgroup 2>&1 </dev/null)
+  WHY="$out"; check "oci deviations: exec --cgroup /sub is relative to the container's cgroup" test "$out" = "0::/sub"
+  expect_out "oci deviations: exec --cgroup of a missing sub-cgroup fails" 255 "it must exist" rc exec --cgroup nope ex1 true
+  expect_out "oci deviations: exec --cgroup cannot leave the container's cgroup" 255 "below the container's" rc exec --cgroup ../.. ex1 true
+  rmdir "$CGX/sub"
+  rc pause ex1
+  expect_out "oci deviations: exec --ignore-paused into a paused container is refused clearly" 255 "resume the container first" rc exec --ignore-paused ex1 true
+  expect_out "oci deviations: exec into a paused container is refused" 255 "paused" rc exec ex1 true
+  rc resume ex1
+  expect_out "oci deviations: (control) exec --ignore-paused into a running container" 0 "" rc exec --ignore-paused ex1 true
+else
+  skip "oci deviations: exec --cgroup and --ignore-paused on a container's cgroup" "no cgroup at $CGX on this host"
+  expect_out "oci deviations: exec --cgroup without a container cgroup fails" 255 "has no cgroup" rc exec --cgroup sub ex1 true
+fi
+rc delete --force ex1 >/dev/null 2>&1
 exit 0
