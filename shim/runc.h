@@ -83,6 +83,7 @@ int runc_cmd_kill (int argc, char **argv);
 int runc_cmd_delete (int argc, char **argv);
 int runc_cmd_exec (int argc, char **argv);
 int runc_cmd_ps (int argc, char **argv);
+int runc_cmd_events (int argc, char **argv);
 int runc_cmd_pause (int argc, char **argv);
 int runc_cmd_resume (int argc, char **argv);
 int runc_cmd_update (int argc, char **argv);

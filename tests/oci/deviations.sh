@@ -54,4 +54,41 @@ else
   expect_out "oci deviations: exec --cgroup without a container cgroup fails" 255 "has no cgroup" rc exec --cgroup sub ex1 true
 fi
 rc delete --force ex1 >/dev/null 2>&1
+# ---- events: --stats is one runc types.Stats event from the cgroup v2
+# files; without it one every --interval until the container stops.
+expect_out "oci deviations: events of an unknown container" 1 "container does not exist" rc events --stats nope
+expect_out "oci deviations: events --interval without a unit is refused" 1 "with a unit" rc events --interval 5 nope
+make_bundle "$SCRATCH/ev" 'c["process"]["args"] = ["sh", "-c", "i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done; sleep 2"]'
+rc run -d -b "$SCRATCH/ev" ev1 >"$SCRATCH/ev1.out" 2>&1 </dev/null
+if [ -d "$CG2/$OCI_CG_PARENT/ev" ]; then
+  sleep 0.5
+  out=$(rc events --stats ev1 2>&1 </dev/null); code=$?
+  WHY="exit $code: $out"; check "oci deviations: events --stats prints one stats object with the cgroup's cpu usage" \
+    python3 -c '
+import json, sys
+lines = sys.argv[1].splitlines()
+assert len(lines) == 1, lines
+e = json.loads(lines[0])
+assert e["type"] == "stats" and e["id"] == "ev1", e
+d = e["data"]
+assert d["cpu"]["usage"]["total"] > 0, d["cpu"]
+assert d["cpu"]["usage"]["total"] >= d["cpu"]["usage"]["user"], d["cpu"]
+for k in ("memory", "pids", "blkio", "hugetlb"):
+    assert k in d, k
+assert "usage" in d["memory"] and "limit" in d["memory"]["usage"], d["memory"]
+' "$out"
+  out=$(timeout 20 "$RUNC" --root "$STATE" events --interval 300ms ev1 2>&1 </dev/null); code=$?
+  WHY="exit $code: $(echo "$out" | head -2)"; check "oci deviations: events streams at --interval and ends when the container stops" \
+    python3 -c '
+import json, sys
+lines = sys.argv[1].splitlines()
+assert sys.argv[2] == "0", "exit " + sys.argv[2]
+assert len(lines) >= 2, lines
+assert all(json.loads(l)["type"] == "stats" for l in lines)
+' "$out" "$code"
+  expect_out "oci deviations: events of a stopped container" 1 "not running" rc events --stats ev1
+else
+  skip "oci deviations: events from the cgroup" "no cgroup at $CG2/$OCI_CG_PARENT/ev on this host"
+fi
+rc delete --force ev1 >/dev/null 2>&1
 exit 0
