@@ -452,6 +452,11 @@ init_setup (struct init_ctx *c, struct proc_run *run, struct tr_error *err)
   /* The spec's states: "creating" is lifecycle step 2 (the environment
    * being made), "created" after it; the create-time hooks are steps 3
    * to 5, so they see "created" (runc passes "creating").  */
+  /* createContainer hooks run from the container's root (runc's cwd for
+   * them): the prepared tree in our own mount namespace; pivot_root
+   * changes directory itself.  */
+  if (cfg->n_hooks[HOOK_CREATE_CONTAINER] && chdir (cfg->root_path) < 0)
+    return tr_fail (err, errno, "createContainer hooks: chdir to root.path %s", cfg->root_path);
   if (cfg->n_hooks[HOOK_CREATE_CONTAINER]
       && hooks_run (cfg, HOOK_CREATE_CONTAINER, hook_state_json (l->state, "created", host_pid),
                     err)

@@ -91,4 +91,19 @@ else
   skip "oci deviations: events from the cgroup" "no cgroup at $CG2/$OCI_CG_PARENT/ev on this host"
 fi
 rc delete --force ev1 >/dev/null 2>&1
+# ---- createContainer hooks run with cwd = the container's root (runc);
+# prestart (control) keeps the runtime's cwd.
+cat >"$SCRATCH/cwdhook.sh" <<HOOK
+#!/bin/sh
+pwd -P >"$SCRATCH/cwd.\$1"
+HOOK
+chmod +x "$SCRATCH/cwdhook.sh"
+make_bundle "$SCRATCH/hc" "c['process']['args'] = ['true']; c['hooks'] = {'createContainer': [{'path': '$SCRATCH/cwdhook.sh', 'args': ['h', 'cc']}], 'prestart': [{'path': '$SCRATCH/cwdhook.sh', 'args': ['h', 'ps']}]}"
+rm -f "$SCRATCH"/cwd.*
+rc create -b "$SCRATCH/hc" hc1 >"$SCRATCH/hc1.out" 2>&1 </dev/null
+WHY="$(cat "$SCRATCH/cwd.cc" "$SCRATCH/hc1.out" 2>&1)"; check "oci deviations: createContainer hooks run in the container's root" \
+  test "$(cat "$SCRATCH/cwd.cc" 2>/dev/null)" = "$(readlink -f "$ROOTFS")"
+WHY="$(cat "$SCRATCH/cwd.ps" 2>&1)"; check "oci deviations: (control) prestart hooks run elsewhere (the runtime's cwd)" \
+  test -s "$SCRATCH/cwd.ps" -a "$(cat "$SCRATCH/cwd.ps" 2>/dev/null)" != "$(readlink -f "$ROOTFS")"
+rc delete --force hc1 >/dev/null 2>&1
 exit 0
