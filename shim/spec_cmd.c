@@ -8,7 +8,9 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #include "shim/runc.h"
@@ -56,8 +58,7 @@
   "%s"                                                                                             \
   "      { \"type\": \"ipc\" },\n"                                                                 \
   "      { \"type\": \"uts\" },\n"                                                                 \
-  "      { \"type\": \"mount\" },\n"                                                               \
-  "      { \"type\": \"cgroup\" }\n"                                                               \
+  "      { \"type\": \"mount\" }%s\n"                                                              \
   "    ],\n"                                                                                       \
   "    \"maskedPaths\": [\n"                                                                       \
   "      \"/proc/acpi\", \"/proc/asound\", \"/proc/kcore\", \"/proc/keys\",\n"                     \
@@ -81,7 +82,8 @@ runc_cmd_spec (int argc, char **argv)
     { "rootless", 0, OPT_BOOL, &rootless },
     { NULL, 0, 0, NULL },
   };
-  const char *path, *text;
+  const char *path, *text, *cgroupns;
+  struct statfs sfs;
   struct stat st;
   int i;
 
@@ -100,6 +102,11 @@ runc_cmd_spec (int argc, char **argv)
       tr_fail (&err, 0, "File %s exists. Remove it first", path);
       return log_fail (&err);
     }
+  /* A cgroup namespace only where /sys/fs/cgroup is cgroup v2 alone
+   * (unified mode), as runc's spec (libcontainer/specconv.Example).  */
+  cgroupns = statfs ("/sys/fs/cgroup", &sfs) == 0 && sfs.f_type == CGROUP2_SUPER_MAGIC
+                 ? ",\n      { \"type\": \"cgroup\" }"
+                 : "";
   if (rootless)
     text = ar_printf (
         DEFAULT_SPEC, "",
@@ -109,7 +116,7 @@ runc_cmd_spec (int argc, char **argv)
             "    \"uidMappings\": [ { \"containerID\": 0, \"hostID\": %u, \"size\": 1 } ],\n"
             "    \"gidMappings\": [ { \"containerID\": 0, \"hostID\": %u, \"size\": 1 } ],\n",
             (unsigned) geteuid (), (unsigned) getegid ()),
-        "      { \"type\": \"user\" },\n");
+        "      { \"type\": \"user\" },\n", cgroupns);
   else
     text = ar_printf (
         DEFAULT_SPEC, ", \"gid=5\"",
@@ -118,7 +125,7 @@ runc_cmd_spec (int argc, char **argv)
         "    { \"destination\": \"/sys/fs/cgroup\", \"type\": \"cgroup\", \"source\": \"cgroup\",\n"
         "      \"options\": [ \"nosuid\", \"noexec\", \"nodev\", \"relatime\", \"ro\" ] }\n",
         "    \"resources\": { \"devices\": [ { \"allow\": false, \"access\": \"rwm\" } ] },\n",
-        "      { \"type\": \"network\" },\n");
+        "      { \"type\": \"network\" },\n", cgroupns);
   if (write_file_atomic (path, text, strlen (text), 0666 & ~0022, &err) < 0)
     return log_fail (&err);
   return 0;

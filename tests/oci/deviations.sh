@@ -106,4 +106,13 @@ WHY="$(cat "$SCRATCH/cwd.cc" "$SCRATCH/hc1.out" 2>&1)"; check "oci deviations: c
 WHY="$(cat "$SCRATCH/cwd.ps" 2>&1)"; check "oci deviations: (control) prestart hooks run elsewhere (the runtime's cwd)" \
   test -s "$SCRATCH/cwd.ps" -a "$(cat "$SCRATCH/cwd.ps" 2>/dev/null)" != "$(readlink -f "$ROOTFS")"
 rc delete --force hc1 >/dev/null 2>&1
+# ---- spec: a cgroup namespace only on a cgroup v2 unified host, as runc's
+# specconv.Example (the other namespaces always: control).
+mkdir -p "$SCRATCH/sp1" "$SCRATCH/sp2"
+"$RUNC" spec --bundle "$SCRATCH/sp1" && "$RUNC" spec --rootless --bundle "$SCRATCH/sp2"
+want=0; [ "$(stat -f -c %T /sys/fs/cgroup)" = cgroup2fs ] && want=1
+for f in sp1 sp2; do
+  WHY="$(grep -A8 '"namespaces"' "$SCRATCH/$f/config.json")"; check "oci deviations: spec ($f) has a cgroup namespace only on a unified cgroup v2 host (here: $want)" \
+    python3 -c 'import json,sys; t=[n["type"] for n in json.load(open(sys.argv[1]))["linux"]["namespaces"]]; assert t.count("cgroup") == int(sys.argv[2]) and "pid" in t and "mount" in t, t' "$SCRATCH/$f/config.json" "$want"
+done
 exit 0

@@ -59,6 +59,11 @@ c = json.load(open(path))
 c["process"]["terminal"] = False
 c["root"]["path"] = "rootfs"
 c["linux"]["cgroupsPath"] = "/%s/%s" % (parent, name)
+# spec adds a cgroup namespace only on cgroup v2 unified hosts (as runc);
+# the lane's bundles have one everywhere, so their results do not depend
+# on the host's cgroup layout.
+if not any(n["type"] == "cgroup" for n in c["linux"]["namespaces"]):
+    c["linux"]["namespaces"].append({"type": "cgroup"})
 $py
 json.dump(c, open(path, "w"), indent=1)
 PYEOF
