@@ -115,4 +115,28 @@ for f in sp1 sp2; do
   WHY="$(grep -A8 '"namespaces"' "$SCRATCH/$f/config.json")"; check "oci deviations: spec ($f) has a cgroup namespace only on a unified cgroup v2 host (here: $want)" \
     python3 -c 'import json,sys; t=[n["type"] for n in json.load(open(sys.argv[1]))["linux"]["namespaces"]]; assert t.count("cgroup") == int(sys.argv[2]) and "pid" in t and "mount" in t, t' "$SCRATCH/$f/config.json" "$want"
 done
+# ---- ps with ps(1) options (after the id, with or without "--"): ps's
+# header and only the container's lines, as runc; a command line from the
+# container is shown with its control bytes as '?'.
+make_bundle "$SCRATCH/pss" 'c["process"]["args"] = ["sh", "-c", "sleep 60; true", "evil\x1b]0;x\x07"]'
+rc run -d -b "$SCRATCH/pss" ps1 >"$SCRATCH/ps1.out" 2>&1 </dev/null
+ppid=$(rc state ps1 | json_get 'd["pid"]')
+out=$(rc ps ps1 -- -o pid,args 2>&1); code=$?
+WHY="exit $code: $out"; check "oci deviations: ps ID -- -o pid,args is ps(1)'s table for the container's pids" \
+  python3 -c '
+import sys
+out, pid = sys.argv[1].splitlines(), sys.argv[2]
+assert out[0].split()[0] == "PID", out
+assert len(out) == 3 and pid in [l.split()[0] for l in out[1:]], out
+assert "evil" in sys.argv[1] and "\x1b" not in sys.argv[1] and "\x07" not in sys.argv[1], repr(sys.argv[1])
+' "$out" "$ppid"
+out=$(rc ps ps1 -ef 2>&1)
+WHY="$out"; check "oci deviations: ps ID -ef (no --) has the UID/PID header and the init's line" \
+  bash -c '[[ "$(head -1 <<<"$0")" == UID*PID* ]] && [ "$(wc -l <<<"$0")" = 3 ] && awk -v p="$1" "NR>1 && \$2 == p { f = 1 } END { exit !f }" <<<"$0"' "$out" "$ppid"
+expect_out "oci deviations: ps options without a PID column are an error" 1 "PID field" rc ps ps1 -- -o comm
+out=$(rc ps ps1 2>&1)
+WHY="$out"; check "oci deviations: (control) ps without options keeps the PID/CMD table" bash -c '[[ "$(head -1 <<<"$0")" == PID*CMD ]]' "$out"
+WHY="$(printf %q "$out")"; check "oci deviations (hostile): ps's own table shows a command line's control bytes as '?'" \
+  python3 -c 'import sys; o = sys.argv[1]; assert "evil?]0;x?" in o and "\x1b" not in o and "\x07" not in o' "$out"
+rc delete --force ps1 >/dev/null 2>&1
 exit 0
