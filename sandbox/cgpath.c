@@ -180,11 +180,9 @@ cgpath_create (const char *rel, const struct ct_resources *res, struct ct_cgroup
     char procs[64];
     if (read_file_at (cur, "cgroup.procs", procs, sizeof procs, err) < 0)
       return tr_wrap (err, "cgroup %s", cg->path);
-    if (procs[0])
-      return tr_fail (err, EBUSY,
-                      "cgroup %s already holds processes (linux.cgroupsPath must be "
-                      "the container's own)",
-                      cg->path);
+    /* Not ours alone: the caller warns (runc does) and must never
+     * remove it.  */
+    cg->shared = procs[0] != '\0';
   }
   {
     /* A frozen cgroup (its own cgroup.freeze, or an ancestor's: "frozen 1"

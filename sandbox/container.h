@@ -196,6 +196,7 @@ struct ct_cgroup
   int dirfd;       /* the container's cgroup directory; -1 when none */
   char path[1024]; /* absolute host path */
   char mount[256]; /* the cgroup2 mount */
+  bool shared;     /* cgpath_create: it already held processes */
 };
 
 /* Where cgroup2 is mounted (found by type in mountinfo; v1 is never used).  */

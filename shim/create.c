@@ -216,17 +216,31 @@ create_container (const char *id, const struct create_opts *o, pid_t *pid_out, i
     }
   else if (cgpath_create (rel, cfg.has_resources ? &cfg.res : NULL, &cg, err) < 0)
     {
-      /* Rootless without limits: run without a cgroup, as runc does.  */
+      /* Rootless without limits and without a cgroupsPath of its own:
+       * run without a cgroup, as runc does.  An explicit cgroupsPath
+       * that cannot be made fails, as in runc.  */
       if (geteuid () == 0 || has_limits (&cfg.res) || runc_g.rootless == 0)
         goto fail;
+      if (cfg.cgroups_path && cfg.cgroups_path[0])
+        {
+          tr_wrap (err,
+                   "config.json: linux.cgroupsPath %s cannot be created by this user (delegate "
+                   "its parent to the user, or remove linux.cgroupsPath)",
+                   cfg.cgroups_path);
+          goto fail;
+        }
       log_debug ("no cgroup: %s", err->msg);
       tr_error_clear (err);
       cg.dirfd = -1;
       cg.path[0] = '\0';
     }
+  if (cg.dirfd >= 0 && cg.shared)
+    log_warn ("container's cgroup %s is not empty: it already holds processes (they share its "
+              "limits, and kill --all signals them too)",
+              cg.path);
   /* A breadcrumb for delete --force, should this create be interrupted
    * before the state is written.  */
-  if (cg.dirfd >= 0
+  if (cg.dirfd >= 0 && !cg.shared
       && write_file_atomic (ar_printf ("%s/cgroup", dir), cg.path, strlen (cg.path), 0600, err) < 0)
     goto fail;
   if (cg.dirfd >= 0
@@ -267,7 +281,8 @@ create_container (const char *id, const struct create_opts *o, pid_t *pid_out, i
   }
   st.owner = owner_name ();
   st.cgroup = cg.dirfd >= 0 ? ar_strdup (cg.path) : "";
-  st.cgroup_created = cg.dirfd >= 0;
+  /* A cgroup that held processes before us is never removed.  */
+  st.cgroup_created = cg.dirfd >= 0 && !cg.shared;
   st.userns = (cfg.ns_flags & CLONE_NEWUSER) != 0;
   st.annotations = cfg.annotations;
 
@@ -321,6 +336,12 @@ fail:
   systemd_cgroup_release (holder);
   {
     struct tr_error e;
+    if (cg.shared)
+      {
+        /* Not ours: never killed nor removed.  */
+        close (cg.dirfd);
+        cg.dirfd = -1;
+      }
     cgpath_destroy (&cg, &e);
     if (sdp.unit[0])
       systemd_cgroup_stop (sdp.unit, &e);
@@ -482,7 +503,9 @@ destroy_container (struct ct_state *st, struct tr_error *err)
   if (st->status != ST_STOPPED)
     {
       cleanup_close int fd = pidfd_open (st->pid, 0);
-      if (cg.dirfd >= 0)
+      /* A cgroup that held processes before the container is not all
+       * ours: only the init is killed (its pid namespace goes with it).  */
+      if (cg.dirfd >= 0 && st->cgroup_created)
         cgpath_signal_all (&cg, SIGKILL, &e);
       if (fd >= 0 && proc_start_time (st->pid, NULL) == st->start_time)
         pidfd_send_signal (fd, SIGKILL, NULL, 0);

@@ -139,4 +139,51 @@ WHY="$out"; check "oci deviations: (control) ps without options keeps the PID/CM
 WHY="$(printf %q "$out")"; check "oci deviations (hostile): ps's own table shows a command line's control bytes as '?'" \
   python3 -c 'import sys; o = sys.argv[1]; assert "evil?]0;x?" in o and "\x1b" not in o and "\x07" not in o' "$out"
 rc delete --force ps1 >/dev/null 2>&1
+# ---- a cgroupsPath that already holds processes: a warning (runc), the
+# container runs, and delete leaves that cgroup and its processes alone.
+if [ -d "$CG2" ] && mkdir -p "$CG2/$OCI_CG_PARENT/shared" 2>/dev/null; then
+  sleep 60 &
+  other=$!
+  echo "$other" >"$CG2/$OCI_CG_PARENT/shared/cgroup.procs"
+  make_bundle "$SCRATCH/sh" "c['process']['args'] = ['sleep', '30']; c['linux']['cgroupsPath'] = '/$OCI_CG_PARENT/shared'"
+  rc run -d -b "$SCRATCH/sh" sh1 >"$SCRATCH/sh1.out" 2>&1 </dev/null; code=$?
+  WHY="exit $code: $(cat "$SCRATCH/sh1.out")"; check "oci deviations: a cgroupsPath holding processes is a warning, not a refusal" \
+    bash -c '[ "$0" = 0 ] && grep -q "already holds processes" "$1"' "$code" "$SCRATCH/sh1.out"
+  check "oci deviations: the container runs there" wait_status sh1 running
+  expect_out "oci deviations: delete --force of that container" 0 "" rc delete --force sh1
+  check "oci deviations: delete spares the cgroup's other process" kill -0 "$other"
+  check "oci deviations: delete leaves a cgroup it did not make" test -d "$CG2/$OCI_CG_PARENT/shared"
+  check "oci deviations: the container's state is gone" test ! -e "$STATE/sh1"
+  kill "$other"; wait "$other" 2>/dev/null
+  rmdir "$CG2/$OCI_CG_PARENT/shared" 2>/dev/null
+else
+  skip "oci deviations: a cgroupsPath holding processes" "no writable cgroup2 at '$CG2'"
+fi
+
+# ---- rootless: a cgroupsPath the user cannot create fails clearly (runc);
+# without one the container runs without a cgroup (control).
+if command -v setpriv >/dev/null; then
+  for b in rlc rln; do
+    mkdir -p "$SCRATCH/$b" && chmod 0777 "$SCRATCH/$b" && ln -sf "$ROOTFS" "$SCRATCH/$b/rootfs"
+    (cd "$SCRATCH/$b" && as_nobody "$RUNC" spec --rootless)
+  done
+  python3 - "$SCRATCH/rlc/config.json" "$SCRATCH/rln/config.json" <<'PY'
+import json, sys
+for i, p in enumerate(sys.argv[1:]):
+    c = json.load(open(p))
+    c["process"]["terminal"] = False
+    c["process"]["args"] = ["true"]
+    if i == 0:
+        c["linux"]["cgroupsPath"] = "/tactus-oci-test/rootless-nope"
+    json.dump(c, open(p, "w"))
+PY
+  OUT=$(cd "$SCRATCH/rlc" && XDG_RUNTIME_DIR=$SCRATCH/rlc as_nobody "$RUNC" run rlc1 2>&1 </dev/null); CODE=$?
+  WHY="exit $CODE: $OUT"; check "oci deviations: rootless with an uncreatable cgroupsPath fails naming it" \
+    bash -c '[ "$0" != 0 ] && [[ "$1" == *"linux.cgroupsPath /tactus-oci-test/rootless-nope cannot be created"* ]]' "$CODE" "$OUT"
+  check "oci deviations: nothing left after it" test ! -e "$SCRATCH/rlc/tactus-runc/rlc1"
+  OUT=$(cd "$SCRATCH/rln" && XDG_RUNTIME_DIR=$SCRATCH/rln as_nobody "$RUNC" run rln1 2>&1 </dev/null); CODE=$?
+  WHY="exit $CODE: $OUT"; check "oci deviations: (control) rootless without a cgroupsPath runs without a cgroup" test "$CODE" = 0
+else
+  skip "oci deviations: rootless cgroupsPath" "setpriv is missing"
+fi
 exit 0
