@@ -59,7 +59,17 @@ runc_cmd_kill (int argc, char **argv)
     {
       struct ct_cgroup cg;
       if (cgpath_open (st.cgroup, &cg, &err) < 0)
-        return log_fail (&err);
+        {
+          /* A stopped container's cgroup may be gone already (systemd
+           * removes an empty scope): nothing is left to signal, and
+           * containerd's shim reads "container not running" as done.  */
+          if (st.status == ST_STOPPED && err.errnum == ENOENT)
+            {
+              tr_error_clear (&err);
+              tr_fail (&err, 0, "container not running");
+            }
+          return log_fail (&err);
+        }
       if (cg.dirfd < 0)
         {
           tr_fail (&err, 0,

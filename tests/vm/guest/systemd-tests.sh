@@ -157,7 +157,7 @@ for driver in systemd cgroupfs; do
     localhost/tactus-busybox:1 $parent $W/seccomp.json
   rc=$?
   [ $rc = 0 ] || [ $rc = 1 ] || fail "vm cri ($driver driver): cri.py" "exited $rc"
-  [ $rc = 0 ] || journalctl -u containerd --no-pager | grep -E 'level=error|StopContainer|kill' | grep -v 'load cni' | tail -8 | cut -c1-400 | sed 's/^/  containerd| /'
+  [ $rc = 0 ] || journalctl -u containerd --no-pager | grep -E 'level=error|StopContainer|kill' | grep -v 'load cni' | tail -8 | cut -c1-900 | sed 's/^/  containerd| /'
 done
 if [ $driver = cgroupfs ]; then
   is "vm cri: no scope of a CRI container is left" "$(systemctl list-units --all --no-legend 'cri-containerd-*.scope' | wc -l)" 0
