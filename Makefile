@@ -284,7 +284,7 @@ uninstall:
 	  $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_tactus-run
 
 # Benchmarks against the peers (never part of check).
-bench: $(BUILD)/tactus-run
+bench: $(BUILD)/tactus-run $(BUILD)/tactus-run-client $(BUILD)/libtactus.a
 	BUILD=$(BUILD) bench/run.sh
 
 format:
